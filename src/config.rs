@@ -1,0 +1,274 @@
+//! Command line and environment: one `Config`, every flag also readable
+//! from a `LETTERBOX_*` variable, plus the checks that turn it into the
+//! settings the modules take.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::smtp::auth::AuthPolicy;
+use crate::store::Location;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "letterbox",
+    version,
+    about = "A mail catcher for developers: SMTP in, SQLite store, web UI and JSON API."
+)]
+pub struct Config {
+    /// SMTP listen address (plain, with STARTTLS).
+    #[arg(long, env = "LETTERBOX_SMTP", default_value = "127.0.0.1:1025")]
+    pub smtp: SocketAddr,
+
+    /// HTTP listen address for the web UI and the API.
+    #[arg(long, env = "LETTERBOX_HTTP", default_value = "127.0.0.1:8025")]
+    pub http: SocketAddr,
+
+    /// Optional implicit-TLS SMTP listen address (SMTPS), e.g. 127.0.0.1:1465.
+    #[arg(long, env = "LETTERBOX_SMTPS")]
+    pub smtps: Option<SocketAddr>,
+
+    /// Database file. Default: letterbox.db in the user's data directory.
+    /// `:memory:` keeps a throw-away store that is removed on exit.
+    #[arg(long, env = "LETTERBOX_DB")]
+    pub db: Option<String>,
+
+    /// Keep at most this many messages; the oldest are pruned. 0 = unlimited.
+    #[arg(long, env = "LETTERBOX_MAX_MESSAGES", default_value_t = 10_000)]
+    pub max_messages: u64,
+
+    /// Largest message accepted, in bytes (suffixes K, M, G, KiB, MiB, GiB allowed).
+    #[arg(long, env = "LETTERBOX_MAX_MESSAGE_SIZE", default_value = "50MiB", value_parser = parse_size)]
+    pub max_message_size: u64,
+
+    /// Most recipients accepted per message.
+    #[arg(long, env = "LETTERBOX_SMTP_MAX_RECIPIENTS", default_value_t = 1000)]
+    pub smtp_max_recipients: usize,
+
+    /// Close SMTP connections idle this long (e.g. 300s, 5m).
+    #[arg(long, env = "LETTERBOX_SMTP_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub smtp_idle_timeout: Duration,
+
+    /// Most simultaneous SMTP connections; more are turned away with 421.
+    #[arg(long, env = "LETTERBOX_SMTP_MAX_CONNECTIONS", default_value_t = 1000)]
+    pub smtp_max_connections: usize,
+
+    /// PEM certificate (chain) for STARTTLS and SMTPS. Without one a
+    /// self-signed certificate is generated at start.
+    #[arg(long, env = "LETTERBOX_SMTP_TLS_CERT", requires = "smtp_tls_key")]
+    pub smtp_tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --smtp-tls-cert.
+    #[arg(long, env = "LETTERBOX_SMTP_TLS_KEY", requires = "smtp_tls_cert")]
+    pub smtp_tls_key: Option<PathBuf>,
+
+    /// Refuse MAIL and AUTH until the client has started TLS.
+    #[arg(long, env = "LETTERBOX_SMTP_REQUIRE_TLS")]
+    pub smtp_require_tls: bool,
+
+    /// Accepted SMTP credentials, `user:pass,user2:pass2`. When set (or with
+    /// --smtp-auth-file) login is required; when unset any login is accepted.
+    #[arg(long, env = "LETTERBOX_SMTP_AUTH", hide_env_values = true)]
+    pub smtp_auth: Option<String>,
+
+    /// File of accepted SMTP credentials, one `user:pass` per line.
+    #[arg(long, env = "LETTERBOX_SMTP_AUTH_FILE")]
+    pub smtp_auth_file: Option<PathBuf>,
+
+    /// Host name used in the SMTP greeting and the self-signed certificate.
+    #[arg(long, env = "LETTERBOX_HOSTNAME", default_value = "letterbox")]
+    pub hostname: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: credential {entry:?} is not of the form user:password")]
+    Credential { origin: String, entry: String },
+    #[error("no data directory known for this system (HOME is not set); pass --db")]
+    NoDataDir,
+}
+
+impl Config {
+    /// Where the store lives.
+    pub fn store_location(&self) -> Result<Location, ConfigError> {
+        match self.db.as_deref() {
+            Some(":memory:") => Ok(Location::Temporary),
+            Some(path) => Ok(Location::File(PathBuf::from(path))),
+            None => Ok(Location::File(default_data_dir()?.join("letterbox.db"))),
+        }
+    }
+
+    /// The SMTP AUTH policy from `--smtp-auth` and `--smtp-auth-file`.
+    pub fn auth_policy(&self) -> Result<AuthPolicy, ConfigError> {
+        let mut users = HashMap::new();
+        if let Some(list) = &self.smtp_auth {
+            parse_credentials(list.split(','), "--smtp-auth", &mut users)?;
+        }
+        if let Some(path) = &self.smtp_auth_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            parse_credentials(text.lines(), &path.display().to_string(), &mut users)?;
+        }
+        Ok(
+            if self.smtp_auth.is_none() && self.smtp_auth_file.is_none() {
+                AuthPolicy::AcceptAny
+            } else {
+                AuthPolicy::Credentials(users)
+            },
+        )
+    }
+
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        Some((
+            self.smtp_tls_cert.as_deref()?,
+            self.smtp_tls_key.as_deref()?,
+        ))
+    }
+}
+
+fn parse_credentials<'a>(
+    entries: impl Iterator<Item = &'a str>,
+    origin: &str,
+    users: &mut HashMap<String, String>,
+) -> Result<(), ConfigError> {
+    for entry in entries.map(str::trim) {
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        let Some((user, pass)) = entry.split_once(':').filter(|(u, _)| !u.is_empty()) else {
+            return Err(ConfigError::Credential {
+                origin: origin.to_string(),
+                entry: entry.chars().take(40).collect(),
+            });
+        };
+        users.insert(user.to_string(), pass.to_string());
+    }
+    Ok(())
+}
+
+/// The per-user data directory (XDG on Unix, Application Support on macOS,
+/// LOCALAPPDATA on Windows), with `letterbox` appended.
+fn default_data_dir() -> Result<PathBuf, ConfigError> {
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = if cfg!(windows) {
+        env("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Application Support"))
+    } else {
+        env("XDG_DATA_HOME").or_else(|| env("HOME").map(|h| h.join(".local/share")))
+    };
+    base.map(|b| b.join("letterbox"))
+        .ok_or(ConfigError::NoDataDir)
+}
+
+/// Parses `5242880`, `50M`, `50MB`, `50MiB`, `1.5G` (K/M/G are 1024-based,
+/// as everyone means them for mail size limits).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 52428800, 50M, 50MiB)"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} (use K, M or G)")),
+    };
+    Ok((number * factor as f64) as u64)
+}
+
+/// Parses `30s`, `5m`, `2h`, `7d`, `250ms` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 30s, 5m, 2h, 7d)"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        "d" => number * 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use ms, s, m, h or d)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert_eq!(parse_size("50MiB"), Ok(50 << 20));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5X").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1w").is_err());
+    }
+
+    #[test]
+    fn defaults_are_loopback() {
+        let config = Config::try_parse_from(["letterbox"]).unwrap();
+        assert!(config.smtp.ip().is_loopback());
+        assert!(config.http.ip().is_loopback());
+        assert!(matches!(
+            config.auth_policy().unwrap(),
+            AuthPolicy::AcceptAny
+        ));
+    }
+
+    #[test]
+    fn credentials() {
+        let config = Config::try_parse_from(["letterbox", "--smtp-auth", "a:1, b:x:y"]).unwrap();
+        let AuthPolicy::Credentials(users) = config.auth_policy().unwrap() else {
+            panic!()
+        };
+        assert_eq!(users["a"], "1");
+        assert_eq!(users["b"], "x:y");
+        let bad = Config::try_parse_from(["letterbox", "--smtp-auth", "nocolon"]).unwrap();
+        assert!(bad.auth_policy().is_err());
+    }
+
+    #[test]
+    fn memory_db() {
+        let config = Config::try_parse_from(["letterbox", "--db", ":memory:"]).unwrap();
+        assert_eq!(config.store_location().unwrap(), Location::Temporary);
+    }
+}

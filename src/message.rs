@@ -1,0 +1,730 @@
+//! Parsing a received message once: the summary fields the list and API
+//! need, the text for the search index, and an index of every MIME part with
+//! its byte range in the raw message, so that later views decode only the
+//! part they show instead of re-parsing the whole message.
+//!
+//! Parsing never fails: whatever mailparse cannot make sense of is recorded
+//! in [`ParsedMessage::problems`] and the raw bytes stay the source of truth.
+
+use mailparse::{MailAddr, MailHeader, MailHeaderMap, ParsedMail, body::Body};
+use serde::{Deserialize, Serialize};
+
+/// Parts indexed per message; a message with more keeps the first ones and
+/// says so in its problems.
+pub const MAX_PARTS: usize = 10_000;
+/// How deep `message/rfc822` attachments are opened.
+const MAX_NESTED_MESSAGES: usize = 8;
+const SNIPPET_CHARS: usize = 200;
+
+/// A mailbox as Mailpit's JSON writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Address")]
+    pub address: String,
+}
+
+/// What a part is for, decided once at ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartRole {
+    /// `multipart/*`
+    Container,
+    /// An opened `message/rfc822` part.
+    Message,
+    /// The message's text body.
+    Text,
+    /// The message's HTML body.
+    Html,
+    /// Shown with the body (for example a `cid:` image).
+    Inline,
+    Attachment,
+}
+
+/// One node of the MIME tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    /// `1`, `2.1`, ... as in IMAP; a multipart root is `0`, the multipart
+    /// body of an opened `message/rfc822` part `N` is `N.0`.
+    pub part_id: String,
+    pub parent_id: Option<String>,
+    pub role: PartRole,
+    pub content_type: String,
+    pub charset: Option<String>,
+    pub transfer_encoding: String,
+    pub disposition: Option<String>,
+    pub filename: Option<String>,
+    pub content_id: Option<String>,
+    /// Decoded size in bytes (exact for all but base64, where it is computed
+    /// from the encoded length).
+    pub size: u64,
+    /// Byte offsets into the raw message: the part's header block starts at
+    /// `header_start`, its (still encoded) body spans `body_start..body_end`.
+    pub header_start: u64,
+    pub body_start: u64,
+    pub body_end: u64,
+}
+
+/// Text for the full-text index, one field per FTS column.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchText {
+    pub headers: String,
+    pub body: String,
+    pub html: String,
+    pub attachments: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ParsedMessage {
+    pub subject: String,
+    pub from: Option<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub bcc: Vec<Address>,
+    pub reply_to: Vec<Address>,
+    /// Without angle brackets.
+    pub message_id: String,
+    /// The `Date:` header as Unix seconds, if it parses.
+    pub date: Option<i64>,
+    pub snippet: String,
+    pub attachments: u32,
+    pub inline: u32,
+    pub parts: Vec<Part>,
+    pub search: SearchText,
+    /// What could not be parsed; empty for a well-formed message.
+    pub problems: Vec<String>,
+}
+
+/// Parses `raw`. Never panics on hostile input and never fails.
+pub fn parse(raw: &[u8]) -> ParsedMessage {
+    let mut out = ParsedMessage::default();
+    match mailparse::parse_mail(raw) {
+        Ok(mail) => {
+            summarize_headers(&mail.headers, &mut out);
+            let mut walker = Walker {
+                raw,
+                out: &mut out,
+                text: None,
+                html: None,
+            };
+            walker.message(&mail, "", None, 0);
+            let (text, html) = (walker.text.take(), walker.html.take());
+            out.snippet = snippet(text.as_deref().or(html.as_deref()).unwrap_or(""));
+            out.search.body = text.unwrap_or_default();
+            out.search.html = html.unwrap_or_default();
+        }
+        Err(err) => {
+            out.problems
+                .push(format!("MIME structure could not be parsed: {err}"));
+            // Fall back to the header block alone, so the list still shows
+            // who sent what.
+            if let Ok((headers, _)) = mailparse::parse_headers(raw) {
+                summarize_headers(&headers, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
+    out.subject = headers.get_first_value("Subject").unwrap_or_default();
+    out.from = headers
+        .get_first_header("From")
+        .and_then(|h| addresses(h).into_iter().next());
+    out.to = all_addresses(headers, "To");
+    out.cc = all_addresses(headers, "Cc");
+    out.bcc = all_addresses(headers, "Bcc");
+    out.reply_to = all_addresses(headers, "Reply-To");
+    out.message_id = headers
+        .get_first_value("Message-ID")
+        .map(|v| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+        .unwrap_or_default();
+    out.date = headers
+        .get_first_value("Date")
+        .and_then(|v| mailparse::dateparse(&v).ok());
+    let mut text = String::new();
+    for header in headers {
+        text.push_str(&header.get_key());
+        text.push_str(": ");
+        text.push_str(&header.get_value());
+        text.push('\n');
+    }
+    out.search.headers = text;
+}
+
+fn all_addresses(headers: &[MailHeader<'_>], name: &str) -> Vec<Address> {
+    headers
+        .get_all_headers(name)
+        .into_iter()
+        .flat_map(addresses)
+        .collect()
+}
+
+/// The mailboxes in an address header; groups are flattened. A header that
+/// does not parse is kept whole as one address so nothing disappears.
+fn addresses(header: &MailHeader<'_>) -> Vec<Address> {
+    match mailparse::addrparse_header(header) {
+        Ok(list) => list
+            .iter()
+            .flat_map(|addr| match addr {
+                MailAddr::Single(info) => vec![info.clone()],
+                MailAddr::Group(group) => group.addrs.clone(),
+            })
+            .map(|info| Address {
+                name: info.display_name.unwrap_or_default(),
+                address: info.addr,
+            })
+            .collect(),
+        Err(_) => {
+            let value = header.get_value();
+            let value = value.trim();
+            if value.is_empty() {
+                Vec::new()
+            } else {
+                vec![Address {
+                    name: String::new(),
+                    address: value.to_string(),
+                }]
+            }
+        }
+    }
+}
+
+struct Walker<'r, 'o> {
+    raw: &'r [u8],
+    out: &'o mut ParsedMessage,
+    text: Option<String>,
+    html: Option<String>,
+}
+
+impl Walker<'_, '_> {
+    fn offset(&self, slice: &[u8]) -> u64 {
+        // Every slice mailparse hands out borrows from `raw`.
+        (slice.as_ptr() as usize).saturating_sub(self.raw.as_ptr() as usize) as u64
+    }
+
+    fn room(&mut self) -> bool {
+        if self.out.parts.len() < MAX_PARTS {
+            return true;
+        }
+        if !self
+            .out
+            .problems
+            .iter()
+            .any(|p| p.starts_with("Part index truncated"))
+        {
+            self.out
+                .problems
+                .push(format!("Part index truncated at {MAX_PARTS} parts"));
+        }
+        false
+    }
+
+    /// Indexes a message (the root or an opened `message/rfc822`) whose
+    /// parts are numbered under `prefix`.
+    fn message(&mut self, mail: &ParsedMail<'_>, prefix: &str, parent: Option<&str>, depth: usize) {
+        if mail.ctype.mimetype.starts_with("multipart/") {
+            let id = format!("{prefix}0");
+            self.part(mail, &id, parent, depth);
+            for (i, sub) in mail.subparts.iter().enumerate() {
+                self.node(sub, &format!("{prefix}{}", i + 1), Some(&id), depth);
+            }
+        } else {
+            self.node(mail, &format!("{prefix}1"), parent, depth);
+        }
+    }
+
+    /// Indexes a part numbered `id` and everything below it.
+    fn node(&mut self, mail: &ParsedMail<'_>, id: &str, parent: Option<&str>, depth: usize) {
+        if !self.room() {
+            return;
+        }
+        let role = self.part(mail, id, parent, depth);
+        match role {
+            PartRole::Container => {
+                for (i, sub) in mail.subparts.iter().enumerate() {
+                    self.node(sub, &format!("{id}.{}", i + 1), Some(id), depth);
+                }
+            }
+            PartRole::Message => {
+                let body = mail.get_body_encoded();
+                let raw = match &body {
+                    Body::SevenBit(b) | Body::EightBit(b) => b.get_raw(),
+                    Body::Binary(b) => b.get_raw(),
+                    Body::Base64(_) | Body::QuotedPrintable(_) => return,
+                };
+                match mailparse::parse_mail(raw) {
+                    Ok(nested) => self.message(&nested, &format!("{id}."), Some(id), depth + 1),
+                    Err(err) => self
+                        .out
+                        .problems
+                        .push(format!("Attached message {id} could not be parsed: {err}")),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records one part and returns its role.
+    fn part(
+        &mut self,
+        mail: &ParsedMail<'_>,
+        id: &str,
+        parent: Option<&str>,
+        depth: usize,
+    ) -> PartRole {
+        let mimetype = mail.ctype.mimetype.clone();
+        let encoding = mail
+            .headers
+            .get_first_value("Content-Transfer-Encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "7bit".into());
+        let disposition_header = mail.headers.get_first_value("Content-Disposition");
+        let disposition = mail.get_content_disposition();
+        let disposition_name = disposition_header
+            .as_ref()
+            .map(|_| match disposition.disposition {
+                mailparse::DispositionType::Inline => "inline".to_string(),
+                mailparse::DispositionType::Attachment => "attachment".to_string(),
+                mailparse::DispositionType::FormData => "form-data".to_string(),
+                mailparse::DispositionType::Extension(ref ext) => ext.to_ascii_lowercase(),
+            });
+        let filename = disposition
+            .params
+            .get("filename")
+            .or_else(|| mail.ctype.params.get("name"))
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty());
+        let content_id = mail
+            .headers
+            .get_first_value("Content-ID")
+            .map(|v| {
+                v.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+            .filter(|v| !v.is_empty());
+        let charset = mail
+            .ctype
+            .params
+            .get("charset")
+            .map(|c| c.trim().to_ascii_lowercase());
+
+        let body = mail.get_body_encoded();
+        let encoded: &[u8] = match &body {
+            Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw(),
+            Body::SevenBit(b) | Body::EightBit(b) => b.get_raw(),
+            Body::Binary(b) => b.get_raw(),
+        };
+        let header_start = self.offset(mail.raw_bytes);
+        let body_start = self.offset(encoded);
+        let is_container = mimetype.starts_with("multipart/");
+        let body_end = if is_container {
+            header_start + mail.raw_bytes.len() as u64
+        } else {
+            body_start + encoded.len() as u64
+        };
+
+        let is_attachment_disposition = disposition_name.as_deref() == Some("attachment");
+        let is_text = mimetype == "text/plain" || mimetype == "text/html";
+        let role = if is_container {
+            PartRole::Container
+        } else if (mimetype == "message/rfc822" || mimetype == "message/global")
+            && depth < MAX_NESTED_MESSAGES
+            && !is_attachment_disposition
+        {
+            PartRole::Message
+        } else if is_text && !is_attachment_disposition && filename.is_none() {
+            let slot = if mimetype == "text/plain" {
+                &self.text
+            } else {
+                &self.html
+            };
+            if slot.is_none() && depth == 0 {
+                let decoded = decode_text(mail, &mut self.out.problems, id);
+                if mimetype == "text/plain" {
+                    self.text = Some(decoded);
+                    PartRole::Text
+                } else {
+                    self.html = Some(html_to_text(&decoded));
+                    PartRole::Html
+                }
+            } else {
+                PartRole::Inline
+            }
+        } else if is_attachment_disposition
+            || (content_id.is_none() && disposition_name.as_deref() != Some("inline"))
+        {
+            PartRole::Attachment
+        } else {
+            PartRole::Inline
+        };
+
+        let size = if is_container {
+            0
+        } else {
+            decoded_size(&encoding, encoded, mail)
+        };
+        match role {
+            PartRole::Attachment => self.out.attachments += 1,
+            PartRole::Inline => self.out.inline += 1,
+            _ => {}
+        }
+        if matches!(role, PartRole::Attachment | PartRole::Inline)
+            && let Some(name) = &filename
+        {
+            self.out.search.attachments.push_str(name);
+            self.out.search.attachments.push('\n');
+        }
+        self.out.parts.push(Part {
+            part_id: id.to_string(),
+            parent_id: parent.map(str::to_string),
+            role,
+            content_type: mimetype,
+            charset,
+            transfer_encoding: encoding,
+            disposition: disposition_name,
+            filename,
+            content_id,
+            size,
+            header_start,
+            body_start,
+            body_end,
+        });
+        role
+    }
+}
+
+fn decode_text(mail: &ParsedMail<'_>, problems: &mut Vec<String>, id: &str) -> String {
+    match mail.get_body() {
+        Ok(text) => text,
+        Err(err) => {
+            problems.push(format!("Part {id} could not be decoded: {err}"));
+            match mail.get_body_encoded() {
+                Body::Base64(b) | Body::QuotedPrintable(b) => {
+                    String::from_utf8_lossy(b.get_raw()).into_owned()
+                }
+                Body::SevenBit(b) | Body::EightBit(b) => {
+                    String::from_utf8_lossy(b.get_raw()).into_owned()
+                }
+                Body::Binary(b) => String::from_utf8_lossy(b.get_raw()).into_owned(),
+            }
+        }
+    }
+}
+
+fn decoded_size(encoding: &str, encoded: &[u8], mail: &ParsedMail<'_>) -> u64 {
+    match encoding {
+        // Counting beats decoding a large attachment just to learn its size.
+        "base64" => {
+            let mut chars = 0u64;
+            let mut padding = 0u64;
+            for &b in encoded {
+                match b {
+                    b'=' => padding += 1,
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => chars += 1,
+                    _ => {}
+                }
+            }
+            ((chars + padding) / 4 * 3).saturating_sub(padding.min(2))
+                + match (chars + padding) % 4 {
+                    2 => 1,
+                    3 => 2,
+                    _ => 0,
+                }
+        }
+        "quoted-printable" => mail
+            .get_body_raw()
+            .map(|b| b.len() as u64)
+            .unwrap_or(encoded.len() as u64),
+        _ => encoded.len() as u64,
+    }
+}
+
+/// The first ~200 characters of a body, whitespace collapsed.
+pub fn snippet(text: &str) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+            count += 1;
+        }
+        for ch in word.chars() {
+            if count == SNIPPET_CHARS {
+                out.push_str("...");
+                return out;
+            }
+            out.push(ch);
+            count += 1;
+        }
+    }
+    out
+}
+
+/// Visible text of an HTML document: tags dropped, `script`/`style`/`head`
+/// skipped, common entities decoded. Good enough for snippets and search.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        push_decoded(&mut out, &rest[..lt]);
+        rest = &rest[lt..];
+        let Some(gt) = rest.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '!')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if tag.starts_with("!--") {
+            // A comment: skip to its end.
+            let end = rest.find("-->").map_or(rest.len(), |i| i + 3);
+            rest = &rest[end..];
+            continue;
+        }
+        if !tag.starts_with('/') && matches!(name.as_str(), "script" | "style" | "head" | "title") {
+            let close = format!("</{name}");
+            let end = find_ascii_ci(rest, &close).unwrap_or(rest.len());
+            rest = &rest[end..];
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "br" | "p"
+                | "div"
+                | "tr"
+                | "li"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "table"
+                | "td"
+                | "th"
+        ) {
+            out.push(' ');
+        }
+    }
+    push_decoded(&mut out, rest);
+    out
+}
+
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    let n = needle.len();
+    haystack
+        .as_bytes()
+        .windows(n)
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn push_decoded(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let end = rest[..rest.len().min(12)].find(';');
+        let decoded = end.and_then(|end| {
+            let entity = &rest[1..end];
+            let ch = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" | "#39" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => entity
+                    .strip_prefix("#x")
+                    .or_else(|| entity.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            ch.map(|c| (c, end))
+        });
+        match decoded {
+            Some((ch, end)) => {
+                out.push(ch);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIXED: &[u8] = b"From: \"Ann Example\" <ann@example.com>\r\n\
+To: bob@example.com, Team: carol@example.com, dan@example.com;\r\n\
+Subject: =?UTF-8?B?SGVsbG8g8J+Ngw==?=\r\n\
+Message-ID: <abc@example.com>\r\n\
+Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n\
+Content-Type: multipart/mixed; boundary=outer\r\n\
+\r\n\
+--outer\r\n\
+Content-Type: multipart/alternative; boundary=inner\r\n\
+\r\n\
+--inner\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Hi Bob,   your code is 123456.\r\n\
+--inner\r\n\
+Content-Type: text/html\r\n\
+\r\n\
+<html><head><style>p{}</style></head><p>Hi <b>Bob</b> &amp; co</p></html>\r\n\
+--inner--\r\n\
+--outer\r\n\
+Content-Type: application/pdf; name=report.pdf\r\n\
+Content-Disposition: attachment; filename=report.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+SGVsbG8gd29ybGQ=\r\n\
+--outer--\r\n";
+
+    #[test]
+    fn summary_fields() {
+        let m = parse(MIXED);
+        assert_eq!(m.subject, "Hello 🍃");
+        assert_eq!(
+            m.from,
+            Some(Address {
+                name: "Ann Example".into(),
+                address: "ann@example.com".into()
+            })
+        );
+        let to: Vec<_> = m.to.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(
+            to,
+            ["bob@example.com", "carol@example.com", "dan@example.com"]
+        );
+        assert_eq!(m.message_id, "abc@example.com");
+        assert_eq!(m.date, Some(1_795_341_600));
+        assert_eq!(m.snippet, "Hi Bob, your code is 123456.");
+        assert_eq!(m.attachments, 1);
+        assert_eq!(m.inline, 0);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert!(m.search.html.contains("Hi Bob & co"));
+        assert!(!m.search.html.contains("p{}"));
+        assert_eq!(m.search.attachments, "report.pdf\n");
+    }
+
+    #[test]
+    fn part_index_with_byte_ranges() {
+        let m = parse(MIXED);
+        let ids: Vec<_> = m
+            .parts
+            .iter()
+            .map(|p| (p.part_id.as_str(), p.role))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("0", PartRole::Container),
+                ("1", PartRole::Container),
+                ("1.1", PartRole::Text),
+                ("1.2", PartRole::Html),
+                ("2", PartRole::Attachment),
+            ]
+        );
+        let pdf = &m.parts[4];
+        assert_eq!(pdf.filename.as_deref(), Some("report.pdf"));
+        assert_eq!(pdf.size, 11);
+        assert_eq!(
+            &MIXED[pdf.body_start as usize..pdf.body_end as usize],
+            b"SGVsbG8gd29ybGQ="
+        );
+        assert_eq!(pdf.parent_id.as_deref(), Some("0"));
+        let text = &m.parts[2];
+        assert!(MIXED[text.header_start as usize..].starts_with(b"Content-Type: text/plain"));
+    }
+
+    #[test]
+    fn single_part_message_is_part_one() {
+        let m = parse(b"Subject: hi\r\n\r\nbody\r\n");
+        assert_eq!(m.parts.len(), 1);
+        assert_eq!(m.parts[0].part_id, "1");
+        assert_eq!(m.parts[0].role, PartRole::Text);
+        assert_eq!(m.snippet, "body");
+    }
+
+    #[test]
+    fn nested_message_is_indexed_under_its_part() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nouter\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\
+Content-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\
+Content-Type: text/plain\r\n\r\ninner text\r\n--c--\r\n--b--\r\n";
+        let m = parse(raw);
+        let ids: Vec<_> = m.parts.iter().map(|p| p.part_id.as_str()).collect();
+        assert_eq!(ids, ["0", "1", "2", "2.0", "2.1"]);
+        assert_eq!(m.parts[1].role, PartRole::Text);
+        assert_eq!(m.parts[2].role, PartRole::Message);
+        // The inner text is not the message's body.
+        assert_eq!(m.parts[4].role, PartRole::Inline);
+        assert_eq!(m.snippet, "outer");
+    }
+
+    #[test]
+    fn garbage_never_fails() {
+        for raw in [
+            &b""[..],
+            b"\0\0\0",
+            b"no colon line\r\n\r\n",
+            b"Content-Type: multipart/mixed\r\n\r\n--",
+        ] {
+            let _ = parse(raw);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_keeps_headers() {
+        let mut raw = b"Subject: deep\r\n".to_vec();
+        for i in 0..5000 {
+            raw.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
+                    .as_bytes(),
+            );
+        }
+        let m = parse(&raw);
+        assert_eq!(m.subject, "deep");
+        assert!(
+            !m.problems.is_empty(),
+            "{} parts, no problem recorded",
+            m.parts.len()
+        );
+    }
+
+    #[test]
+    fn snippet_is_capped() {
+        let long = "word ".repeat(100);
+        let s = snippet(&long);
+        assert!(s.ends_with("..."));
+        assert_eq!(s.chars().count(), 203);
+    }
+
+    #[test]
+    fn entities_decode() {
+        assert_eq!(html_to_text("a&lt;b&#62;c&#x41;&bogus;"), "a<b>cA&bogus;");
+    }
+}

@@ -1,0 +1,172 @@
+//! Accepts SMTP connections and drives a [`Session`] over each one.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, warn};
+
+use super::reply::Reply;
+use super::session::{Session, SessionConfig, Step};
+use crate::ingest::{Ingest, IngestError};
+
+/// Everything a connection needs, shared by all of them.
+pub struct SmtpServer {
+    pub session: Arc<SessionConfig>,
+    pub tls: TlsAcceptor,
+    pub ingest: Ingest,
+    pub idle_timeout: Duration,
+    pub connections: Arc<Semaphore>,
+}
+
+enum Outcome {
+    Closed,
+    StartTls,
+}
+
+/// Accepts connections forever. With `implicit_tls` every connection starts
+/// with a TLS handshake (SMTPS, port 465 style).
+pub async fn serve(listener: TcpListener, server: Arc<SmtpServer>, implicit_tls: bool) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Usually EMFILE: back off instead of spinning.
+                warn!(%err, "accepting an SMTP connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            if let Err(err) = connection(stream, peer, &server, implicit_tls).await {
+                debug!(%peer, %err, "SMTP connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    server: &SmtpServer,
+    implicit_tls: bool,
+) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
+        let mut out = Vec::new();
+        Reply::new(421, "4.7.0", "Too many connections, try again later").write_to(&mut out);
+        stream.write_all(&out).await?;
+        return Ok(());
+    };
+    server.ingest.stats().smtp_session_opened();
+    let _active = SessionGuard(&server.ingest);
+    let nonce = ulid::Ulid::new().to_string();
+    let mut session = Session::new(server.session.clone(), Some(peer), implicit_tls, nonce);
+    let greeting = session.greeting();
+
+    if implicit_tls {
+        let mut tls = handshake(server, stream).await?;
+        write_reply(&mut tls, &greeting).await?;
+        drive(&mut tls, &mut session, server).await?;
+        return Ok(());
+    }
+    write_reply(&mut stream, &greeting).await?;
+    match drive(&mut stream, &mut session, server).await? {
+        Outcome::Closed => Ok(()),
+        Outcome::StartTls => {
+            let mut tls = handshake(server, stream).await?;
+            session.tls_started();
+            drive(&mut tls, &mut session, server).await.map(|_| ())
+        }
+    }
+}
+
+struct SessionGuard<'a>(&'a Ingest);
+
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        self.0.stats().smtp_session_closed();
+    }
+}
+
+async fn handshake(
+    server: &SmtpServer,
+    stream: TcpStream,
+) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    tokio::time::timeout(server.idle_timeout, server.tls.accept(stream))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+}
+
+async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: &Reply) -> io::Result<()> {
+    let mut out = Vec::new();
+    reply.write_to(&mut out);
+    stream.write_all(&out).await?;
+    stream.flush().await
+}
+
+/// Runs the session over one stream until it closes or asks for TLS.
+async fn drive<S>(stream: &mut S, session: &mut Session, server: &SmtpServer) -> io::Result<Outcome>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut out = Vec::with_capacity(1024);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match session.advance() {
+            Step::Reply(reply) => reply.write_to(&mut out),
+            Step::Deliver(delivery) => {
+                let outcome = server.ingest.accept(delivery.envelope, delivery.data).await;
+                let outcome = outcome.map_err(|err| match err {
+                    IngestError::Store(err) => {
+                        warn!(%err, "storing a message failed");
+                        Reply::new(451, "4.3.0", "Temporary storage failure, try again later")
+                    }
+                    IngestError::ShuttingDown => {
+                        Reply::new(421, "4.3.2", "Shutting down, try again later")
+                    }
+                });
+                session.delivered(outcome).write_to(&mut out);
+            }
+            Step::StartTls => {
+                flush(stream, &mut out).await?;
+                return Ok(Outcome::StartTls);
+            }
+            Step::Close => {
+                flush(stream, &mut out).await?;
+                let _ = stream.shutdown().await;
+                return Ok(Outcome::Closed);
+            }
+            Step::NeedInput => {
+                flush(stream, &mut out).await?;
+                match tokio::time::timeout(server.idle_timeout, stream.read(&mut buf)).await {
+                    Err(_) => {
+                        session.timed_out().write_to(&mut out);
+                        flush(stream, &mut out).await?;
+                        let _ = stream.shutdown().await;
+                        return Ok(Outcome::Closed);
+                    }
+                    // The client went away; a half-received message is dropped.
+                    Ok(Ok(0)) => return Ok(Outcome::Closed),
+                    Ok(Ok(n)) => session.feed(&buf[..n]),
+                    Ok(Err(err)) => return Err(err),
+                }
+            }
+        }
+    }
+}
+
+async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+        stream.flush().await?;
+        out.clear();
+    }
+    Ok(())
+}

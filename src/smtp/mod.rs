@@ -1,0 +1,11 @@
+//! The SMTP side: a protocol state machine without I/O ([`session`]), the
+//! pieces it is built from, and the tokio listener that drives it.
+
+pub mod auth;
+pub mod data;
+pub mod listener;
+pub mod reply;
+pub mod session;
+pub mod tls;
+
+pub use session::{Delivery, Envelope, Session, SessionConfig, Step};

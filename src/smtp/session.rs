@@ -1,0 +1,763 @@
+//! The SMTP session as a state machine without I/O.
+//!
+//! The connection driver feeds received bytes in with [`Session::feed`] and
+//! then calls [`Session::advance`] until it answers [`Step::NeedInput`], writing
+//! every reply it is given. Pipelined commands therefore get their replies
+//! in order, and the driver decides when to flush. A finished message comes
+//! out as [`Step::Deliver`]; the driver stores it and reports the outcome
+//! with [`Session::delivered`], which yields the reply to send.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use smtp_proto::{Error as ProtoError, Request};
+
+use super::auth::{self, AuthPolicy, Exchange, Mechanism};
+use super::data::{DataProgress, DataReceiver};
+use super::reply::Reply;
+
+/// Longest command line accepted, including its line ending.
+pub const MAX_LINE: usize = 4096;
+/// Transcript lines kept per phase, so a hostile client cannot grow it forever.
+const MAX_TRANSCRIPT_LINES: usize = 200;
+
+/// Settings shared by every session of a listener.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our name in the greeting and EHLO reply.
+    pub hostname: String,
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub auth: AuthPolicy,
+    /// STARTTLS can be offered (a certificate is loaded).
+    pub starttls_available: bool,
+    /// MAIL and AUTH are refused until the connection is encrypted.
+    pub require_tls: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            hostname: "letterbox".into(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 1000,
+            auth: AuthPolicy::AcceptAny,
+            starttls_available: true,
+            require_tls: false,
+        }
+    }
+}
+
+/// What the driver must do next.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this reply (it may be buffered until `NeedInput`).
+    Reply(Reply),
+    /// A message is complete: store it, then call [`Session::delivered`].
+    Deliver(Box<Delivery>),
+    /// The `220` for STARTTLS has been given: flush, run the TLS handshake,
+    /// then call [`Session::tls_started`].
+    StartTls,
+    /// Flush pending replies and read more input.
+    NeedInput,
+    /// Flush pending replies and close the connection.
+    Close,
+}
+
+/// A received message with everything known about how it arrived.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub envelope: Envelope,
+    pub data: Vec<u8>,
+}
+
+/// The SMTP envelope and session facts recorded with every message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Envelope {
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub helo: Option<String>,
+    pub client_addr: Option<String>,
+    pub tls: bool,
+    pub auth_user: Option<String>,
+    pub smtputf8: bool,
+    pub body_8bitmime: bool,
+    /// Commands and replies of the session that led to this message, message
+    /// content left out and credentials redacted.
+    pub transcript: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Command,
+    Data(DataReceiver),
+    /// Reading `remaining` bytes of a BDAT chunk. `accept` is false when the
+    /// chunk must be read and thrown away (BDAT out of order).
+    Bdat {
+        remaining: usize,
+        last: bool,
+        accept: bool,
+    },
+    Auth(Exchange),
+    /// A message has been handed out; waiting for [`Session::delivered`].
+    Delivering,
+    /// The `220` for STARTTLS was given; the handshake comes next.
+    TlsHandshake,
+    Closed,
+}
+
+/// A mail transaction between MAIL and the end of the message.
+#[derive(Debug, Default)]
+struct Transaction {
+    mail_from: String,
+    rcpt_to: Vec<String>,
+    smtputf8: bool,
+    body_8bitmime: bool,
+    body: Vec<u8>,
+    /// Bytes received for this message, including any over the limit.
+    received: usize,
+    /// A BDAT chunk has been received: DATA is no longer allowed.
+    chunked: bool,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    config: Arc<SessionConfig>,
+    phase: Phase,
+    input: Vec<u8>,
+    /// Read position in `input`.
+    pos: usize,
+    /// Skipping the rest of an over-long line.
+    discarding_line: bool,
+    helo: Option<String>,
+    esmtp: bool,
+    tls: bool,
+    auth_user: Option<String>,
+    client_addr: Option<SocketAddr>,
+    /// Nonce for CRAM-MD5 challenges, supplied by the driver.
+    nonce: String,
+    txn: Option<Transaction>,
+    /// Transcript up to the first transaction (greeting, EHLO, STARTTLS, AUTH).
+    prelude: Vec<String>,
+    /// Transcript since the previous message.
+    recent: Vec<String>,
+    in_transaction_log: bool,
+}
+
+impl Session {
+    pub fn new(
+        config: Arc<SessionConfig>,
+        client_addr: Option<SocketAddr>,
+        tls: bool,
+        nonce: String,
+    ) -> Self {
+        Session {
+            config,
+            phase: Phase::Command,
+            input: Vec::new(),
+            pos: 0,
+            discarding_line: false,
+            helo: None,
+            esmtp: false,
+            tls,
+            auth_user: None,
+            client_addr,
+            nonce,
+            txn: None,
+            prelude: Vec::new(),
+            recent: Vec::new(),
+            in_transaction_log: false,
+        }
+    }
+
+    /// The `220` greeting, sent when the connection opens.
+    pub fn greeting(&mut self) -> Reply {
+        let reply = Reply::bare(
+            220,
+            vec![format!("{} ESMTP Letterbox ready", self.config.hostname)],
+        );
+        self.log_reply(&reply);
+        reply
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.pos > 0 && self.pos == self.input.len() {
+            self.input.clear();
+            self.pos = 0;
+        } else if self.pos > 64 * 1024 && self.pos * 2 > self.input.len() {
+            self.input.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.input.extend_from_slice(bytes);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// The reply for an idle connection; the session is closed afterwards.
+    pub fn timed_out(&mut self) -> Reply {
+        self.phase = Phase::Closed;
+        let reply = Reply::new(
+            421,
+            "4.4.2",
+            format!("{} Idle timeout, closing connection", self.config.hostname),
+        );
+        self.log_reply(&reply);
+        reply
+    }
+
+    /// Advances the session as far as the buffered input allows.
+    pub fn advance(&mut self) -> Step {
+        loop {
+            let pending = &self.input[self.pos..];
+            match &mut self.phase {
+                Phase::Closed => return Step::Close,
+                Phase::Delivering => return Step::NeedInput,
+                Phase::TlsHandshake => {
+                    self.phase = Phase::Command;
+                    return Step::StartTls;
+                }
+                Phase::Data(rx) => {
+                    let txn = self.txn.as_mut().expect("DATA phase has a transaction");
+                    match rx.ingest(pending, &mut txn.body) {
+                        DataProgress::NeedMore => {
+                            txn.received = rx.received();
+                            self.pos = self.input.len();
+                            return Step::NeedInput;
+                        }
+                        DataProgress::Done { consumed } => {
+                            txn.received = rx.received();
+                            self.pos += consumed;
+                            self.phase = Phase::Command;
+                            return self.finish_message();
+                        }
+                    }
+                }
+                Phase::Bdat {
+                    remaining,
+                    last,
+                    accept,
+                } => {
+                    let take = pending.len().min(*remaining);
+                    if *accept {
+                        let txn = self.txn.as_mut().expect("accepted BDAT has a transaction");
+                        let room = self.config.max_message_size.saturating_sub(txn.body.len());
+                        txn.body.extend_from_slice(&pending[..take.min(room)]);
+                        txn.received += take;
+                    }
+                    *remaining -= take;
+                    self.pos += take;
+                    if *remaining > 0 {
+                        return Step::NeedInput;
+                    }
+                    let (last, accept) = (*last, *accept);
+                    self.phase = Phase::Command;
+                    if !accept {
+                        return self.reply(Reply::new(
+                            503,
+                            "5.5.1",
+                            "Bad sequence of commands: BDAT needs MAIL and RCPT first",
+                        ));
+                    }
+                    if last {
+                        return self.finish_message();
+                    }
+                    let txn = self.txn.as_ref().expect("accepted BDAT has a transaction");
+                    let text = format!("Ok: {} octets received", txn.received);
+                    return self.reply(Reply::new(250, "2.0.0", text));
+                }
+                Phase::Command | Phase::Auth(_) => {
+                    let Some(line) = self.take_line() else {
+                        return Step::NeedInput;
+                    };
+                    match line {
+                        Line::TooLong => {
+                            return self.reply(Reply::new(500, "5.5.2", "Line too long"));
+                        }
+                        Line::Complete(line) => {
+                            if let Some(step) = self.line(&line) {
+                                return step;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports how storing the delivered message went and gives the reply.
+    /// `Ok(id)` means the message is durably committed under `id`.
+    pub fn delivered(&mut self, outcome: Result<String, Reply>) -> Reply {
+        debug_assert!(matches!(self.phase, Phase::Delivering));
+        self.phase = Phase::Command;
+        let reply = match outcome {
+            Ok(id) => Reply::queued(&id),
+            Err(reply) => reply,
+        };
+        self.end_transaction_log();
+        self.log_reply(&reply);
+        reply
+    }
+
+    /// The TLS handshake finished: per RFC 3207 the session starts over.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.helo = None;
+        self.esmtp = false;
+        self.txn = None;
+        self.auth_user = None;
+        self.prelude.push("(TLS handshake completed)".into());
+    }
+
+    // ---- input framing ----
+
+    fn take_line(&mut self) -> Option<Line> {
+        let pending = &self.input[self.pos..];
+        match pending.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                self.pos += end + 1;
+                if self.discarding_line {
+                    self.discarding_line = false;
+                    return self.take_line();
+                }
+                if end + 1 > MAX_LINE {
+                    return Some(Line::TooLong);
+                }
+                let line = &self.input[self.pos - end - 1..self.pos];
+                Some(Line::Complete(line.to_vec()))
+            }
+            None if pending.len() >= MAX_LINE => {
+                self.pos = self.input.len();
+                let first = !self.discarding_line;
+                self.discarding_line = true;
+                // Reply once per over-long line, not once per read.
+                first.then_some(Line::TooLong)
+            }
+            None => None,
+        }
+    }
+
+    // ---- commands ----
+
+    /// Handles one complete line. `None` means "no reply, keep going".
+    fn line(&mut self, line: &[u8]) -> Option<Step> {
+        if let Phase::Auth(exchange) = &self.phase {
+            let exchange = exchange.clone();
+            self.log_client("(SASL response redacted)".into());
+            let text = String::from_utf8_lossy(line);
+            let step = auth::respond(exchange, &text, &self.config.auth);
+            return Some(self.auth_step(step));
+        }
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Some(self.reply(Reply::new(500, "5.5.2", "Empty command")));
+        }
+        self.log_client(redact_command(text));
+        let mut bytes = line.iter();
+        let request = Request::parse(&mut bytes);
+        Some(match request {
+            Ok(request) => self.command(request.into_owned()),
+            Err(err) => self.reply(parse_error_reply(err, text)),
+        })
+    }
+
+    fn command(&mut self, request: Request<String>) -> Step {
+        match request {
+            Request::Ehlo { host } => self.hello(host, true),
+            Request::Helo { host } => self.hello(host, false),
+            Request::Lhlo { .. } => {
+                self.reply(Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"))
+            }
+            Request::Mail { from } => self.mail(from),
+            Request::Rcpt { to } => self.rcpt(to),
+            Request::Data => self.data(),
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat(chunk_size, is_last),
+            Request::Rset => {
+                self.txn = None;
+                self.end_transaction_log();
+                self.reply(Reply::new(250, "2.0.0", "Ok"))
+            }
+            Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "Ok")),
+            Request::Vrfy { .. } => self.reply(Reply::new(
+                252,
+                "2.5.0",
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            )),
+            Request::Expn { .. } => {
+                self.reply(Reply::new(502, "5.5.1", "EXPN not implemented"))
+            }
+            Request::Help { .. } => self.reply(Reply::new(
+                214,
+                "2.0.0",
+                "Letterbox catches all mail. Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP STARTTLS AUTH QUIT",
+            )),
+            Request::StartTls => self.starttls(),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, initial_response),
+            Request::Quit => {
+                self.phase = Phase::Closed;
+                let reply = Reply::new(221, "2.0.0", "Bye");
+                self.log_reply(&reply);
+                Step::Reply(reply)
+            }
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                self.reply(Reply::new(502, "5.5.1", "Command not implemented"))
+            }
+        }
+    }
+
+    fn hello(&mut self, host: String, esmtp: bool) -> Step {
+        self.txn = None;
+        self.helo = Some(host);
+        self.esmtp = esmtp;
+        if !esmtp {
+            let text = format!("{} Hello", self.config.hostname);
+            return self.reply(Reply::bare(250, vec![text]));
+        }
+        let mut lines = vec![
+            format!("{} Hello", self.config.hostname),
+            "PIPELINING".to_string(),
+            format!("SIZE {}", self.config.max_message_size),
+            "8BITMIME".to_string(),
+            "SMTPUTF8".to_string(),
+            "ENHANCEDSTATUSCODES".to_string(),
+            "CHUNKING".to_string(),
+        ];
+        if self.config.starttls_available && !self.tls {
+            lines.push("STARTTLS".to_string());
+        }
+        lines.push("AUTH PLAIN LOGIN CRAM-MD5".to_string());
+        lines.push("HELP".to_string());
+        self.reply(Reply::bare(250, lines))
+    }
+
+    fn mail(&mut self, from: smtp_proto::MailFrom<String>) -> Step {
+        if self.helo.is_none() {
+            return self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: send EHLO or HELO first",
+            ));
+        }
+        if self.txn.is_some() {
+            return self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: nested MAIL command",
+            ));
+        }
+        if self.config.require_tls && !self.tls {
+            return self.reply(Reply::new(
+                530,
+                "5.7.0",
+                "Must issue a STARTTLS command first",
+            ));
+        }
+        if self.config.auth.required() && self.auth_user.is_none() {
+            return self.reply(Reply::new(530, "5.7.0", "Authentication required"));
+        }
+        const SUPPORTED: u64 =
+            smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
+        let unsupported = from.flags & !SUPPORTED != 0
+            || from.trans_id.is_some()
+            || from.env_id.is_some()
+            || from.solicit.is_some()
+            || from.mtrk.is_some()
+            || from.by != 0
+            || from.hold_for != 0
+            || from.hold_until != 0
+            || from.mt_priority != 0;
+        if unsupported {
+            return self.reply(Reply::new(555, "5.5.4", "MAIL parameter not supported"));
+        }
+        if from.size > self.config.max_message_size {
+            return self.reply(Reply::new(
+                552,
+                "5.3.4",
+                format!(
+                    "Message size exceeds fixed maximum message size of {} bytes",
+                    self.config.max_message_size
+                ),
+            ));
+        }
+        self.start_transaction_log();
+        self.txn = Some(Transaction {
+            mail_from: from.address,
+            smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
+            body_8bitmime: from.flags & smtp_proto::MAIL_BODY_8BITMIME != 0,
+            ..Transaction::default()
+        });
+        self.reply(Reply::new(250, "2.1.0", "Ok"))
+    }
+
+    fn rcpt(&mut self, to: smtp_proto::RcptTo<String>) -> Step {
+        let max = self.config.max_recipients;
+        let Some(txn) = self.txn.as_mut() else {
+            return self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: need MAIL before RCPT",
+            ));
+        };
+        if to.flags != 0 || to.orcpt.is_some() || to.rrvs != 0 {
+            return self.reply(Reply::new(555, "5.5.4", "RCPT parameter not supported"));
+        }
+        if to.address.is_empty() {
+            return self.reply(Reply::new(501, "5.1.3", "Empty recipient address"));
+        }
+        if txn.rcpt_to.len() >= max {
+            return self.reply(Reply::new(
+                452,
+                "4.5.3",
+                format!("Too many recipients (at most {max})"),
+            ));
+        }
+        txn.rcpt_to.push(to.address);
+        self.reply(Reply::new(250, "2.1.5", "Ok"))
+    }
+
+    fn data(&mut self) -> Step {
+        match &self.txn {
+            None => self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: need MAIL and RCPT before DATA",
+            )),
+            Some(txn) if txn.rcpt_to.is_empty() => {
+                self.reply(Reply::new(554, "5.5.1", "No valid recipients"))
+            }
+            Some(txn) if txn.chunked => self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: DATA after BDAT",
+            )),
+            Some(_) => {
+                self.phase = Phase::Data(DataReceiver::new(self.config.max_message_size));
+                self.reply(Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"))
+            }
+        }
+    }
+
+    fn bdat(&mut self, size: usize, last: bool) -> Step {
+        let accept = self.txn.as_ref().is_some_and(|t| !t.rcpt_to.is_empty());
+        if let Some(txn) = self.txn.as_mut().filter(|_| accept) {
+            txn.chunked = true;
+        }
+        self.log_client(format!("({size} octets of message content)"));
+        self.phase = Phase::Bdat {
+            remaining: size,
+            last,
+            accept,
+        };
+        // The chunk is read (and replied to) by `advance`.
+        self.advance()
+    }
+
+    fn starttls(&mut self) -> Step {
+        if self.tls {
+            return self.reply(Reply::new(503, "5.5.1", "TLS already active"));
+        }
+        if !self.config.starttls_available {
+            return self.reply(Reply::new(454, "4.7.0", "TLS not available"));
+        }
+        // Anything pipelined after STARTTLS was sent in the clear and must not
+        // be acted on after the handshake (RFC 3207 section 4.2).
+        self.input.truncate(self.pos);
+        self.phase = Phase::TlsHandshake;
+        self.reply(Reply::new(220, "2.0.0", "Ready to start TLS"))
+    }
+
+    fn auth(&mut self, mechanism: u64, initial: String) -> Step {
+        if self.helo.is_none() || !self.esmtp {
+            return self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: send EHLO first",
+            ));
+        }
+        if self.auth_user.is_some() {
+            return self.reply(Reply::new(503, "5.5.1", "Already authenticated"));
+        }
+        if self.txn.is_some() {
+            return self.reply(Reply::new(
+                503,
+                "5.5.1",
+                "AUTH not allowed during a mail transaction",
+            ));
+        }
+        if self.config.require_tls && !self.tls {
+            return self.reply(Reply::new(
+                530,
+                "5.7.0",
+                "Must issue a STARTTLS command first",
+            ));
+        }
+        let Some(mechanism) = Mechanism::from_smtp_proto(mechanism) else {
+            return self.reply(Reply::new(504, "5.5.4", "Unrecognized authentication type"));
+        };
+        let challenge = format!("<{}@{}>", self.nonce, self.config.hostname);
+        let step = auth::start(mechanism, &initial, &challenge, &self.config.auth);
+        self.auth_step(step)
+    }
+
+    fn auth_step(&mut self, step: auth::Step) -> Step {
+        self.phase = Phase::Command;
+        match step {
+            auth::Step::Challenge(exchange, challenge) => {
+                self.phase = Phase::Auth(exchange);
+                self.reply(Reply::bare(334, vec![challenge]))
+            }
+            auth::Step::Success { user } => {
+                self.auth_user = Some(user);
+                self.reply(Reply::new(235, "2.7.0", "Authentication successful"))
+            }
+            auth::Step::Failure { .. } => self.reply(Reply::new(
+                535,
+                "5.7.8",
+                "Authentication credentials invalid",
+            )),
+            auth::Step::Cancelled => {
+                self.reply(Reply::new(501, "5.7.0", "Authentication cancelled"))
+            }
+            auth::Step::Malformed(why) => self.reply(Reply::new(501, "5.5.2", why)),
+        }
+    }
+
+    fn finish_message(&mut self) -> Step {
+        let txn = self
+            .txn
+            .take()
+            .expect("a finished message has a transaction");
+        if txn.received > self.config.max_message_size {
+            self.log_client(format!("({} octets of message content)", txn.received));
+            let reply = Reply::new(
+                552,
+                "5.3.4",
+                format!(
+                    "Message size exceeds fixed maximum message size of {} bytes",
+                    self.config.max_message_size
+                ),
+            );
+            self.end_transaction_log();
+            self.log_reply(&reply);
+            return Step::Reply(reply);
+        }
+        if !txn.chunked {
+            self.log_client(format!("({} octets of message content)", txn.received));
+        }
+        self.phase = Phase::Delivering;
+        let mut transcript = self.prelude.clone();
+        transcript.extend(self.recent.iter().cloned());
+        let envelope = Envelope {
+            mail_from: txn.mail_from,
+            rcpt_to: txn.rcpt_to,
+            helo: self.helo.clone(),
+            client_addr: self.client_addr.map(|a| a.to_string()),
+            tls: self.tls,
+            auth_user: self.auth_user.clone(),
+            smtputf8: txn.smtputf8,
+            body_8bitmime: txn.body_8bitmime,
+            transcript,
+        };
+        Step::Deliver(Box::new(Delivery {
+            envelope,
+            data: txn.body,
+        }))
+    }
+
+    // ---- replies and transcript ----
+
+    fn reply(&mut self, reply: Reply) -> Step {
+        self.log_reply(&reply);
+        Step::Reply(reply)
+    }
+
+    fn log_client(&mut self, line: String) {
+        self.log(format!("C: {line}"));
+    }
+
+    fn log_reply(&mut self, reply: &Reply) {
+        self.log(format!("S: {}", reply.summary()));
+    }
+
+    fn log(&mut self, line: String) {
+        let log = if self.in_transaction_log {
+            &mut self.recent
+        } else {
+            &mut self.prelude
+        };
+        match log.len() {
+            n if n < MAX_TRANSCRIPT_LINES => log.push(line),
+            n if n == MAX_TRANSCRIPT_LINES => log.push("(transcript truncated)".into()),
+            _ => {}
+        }
+    }
+
+    fn start_transaction_log(&mut self) {
+        self.in_transaction_log = true;
+    }
+
+    /// After a message (or RSET) the next message's transcript starts afresh
+    /// after the connection prelude.
+    fn end_transaction_log(&mut self) {
+        if self.in_transaction_log {
+            self.recent.clear();
+        }
+    }
+}
+
+enum Line {
+    Complete(Vec<u8>),
+    TooLong,
+}
+
+/// The transcript form of a command line: AUTH payloads are redacted.
+fn redact_command(line: &str) -> String {
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(verb), Some(mech), Some(_)) if verb.eq_ignore_ascii_case("AUTH") => {
+            format!("{verb} {mech} (credentials redacted)")
+        }
+        _ => line.to_string(),
+    }
+}
+
+fn parse_error_reply(err: ProtoError, line: &str) -> Reply {
+    match err {
+        ProtoError::UnknownCommand => {
+            let verb: String = line
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(32)
+                .collect();
+            Reply::new(500, "5.5.1", format!("Command unrecognized: {verb}"))
+        }
+        ProtoError::InvalidSenderAddress => Reply::new(501, "5.1.7", "Invalid sender address"),
+        ProtoError::InvalidRecipientAddress => {
+            Reply::new(501, "5.1.3", "Invalid recipient address")
+        }
+        ProtoError::SyntaxError { syntax } => {
+            Reply::new(501, "5.5.4", format!("Syntax error, expected: {syntax}"))
+        }
+        ProtoError::InvalidParameter { param } => {
+            Reply::new(501, "5.5.4", format!("Invalid parameter: {param}"))
+        }
+        ProtoError::UnsupportedParameter { param } => {
+            let param: String = param.chars().take(64).collect();
+            Reply::new(555, "5.5.4", format!("Unsupported parameter: {param}"))
+        }
+        ProtoError::NeedsMoreData { .. }
+        | ProtoError::ResponseTooLong
+        | ProtoError::InvalidResponse { .. } => Reply::new(500, "5.5.2", "Syntax error"),
+    }
+}

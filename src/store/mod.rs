@@ -1,0 +1,245 @@
+//! The message store on SQLite. All SQL lives below this module, so another
+//! engine can replace it without touching SMTP or web code.
+//!
+//! One writer thread owns the only writing connection and commits whatever
+//! has queued up in one transaction ([`writer`]); reads use their own
+//! connections from a small pool ([`read`]) and never wait for the writer.
+
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::events::Events;
+use crate::message::{Address, ParsedMessage, Part};
+use crate::smtp::Envelope;
+
+pub use schema::MigrationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error("creating the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("committing to the database failed: {0}")]
+    CommitFailed(String),
+    #[error("stored message data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// A throw-away store: a database in a private temporary directory that
+    /// is removed when the store closes.
+    Temporary,
+}
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub location: Location,
+    /// Keep at most this many messages; the oldest are pruned. 0 = no limit.
+    pub max_messages: u64,
+}
+
+/// A message ready to be written: parsed and compressed off the runtime.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub id: String,
+    pub received_at_ms: i64,
+    pub size: u64,
+    pub raw_zstd: Vec<u8>,
+    pub parsed: ParsedMessage,
+    pub envelope: Envelope,
+}
+
+/// A list entry, in Mailpit's `MessageSummary` JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Summary {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "MessageID")]
+    pub message_id: String,
+    pub read: bool,
+    pub from: Address,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub bcc: Vec<Address>,
+    pub reply_to: Vec<Address>,
+    pub subject: String,
+    /// Receive time, RFC 3339 with milliseconds.
+    pub created: String,
+    pub username: String,
+    pub tags: Vec<String>,
+    pub size: u64,
+    pub attachments: u32,
+    pub snippet: String,
+}
+
+/// Everything stored about one message except its raw bytes.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub summary: Summary,
+    pub received_at_ms: i64,
+    pub date: Option<i64>,
+    pub inline: u32,
+    pub envelope: Envelope,
+    pub parts: Vec<Part>,
+    pub problems: Vec<String>,
+}
+
+/// One page of the message list plus mailbox-wide counts.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub messages: Vec<Summary>,
+    pub total: u64,
+    pub unread: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    pub total: u64,
+    pub unread: u64,
+    pub database_bytes: u64,
+}
+
+/// Which messages a delete applies to.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    All,
+    Ids(Vec<String>),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: mpsc::Sender<writer::Op>,
+    readers: read::Readers,
+    path: PathBuf,
+    _temp: Option<TempDir>,
+}
+
+/// Removes the temporary database directory when the store goes away.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database and starts the
+    /// writer thread, which publishes committed changes to `events`.
+    pub fn open(config: &StoreConfig, events: Events) -> Result<Store, StoreError> {
+        let (path, temp) = match &config.location {
+            Location::File(path) => (path.clone(), None),
+            Location::Temporary => {
+                let dir = std::env::temp_dir().join(format!("letterbox-{}", ulid::Ulid::new()));
+                (dir.join("letterbox.db"), Some(TempDir(dir)))
+            }
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let writer = writer::start(&path, config.max_messages, events)?;
+        let readers = read::Readers::new(path.clone());
+        Ok(Store {
+            inner: Arc::new(Inner {
+                writer,
+                readers,
+                path,
+                _temp: temp,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Op,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .writer
+            .send(op(tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.readers.with(f))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores a message; returns once its transaction has committed.
+    pub async fn insert(&self, message: NewMessage) -> Result<(), StoreError> {
+        self.write(|reply| writer::Op::Insert(Box::new(message), reply))
+            .await
+    }
+
+    /// Deletes messages; returns how many were deleted.
+    pub async fn delete(&self, selection: Selection) -> Result<u64, StoreError> {
+        self.write(|reply| writer::Op::Delete(selection, reply))
+            .await
+    }
+
+    /// Newest first.
+    pub async fn list(&self, start: u64, limit: u64) -> Result<Page, StoreError> {
+        self.read(move |conn| read::list(conn, start, limit)).await
+    }
+
+    pub async fn message(&self, id: String) -> Result<Option<StoredMessage>, StoreError> {
+        self.read(move |conn| read::message(conn, &id)).await
+    }
+
+    pub async fn latest_id(&self) -> Result<Option<String>, StoreError> {
+        self.read(read::latest_id).await
+    }
+
+    /// The raw message exactly as received.
+    pub async fn raw(&self, id: String) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(move |conn| read::raw(conn, &id)).await
+    }
+
+    pub async fn counts(&self) -> Result<Counts, StoreError> {
+        self.read(read::counts).await
+    }
+
+    /// Waits until every write queued so far is committed, then stops the
+    /// writer. Reads keep working on clones until they are dropped.
+    pub async fn close(&self) {
+        let _ = self.write(writer::Op::Close).await;
+    }
+}

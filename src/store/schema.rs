@@ -1,0 +1,114 @@
+//! Schema migrations, tracked with `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: messages, their raw bytes, the part index and the full-text index.
+    r#"
+    CREATE TABLE messages (
+        rowid          INTEGER PRIMARY KEY,
+        id             TEXT NOT NULL UNIQUE,
+        received_at    INTEGER NOT NULL,            -- Unix milliseconds
+        message_id     TEXT NOT NULL DEFAULT '',
+        subject        TEXT NOT NULL DEFAULT '',
+        from_addr      TEXT,                        -- JSON Address
+        to_addrs       TEXT NOT NULL DEFAULT '[]',  -- JSON [Address]
+        cc_addrs       TEXT NOT NULL DEFAULT '[]',
+        bcc_addrs      TEXT NOT NULL DEFAULT '[]',
+        reply_to_addrs TEXT NOT NULL DEFAULT '[]',
+        date           INTEGER,                     -- Date: header, Unix seconds
+        size           INTEGER NOT NULL,
+        attachments    INTEGER NOT NULL DEFAULT 0,
+        inline         INTEGER NOT NULL DEFAULT 0,
+        snippet        TEXT NOT NULL DEFAULT '',
+        read           INTEGER NOT NULL DEFAULT 0,
+        envelope       TEXT NOT NULL,               -- JSON Envelope
+        problems       TEXT NOT NULL DEFAULT '[]'   -- JSON [String]
+    );
+    CREATE INDEX messages_unread ON messages(rowid) WHERE read = 0;
+
+    -- The message exactly as received, zstd-compressed; rowid = messages.rowid.
+    CREATE TABLE message_raw (
+        rowid INTEGER PRIMARY KEY,
+        data  BLOB NOT NULL
+    );
+
+    CREATE TABLE message_parts (
+        message           INTEGER NOT NULL,        -- messages.rowid
+        part_id           TEXT NOT NULL,
+        parent_id         TEXT,
+        role              TEXT NOT NULL,
+        content_type      TEXT NOT NULL,
+        charset           TEXT,
+        transfer_encoding TEXT NOT NULL,
+        disposition       TEXT,
+        filename          TEXT,
+        content_id        TEXT,
+        size              INTEGER NOT NULL,
+        header_start      INTEGER NOT NULL,
+        body_start        INTEGER NOT NULL,
+        body_end          INTEGER NOT NULL,
+        PRIMARY KEY (message, part_id)
+    ) WITHOUT ROWID;
+
+    -- Contentless: the text lives in the raw message; rowid = messages.rowid.
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        headers, body, html, attachments,
+        content = '', contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    "#,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(
+        "the database has schema version {found}, newer than this Letterbox knows ({known}); upgrade Letterbox"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Brings the schema up to date, one transaction per migration.
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(MigrationError::TooNew { found, known });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_fresh_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(MigrationError::TooNew { found: 99, .. })
+        ));
+    }
+}

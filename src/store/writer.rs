@@ -1,0 +1,346 @@
+//! The single writer: a thread that owns the writing connection and commits
+//! queued operations in batches. A message's sender hears back only after
+//! the transaction holding it has committed (`synchronous = FULL`, so a
+//! `250` survives a crash or power loss).
+
+use std::path::Path;
+
+use rusqlite::{Connection, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+use tracing::error;
+
+use super::{NewMessage, Selection, StoreError, schema};
+use crate::events::{Event, Events};
+
+/// Operations beyond this many wait for the next transaction.
+const MAX_BATCH: usize = 256;
+/// Messages pruned per transaction, so pruning never stalls ingest for long.
+const PRUNE_BATCH: u64 = 1000;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub enum Op {
+    Insert(Box<NewMessage>, Reply<()>),
+    Delete(Selection, Reply<u64>),
+    /// Acknowledged after everything queued before it; then the thread ends.
+    Close(Reply<()>),
+}
+
+pub fn start(
+    path: &Path,
+    max_messages: u64,
+    events: Events,
+) -> Result<mpsc::Sender<Op>, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    schema::migrate(&mut conn)?;
+    let count: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
+    let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+    let mut writer = Writer {
+        conn,
+        count,
+        max_messages,
+        events,
+    };
+    std::thread::Builder::new()
+        .name("letterbox-writer".into())
+        .spawn(move || writer.run(rx))
+        .expect("spawning the writer thread");
+    Ok(tx)
+}
+
+struct Writer {
+    conn: Connection,
+    /// Messages in the store, kept here to decide on pruning without a query.
+    count: u64,
+    max_messages: u64,
+    events: Events,
+}
+
+/// What an applied operation still owes after the commit.
+enum Done {
+    Insert(Reply<()>, Event),
+    Delete(Reply<u64>, u64, Event),
+    Failed(Failure),
+    Close(Reply<()>),
+}
+
+enum Failure {
+    Insert(Reply<()>, StoreError),
+    Delete(Reply<u64>, StoreError),
+}
+
+impl Writer {
+    fn run(&mut self, mut rx: mpsc::Receiver<Op>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(op) = rx.blocking_recv() {
+            batch.push(op);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            let closing = batch.iter().any(|op| matches!(op, Op::Close(_)));
+            self.commit_batch(&mut batch);
+            if closing {
+                break;
+            }
+            self.prune();
+        }
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<Op>) {
+        let mut count = self.count;
+        let mut done = Vec::with_capacity(batch.len());
+        let committed = self.conn.transaction().and_then(|tx| {
+            for op in batch.drain(..) {
+                done.push(apply(&tx, op, &mut count));
+            }
+            tx.commit()
+        });
+        if let Err(err) = committed {
+            // The whole transaction rolled back (disk full, I/O error): every
+            // operation in it failed and nothing is published.
+            error!(%err, "committing a batch failed");
+            let failed = || StoreError::CommitFailed(err.to_string());
+            for item in done.drain(..) {
+                match item {
+                    Done::Insert(reply, _) | Done::Failed(Failure::Insert(reply, _)) => {
+                        let _ = reply.send(Err(failed()));
+                    }
+                    Done::Delete(reply, ..) | Done::Failed(Failure::Delete(reply, _)) => {
+                        let _ = reply.send(Err(failed()));
+                    }
+                    Done::Close(reply) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+            }
+            // Ops never reached if `transaction()` itself failed.
+            for op in batch.drain(..) {
+                match op {
+                    Op::Insert(_, reply) => {
+                        let _ = reply.send(Err(failed()));
+                    }
+                    Op::Delete(_, reply) => {
+                        let _ = reply.send(Err(failed()));
+                    }
+                    Op::Close(reply) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+            }
+            return;
+        }
+        self.count = count;
+        for item in done {
+            match item {
+                Done::Insert(reply, event) => {
+                    self.events.publish(event);
+                    let _ = reply.send(Ok(()));
+                }
+                Done::Delete(reply, n, event) => {
+                    if n > 0 {
+                        self.events.publish(event);
+                    }
+                    let _ = reply.send(Ok(n));
+                }
+                Done::Failed(Failure::Insert(reply, err)) => {
+                    let _ = reply.send(Err(err));
+                }
+                Done::Failed(Failure::Delete(reply, err)) => {
+                    let _ = reply.send(Err(err));
+                }
+                Done::Close(reply) => {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
+    }
+
+    fn prune(&mut self) {
+        if self.max_messages == 0 || self.count <= self.max_messages {
+            return;
+        }
+        let excess = (self.count - self.max_messages).min(PRUNE_BATCH);
+        let result = (|| -> Result<Vec<String>, rusqlite::Error> {
+            let tx = self.conn.transaction()?;
+            let oldest: Vec<(i64, String)> = {
+                let mut stmt =
+                    tx.prepare("SELECT rowid, id FROM messages ORDER BY rowid LIMIT ?1")?;
+                stmt.query_map([excess], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            for (rowid, _) in &oldest {
+                delete_row(&tx, *rowid)?;
+            }
+            tx.commit()?;
+            Ok(oldest.into_iter().map(|(_, id)| id).collect())
+        })();
+        match result {
+            Ok(ids) => {
+                self.count -= ids.len() as u64;
+                if !ids.is_empty() {
+                    self.events.publish(Event::Deleted(ids.into()));
+                }
+            }
+            Err(err) => error!(%err, "pruning old messages failed"),
+        }
+    }
+}
+
+/// Applies one operation inside the batch transaction. A failing operation
+/// is rolled back to its savepoint and does not spoil the others.
+fn apply(tx: &Transaction<'_>, op: Op, count: &mut u64) -> Done {
+    match op {
+        Op::Insert(message, reply) => match with_savepoint(tx, |tx| insert(tx, &message)) {
+            Ok(()) => {
+                *count += 1;
+                Done::Insert(reply, Event::New(message.summary().into()))
+            }
+            Err(err) => Done::Failed(Failure::Insert(reply, err.into())),
+        },
+        Op::Delete(selection, reply) => match with_savepoint(tx, |tx| delete(tx, &selection)) {
+            Ok(ids) => {
+                let n = ids.len() as u64;
+                *count = count.saturating_sub(n);
+                let event = match selection {
+                    Selection::All => Event::Cleared,
+                    Selection::Ids(_) => Event::Deleted(ids.into()),
+                };
+                Done::Delete(reply, n, event)
+            }
+            Err(err) => Done::Failed(Failure::Delete(reply, err.into())),
+        },
+        Op::Close(reply) => Done::Close(reply),
+    }
+}
+
+fn with_savepoint<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, rusqlite::Error>,
+) -> Result<T, rusqlite::Error> {
+    tx.execute_batch("SAVEPOINT op")?;
+    match f(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE op")?;
+            Ok(value)
+        }
+        Err(err) => {
+            tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            Err(err)
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("serializing plain data cannot fail")
+}
+
+fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
+    let p = &m.parsed;
+    tx.prepare_cached(
+        "INSERT INTO messages (id, received_at, message_id, subject, from_addr, to_addrs, cc_addrs,
+            bcc_addrs, reply_to_addrs, date, size, attachments, inline, snippet, envelope, problems)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?
+    .execute(params![
+        m.id,
+        m.received_at_ms,
+        p.message_id,
+        p.subject,
+        p.from.as_ref().map(json),
+        json(&p.to),
+        json(&p.cc),
+        json(&p.bcc),
+        json(&p.reply_to),
+        p.date,
+        m.size,
+        p.attachments,
+        p.inline,
+        p.snippet,
+        json(&m.envelope),
+        json(&p.problems),
+    ])?;
+    let rowid = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO message_raw (rowid, data) VALUES (?1, ?2)")?
+        .execute(params![rowid, m.raw_zstd])?;
+    let mut part_stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO message_parts (message, part_id, parent_id, role, content_type, charset,
+            transfer_encoding, disposition, filename, content_id, size, header_start, body_start, body_end)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    for part in &p.parts {
+        part_stmt.execute(params![
+            rowid,
+            part.part_id,
+            part.parent_id,
+            json(&part.role).trim_matches('"'),
+            part.content_type,
+            part.charset,
+            part.transfer_encoding,
+            part.disposition,
+            part.filename,
+            part.content_id,
+            part.size,
+            part.header_start,
+            part.body_start,
+            part.body_end,
+        ])?;
+    }
+    let s = &p.search;
+    tx.prepare_cached(
+        "INSERT INTO messages_fts (rowid, headers, body, html, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![rowid, s.headers, s.body, s.html, s.attachments])?;
+    Ok(())
+}
+
+fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
+    for sql in [
+        "DELETE FROM messages_fts WHERE rowid = ?1",
+        "DELETE FROM message_parts WHERE message = ?1",
+        "DELETE FROM message_raw WHERE rowid = ?1",
+        "DELETE FROM messages WHERE rowid = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([rowid])?;
+    }
+    Ok(())
+}
+
+/// Deletes the selection and returns the IDs that existed.
+fn delete(tx: &Transaction<'_>, selection: &Selection) -> Result<Vec<String>, rusqlite::Error> {
+    match selection {
+        Selection::All => {
+            let ids: Vec<String> = tx
+                .prepare("SELECT id FROM messages")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.execute_batch(
+                "DELETE FROM messages_fts; DELETE FROM message_parts; DELETE FROM message_raw; DELETE FROM messages;",
+            )?;
+            Ok(ids)
+        }
+        Selection::Ids(ids) => {
+            let mut deleted = Vec::new();
+            for id in ids {
+                let rowid: Option<i64> = tx
+                    .prepare_cached("SELECT rowid FROM messages WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        e => Err(e),
+                    })?;
+                if let Some(rowid) = rowid {
+                    delete_row(tx, rowid)?;
+                    deleted.push(id.clone());
+                }
+            }
+            Ok(deleted)
+        }
+    }
+}

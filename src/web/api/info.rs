@@ -1,0 +1,78 @@
+//! `/api/v1/info` and the readiness probe.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::web::{ApiError, AppState};
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RuntimeStats {
+    uptime: u64,
+    memory: u64,
+    messages_deleted: u64,
+    #[serde(rename = "SMTPAccepted")]
+    smtp_accepted: u64,
+    #[serde(rename = "SMTPAcceptedSize")]
+    smtp_accepted_size: u64,
+    #[serde(rename = "SMTPRejected")]
+    smtp_rejected: u64,
+    #[serde(rename = "SMTPIgnored")]
+    smtp_ignored: u64,
+}
+
+/// Mailpit's `AppInformation`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Info {
+    version: &'static str,
+    latest_version: &'static str,
+    database: String,
+    database_size: u64,
+    messages: u64,
+    unread: u64,
+    tags: serde_json::Map<String, serde_json::Value>,
+    runtime_stats: RuntimeStats,
+}
+
+pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
+    let counts = state.store.counts().await?;
+    let stats = state.stats.snapshot();
+    Ok(Json(Info {
+        version: env!("CARGO_PKG_VERSION"),
+        // Letterbox never calls home to learn about new releases.
+        latest_version: "",
+        database: state.store.path().display().to_string(),
+        database_size: counts.database_bytes,
+        messages: counts.total,
+        unread: counts.unread,
+        tags: Default::default(),
+        runtime_stats: RuntimeStats {
+            uptime: stats.uptime_secs,
+            memory: resident_memory_bytes(),
+            messages_deleted: stats.messages_deleted,
+            smtp_accepted: stats.smtp_accepted,
+            smtp_accepted_size: stats.smtp_accepted_bytes,
+            smtp_rejected: stats.smtp_rejected,
+            smtp_ignored: 0,
+        },
+    }))
+}
+
+/// 200 once the store answers queries, 503 otherwise.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.counts().await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+    }
+}
+
+/// Resident set size on Linux; 0 where `/proc` is not available.
+fn resident_memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}

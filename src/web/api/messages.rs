@@ -1,0 +1,381 @@
+//! Listing, reading and deleting messages.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use mailparse::MailHeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::message::{Address, Part, PartRole};
+use crate::store::{Selection, StoredMessage, Summary};
+use crate::timefmt;
+use crate::web::{ApiError, AppState};
+
+/// Page size when none is asked for.
+const DEFAULT_LIMIT: u64 = 50;
+/// Largest page served; Mailpit's `limit=0` ("everything") is not offered.
+pub const MAX_LIMIT: u64 = 1000;
+
+/// Mailpit's `MessagesSummary`.
+#[derive(Serialize)]
+struct MessagesSummary {
+    total: u64,
+    unread: u64,
+    messages_count: u64,
+    messages_unread: u64,
+    start: u64,
+    tags: Vec<String>,
+    /// Length of this page (legacy Mailpit field).
+    count: usize,
+    messages: Vec<Summary>,
+}
+
+fn number_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: u64,
+) -> Result<u64, ApiError> {
+    match params.get(name).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(value) => value.parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name} must be a non-negative integer, got {value:?}"
+            ))
+        }),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let start = number_param(&params, "start", 0)?;
+    let limit = match number_param(&params, "limit", DEFAULT_LIMIT)? {
+        0 => DEFAULT_LIMIT,
+        n => n.min(MAX_LIMIT),
+    };
+    let page = state.store.list(start, limit).await?;
+    Ok(Json(MessagesSummary {
+        total: page.total,
+        unread: page.unread,
+        messages_count: page.total,
+        messages_unread: page.unread,
+        start,
+        tags: Vec::new(),
+        count: page.messages.len(),
+        messages: page.messages,
+    }))
+}
+
+/// Resolves `latest` and checks the message exists.
+async fn find(state: &AppState, id: String) -> Result<StoredMessage, ApiError> {
+    let id = if id == "latest" {
+        state
+            .store
+            .latest_id()
+            .await?
+            .ok_or_else(|| ApiError::not_found("there are no messages"))?
+    } else {
+        id
+    };
+    state
+        .store
+        .message(id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
+}
+
+async fn raw_of(state: &AppState, id: &str) -> Result<Vec<u8>, ApiError> {
+    state
+        .store
+        .raw(id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
+}
+
+/// Mailpit's `Attachment`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Attachment {
+    #[serde(rename = "PartID")]
+    part_id: String,
+    file_name: String,
+    content_type: String,
+    #[serde(rename = "ContentID")]
+    content_id: String,
+    size: u64,
+}
+
+impl From<&Part> for Attachment {
+    fn from(part: &Part) -> Self {
+        let content_id = part.content_id.clone().unwrap_or_default();
+        Attachment {
+            part_id: part.part_id.clone(),
+            file_name: part.filename.clone().unwrap_or_else(|| content_id.clone()),
+            content_type: part.content_type.clone(),
+            content_id,
+            size: part.size,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListUnsubscribe {
+    header: String,
+    links: Vec<String>,
+    errors: String,
+    header_post: String,
+}
+
+/// How the message arrived (a Letterbox addition to Mailpit's shape).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnvelopeJson<'a> {
+    mail_from: &'a str,
+    rcpt_to: &'a [String],
+    helo: Option<&'a str>,
+    client_addr: Option<&'a str>,
+    #[serde(rename = "TLS")]
+    tls: bool,
+    auth_user: Option<&'a str>,
+    #[serde(rename = "SMTPUTF8")]
+    smtputf8: bool,
+    transcript: &'a [String],
+}
+
+/// Mailpit's `Message`, plus `Envelope` and `Problems`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageJson<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "MessageID")]
+    message_id: &'a str,
+    read: bool,
+    from: &'a Address,
+    to: &'a [Address],
+    cc: &'a [Address],
+    bcc: &'a [Address],
+    reply_to: &'a [Address],
+    return_path: &'a str,
+    subject: &'a str,
+    list_unsubscribe: ListUnsubscribe,
+    date: String,
+    created: &'a str,
+    tags: &'a [String],
+    username: &'a str,
+    text: String,
+    #[serde(rename = "HTML")]
+    html: String,
+    size: u64,
+    inline: Vec<Attachment>,
+    attachments: Vec<Attachment>,
+    envelope: EnvelopeJson<'a>,
+    problems: &'a [String],
+}
+
+/// The decoded text of a leaf part, read through the part index: only that
+/// part's bytes are parsed.
+pub fn part_text(raw: &[u8], part: &Part) -> String {
+    let (start, end) = (part.header_start as usize, part.body_end as usize);
+    let Some(bytes) = raw.get(start..end.min(raw.len())) else {
+        return String::new();
+    };
+    match mailparse::parse_mail(bytes) {
+        Ok(mail) => mail
+            .get_body()
+            .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned()),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let message = find(&state, id).await?;
+    let raw = raw_of(&state, &message.summary.id).await?;
+    let body_of = |role| {
+        message
+            .parts
+            .iter()
+            .find(|p| p.role == role)
+            .map(|p| part_text(&raw, p))
+            .unwrap_or_default()
+    };
+    let (text, html) = (body_of(PartRole::Text), body_of(PartRole::Html));
+    let headers = mailparse::parse_headers(&raw)
+        .map(|(h, _)| h)
+        .unwrap_or_default();
+    let unsubscribe = headers
+        .get_first_value("List-Unsubscribe")
+        .unwrap_or_default();
+    let links = unsubscribe
+        .split('<')
+        .skip(1)
+        .filter_map(|s| s.split_once('>').map(|(link, _)| link.trim().to_string()))
+        .collect();
+    let s = &message.summary;
+    let e = &message.envelope;
+    let json = MessageJson {
+        id: &s.id,
+        message_id: &s.message_id,
+        read: s.read,
+        from: &s.from,
+        to: &s.to,
+        cc: &s.cc,
+        bcc: &s.bcc,
+        reply_to: &s.reply_to,
+        return_path: &e.mail_from,
+        subject: &s.subject,
+        list_unsubscribe: ListUnsubscribe {
+            header: unsubscribe.clone(),
+            links,
+            errors: String::new(),
+            header_post: headers
+                .get_first_value("List-Unsubscribe-Post")
+                .unwrap_or_default(),
+        },
+        date: message
+            .date
+            .map(|secs| timefmt::rfc3339_millis(secs * 1000))
+            .unwrap_or_else(|| s.created.clone()),
+        created: &s.created,
+        tags: &s.tags,
+        username: &s.username,
+        text,
+        html,
+        size: s.size,
+        inline: message
+            .parts
+            .iter()
+            .filter(|p| p.role == PartRole::Inline)
+            .map(Into::into)
+            .collect(),
+        attachments: message
+            .parts
+            .iter()
+            .filter(|p| p.role == PartRole::Attachment)
+            .map(Into::into)
+            .collect(),
+        envelope: EnvelopeJson {
+            mail_from: &e.mail_from,
+            rcpt_to: &e.rcpt_to,
+            helo: e.helo.as_deref(),
+            client_addr: e.client_addr.as_deref(),
+            tls: e.tls,
+            auth_user: e.auth_user.as_deref(),
+            smtputf8: e.smtputf8,
+            transcript: &e.transcript,
+        },
+        problems: &message.problems,
+    };
+    Ok(Json(json).into_response())
+}
+
+/// Go's canonical header key (`message-id` -> `Message-Id`), as Mailpit
+/// returns them.
+fn canonical_key(key: &str) -> String {
+    if key.contains(|c: char| c == ' ' || !c.is_ascii()) {
+        return key.to_string();
+    }
+    let mut out = String::with_capacity(key.len());
+    let mut upper = true;
+    for ch in key.chars() {
+        out.push(if upper {
+            ch.to_ascii_uppercase()
+        } else {
+            ch.to_ascii_lowercase()
+        });
+        upper = ch == '-';
+    }
+    out
+}
+
+pub async fn headers(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let message = find(&state, id).await?;
+    let raw = raw_of(&state, &message.summary.id).await?;
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Ok((headers, _)) = mailparse::parse_headers(&raw) {
+        for header in headers {
+            map.entry(canonical_key(&header.get_key()))
+                .or_default()
+                .push(header.get_value());
+        }
+    }
+    Ok(Json(map).into_response())
+}
+
+pub async fn raw(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let message = find(&state, id).await?;
+    let raw = raw_of(&state, &message.summary.id).await?;
+    let download = params.get("dl").is_some_and(|v| v == "1" || v == "true");
+    let mut response = raw.into_response();
+    let headers = response.headers_mut();
+    if download {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("message/rfc822"),
+        );
+        let disposition = format!("attachment; filename=\"{}.eml\"", message.summary.id);
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition).expect("message IDs are header-safe"),
+        );
+    } else {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    #[serde(rename = "IDs", default)]
+    ids: Option<Vec<String>>,
+}
+
+/// Deletes the messages listed in `{"IDs": [...]}`; no body, or no IDs,
+/// deletes every message (as Mailpit does). A body that is not valid JSON is
+/// refused instead of being taken as "delete everything".
+pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let selection = if body.iter().all(u8::is_ascii_whitespace) {
+        Selection::All
+    } else {
+        let request: DeleteRequest = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+        match request.ids {
+            Some(ids) if !ids.is_empty() => Selection::Ids(ids),
+            _ => Selection::All,
+        }
+    };
+    let deleted = state.store.delete(selection).await?;
+    state.stats.messages_deleted(deleted);
+    Ok("ok".into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_key;
+
+    #[test]
+    fn canonical_keys_match_go() {
+        assert_eq!(canonical_key("message-id"), "Message-Id");
+        assert_eq!(canonical_key("X-MAILER"), "X-Mailer");
+        assert_eq!(canonical_key("DKIM-Signature"), "Dkim-Signature");
+    }
+}

@@ -1,0 +1,54 @@
+//! HTTP: the JSON API (and, later, the UI and WebSocket push).
+
+pub mod api;
+mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::events::Events;
+use crate::ingest::Ingest;
+use crate::stats::Stats;
+use crate::store::Store;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub ingest: Ingest,
+    pub events: Events,
+    pub stats: Arc<Stats>,
+}
+
+/// The whole HTTP application, apart from any listener so tests can drive it.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", api::routes())
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(api::info::readyz))
+        .fallback(|| async { ApiError::not_found("no such page") })
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers every response carries: nothing is sniffed into HTML and no page
+/// of ours may be framed by another site.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
