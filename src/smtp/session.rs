@@ -274,6 +274,8 @@ impl Session {
                     };
                     match line {
                         Line::TooLong => {
+                            // An over-long SASL response abandons the exchange.
+                            self.phase = Phase::Command;
                             return self.reply(Reply::new(500, "5.5.2", "Line too long"));
                         }
                         Line::Complete(line) => {
