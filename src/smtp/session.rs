@@ -763,3 +763,498 @@ fn parse_error_reply(err: ProtoError, line: &str) -> Reply {
         | ProtoError::InvalidResponse { .. } => Reply::new(500, "5.5.2", "Syntax error"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// Drives a session over byte buffers and records what it did.
+    struct Harness {
+        session: Session,
+        delivered: Vec<Delivery>,
+        tls_started: usize,
+    }
+
+    impl Harness {
+        fn new(config: SessionConfig) -> Self {
+            let mut session = Session::new(Arc::new(config), None, false, "nonce".into());
+            assert_eq!(session.greeting().code, 220);
+            Harness {
+                session,
+                delivered: Vec::new(),
+                tls_started: 0,
+            }
+        }
+
+        fn default() -> Self {
+            Self::new(SessionConfig::default())
+        }
+
+        /// Feeds `input` and returns every reply as `code status` (or the
+        /// code alone), in order, until the session needs input or closes.
+        fn send(&mut self, input: &[u8]) -> Vec<String> {
+            self.session.feed(input);
+            let mut replies = Vec::new();
+            loop {
+                match self.session.advance() {
+                    Step::Reply(r) => replies.push(short(&r)),
+                    Step::Deliver(d) => {
+                        self.delivered.push(*d);
+                        let id = format!("ID{}", self.delivered.len());
+                        replies.push(short(&self.session.delivered(Ok(id))));
+                    }
+                    Step::StartTls => {
+                        self.tls_started += 1;
+                        self.session.tls_started();
+                    }
+                    Step::NeedInput => return replies,
+                    Step::Close => {
+                        replies.push("CLOSE".into());
+                        return replies;
+                    }
+                }
+            }
+        }
+
+        fn ehlo(&mut self) {
+            let replies = self.send(b"EHLO client.test\r\n");
+            assert_eq!(replies, ["250"]);
+        }
+    }
+
+    fn short(r: &Reply) -> String {
+        match r.status {
+            Some(s) => format!("{} {s}", r.code),
+            None => r.code.to_string(),
+        }
+    }
+
+    fn ehlo_lines(h: &mut Harness) -> Vec<String> {
+        h.session.feed(b"EHLO c\r\n");
+        match h.session.advance() {
+            Step::Reply(r) => r.lines,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ehlo_advertises_extensions() {
+        let mut h = Harness::default();
+        let lines = ehlo_lines(&mut h);
+        for ext in [
+            "PIPELINING",
+            "SIZE 52428800",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+            "CHUNKING",
+            "STARTTLS",
+            "AUTH PLAIN LOGIN CRAM-MD5",
+        ] {
+            assert!(
+                lines.iter().any(|l| l == ext),
+                "{ext} missing from {lines:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn helo_gives_a_plain_250() {
+        let mut h = Harness::default();
+        assert_eq!(h.send(b"HELO client\r\n"), ["250"]);
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["250 2.1.0"]);
+    }
+
+    #[test]
+    fn a_whole_pipelined_transaction_is_answered_in_order() {
+        let mut h = Harness::default();
+        let replies = h.send(
+            b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n",
+        );
+        assert_eq!(
+            replies,
+            ["250", "250 2.1.0", "250 2.1.5", "250 2.1.5", "354 2.0.0"]
+        );
+        let replies = h.send(b"Subject: hi\r\n\r\n..dot\r\n.\r\nQUIT\r\n");
+        assert_eq!(replies, ["250 2.0.0", "221 2.0.0", "CLOSE"]);
+        let d = &h.delivered[0];
+        assert_eq!(d.data, b"Subject: hi\r\n\r\n.dot\r\n");
+        assert_eq!(d.envelope.mail_from, "a@example.com");
+        assert_eq!(d.envelope.rcpt_to, ["b@example.com", "c@example.com"]);
+        assert_eq!(d.envelope.helo.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn queued_reply_names_the_id() {
+        let mut h = Harness::default();
+        h.ehlo();
+        h.session
+            .feed(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        let mut last = None;
+        loop {
+            match h.session.advance() {
+                Step::Deliver(_) => last = Some(h.session.delivered(Ok("01ABC".into()))),
+                Step::NeedInput => break,
+                _ => {}
+            }
+        }
+        assert_eq!(last.unwrap().lines, ["Ok: queued as 01ABC"]);
+    }
+
+    #[test]
+    fn storage_failure_reply_is_passed_through() {
+        let mut h = Harness::default();
+        h.ehlo();
+        h.session
+            .feed(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        loop {
+            match h.session.advance() {
+                Step::Deliver(_) => {
+                    let r = h
+                        .session
+                        .delivered(Err(Reply::new(451, "4.3.0", "try later")));
+                    assert_eq!(short(&r), "451 4.3.0");
+                }
+                Step::NeedInput => break,
+                _ => {}
+            }
+        }
+        // The session is ready for the next transaction.
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["250 2.1.0"]);
+    }
+
+    #[test]
+    fn many_messages_on_one_connection() {
+        let mut h = Harness::default();
+        h.ehlo();
+        for i in 0..5 {
+            let msg = format!("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nmessage {i}\r\n.\r\n");
+            let replies = h.send(msg.as_bytes());
+            assert_eq!(replies.last().unwrap(), "250 2.0.0");
+        }
+        assert_eq!(h.delivered.len(), 5);
+        assert_eq!(h.delivered[4].data, b"message 4\r\n");
+    }
+
+    #[test]
+    fn bdat_chunks_including_zero_last() {
+        let mut h = Harness::default();
+        h.ehlo();
+        assert_eq!(
+            h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"),
+            ["250 2.1.0", "250 2.1.5"]
+        );
+        assert_eq!(h.send(b"BDAT 5\r\nhel"), Vec::<String>::new());
+        assert_eq!(h.send(b"lo"), ["250 2.0.0"]);
+        assert_eq!(
+            h.send(b"BDAT 10\r\n\r\n.world\r\nBDAT 0 LAST\r\n"),
+            ["250 2.0.0", "250 2.0.0"]
+        );
+        // BDAT content is taken as is: no dot-unstuffing.
+        assert_eq!(h.delivered[0].data, b"hello\r\n.world\r\n");
+    }
+
+    #[test]
+    fn bdat_last_in_one_go() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 3 LAST\r\nabcNOOP\r\n");
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "250 2.0.0", "250 2.0.0"]
+        );
+        assert_eq!(h.delivered[0].data, b"abc");
+    }
+
+    #[test]
+    fn bdat_out_of_order_consumes_the_chunk() {
+        let mut h = Harness::default();
+        h.ehlo();
+        // Without the chunk being skipped, "QUIT" would be read as data or
+        // "abcd" as a command.
+        assert_eq!(
+            h.send(b"BDAT 4\r\nabcdNOOP\r\n"),
+            ["503 5.5.1", "250 2.0.0"]
+        );
+    }
+
+    #[test]
+    fn data_after_bdat_is_refused() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 1\r\nxDATA\r\n");
+        assert_eq!(replies.last().unwrap(), "503 5.5.1");
+    }
+
+    #[test]
+    fn wrong_order_is_503() {
+        let mut h = Harness::default();
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["503 5.5.1"]);
+        h.ehlo();
+        assert_eq!(h.send(b"RCPT TO:<a@b>\r\n"), ["503 5.5.1"]);
+        assert_eq!(h.send(b"DATA\r\n"), ["503 5.5.1"]);
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["250 2.1.0"]);
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["503 5.5.1"]);
+        assert_eq!(h.send(b"DATA\r\n"), ["554 5.5.1"]);
+    }
+
+    #[test]
+    fn pipelining_past_a_failed_command() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(b"RCPT TO:<x@y>\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        assert_eq!(
+            replies,
+            ["503 5.5.1", "250 2.1.0", "250 2.1.5", "354 2.0.0"]
+        );
+    }
+
+    #[test]
+    fn syntax_errors() {
+        let mut h = Harness::default();
+        assert_eq!(h.send(b"FOO bar\r\n"), ["500 5.5.1"]);
+        assert_eq!(h.send(b"\r\n"), ["500 5.5.2"]);
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL TO:<a@b>\r\n"), ["501 5.5.4"]);
+        assert_eq!(
+            h.send(b"MAIL FROM:<a@b> FOO=BAR\r\n")[0].split(' ').next(),
+            Some("555")
+        );
+        assert_eq!(h.send(b"MAIL FROM:<a@b> RET=HDRS\r\n"), ["555 5.5.4"]);
+    }
+
+    #[test]
+    fn null_sender_is_accepted() {
+        let mut h = Harness::default();
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL FROM:<>\r\n"), ["250 2.1.0"]);
+    }
+
+    #[test]
+    fn vrfy_expn_help_noop_rset() {
+        let mut h = Harness::default();
+        assert_eq!(h.send(b"VRFY someone\r\n"), ["252 2.5.0"]);
+        assert_eq!(h.send(b"EXPN list\r\n"), ["502 5.5.1"]);
+        assert_eq!(h.send(b"HELP\r\n"), ["214 2.0.0"]);
+        assert_eq!(h.send(b"NOOP\r\n"), ["250 2.0.0"]);
+        h.ehlo();
+        assert_eq!(
+            h.send(b"MAIL FROM:<a@b>\r\nRSET\r\nRCPT TO:<c@d>\r\n"),
+            ["250 2.1.0", "250 2.0.0", "503 5.5.1"]
+        );
+    }
+
+    #[test]
+    fn quit_ignores_anything_after_it() {
+        let mut h = Harness::default();
+        assert_eq!(h.send(b"QUIT\r\nNOOP\r\n"), ["221 2.0.0", "CLOSE"]);
+    }
+
+    #[test]
+    fn over_long_lines_get_500_and_the_session_recovers() {
+        let mut h = Harness::default();
+        let mut line = vec![b'A'; 5000];
+        line.extend_from_slice(b"\r\nNOOP\r\n");
+        assert_eq!(h.send(&line), ["500 5.5.2", "250 2.0.0"]);
+        // Without a line end, across several reads: one reply only.
+        assert_eq!(h.send(&[b'B'; 3000]), Vec::<String>::new());
+        assert_eq!(h.send(&[b'B'; 3000]), ["500 5.5.2"]);
+        assert_eq!(h.send(&[b'B'; 9000]), Vec::<String>::new());
+        assert_eq!(h.send(b"tail\r\nNOOP\r\n"), ["250 2.0.0"]);
+    }
+
+    #[test]
+    fn bare_lf_commands_and_data() {
+        let mut h = Harness::default();
+        let replies = h.send(b"EHLO c\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\nline\n.\n");
+        assert_eq!(
+            replies,
+            ["250", "250 2.1.0", "250 2.1.5", "354 2.0.0", "250 2.0.0"]
+        );
+        assert_eq!(h.delivered[0].data, b"line\n");
+    }
+
+    #[test]
+    fn smtputf8_and_eight_bit() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send("MAIL FROM:<jösé@exämple.com> SMTPUTF8 BODY=8BITMIME\r\nRCPT TO:<δοκιμή@παράδειγμα.δοκιμή>\r\nDATA\r\n".as_bytes());
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "354 2.0.0"]);
+        let body = "Subject: ünïcödé\r\n\r\n\u{1F600} \u{00ff}\r\n".as_bytes();
+        let mut input = body.to_vec();
+        input.extend_from_slice(b".\r\n");
+        assert_eq!(h.send(&input), ["250 2.0.0"]);
+        let d = &h.delivered[0];
+        assert_eq!(d.data, body);
+        assert_eq!(d.envelope.mail_from, "jösé@exämple.com");
+        assert!(d.envelope.smtputf8 && d.envelope.body_8bitmime);
+    }
+
+    #[test]
+    fn size_limits() {
+        let mut h = Harness::new(SessionConfig {
+            max_message_size: 10,
+            ..SessionConfig::default()
+        });
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL FROM:<a@b> SIZE=11\r\n"), ["552 5.3.4"]);
+        assert_eq!(
+            h.send(b"MAIL FROM:<a@b> SIZE=10\r\nRCPT TO:<c@d>\r\nDATA\r\n")
+                .len(),
+            3
+        );
+        assert_eq!(h.send(b"0123456789ABCDEF\r\n.\r\n"), ["552 5.3.4"]);
+        assert!(h.delivered.is_empty());
+        // The connection goes on; BDAT is limited the same way.
+        let replies =
+            h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 20 LAST\r\n01234567890123456789");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "552 5.3.4"]);
+        assert!(h.delivered.is_empty());
+    }
+
+    #[test]
+    fn recipient_limit() {
+        let mut h = Harness::new(SessionConfig {
+            max_recipients: 2,
+            ..SessionConfig::default()
+        });
+        h.ehlo();
+        let replies =
+            h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<1@x>\r\nRCPT TO:<2@x>\r\nRCPT TO:<3@x>\r\n");
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "250 2.1.5", "452 4.5.3"]
+        );
+    }
+
+    #[test]
+    fn starttls_discards_pipelined_plaintext_and_resets() {
+        let mut h = Harness::default();
+        h.ehlo();
+        assert_eq!(
+            h.send(b"STARTTLS\r\nMAIL FROM:<injected@x>\r\n"),
+            ["220 2.0.0"]
+        );
+        assert_eq!(h.tls_started, 1);
+        // The injected MAIL was dropped, and EHLO is needed again.
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["503 5.5.1"]);
+        let lines = ehlo_lines(&mut h);
+        assert!(!lines.iter().any(|l| l == "STARTTLS"));
+        assert_eq!(h.send(b"STARTTLS\r\n"), ["503 5.5.1"]);
+    }
+
+    #[test]
+    fn require_tls() {
+        let mut h = Harness::new(SessionConfig {
+            require_tls: true,
+            ..SessionConfig::default()
+        });
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["530 5.7.0"]);
+        assert_eq!(h.send(b"AUTH PLAIN AGEAYg==\r\n"), ["530 5.7.0"]);
+        h.send(b"STARTTLS\r\n");
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["250 2.1.0"]);
+    }
+
+    fn with_credentials() -> Harness {
+        Harness::new(SessionConfig {
+            auth: AuthPolicy::Credentials(HashMap::from([("alice".into(), "s3cret".into())])),
+            ..SessionConfig::default()
+        })
+    }
+
+    #[test]
+    fn auth_required_when_credentials_are_configured() {
+        let mut h = with_credentials();
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["530 5.7.0"]);
+        // "\0alice\0wrong"
+        assert_eq!(h.send(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n"), ["535 5.7.8"]);
+        // "\0alice\0s3cret"
+        assert_eq!(
+            h.send(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"),
+            ["235 2.7.0"]
+        );
+        assert_eq!(
+            h.send(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"),
+            ["503 5.5.1"]
+        );
+        assert_eq!(
+            h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n")
+                .last()
+                .unwrap(),
+            "250 2.0.0"
+        );
+        assert_eq!(h.delivered[0].envelope.auth_user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn auth_login_exchange_and_redacted_transcript() {
+        let mut h = with_credentials();
+        h.ehlo();
+        assert_eq!(h.send(b"AUTH LOGIN\r\n"), ["334"]);
+        assert_eq!(h.send(b"YWxpY2U=\r\n"), ["334"]);
+        assert_eq!(h.send(b"czNjcmV0\r\n"), ["235 2.7.0"]);
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        let transcript = h.delivered[0].envelope.transcript.join("\n");
+        assert!(
+            !transcript.contains("YWxpY2U=") && !transcript.contains("czNjcmV0"),
+            "{transcript}"
+        );
+        assert!(transcript.contains("C: AUTH LOGIN"));
+        assert!(
+            transcript.contains("C: (1 octets") || transcript.contains("octets of message content")
+        );
+    }
+
+    #[test]
+    fn auth_errors() {
+        let mut h = Harness::default();
+        assert_eq!(h.send(b"AUTH PLAIN\r\n"), ["503 5.5.1"]);
+        h.ehlo();
+        assert_eq!(h.send(b"AUTH GSSAPI\r\n"), ["504 5.5.4"]);
+        assert_eq!(h.send(b"AUTH PLAIN\r\n"), ["334"]);
+        assert_eq!(h.send(b"!!!notbase64\r\n"), ["501 5.5.2"]);
+        assert_eq!(h.send(b"AUTH LOGIN\r\n"), ["334"]);
+        assert_eq!(h.send(b"*\r\n"), ["501 5.7.0"]);
+        // Any credentials pass by default, even on a plain connection.
+        assert_eq!(h.send(b"AUTH PLAIN AGJvYgB4\r\n"), ["235 2.7.0"]);
+    }
+
+    #[test]
+    fn cram_md5_uses_the_nonce() {
+        let mut h = Harness::default();
+        h.ehlo();
+        h.session.feed(b"AUTH CRAM-MD5\r\n");
+        let Step::Reply(r) = h.session.advance() else {
+            panic!()
+        };
+        use base64::Engine as _;
+        let challenge = base64::engine::general_purpose::STANDARD
+            .decode(&r.lines[0])
+            .unwrap();
+        assert_eq!(challenge, b"<nonce@letterbox>");
+    }
+
+    #[test]
+    fn timeout_closes() {
+        let mut h = Harness::default();
+        assert_eq!(short(&h.session.timed_out()), "421 4.4.2");
+        assert!(h.session.is_closed());
+        assert!(matches!(h.session.advance(), Step::Close));
+    }
+
+    #[test]
+    fn transcript_is_bounded() {
+        let mut h = Harness::default();
+        h.ehlo();
+        h.send(&b"NOOP\r\n".repeat(1000));
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        let t = &h.delivered[0].envelope.transcript;
+        assert!(t.len() <= 2 * MAX_TRANSCRIPT_LINES + 2, "{}", t.len());
+        assert!(t.iter().any(|l| l == "(transcript truncated)"));
+    }
+}
