@@ -175,18 +175,22 @@ fn default_data_dir() -> Result<PathBuf, ConfigError> {
         .ok_or(ConfigError::NoDataDir)
 }
 
-/// Parses `5242880`, `50M`, `50MB`, `50MiB`, `1.5G` (K/M/G are 1024-based,
-/// as everyone means them for mail size limits).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+/// Splits `1.5 GiB` into `(1.5, "GiB")`.
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 52428800, 50M, 50MiB)"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+    Some((number.parse().ok()?, unit.trim()))
+}
+
+/// Parses `5242880`, `50M`, `50MB`, `50MiB`, `1.5G` (K/M/G are 1024-based,
+/// as everyone means them for mail size limits).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("{text:?} is not a size (e.g. 52428800, 50M, 50MiB)"))?;
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
@@ -198,15 +202,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses `30s`, `5m`, `2h`, `7d`, `250ms` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (e.g. 30s, 5m, 2h, 7d)"))?;
-    let seconds = match unit.trim() {
+    let (number, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("{text:?} is not a duration (e.g. 30s, 5m, 2h, 7d)"))?;
+    let seconds = match unit {
         "ms" => number / 1000.0,
         "" | "s" => number,
         "m" => number * 60.0,
