@@ -1,0 +1,786 @@
+//! Shared fixture and helpers for the black-box tests: every test starts the
+//! real `letterbox` binary on free ports and talks to it over real sockets.
+
+// Each test file uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader as StdBufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::crypto::CryptoProvider;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// Upper bound for anything we wait on: start-up, one SMTP reply, a condition
+/// polled through the API. Generous, so a loaded machine does not flake.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Temporary directories
+// ---------------------------------------------------------------------------
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "letterbox-test-{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("creating a temporary directory");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The path of `name` in this directory, as a string for a flag value.
+    pub fn file(&self, name: &str) -> String {
+        let path = self.0.join(name);
+        path.to_str().expect("a UTF-8 temporary path").to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The running binary
+// ---------------------------------------------------------------------------
+
+/// A running `letterbox` process, killed when dropped.
+pub struct Letterbox {
+    child: Child,
+    pub smtp_addr: SocketAddr,
+    pub smtps_addr: Option<SocketAddr>,
+    /// `http://127.0.0.1:PORT`
+    pub http: String,
+    /// Lines of stdout not consumed during start-up (e.g. `Store ...`).
+    stdout: mpsc::Receiver<String>,
+    stderr_log: PathBuf,
+    client: reqwest::Client,
+    /// Holds the stderr log and, unless `--db` was given, the database;
+    /// removed after the process is killed.
+    _dir: TempDir,
+}
+
+impl Letterbox {
+    /// Starts with a private throw-away database.
+    pub fn start() -> Letterbox {
+        Letterbox::with_args(&[])
+    }
+
+    /// Starts with extra command-line arguments. Unless they include `--db`,
+    /// the database lives in a temporary directory removed on drop.
+    pub fn with_args(args: &[&str]) -> Letterbox {
+        let dir = TempDir::new("run");
+        let stderr_log = dir.path().join("stderr.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_letterbox"));
+        command.args(["--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+        if !args.contains(&"--db") {
+            command.arg("--db").arg(dir.path().join("letterbox.db"));
+        }
+        command
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_log).expect("creating the stderr log"));
+        // Only explicit flags configure the server under test.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("LETTERBOX_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("starting the letterbox binary");
+
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in StdBufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let deadline = Instant::now() + TIMEOUT;
+        let (mut smtp, mut smtps, mut http) = (None, None, None);
+        while http.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match stdout.recv_timeout(left) {
+                Ok(line) => line,
+                Err(err) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    panic!(
+                        "letterbox did not report its Web address ({err:?}, exit {status:?}); stderr:\n{}",
+                        read_tail(&stderr_log)
+                    );
+                }
+            };
+            let mut words = line.split_whitespace();
+            let (Some(label), Some(value)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let addr = || -> SocketAddr {
+                let value = value.trim_start_matches("http://");
+                value
+                    .parse()
+                    .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"))
+            };
+            match label {
+                "SMTP" => smtp = Some(addr()),
+                "SMTPS" => smtps = Some(addr()),
+                "Web" => http = Some(addr()),
+                _ => {}
+            }
+        }
+        let smtp_addr = smtp.expect("the SMTP line comes before the Web line");
+        Letterbox {
+            child,
+            smtp_addr,
+            smtps_addr: smtps,
+            http: format!("http://{}", http.expect("loop ends once it is set")),
+            stdout,
+            stderr_log,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(TIMEOUT)
+                .build()
+                .expect("building the HTTP client"),
+            _dir: dir,
+        }
+    }
+
+    /// The next stdout line after the start-up lines already read.
+    pub fn next_stdout_line(&self) -> Option<String> {
+        self.stdout.recv_timeout(TIMEOUT).ok()
+    }
+
+    /// The server's log so far.
+    pub fn stderr(&self) -> String {
+        read_tail(&self.stderr_log)
+    }
+
+    /// SIGKILL: no chance to clean up. Waits until the process is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (up to [`TIMEOUT`]) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for letterbox") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "letterbox did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    // ---- SMTP ----
+
+    /// A raw SMTP connection whose greeting has been read.
+    pub async fn smtp(&self) -> Smtp {
+        Smtp::connect(self.smtp_addr).await
+    }
+
+    /// A raw SMTP connection after a successful `EHLO`.
+    pub async fn session(&self) -> Smtp {
+        let mut smtp = self.smtp().await;
+        smtp.ehlo().await;
+        smtp
+    }
+
+    /// Sends one message on a new connection (EHLO, MAIL, RCPT..., DATA with
+    /// dot-stuffing, QUIT) and returns the ID it was queued under.
+    pub async fn send_raw(&self, from: &str, rcpts: &[&str], data: &[u8]) -> String {
+        let mut smtp = self.session().await;
+        let id = smtp.send_message(from, rcpts, data).await;
+        smtp.quit().await;
+        id
+    }
+
+    /// [`Self::send_raw`] with a simple generated message.
+    pub async fn send_simple(&self, subject: &str) -> String {
+        self.send_raw(
+            "sender@example.com",
+            &["rcpt@example.com"],
+            &simple_message(subject, "Hello from the tests."),
+        )
+        .await
+    }
+
+    /// Sends `n` simple messages with subjects `m0`, `m1`, ... and returns
+    /// their IDs in sending order.
+    pub async fn send_numbered(&self, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            ids.push(self.send_simple(&format!("m{i}")).await);
+        }
+        ids
+    }
+
+    // ---- HTTP ----
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.http)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// GET returning the status and the JSON body (which must be JSON).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        json_of(path, self.get(path).await).await
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, json) = self.get_json(path).await;
+        assert_eq!(status, 200, "GET {path}: {json}");
+        json
+    }
+
+    /// `DELETE /api/v1/messages` with an optional body; status and body text.
+    pub async fn delete_messages(&self, body: Option<&str>) -> (u16, String) {
+        let mut request = self.client.delete(self.url("/api/v1/messages"));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("DELETE /api/v1/messages");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("reading the body"))
+    }
+
+    /// Every listed message, newest first (up to 1000).
+    pub async fn list(&self) -> Value {
+        self.get_ok("/api/v1/messages?limit=1000").await
+    }
+
+    /// IDs of every listed message, newest first.
+    pub async fn ids(&self) -> Vec<String> {
+        ids_of(&self.list().await)
+    }
+
+    pub async fn message(&self, id: &str) -> Value {
+        self.get_ok(&format!("/api/v1/message/{id}")).await
+    }
+
+    /// The raw bytes of a message (must exist).
+    pub async fn raw(&self, id: &str) -> Vec<u8> {
+        let path = format!("/api/v1/message/{id}/raw");
+        let response = self.get(&path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.bytes().await.expect("reading raw bytes").to_vec()
+    }
+
+    /// Polls the list until `total` is `n` (for effects that follow the 250,
+    /// such as pruning).
+    pub async fn wait_for_total(&self, n: u64) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let list = self.list().await;
+            if list["total"] == n {
+                return list;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "total never became {n}; last list: {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for Letterbox {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("---- letterbox stderr ----\n{}", self.stderr());
+        }
+    }
+}
+
+/// The end of a log file (the whole of a small one).
+fn read_tail(path: &Path) -> String {
+    const TAIL: usize = 16 * 1024;
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    let start = bytes.len().saturating_sub(TAIL);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+async fn json_of(what: &str, response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = response.bytes().await.expect("reading the body");
+    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "{what}: status {status}, body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: content type {content_type:?}"
+    );
+    (status, json)
+}
+
+/// Asserts the `Envelope` of a message sent in the clear by the raw client.
+#[track_caller]
+pub fn assert_plain_envelope(envelope: &Value, from: &str, rcpts: &[&str]) {
+    assert_eq!(envelope["MailFrom"], from, "{envelope}");
+    assert_eq!(envelope["RcptTo"], serde_json::json!(rcpts), "{envelope}");
+    assert_eq!(envelope["Helo"], "client.example.com", "{envelope}");
+    assert_eq!(envelope["TLS"], false, "{envelope}");
+}
+
+/// The `ID`s of a message list, in order.
+pub fn ids_of(list: &Value) -> Vec<String> {
+    list["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages array in {list}"))
+        .iter()
+        .map(|m| m["ID"].as_str().expect("ID is a string").to_string())
+        .collect()
+}
+
+/// A small well-formed message with CRLF line endings.
+pub fn simple_message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.com>\r\n\
+         To: Recipient <rcpt@example.com>\r\n\
+         Subject: {subject}\r\n\
+         Date: Tue, 01 Jul 2025 10:00:00 +0000\r\n\
+         Message-ID: <{}@tests.example.com>\r\n\
+         \r\n\
+         {body}\r\n",
+        subject.replace(' ', ".")
+    )
+    .into_bytes()
+}
+
+// ---------------------------------------------------------------------------
+// A raw SMTP client
+// ---------------------------------------------------------------------------
+
+/// One SMTP reply: its code and the text of each line (after `250-`/`250 `).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// All lines, joined by newlines.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// Asserts the code and that the (first line's) text starts with
+    /// `prefix`, e.g. an enhanced status code.
+    #[track_caller]
+    pub fn assert(&self, code: u16, prefix: &str) -> &Self {
+        assert!(
+            self.code == code && self.lines[0].starts_with(prefix),
+            "expected {code} {prefix}..., got {self:?}"
+        );
+        self
+    }
+}
+
+/// The stream types the raw client runs over (plain TCP or TLS).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A raw SMTP client: exact bytes out, parsed replies in.
+pub struct Smtp<S = TcpStream> {
+    stream: BufReader<S>,
+}
+
+impl Smtp<TcpStream> {
+    /// Connects without reading the greeting.
+    pub async fn connect_raw(addr: SocketAddr) -> Smtp {
+        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(addr))
+            .await
+            .expect("connecting timed out")
+            .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+        Smtp {
+            stream: BufReader::new(stream),
+        }
+    }
+
+    /// Connects and reads the `220` greeting.
+    pub async fn connect(addr: SocketAddr) -> Smtp {
+        let mut smtp = Smtp::connect_raw(addr).await;
+        let greeting = smtp.reply().await;
+        assert_eq!(greeting.code, 220, "greeting: {greeting:?}");
+        smtp
+    }
+
+    /// Sends `STARTTLS`, expects `220` and runs the TLS handshake (the
+    /// server's certificate is not checked).
+    pub async fn starttls(mut self) -> Smtp<tokio_rustls::client::TlsStream<TcpStream>> {
+        self.cmd("STARTTLS").await.assert(220, "2.0.0");
+        self.upgrade().await
+    }
+
+    /// Runs a TLS handshake on the connection as it stands.
+    pub async fn upgrade(self) -> Smtp<tokio_rustls::client::TlsStream<TcpStream>> {
+        assert!(
+            self.stream.buffer().is_empty(),
+            "the server sent data before the TLS handshake"
+        );
+        let tls = tokio::time::timeout(TIMEOUT, tls_connect(self.stream.into_inner()))
+            .await
+            .expect("TLS handshake timed out")
+            .expect("TLS handshake");
+        Smtp {
+            stream: BufReader::new(tls),
+        }
+    }
+}
+
+impl<S: Stream> Smtp<S> {
+    /// Writes bytes exactly as given.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        let stream = self.stream.get_mut();
+        stream.write_all(bytes).await.expect("writing to SMTP");
+        stream.flush().await.expect("flushing SMTP");
+    }
+
+    /// Reads one reply; `None` if the server closed the connection first.
+    pub async fn try_reply(&mut self) -> Option<Reply> {
+        let mut reply = Reply {
+            code: 0,
+            lines: Vec::new(),
+        };
+        loop {
+            let mut line = Vec::new();
+            let n = tokio::time::timeout(TIMEOUT, self.stream.read_until(b'\n', &mut line))
+                .await
+                .expect("timed out waiting for an SMTP reply")
+                .expect("reading an SMTP reply");
+            if n == 0 {
+                assert!(reply.lines.is_empty(), "connection closed mid-reply");
+                return None;
+            }
+            let line = String::from_utf8(line).expect("replies are UTF-8");
+            let line = line
+                .strip_suffix("\r\n")
+                .unwrap_or_else(|| panic!("reply line without CRLF: {line:?}"));
+            let code: u16 = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_else(|| panic!("malformed reply line {line:?}"));
+            assert!(
+                reply.lines.is_empty() || code == reply.code,
+                "reply code changed mid-reply: {line:?}"
+            );
+            reply.code = code;
+            let separator = line.as_bytes().get(3).copied();
+            reply.lines.push(line.get(4..).unwrap_or("").to_string());
+            match separator {
+                Some(b'-') => continue,
+                None | Some(b' ') => return Some(reply),
+                Some(other) => panic!("bad separator {:?} in {line:?}", other as char),
+            }
+        }
+    }
+
+    /// Reads one reply; the connection must still be open.
+    pub async fn reply(&mut self) -> Reply {
+        self.try_reply()
+            .await
+            .expect("connection closed while waiting for a reply")
+    }
+
+    /// Sends one command line (CRLF appended) and reads its reply.
+    pub async fn cmd(&mut self, line: &str) -> Reply {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// Sends one command line and asserts the reply's code and the start of
+    /// its text (usually the enhanced status code).
+    pub async fn expect(&mut self, line: &str, code: u16, prefix: &str) -> Reply {
+        let reply = self.cmd(line).await;
+        reply.assert(code, prefix);
+        reply
+    }
+
+    /// Reads one reply per `(code, prefix)`, in order, asserting each.
+    pub async fn expect_replies(&mut self, expected: &[(u16, &str)]) {
+        for &(code, prefix) in expected {
+            self.reply().await.assert(code, prefix);
+        }
+    }
+
+    /// `EHLO`, which must succeed; returns the extension lines.
+    pub async fn ehlo(&mut self) -> Reply {
+        let reply = self.cmd("EHLO client.example.com").await;
+        assert_eq!(reply.code, 250, "EHLO: {reply:?}");
+        reply
+    }
+
+    /// `QUIT`: expects `221` and the server closing the connection.
+    pub async fn quit(&mut self) {
+        self.cmd("QUIT").await.assert(221, "2.0.0");
+        self.expect_closed().await;
+    }
+
+    /// The server must close the connection without sending anything more.
+    pub async fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        tokio::time::timeout(TIMEOUT, self.stream.read_to_end(&mut rest))
+            .await
+            .expect("the server did not close the connection")
+            .ok();
+        assert!(
+            rest.is_empty(),
+            "unexpected data before close: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+
+    /// `MAIL FROM:<from>` and `RCPT TO:` for each recipient, all accepted.
+    pub async fn envelope(&mut self, from: &str, rcpts: &[&str]) {
+        self.cmd(&format!("MAIL FROM:<{from}>"))
+            .await
+            .assert(250, "2.1.0");
+        for rcpt in rcpts {
+            self.cmd(&format!("RCPT TO:<{rcpt}>"))
+                .await
+                .assert(250, "2.1.5");
+        }
+    }
+
+    /// [`Self::envelope`] and `DATA`, answered with `354`.
+    pub async fn start_data(&mut self, from: &str, rcpts: &[&str]) {
+        self.envelope(from, rcpts).await;
+        self.cmd("DATA").await.assert(354, "");
+    }
+
+    /// Sends a short message from `a@example.com` to `b@example.com` with
+    /// this subject; returns its ID.
+    pub async fn send_note(&mut self, subject: &str) -> String {
+        let data = format!("Subject: {subject}\r\n\r\nx\r\n");
+        self.send_message("a@example.com", &["b@example.com"], data.as_bytes())
+            .await
+    }
+
+    /// MAIL, RCPT for each recipient, DATA with the message dot-stuffed, and
+    /// returns the queued ID. EHLO must have been done.
+    pub async fn send_message(&mut self, from: &str, rcpts: &[&str], data: &[u8]) -> String {
+        self.try_send_message(&format!("MAIL FROM:<{from}>"), rcpts, data)
+            .await
+            .unwrap_or_else(|err| panic!("sending a message: {err}"))
+    }
+
+    /// Like [`Self::send_message`] with a whole MAIL command line, but an
+    /// unexpected reply or a closed connection is returned as an error.
+    pub async fn try_send_message(
+        &mut self,
+        mail: &str,
+        rcpts: &[&str],
+        data: &[u8],
+    ) -> Result<String, String> {
+        let mut expect = async |line: Option<&str>, code: u16| {
+            if let Some(line) = line {
+                self.send(format!("{line}\r\n").as_bytes()).await;
+            }
+            match self.try_reply().await {
+                Some(reply) if reply.code == code => Ok(reply),
+                Some(reply) => Err(format!("{line:?}: expected {code}, got {reply:?}")),
+                None => Err(format!("{line:?}: connection closed")),
+            }
+        };
+        expect(Some(mail), 250).await?;
+        for rcpt in rcpts {
+            expect(Some(&format!("RCPT TO:<{rcpt}>")), 250).await?;
+        }
+        expect(Some("DATA"), 354).await?;
+        self.send(&data_payload(data)).await;
+        let reply = self
+            .try_reply()
+            .await
+            .ok_or("connection closed after the message content")?;
+        match reply.lines[0].strip_prefix("2.0.0 Ok: queued as ") {
+            Some(id) if reply.code == 250 && id.len() == 26 => Ok(id.to_string()),
+            _ => Err(format!("after the message content: {reply:?}")),
+        }
+    }
+}
+
+/// The ID in a `250 2.0.0 Ok: queued as <ID>` reply.
+#[track_caller]
+pub fn queued_id(reply: &Reply) -> String {
+    reply.assert(250, "2.0.0 Ok: queued as ");
+    let id = reply.lines[0]
+        .rsplit(' ')
+        .next()
+        .expect("split yields one item")
+        .to_string();
+    assert_eq!(id.len(), 26, "not a ULID: {id:?}");
+    id
+}
+
+/// What a DATA client transmits for `data`: lines starting with `.` get an
+/// extra `.`, CRLF is added if `data` does not end in a line break, then the
+/// `.` line. Lines end at LF, as the server sees them.
+pub fn data_payload(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 5);
+    let mut line_start = true;
+    for &b in data {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    out.extend_from_slice(stored_suffix(data));
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// What the server must store for `data` sent with [`data_payload`]: the
+/// bytes themselves, plus the CRLF the client added if they lacked a final
+/// line break.
+pub fn expected_stored(data: &[u8]) -> Vec<u8> {
+    [data, stored_suffix(data)].concat()
+}
+
+fn stored_suffix(data: &[u8]) -> &'static [u8] {
+    if data.is_empty() || data.ends_with(b"\n") {
+        b""
+    } else {
+        b"\r\n"
+    }
+}
+
+// ---------------------------------------------------------------------------
+// TLS without certificate checks (the server's certificate is self-signed)
+// ---------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A TLS client handshake over `stream` that accepts any certificate.
+async fn tls_connect(
+    stream: TcpStream,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = ServerName::try_from("localhost").expect("a valid name");
+    connector.connect(name, stream).await
+}
+
+/// Connects to an implicit-TLS (SMTPS) port and reads the greeting.
+pub async fn connect_smtps(addr: SocketAddr) -> Smtp<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut smtp = Smtp::connect_raw(addr).await.upgrade().await;
+    smtp.reply().await.assert(220, "");
+    smtp
+}
