@@ -8,6 +8,7 @@ use tracing::info;
 
 use crate::message;
 use crate::smtp::Envelope;
+use crate::smtp::reply::Reply;
 use crate::stats::Stats;
 use crate::store::{NewMessage, Store, StoreError};
 use crate::timefmt;
@@ -63,8 +64,17 @@ impl Ingest {
     }
 
     /// Stores a message and returns its ID once it is durably committed.
-    pub async fn accept(&self, envelope: Envelope, raw: Vec<u8>) -> Result<String, IngestError> {
+    pub async fn accept(
+        &self,
+        mut envelope: Envelope,
+        raw: Vec<u8>,
+    ) -> Result<String, IngestError> {
         let id = self.next_id();
+        if !envelope.transcript.is_empty() {
+            // The reply the client gets once the commit below succeeds.
+            let reply = Reply::queued(&id).summary();
+            envelope.transcript.push(format!("S: {reply}"));
+        }
         let received_at_ms = timefmt::now_millis();
         // Small messages take microseconds to parse and compress: doing that
         // in place is cheaper than handing them to the blocking pool.

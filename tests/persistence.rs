@@ -66,7 +66,6 @@ async fn max_messages_keeps_the_newest() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a lower --max-messages is not applied on start, only after the next message arrives"]
 async fn a_lower_max_messages_is_applied_on_restart() {
     let dir = TempDir::new("prune-restart");
     let db = &dir.file("x.db");

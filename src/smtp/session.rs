@@ -298,8 +298,9 @@ impl Session {
             Ok(id) => Reply::queued(&id),
             Err(reply) => reply,
         };
-        self.end_transaction_log();
-        self.log_reply(&reply);
+        // The reply belongs to the message just handled (ingest records it
+        // in that message's transcript); the next transcript starts clean.
+        self.recent.clear();
         reply
     }
 
@@ -357,24 +358,33 @@ impl Session {
         if text.is_empty() {
             return Some(self.reply(Reply::new(500, "5.5.2", "Empty command")));
         }
+        if text
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"MAIL"))
+        {
+            // From the first MAIL on, the transcript is per transaction.
+            self.in_transaction_log = true;
+        }
         self.log_client(redact_command(text));
         let mut bytes = line.iter();
         let request = Request::parse(&mut bytes);
         Some(match request {
-            Ok(request) => self.command(request.into_owned()),
+            Ok(request) => self.command(request.into_owned(), text),
             Err(err) => self.reply(parse_error_reply(err, text)),
         })
     }
 
-    fn command(&mut self, request: Request<String>) -> Step {
+    /// Runs a parsed command; `line` is its text, for what the parser loses.
+    fn command(&mut self, request: Request<String>, line: &str) -> Step {
         match request {
             Request::Ehlo { host } => self.hello(host, true),
             Request::Helo { host } => self.hello(host, false),
             Request::Lhlo { .. } => {
                 self.reply(Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"))
             }
-            Request::Mail { from } => self.mail(from),
-            Request::Rcpt { to } => self.rcpt(to),
+            Request::Mail { from } => self.mail(from, line),
+            Request::Rcpt { to } => self.rcpt(to, line),
             Request::Data => self.data(),
             Request::Bdat {
                 chunk_size,
@@ -382,7 +392,7 @@ impl Session {
             } => self.bdat(chunk_size, is_last),
             Request::Rset => {
                 self.txn = None;
-                self.end_transaction_log();
+                self.recent.clear();
                 self.reply(Reply::new(250, "2.0.0", "Ok"))
             }
             Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "Ok")),
@@ -441,7 +451,7 @@ impl Session {
         self.reply(Reply::bare(250, lines))
     }
 
-    fn mail(&mut self, from: smtp_proto::MailFrom<String>) -> Step {
+    fn mail(&mut self, from: smtp_proto::MailFrom<String>, line: &str) -> Step {
         if self.helo.is_none() {
             return self.reply(Reply::new(
                 503,
@@ -480,7 +490,8 @@ impl Session {
         if unsupported {
             return self.reply(Reply::new(555, "5.5.4", "MAIL parameter not supported"));
         }
-        if from.size > self.config.max_message_size {
+        let declared = declared_size(line).unwrap_or(from.size);
+        if declared > self.config.max_message_size {
             return self.reply(Reply::new(
                 552,
                 "5.3.4",
@@ -490,7 +501,6 @@ impl Session {
                 ),
             ));
         }
-        self.start_transaction_log();
         self.txn = Some(Transaction {
             mail_from: from.address,
             smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
@@ -500,7 +510,7 @@ impl Session {
         self.reply(Reply::new(250, "2.1.0", "Ok"))
     }
 
-    fn rcpt(&mut self, to: smtp_proto::RcptTo<String>) -> Step {
+    fn rcpt(&mut self, mut to: smtp_proto::RcptTo<String>, line: &str) -> Step {
         let max = self.config.max_recipients;
         let Some(txn) = self.txn.as_mut() else {
             return self.reply(Reply::new(
@@ -511,6 +521,11 @@ impl Session {
         };
         if to.flags != 0 || to.orcpt.is_some() || to.rrvs != 0 {
             return self.reply(Reply::new(555, "5.5.4", "RCPT parameter not supported"));
+        }
+        if to.address.is_empty() && is_postmaster(line) {
+            // RFC 5321 4.5.1: `<Postmaster>` without a domain must be accepted;
+            // smtp-proto hands it over as an empty address.
+            to.address = "Postmaster".into();
         }
         if to.address.is_empty() {
             return self.reply(Reply::new(501, "5.1.3", "Empty recipient address"));
@@ -648,8 +663,7 @@ impl Session {
                     self.config.max_message_size
                 ),
             );
-            self.end_transaction_log();
-            self.log_reply(&reply);
+            self.recent.clear();
             return Step::Reply(reply);
         }
         if !txn.chunked {
@@ -702,23 +716,30 @@ impl Session {
             _ => {}
         }
     }
-
-    fn start_transaction_log(&mut self) {
-        self.in_transaction_log = true;
-    }
-
-    /// After a message (or RSET) the next message's transcript starts afresh
-    /// after the connection prelude.
-    fn end_transaction_log(&mut self) {
-        if self.in_transaction_log {
-            self.recent.clear();
-        }
-    }
 }
 
 enum Line {
     Complete(Vec<u8>),
     TooLong,
+}
+
+/// The `SIZE=` a MAIL command declares, read from the line itself:
+/// smtp-proto 0.2.5 wraps values of more than 20 digits into small numbers.
+/// Too large for `usize` counts as `usize::MAX`.
+fn declared_size(line: &str) -> Option<usize> {
+    let upper = line.to_ascii_uppercase();
+    let at = upper
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("SIZE="))?;
+    let digits: String = at.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(usize::MAX))
+}
+
+fn is_postmaster(line: &str) -> bool {
+    line.to_ascii_lowercase().contains("<postmaster>")
 }
 
 /// The transcript form of a command line: AUTH payloads are redacted.
@@ -1256,5 +1277,41 @@ mod tests {
         let t = &h.delivered[0].envelope.transcript;
         assert!(t.len() <= 2 * MAX_TRANSCRIPT_LINES + 2, "{}", t.len());
         assert!(t.iter().any(|l| l == "(transcript truncated)"));
+    }
+
+    #[test]
+    fn absurd_declared_sizes_are_refused() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b> SIZE=99999999999999999999999\r\n");
+        assert_eq!(replies, ["552 5.3.4"]);
+        assert_eq!(
+            declared_size("MAIL FROM:<a@b> size=42 BODY=8BITMIME"),
+            Some(42)
+        );
+        assert_eq!(declared_size("MAIL FROM:<a@b>"), None);
+    }
+
+    #[test]
+    fn postmaster_without_domain() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<Postmaster>\r\nRCPT TO:<>\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "501 5.1.3"]);
+    }
+
+    #[test]
+    fn each_transcript_covers_its_own_transaction() {
+        let mut h = Harness::default();
+        h.ehlo();
+        h.send(b"MAIL FROM:<first@x>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        h.send(b"MAIL FROM:<second@x>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        let second = h.delivered[1].envelope.transcript.join("\n");
+        assert!(second.contains("C: EHLO client.test"), "{second}");
+        assert!(
+            second.contains("second@x") && !second.contains("first@x"),
+            "{second}"
+        );
+        assert!(!second.contains("queued as"), "{second}");
     }
 }

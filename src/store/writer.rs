@@ -46,7 +46,12 @@ pub fn start(
     };
     std::thread::Builder::new()
         .name("letterbox-writer".into())
-        .spawn(move || writer.run(rx))
+        .spawn(move || {
+            // A lower --max-messages than last time applies right away, not
+            // only once new mail arrives.
+            writer.prune_all();
+            writer.run(rx)
+        })
         .expect("spawning the writer thread");
     Ok(tx)
 }
@@ -161,9 +166,19 @@ impl Writer {
         }
     }
 
-    fn prune(&mut self) {
-        if self.max_messages == 0 || self.count <= self.max_messages {
-            return;
+    fn over_limit(&self) -> bool {
+        self.max_messages > 0 && self.count > self.max_messages
+    }
+
+    fn prune_all(&mut self) {
+        while self.over_limit() && self.prune() {}
+    }
+
+    /// Deletes one batch of the oldest messages over the limit; false when
+    /// that failed or found nothing to delete.
+    fn prune(&mut self) -> bool {
+        if !self.over_limit() {
+            return true;
         }
         let excess = (self.count - self.max_messages).min(PRUNE_BATCH);
         let result = (|| -> Result<Vec<String>, rusqlite::Error> {
@@ -183,11 +198,16 @@ impl Writer {
         match result {
             Ok(ids) => {
                 self.count -= ids.len() as u64;
-                if !ids.is_empty() {
-                    self.events.publish(Event::Deleted(ids.into()));
+                if ids.is_empty() {
+                    return false;
                 }
+                self.events.publish(Event::Deleted(ids.into()));
+                true
             }
-            Err(err) => error!(%err, "pruning old messages failed"),
+            Err(err) => {
+                error!(%err, "pruning old messages failed");
+                false
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mailparse::MailHeaderMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::message::{Address, Part, PartRole};
 use crate::store::{Selection, StoredMessage, Summary};
@@ -41,11 +41,18 @@ fn number_param(
 ) -> Result<u64, ApiError> {
     match params.get(name).map(|v| v.trim()) {
         None | Some("") => Ok(default),
-        Some(value) => value.parse().map_err(|_| {
-            ApiError::bad_request(format!(
-                "{name} must be a non-negative integer, got {value:?}"
-            ))
-        }),
+        // SQLite integers are signed 64-bit: larger values are refused here
+        // rather than failing in the store.
+        Some(value) => value
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| i64::try_from(n).is_ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{name} must be an integer from 0 to {}, got {value:?}",
+                    i64::MAX
+                ))
+            }),
     }
 }
 
@@ -306,7 +313,7 @@ pub async fn headers(
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if let Ok((headers, _)) = mailparse::parse_headers(&raw) {
         for header in headers {
-            map.entry(canonical_key(&header.get_key()))
+            map.entry(canonical_key(header.get_key().trim()))
                 .or_default()
                 .push(header.get_value());
         }
@@ -343,26 +350,44 @@ pub async fn raw(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-struct DeleteRequest {
-    #[serde(rename = "IDs", default)]
-    ids: Option<Vec<String>>,
+/// Reads the body of `DELETE /api/v1/messages`.
+///
+/// Like Mailpit: no body, `{}` or an empty `IDs` list means every message,
+/// and the key matches case-insensitively (Go's JSON does, so clients send
+/// `ids` too). Unlike Mailpit, anything else that is not an `IDs` list of
+/// strings is refused, never taken as "delete everything".
+fn delete_selection(body: &[u8]) -> Result<Selection, ApiError> {
+    const EXPECTED: &str = r#"expected {"IDs": ["<ID>", ...]}, or no body to delete every message"#;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Selection::All);
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body ({e}): {EXPECTED}")))?;
+    let serde_json::Value::Object(fields) = value else {
+        return Err(ApiError::bad_request(format!(
+            "the body is not a JSON object: {EXPECTED}"
+        )));
+    };
+    let mut ids = None;
+    for (key, value) in fields {
+        if !key.eq_ignore_ascii_case("ids") {
+            return Err(ApiError::bad_request(format!(
+                "unknown field {key:?}: {EXPECTED}"
+            )));
+        }
+        let list: Vec<String> = serde_json::from_value(value).map_err(|_| {
+            ApiError::bad_request(format!("IDs must be a list of strings: {EXPECTED}"))
+        })?;
+        ids = Some(list);
+    }
+    Ok(match ids {
+        Some(ids) if !ids.is_empty() => Selection::Ids(ids),
+        _ => Selection::All,
+    })
 }
 
-/// Deletes the messages listed in `{"IDs": [...]}`; no body, or no IDs,
-/// deletes every message (as Mailpit does). A body that is not valid JSON is
-/// refused instead of being taken as "delete everything".
 pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let selection = if body.iter().all(u8::is_ascii_whitespace) {
-        Selection::All
-    } else {
-        let request: DeleteRequest = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-        match request.ids {
-            Some(ids) if !ids.is_empty() => Selection::Ids(ids),
-            _ => Selection::All,
-        }
-    };
+    let selection = delete_selection(&body)?;
     let deleted = state.store.delete(selection).await?;
     state.stats.messages_deleted(deleted);
     Ok("ok".into_response())
@@ -371,6 +396,26 @@ pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Respon
 #[cfg(test)]
 mod tests {
     use super::canonical_key;
+
+    #[test]
+    fn delete_bodies() {
+        use super::delete_selection;
+        use crate::store::Selection;
+        let ids = |body: &str| match delete_selection(body.as_bytes()) {
+            Ok(Selection::Ids(ids)) => Ok(Some(ids)),
+            Ok(Selection::All) => Ok(None),
+            Err(e) => Err(e.message),
+        };
+        assert_eq!(ids(""), Ok(None));
+        assert_eq!(ids("{}"), Ok(None));
+        assert_eq!(ids(r#"{"IDs": []}"#), Ok(None));
+        assert_eq!(ids(r#"{"IDs": ["a"]}"#), Ok(Some(vec!["a".into()])));
+        assert_eq!(ids(r#"{"ids": ["a"]}"#), Ok(Some(vec!["a".into()])));
+        assert!(ids("[]").is_err());
+        assert!(ids("not json").is_err());
+        assert!(ids(r#"{"Id": ["a"]}"#).is_err());
+        assert!(ids(r#"{"IDs": "a"}"#).is_err());
+    }
 
     #[test]
     fn canonical_keys_match_go() {
