@@ -96,12 +96,17 @@ async fn find(state: &AppState, id: String) -> Result<StoredMessage, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
 }
 
-async fn raw_of(state: &AppState, id: &str) -> Result<Vec<u8>, ApiError> {
-    state
+/// A message (`latest` resolved) with its raw bytes.
+async fn find_with_raw(state: &AppState, id: String) -> Result<(StoredMessage, Vec<u8>), ApiError> {
+    let message = find(state, id).await?;
+    let id = message.summary.id.clone();
+    let raw = state
         .store
-        .raw(id.to_string())
+        .raw(id.clone())
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
+        // Deleted between the two reads.
+        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))?;
+    Ok((message, raw))
 }
 
 /// Mailpit's `Attachment`.
@@ -205,8 +210,7 @@ pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let message = find(&state, id).await?;
-    let raw = raw_of(&state, &message.summary.id).await?;
+    let (message, raw) = find_with_raw(&state, id).await?;
     let body_of = |role| {
         message
             .parts
@@ -308,8 +312,7 @@ pub async fn headers(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let message = find(&state, id).await?;
-    let raw = raw_of(&state, &message.summary.id).await?;
+    let (_, raw) = find_with_raw(&state, id).await?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if let Ok((headers, _)) = mailparse::parse_headers(&raw) {
         for header in headers {
@@ -326,8 +329,7 @@ pub async fn raw(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let message = find(&state, id).await?;
-    let raw = raw_of(&state, &message.summary.id).await?;
+    let (message, raw) = find_with_raw(&state, id).await?;
     let download = params.get("dl").is_some_and(|v| v == "1" || v == "true");
     let mut response = raw.into_response();
     let headers = response.headers_mut();
