@@ -7,17 +7,43 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 use crate::smtp::auth::AuthPolicy;
 use crate::store::Location;
 
-#[derive(Debug, Clone, Parser)]
+/// The command line: serving is the default; the other commands are
+/// helpers that talk to a running Letterbox.
+#[derive(Debug, Parser)]
 #[command(
     name = "letterbox",
     version,
-    about = "A mail catcher for developers: SMTP in, SQLite store, web UI and JSON API."
+    about = "A mail catcher for developers: SMTP in, SQLite store, web UI and JSON API.",
+    args_conflicts_with_subcommands = true
 )]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the mail catcher (what `letterbox` alone does).
+    Serve(Box<Config>),
+}
+
+impl Cli {
+    /// What to run; options given without a command mean `serve`.
+    pub fn into_command(self) -> Command {
+        self.command
+            .unwrap_or_else(|| Command::Serve(Box::new(self.serve)))
+    }
+}
+
+/// Settings for serving.
+#[derive(Debug, Clone, Args)]
 pub struct Config {
     /// SMTP listen address (plain, with STARTTLS).
     #[arg(long, env = "LETTERBOX_SMTP", default_value = "127.0.0.1:1025")]
@@ -223,6 +249,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    fn parse<const N: usize>(args: [&str; N]) -> Result<Config, clap::Error> {
+        match Cli::try_parse_from(args)?.into_command() {
+            Command::Serve(config) => Ok(*config),
+        }
+    }
+
+    #[test]
+    fn serve_is_the_default_and_a_subcommand() {
+        let top = parse(["letterbox", "--smtp", "127.0.0.1:2525"]).unwrap();
+        let sub = parse(["letterbox", "serve", "--smtp", "127.0.0.1:2525"]).unwrap();
+        assert_eq!(top.smtp, sub.smtp);
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(parse_size("1234"), Ok(1234));
@@ -243,7 +282,7 @@ mod tests {
 
     #[test]
     fn defaults_are_loopback() {
-        let config = Config::try_parse_from(["letterbox"]).unwrap();
+        let config = parse(["letterbox"]).unwrap();
         assert!(config.smtp.ip().is_loopback());
         assert!(config.http.ip().is_loopback());
         assert!(matches!(
@@ -254,19 +293,19 @@ mod tests {
 
     #[test]
     fn credentials() {
-        let config = Config::try_parse_from(["letterbox", "--smtp-auth", "a:1, b:x:y"]).unwrap();
+        let config = parse(["letterbox", "--smtp-auth", "a:1, b:x:y"]).unwrap();
         let AuthPolicy::Credentials(users) = config.auth_policy().unwrap() else {
             panic!()
         };
         assert_eq!(users["a"], "1");
         assert_eq!(users["b"], "x:y");
-        let bad = Config::try_parse_from(["letterbox", "--smtp-auth", "nocolon"]).unwrap();
+        let bad = parse(["letterbox", "--smtp-auth", "nocolon"]).unwrap();
         assert!(bad.auth_policy().is_err());
     }
 
     #[test]
     fn memory_db() {
-        let config = Config::try_parse_from(["letterbox", "--db", ":memory:"]).unwrap();
+        let config = parse(["letterbox", "--db", ":memory:"]).unwrap();
         assert_eq!(config.store_location().unwrap(), Location::Temporary);
     }
 }

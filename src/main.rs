@@ -1,18 +1,22 @@
 use clap::Parser;
-use letterbox::config::Config;
+use letterbox::config::{Cli, Command, Config};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
+    match Cli::parse().into_command() {
+        Command::Serve(config) => serve(&config).await,
+    }
+}
 
-    let letterbox = letterbox::start(&config).await?;
+async fn serve(config: &Config) -> anyhow::Result<()> {
+    let letterbox = letterbox::start(config).await?;
     let tls = if letterbox.self_signed_tls {
         "STARTTLS with a self-signed certificate"
     } else {

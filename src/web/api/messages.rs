@@ -392,7 +392,9 @@ pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Respon
     let selection = delete_selection(&body)?;
     let deleted = state.store.delete(selection).await?;
     state.stats.messages_deleted(deleted);
-    Ok("ok".into_response())
+    // An empty body: both the Mailpit and the MailHog clients accept it
+    // (the `mailhog` npm client fails on Mailpit's `ok`).
+    Ok(().into_response())
 }
 
 #[cfg(test)]
