@@ -7,10 +7,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::cli;
 use crate::smtp::auth::AuthPolicy;
 use crate::store::Location;
+use crate::web::auth::{UiAuth, UiAuthError, parse_htpasswd};
+use crate::web::origin::OriginPolicy;
+
+mod mailpit;
 
 /// The command line: serving is the default; the other commands are
 /// helpers that talk to a running Letterbox.
@@ -32,14 +39,65 @@ pub struct Cli {
 pub enum Command {
     /// Run the mail catcher (what `letterbox` alone does).
     Serve(Box<Config>),
+    /// Exit 0 when the Letterbox on this machine is ready (for container
+    /// health checks).
+    Healthcheck(cli::healthcheck::Args),
+    /// A drop-in for /usr/sbin/sendmail: read a message on stdin and hand it
+    /// to Letterbox over SMTP. Also what a link named `sendmail` runs.
+    Sendmail(cli::sendmail::Args),
 }
 
 impl Cli {
+    /// Parses the process's command line, reading Mailpit's `MP_*`
+    /// variables as fallbacks. Usage errors print clap's message and exit;
+    /// a bad `MP_*` value is returned.
+    pub fn parse_process() -> Result<Cli, ConfigError> {
+        let args = cli::sendmail::alias_args(std::env::args_os().collect());
+        let matches = Cli::command().get_matches_from(args);
+        Cli::from_matches(&matches, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Cli::parse_process`] over given arguments and `MP_*` lookup.
+    pub fn try_parse_with(
+        args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Cli, ParseError> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        Ok(Cli::from_matches(&matches, env)?)
+    }
+
+    fn from_matches(
+        matches: &ArgMatches,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Cli, ConfigError> {
+        let mut cli =
+            Cli::from_arg_matches(matches).map_err(|e| ConfigError::Args(e.to_string()))?;
+        match &mut cli.command {
+            None => mailpit::apply(&mut cli.serve, matches, env)?,
+            Some(Command::Serve(config)) => {
+                let sub = matches
+                    .subcommand_matches("serve")
+                    .expect("the serve command was parsed from these matches");
+                mailpit::apply(config, sub, env)?;
+            }
+            Some(_) => {}
+        }
+        Ok(cli)
+    }
+
     /// What to run; options given without a command mean `serve`.
     pub fn into_command(self) -> Command {
         self.command
             .unwrap_or_else(|| Command::Serve(Box::new(self.serve)))
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Settings for serving.
@@ -107,6 +165,43 @@ pub struct Config {
     /// Host name used in the SMTP greeting and the self-signed certificate.
     #[arg(long, env = "LETTERBOX_HOSTNAME", default_value = "letterbox")]
     pub hostname: String,
+
+    /// Prune messages received longer ago than this (e.g. 12h, 7d).
+    #[arg(long, env = "LETTERBOX_MAX_AGE", value_parser = parse_duration)]
+    pub max_age: Option<Duration>,
+
+    /// Also serve /metrics (Prometheus) on this address, without UI auth.
+    #[arg(long, env = "LETTERBOX_METRICS")]
+    pub metrics: Option<SocketAddr>,
+
+    /// Basic-auth logins for the web UI and API, `user:pass` entries
+    /// separated by commas or spaces. Health probes stay open.
+    #[arg(long, env = "LETTERBOX_UI_AUTH", hide_env_values = true)]
+    pub ui_auth: Option<String>,
+
+    /// htpasswd file of web UI and API logins (bcrypt entries, as made by
+    /// `htpasswd -B`).
+    #[arg(long, env = "LETTERBOX_UI_AUTH_FILE")]
+    pub ui_auth_file: Option<PathBuf>,
+
+    /// PEM certificate (chain) to serve the web UI and API over HTTPS.
+    #[arg(long, env = "LETTERBOX_UI_TLS_CERT", requires = "ui_tls_key")]
+    pub ui_tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --ui-tls-cert.
+    #[arg(long, env = "LETTERBOX_UI_TLS_KEY", requires = "ui_tls_cert")]
+    pub ui_tls_key: Option<PathBuf>,
+
+    /// Path prefix to serve the web UI and API under, for a reverse proxy
+    /// (e.g. /mail/).
+    #[arg(long, env = "LETTERBOX_WEBROOT", default_value = "/", value_parser = parse_webroot)]
+    pub webroot: String,
+
+    /// Origins allowed to call the API from a browser (CORS), comma
+    /// separated, or `*`. Other origins cannot change anything or open the
+    /// WebSocket.
+    #[arg(long, env = "LETTERBOX_API_CORS", value_delimiter = ',')]
+    pub api_cors: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +215,18 @@ pub enum ConfigError {
     Credential { origin: String, entry: String },
     #[error("no data directory known for this system (HOME is not set); pass --db")]
     NoDataDir,
+    #[error("{0}")]
+    Args(String),
+    #[error("{name}={value:?}: {problem}")]
+    Mailpit {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error(transparent)]
+    UiAuth(#[from] UiAuthError),
+    #[error("--api-cors: {0}")]
+    Cors(String),
 }
 
 impl Config {
@@ -139,10 +246,7 @@ impl Config {
             parse_credentials(list.split(','), "--smtp-auth", &mut users)?;
         }
         if let Some(path) = &self.smtp_auth_file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let text = read_file(path)?;
             parse_credentials(text.lines(), &path.display().to_string(), &mut users)?;
         }
         Ok(
@@ -160,6 +264,71 @@ impl Config {
             self.smtp_tls_key.as_deref()?,
         ))
     }
+
+    /// Certificate and key for HTTPS on the web listener, if configured.
+    pub fn ui_tls_files(&self) -> Option<(&Path, &Path)> {
+        Some((self.ui_tls_cert.as_deref()?, self.ui_tls_key.as_deref()?))
+    }
+
+    /// The web UI and API logins from `--ui-auth` and `--ui-auth-file`;
+    /// `None` when the UI is open.
+    pub fn ui_auth(&self) -> Result<Option<UiAuth>, ConfigError> {
+        if self.ui_auth.is_none() && self.ui_auth_file.is_none() {
+            return Ok(None);
+        }
+        let mut plain = HashMap::new();
+        if let Some(list) = &self.ui_auth {
+            let entries = list.split(|c: char| c == ',' || c.is_whitespace());
+            parse_credentials(entries, "--ui-auth", &mut plain)?;
+        }
+        let hashed = match &self.ui_auth_file {
+            Some(path) => parse_htpasswd(&read_file(path)?, &path.display().to_string())?,
+            None => HashMap::new(),
+        };
+        Ok(Some(UiAuth::new(plain, hashed)))
+    }
+
+    /// Which cross-origin callers the API lets in.
+    pub fn origin_policy(&self) -> Result<OriginPolicy, ConfigError> {
+        OriginPolicy::new(&self.api_cors).map_err(ConfigError::Cors)
+    }
+
+    /// The serving configuration from `LETTERBOX_*` (and `MP_*`) variables
+    /// alone, as `letterbox` started in this environment would use it.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        match Cli::try_parse_with(["letterbox"], &env) {
+            Ok(cli) => match cli.into_command() {
+                Command::Serve(config) => Ok(*config),
+                _ => unreachable!("no arguments mean serve"),
+            },
+            Err(ParseError::Config(err)) => Err(err),
+            Err(ParseError::Clap(err)) => Err(ConfigError::Args(err.to_string())),
+        }
+    }
+}
+
+/// `--webroot`: a path that starts and ends with `/`.
+pub fn parse_webroot(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_matches('/');
+    if trimmed
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '%' | '\\'))
+    {
+        return Err(format!("{text:?} is not a plain URL path such as /mail/"));
+    }
+    Ok(if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{trimmed}/")
+    })
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn parse_credentials<'a>(
@@ -249,9 +418,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    fn parse<const N: usize>(args: [&str; N]) -> Result<Config, clap::Error> {
-        match Cli::try_parse_from(args)?.into_command() {
+    fn parse<const N: usize>(args: [&str; N]) -> Result<Config, ParseError> {
+        match Cli::try_parse_with(args, &|_| None)?.into_command() {
             Command::Serve(config) => Ok(*config),
+            other => panic!("not serve: {other:?}"),
         }
     }
 

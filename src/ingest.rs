@@ -3,6 +3,7 @@
 //! hand it to the writer and wait for the commit.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tracing::info;
 
@@ -64,11 +65,13 @@ impl Ingest {
     }
 
     /// Stores a message and returns its ID once it is durably committed.
+    /// The time this takes is the ingest latency in `/metrics`.
     pub async fn accept(
         &self,
         mut envelope: Envelope,
         raw: Vec<u8>,
     ) -> Result<String, IngestError> {
+        let started = Instant::now();
         let id = self.next_id();
         if !envelope.transcript.is_empty() {
             // The reply the client gets once the commit below succeeds.
@@ -93,14 +96,12 @@ impl Ingest {
         );
         match self.store.insert(prepared).await {
             Ok(()) => {
-                self.stats.message_accepted(size);
+                self.stats.message_accepted(size, started.elapsed());
                 info!(%id, from = %log.0, to = %log.1, subject = %log.2, size, "message stored");
                 Ok(id)
             }
-            Err(err) => {
-                self.stats.message_rejected();
-                Err(err.into())
-            }
+            // The SMTP side counts the refusal it answers with.
+            Err(err) => Err(err.into()),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! once ([`message`]) and hands it to the [`store`], whose writer publishes
 //! each committed change as an [`events`] entry for the [`web`] side.
 
+pub mod cli;
 pub mod config;
 pub mod events;
 pub mod ingest;
@@ -12,14 +13,17 @@ pub mod smtp;
 pub mod stats;
 pub mod store;
 pub mod timefmt;
+pub mod tls;
 pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use config::{Config, ConfigError};
 use events::Events;
@@ -29,6 +33,10 @@ use smtp::listener::SmtpServer;
 use stats::Stats;
 use store::{Store, StoreConfig, StoreError};
 
+/// How long a graceful shutdown waits for SMTP sessions in the middle of a
+/// message and for HTTP requests before it closes the store regardless.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -36,7 +44,7 @@ pub enum StartError {
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Tls(#[from] smtp::tls::TlsError),
+    Tls(#[from] tls::TlsError),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -49,9 +57,13 @@ pub struct Letterbox {
     pub smtp_addr: SocketAddr,
     pub smtps_addr: Option<SocketAddr>,
     pub http_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    /// The web UI's base URL, e.g. `http://127.0.0.1:8025/`.
+    pub web_url: String,
     pub store: Store,
     pub self_signed_tls: bool,
-    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -62,31 +74,24 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 /// Opens the store, binds every listener and starts serving.
 pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
-    let events = Events::default();
-    let store = Store::open(
-        &StoreConfig {
-            location: config.store_location()?,
-            max_messages: config.max_messages,
-        },
-        events.clone(),
-    )?;
-    let stats = Arc::new(Stats::default());
-    let ingest = Ingest::new(store.clone(), stats.clone());
-    let tls = smtp::tls::acceptor(config.tls_files(), &config.hostname)?;
-    let smtp_server = Arc::new(SmtpServer {
-        session: Arc::new(SessionConfig {
-            hostname: config.hostname.clone(),
-            max_message_size: usize::try_from(config.max_message_size).unwrap_or(usize::MAX),
-            max_recipients: config.smtp_max_recipients,
-            auth: config.auth_policy()?,
-            starttls_available: true,
-            require_tls: config.smtp_require_tls,
-        }),
-        tls,
-        ingest: ingest.clone(),
-        idle_timeout: config.smtp_idle_timeout,
-        connections: Arc::new(Semaphore::new(config.smtp_max_connections)),
-    });
+    // Everything that can be wrong in the configuration is found before
+    // anything is opened or bound.
+    let smtp_tls = tls::acceptor(config.tls_files(), &config.hostname, &[])?;
+    let ui_tls = match config.ui_tls_files() {
+        Some(files) => Some(tls::acceptor(
+            Some(files),
+            &config.hostname,
+            &[b"http/1.1"],
+        )?),
+        None => None,
+    };
+    let web_options = web::WebOptions {
+        webroot: config.webroot.clone(),
+        auth: config.ui_auth()?.map(Arc::new),
+        origins: Arc::new(config.origin_policy()?),
+    };
+    let auth = config.auth_policy()?;
+    let location = config.store_location()?;
 
     let smtp_listener = bind(config.smtp).await?;
     let smtps_listener = match config.smtps {
@@ -94,11 +99,48 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         None => None,
     };
     let http_listener = bind(config.http).await?;
+    let metrics_listener = match config.metrics {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+
+    let events = Events::default();
+    let store = Store::open(
+        &StoreConfig {
+            location,
+            max_messages: config.max_messages,
+            max_age: config.max_age,
+        },
+        events.clone(),
+    )?;
+    let stats = Arc::new(Stats::default());
+    let ingest = Ingest::new(store.clone(), stats.clone());
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let smtp_server = Arc::new(SmtpServer {
+        session: Arc::new(SessionConfig {
+            hostname: config.hostname.clone(),
+            max_message_size: usize::try_from(config.max_message_size).unwrap_or(usize::MAX),
+            max_recipients: config.smtp_max_recipients,
+            auth,
+            starttls_available: true,
+            require_tls: config.smtp_require_tls,
+        }),
+        tls: smtp_tls,
+        ingest: ingest.clone(),
+        idle_timeout: config.smtp_idle_timeout,
+        connections: Arc::new(Semaphore::new(config.smtp_max_connections)),
+        shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
+    });
+
     let local = |l: &TcpListener| l.local_addr().expect("a bound socket has an address");
     let (smtp_addr, http_addr) = (local(&smtp_listener), local(&http_listener));
     let smtps_addr = smtps_listener.as_ref().map(local);
+    let metrics_addr = metrics_listener.as_ref().map(local);
+    let scheme = if ui_tls.is_some() { "https" } else { "http" };
+    let web_url = format!("{scheme}://{http_addr}{}", config.webroot);
 
-    let mut tasks = JoinSet::new();
     tasks.spawn(smtp::listener::serve(
         smtp_listener,
         smtp_server.clone(),
@@ -107,33 +149,53 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     if let Some(listener) = smtps_listener {
         tasks.spawn(smtp::listener::serve(listener, smtp_server, true));
     }
-    let app = web::app(web::AppState {
+    let state = web::AppState {
         store: store.clone(),
         ingest,
         events,
         stats,
-    });
-    tasks.spawn(async move {
-        if let Err(err) = axum::serve(http_listener, app).await {
-            tracing::error!(%err, "HTTP server stopped");
-        }
-    });
+    };
+    if let Some(listener) = metrics_listener {
+        let app = web::metrics_router(state.clone());
+        tasks.spawn(web::listener::serve(listener, app, None, shutdown.clone()));
+    }
+    let app = web::router(state, &web_options);
+    tasks.spawn(web::listener::serve(
+        http_listener,
+        app,
+        ui_tls,
+        shutdown.clone(),
+    ));
 
     Ok(Letterbox {
         smtp_addr,
         smtps_addr,
         http_addr,
+        metrics_addr,
+        web_url,
         store,
         self_signed_tls: config.tls_files().is_none(),
+        shutdown,
         tasks,
     })
 }
 
 impl Letterbox {
-    /// Stops the listeners and waits for the writer to commit what it has.
-    pub async fn shutdown(mut self) {
-        self.tasks.abort_all();
-        while self.tasks.join_next().await.is_some() {}
+    /// Graceful shutdown: stops accepting connections, closes idle SMTP
+    /// sessions with `421`, lets messages being received finish (up to
+    /// [`DRAIN_TIMEOUT`]), then waits for the writer to commit what it has.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "connections still busy after {} s; closing the store anyway",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
         self.store.close().await;
     }
 }

@@ -1,16 +1,133 @@
-//! Runtime counters for `/api/v1/info` (and later metrics).
+//! Runtime counters for `/api/v1/info` and `/metrics`: plain atomics, so
+//! counting never takes a lock on the ingest path.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Why an SMTP transaction (or connection) was refused: the `reason` label
+/// of `letterbox_smtp_rejected_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Message larger than `--max-message-size` (552 5.3.4).
+    MessageTooBig,
+    /// More recipients than `--smtp-max-recipients` (452 4.5.3).
+    TooManyRecipients,
+    /// MAIL or AUTH before the required login or STARTTLS (530 5.7.0).
+    AccessDenied,
+    /// Wrong SMTP credentials (535 5.7.8).
+    AuthFailed,
+    /// The store could not commit the message (451 4.3.0).
+    Storage,
+    /// Turned away because the server is shutting down (421 4.3.2).
+    ShuttingDown,
+    /// Over `--smtp-max-connections` (421 4.7.0).
+    TooManyConnections,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::MessageTooBig,
+        RejectReason::TooManyRecipients,
+        RejectReason::AccessDenied,
+        RejectReason::AuthFailed,
+        RejectReason::Storage,
+        RejectReason::ShuttingDown,
+        RejectReason::TooManyConnections,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::MessageTooBig => "message_too_big",
+            RejectReason::TooManyRecipients => "too_many_recipients",
+            RejectReason::AccessDenied => "access_denied",
+            RejectReason::AuthFailed => "auth_failed",
+            RejectReason::Storage => "storage",
+            RejectReason::ShuttingDown => "shutting_down",
+            RejectReason::TooManyConnections => "too_many_connections",
+        }
+    }
+
+    /// The reason a negative SMTP reply stands for, by its code and enhanced
+    /// status; `None` for protocol errors (bad syntax, wrong order), which
+    /// are the client's mistakes rather than refusals.
+    pub fn of_reply(code: u16, status: Option<&str>) -> Option<RejectReason> {
+        match (code, status?) {
+            (552, "5.3.4") => Some(RejectReason::MessageTooBig),
+            (452, "4.5.3") => Some(RejectReason::TooManyRecipients),
+            (530, "5.7.0") => Some(RejectReason::AccessDenied),
+            (535, "5.7.8") => Some(RejectReason::AuthFailed),
+            (451, "4.3.0") => Some(RejectReason::Storage),
+            (421, "4.3.2") => Some(RejectReason::ShuttingDown),
+            (421, "4.7.0") => Some(RejectReason::TooManyConnections),
+            _ => None,
+        }
+    }
+}
+
+/// Upper bounds, in seconds, of the ingest latency histogram's buckets.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// A Prometheus-style histogram with fixed buckets.
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, value: Duration) {
+        let secs = value.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|&bound| secs <= bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        let micros = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Relaxed);
+    }
+
+    fn snapshot(&self) -> HistogramSnapshot {
+        let mut cumulative = [0; LATENCY_BUCKETS.len() + 1];
+        let mut total = 0;
+        for (slot, bucket) in cumulative.iter_mut().zip(&self.buckets) {
+            total += bucket.load(Relaxed);
+            *slot = total;
+        }
+        HistogramSnapshot {
+            cumulative,
+            sum_secs: self.sum_micros.load(Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// Cumulative bucket counts (`le` each of [`LATENCY_BUCKETS`], then `+Inf`,
+/// which is the total count) and the sum of all observations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistogramSnapshot {
+    pub cumulative: [u64; LATENCY_BUCKETS.len() + 1],
+    pub sum_secs: f64,
+}
+
+impl HistogramSnapshot {
+    pub fn count(&self) -> u64 {
+        self.cumulative[LATENCY_BUCKETS.len()]
+    }
+}
 
 #[derive(Debug)]
 pub struct Stats {
     started: Instant,
     smtp_accepted: AtomicU64,
     smtp_accepted_bytes: AtomicU64,
-    smtp_rejected: AtomicU64,
+    smtp_rejected: [AtomicU64; RejectReason::ALL.len()],
     smtp_sessions: AtomicU64,
     messages_deleted: AtomicU64,
+    websocket_clients: AtomicU64,
+    ingest_latency: Histogram,
 }
 
 impl Default for Stats {
@@ -19,9 +136,11 @@ impl Default for Stats {
             started: Instant::now(),
             smtp_accepted: AtomicU64::new(0),
             smtp_accepted_bytes: AtomicU64::new(0),
-            smtp_rejected: AtomicU64::new(0),
+            smtp_rejected: Default::default(),
             smtp_sessions: AtomicU64::new(0),
             messages_deleted: AtomicU64::new(0),
+            websocket_clients: AtomicU64::new(0),
+            ingest_latency: Histogram::default(),
         }
     }
 }
@@ -32,19 +151,35 @@ pub struct Snapshot {
     pub uptime_secs: u64,
     pub smtp_accepted: u64,
     pub smtp_accepted_bytes: u64,
-    pub smtp_rejected: u64,
+    /// Per reason, in the order of [`RejectReason::ALL`].
+    pub smtp_rejected: [u64; RejectReason::ALL.len()],
     pub smtp_sessions: u64,
     pub messages_deleted: u64,
+    pub websocket_clients: u64,
+    pub ingest_latency: HistogramSnapshot,
+}
+
+impl Snapshot {
+    pub fn smtp_rejected_total(&self) -> u64 {
+        self.smtp_rejected.iter().sum()
+    }
 }
 
 impl Stats {
-    pub fn message_accepted(&self, bytes: u64) {
+    /// A message was committed; `latency` is from the end of its data to
+    /// the commit.
+    pub fn message_accepted(&self, bytes: u64, latency: Duration) {
         self.smtp_accepted.fetch_add(1, Relaxed);
         self.smtp_accepted_bytes.fetch_add(bytes, Relaxed);
+        self.ingest_latency.observe(latency);
     }
 
-    pub fn message_rejected(&self) {
-        self.smtp_rejected.fetch_add(1, Relaxed);
+    pub fn message_rejected(&self, reason: RejectReason) {
+        let index = RejectReason::ALL
+            .iter()
+            .position(|&r| r == reason)
+            .expect("ALL lists every reason");
+        self.smtp_rejected[index].fetch_add(1, Relaxed);
     }
 
     pub fn smtp_session_opened(&self) {
@@ -59,14 +194,92 @@ impl Stats {
         self.messages_deleted.fetch_add(n, Relaxed);
     }
 
+    /// Counts a connected WebSocket client until the returned guard is
+    /// dropped (hold it for as long as the socket is open).
+    pub fn websocket_client(self: &Arc<Self>) -> WebSocketClient {
+        self.websocket_clients.fetch_add(1, Relaxed);
+        WebSocketClient(self.clone())
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             uptime_secs: self.started.elapsed().as_secs(),
             smtp_accepted: self.smtp_accepted.load(Relaxed),
             smtp_accepted_bytes: self.smtp_accepted_bytes.load(Relaxed),
-            smtp_rejected: self.smtp_rejected.load(Relaxed),
+            smtp_rejected: std::array::from_fn(|i| self.smtp_rejected[i].load(Relaxed)),
             smtp_sessions: self.smtp_sessions.load(Relaxed),
             messages_deleted: self.messages_deleted.load(Relaxed),
+            websocket_clients: self.websocket_clients.load(Relaxed),
+            ingest_latency: self.ingest_latency.snapshot(),
         }
+    }
+}
+
+/// One connected WebSocket client, counted in
+/// `letterbox_websocket_clients` while this lives.
+#[derive(Debug)]
+pub struct WebSocketClient(Arc<Stats>);
+
+impl Drop for WebSocketClient {
+    fn drop(&mut self) {
+        self.0.websocket_clients.fetch_sub(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let stats = Stats::default();
+        stats.message_accepted(10, Duration::from_micros(300)); // first bucket
+        stats.message_accepted(10, Duration::from_millis(3)); // le 0.005
+        stats.message_accepted(10, Duration::from_secs(60)); // +Inf only
+        let h = stats.snapshot().ingest_latency;
+        assert_eq!(h.cumulative[0], 1);
+        assert_eq!(h.cumulative[2], 1, "le 0.0025");
+        assert_eq!(h.cumulative[3], 2, "le 0.005");
+        assert_eq!(h.cumulative[LATENCY_BUCKETS.len() - 1], 2, "le 5");
+        assert_eq!(h.count(), 3);
+        assert!((h.sum_secs - 60.0033).abs() < 1e-9, "{}", h.sum_secs);
+    }
+
+    #[test]
+    fn rejections_are_counted_per_reason() {
+        let stats = Stats::default();
+        stats.message_rejected(RejectReason::Storage);
+        stats.message_rejected(RejectReason::Storage);
+        stats.message_rejected(RejectReason::AuthFailed);
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.smtp_rejected_total(), 3);
+        let storage = RejectReason::ALL
+            .iter()
+            .position(|&r| r == RejectReason::Storage)
+            .unwrap();
+        assert_eq!(snapshot.smtp_rejected[storage], 2);
+    }
+
+    #[test]
+    fn reply_codes_map_to_reasons() {
+        assert_eq!(
+            RejectReason::of_reply(552, Some("5.3.4")),
+            Some(RejectReason::MessageTooBig)
+        );
+        assert_eq!(RejectReason::of_reply(500, Some("5.5.2")), None);
+        assert_eq!(RejectReason::of_reply(250, Some("2.0.0")), None);
+        assert_eq!(RejectReason::of_reply(220, None), None);
+    }
+
+    #[test]
+    fn websocket_clients_are_counted_while_the_guard_lives() {
+        let stats = Arc::new(Stats::default());
+        let a = stats.websocket_client();
+        let b = stats.websocket_client();
+        assert_eq!(stats.snapshot().websocket_clients, 2);
+        drop(a);
+        assert_eq!(stats.snapshot().websocket_clients, 1);
+        drop(b);
+        assert_eq!(stats.snapshot().websocket_clients, 0);
     }
 }

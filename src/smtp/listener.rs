@@ -9,11 +9,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
 use crate::ingest::{Ingest, IngestError};
+use crate::stats::RejectReason;
 
 /// Everything a connection needs, shared by all of them.
 pub struct SmtpServer {
@@ -22,6 +25,11 @@ pub struct SmtpServer {
     pub ingest: Ingest,
     pub idle_timeout: Duration,
     pub connections: Arc<Semaphore>,
+    /// Cancelled when the server shuts down: listeners stop accepting and
+    /// idle sessions are closed with `421`.
+    pub shutdown: CancellationToken,
+    /// Every connection task, so shutdown can wait for them to finish.
+    pub tasks: TaskTracker,
 }
 
 enum Outcome {
@@ -29,11 +37,15 @@ enum Outcome {
     StartTls,
 }
 
-/// Accepts connections forever. With `implicit_tls` every connection starts
-/// with a TLS handshake (SMTPS, port 465 style).
+/// Accepts connections until shutdown. With `implicit_tls` every connection
+/// starts with a TLS handshake (SMTPS, port 465 style).
 pub async fn serve(listener: TcpListener, server: Arc<SmtpServer>, implicit_tls: bool) {
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            () = server.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
                 // Usually EMFILE: back off instead of spinning.
@@ -42,9 +54,9 @@ pub async fn serve(listener: TcpListener, server: Arc<SmtpServer>, implicit_tls:
                 continue;
             }
         };
-        let server = server.clone();
-        tokio::spawn(async move {
-            if let Err(err) = connection(stream, peer, &server, implicit_tls).await {
+        let task_server = server.clone();
+        server.tasks.spawn(async move {
+            if let Err(err) = connection(stream, peer, &task_server, implicit_tls).await {
                 debug!(%peer, %err, "SMTP connection ended with an error");
             }
         });
@@ -59,10 +71,9 @@ async fn connection(
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
-        let mut out = Vec::new();
-        Reply::new(421, "4.7.0", "Too many connections, try again later").write_to(&mut out);
-        stream.write_all(&out).await?;
-        return Ok(());
+        let reply = Reply::new(421, "4.7.0", "Too many connections, try again later");
+        count_rejection(server, &reply);
+        return write_reply(&mut stream, &reply).await;
     };
     server.ingest.stats().smtp_session_opened();
     let _active = SessionGuard(&server.ingest);
@@ -120,7 +131,10 @@ where
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match session.advance() {
-            Step::Reply(reply) => reply.write_to(&mut out),
+            Step::Reply(reply) => {
+                count_rejection(server, &reply);
+                reply.write_to(&mut out);
+            }
             Step::Deliver(delivery) => {
                 let outcome = server.ingest.accept(delivery.envelope, delivery.data).await;
                 let outcome = outcome.map_err(|err| match err {
@@ -132,7 +146,9 @@ where
                         Reply::new(421, "4.3.2", "Shutting down, try again later")
                     }
                 });
-                session.delivered(outcome).write_to(&mut out);
+                let reply = session.delivered(outcome);
+                count_rejection(server, &reply);
+                reply.write_to(&mut out);
             }
             Step::StartTls => {
                 flush(stream, &mut out).await?;
@@ -145,20 +161,40 @@ where
             }
             Step::NeedInput => {
                 flush(stream, &mut out).await?;
-                match tokio::time::timeout(server.idle_timeout, stream.read(&mut buf)).await {
-                    Err(_) => {
-                        session.timed_out().write_to(&mut out);
-                        flush(stream, &mut out).await?;
-                        let _ = stream.shutdown().await;
-                        return Ok(Outcome::Closed);
-                    }
+                // A client in the middle of a transaction may finish it after
+                // shutdown began; an idle one is told to come back later.
+                let idle = !session.is_busy();
+                let read = tokio::select! {
+                    () = server.shutdown.cancelled(), if idle => None,
+                    read = tokio::time::timeout(server.idle_timeout, stream.read(&mut buf)) => Some(read),
+                };
+                let closing = match read {
+                    None => Some(session.shutting_down()),
+                    Some(Err(_)) => Some(session.timed_out()),
                     // The client went away; a half-received message is dropped.
-                    Ok(Ok(0)) => return Ok(Outcome::Closed),
-                    Ok(Ok(n)) => session.feed(&buf[..n]),
-                    Ok(Err(err)) => return Err(err),
+                    Some(Ok(Ok(0))) => return Ok(Outcome::Closed),
+                    Some(Ok(Ok(n))) => {
+                        session.feed(&buf[..n]);
+                        None
+                    }
+                    Some(Ok(Err(err))) => return Err(err),
+                };
+                if let Some(reply) = closing {
+                    count_rejection(server, &reply);
+                    reply.write_to(&mut out);
+                    flush(stream, &mut out).await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(Outcome::Closed);
                 }
             }
         }
+    }
+}
+
+/// Counts a reply that refuses mail in `letterbox_smtp_rejected_total`.
+fn count_rejection(server: &SmtpServer, reply: &Reply) {
+    if let Some(reason) = RejectReason::of_reply(reply.code, reply.status) {
+        server.ingest.stats().message_rejected(reason);
     }
 }
 

@@ -6,6 +6,5 @@ pub mod data;
 pub mod listener;
 pub mod reply;
 pub mod session;
-pub mod tls;
 
 pub use session::{Delivery, Envelope, Session, SessionConfig, Step};

@@ -208,6 +208,29 @@ impl Session {
         reply
     }
 
+    /// True between MAIL and the reply to the message (or RSET), and during
+    /// an AUTH exchange: the client is in the middle of something that a
+    /// graceful shutdown lets it finish.
+    pub fn is_busy(&self) -> bool {
+        self.txn.is_some() || !matches!(self.phase, Phase::Command | Phase::Closed)
+    }
+
+    /// The reply for an idle connection when the server shuts down; the
+    /// session is closed afterwards.
+    pub fn shutting_down(&mut self) -> Reply {
+        self.phase = Phase::Closed;
+        let reply = Reply::new(
+            421,
+            "4.3.2",
+            format!(
+                "{} Service shutting down, try again later",
+                self.config.hostname
+            ),
+        );
+        self.log_reply(&reply);
+        reply
+    }
+
     /// Advances the session as far as the buffered input allows.
     pub fn advance(&mut self) -> Step {
         loop {
@@ -1258,6 +1281,29 @@ mod tests {
             .decode(&r.lines[0])
             .unwrap();
         assert_eq!(challenge, b"<nonce@letterbox>");
+    }
+
+    #[test]
+    fn busy_from_mail_until_the_message_is_answered() {
+        let mut h = Harness::default();
+        h.ehlo();
+        assert!(!h.session.is_busy());
+        h.send(b"MAIL FROM:<a@example.com>\r\n");
+        assert!(h.session.is_busy(), "after MAIL");
+        h.send(b"RCPT TO:<b@example.com>\r\nDATA\r\nSubject: x\r\n");
+        assert!(h.session.is_busy(), "in DATA");
+        h.send(b"\r\nbody\r\n.\r\n");
+        assert!(!h.session.is_busy(), "after the message was answered");
+        h.send(b"MAIL FROM:<a@example.com>\r\nRSET\r\n");
+        assert!(!h.session.is_busy(), "after RSET");
+    }
+
+    #[test]
+    fn shutting_down_closes_with_421() {
+        let mut h = Harness::default();
+        let reply = h.session.shutting_down();
+        assert_eq!((reply.code, reply.status), (421, Some("4.3.2")));
+        assert!(h.session.is_closed());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +26,11 @@ pub use schema::MigrationError;
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error(transparent)]
     Migration(#[from] MigrationError),
     #[error("creating the database directory {path}: {source}")]
@@ -55,6 +61,8 @@ pub struct StoreConfig {
     pub location: Location,
     /// Keep at most this many messages; the oldest are pruned. 0 = no limit.
     pub max_messages: u64,
+    /// Prune messages received longer ago than this.
+    pub max_age: Option<Duration>,
 }
 
 /// A message ready to be written: parsed and compressed off the runtime.
@@ -147,9 +155,30 @@ impl Drop for TempDir {
     }
 }
 
+/// Wakes the writer now and then to prune messages that grew too old while
+/// no mail arrived (after each commit it checks anyway). Stops once the
+/// store is gone.
+async fn expiry_ticks(writer: mpsc::WeakSender<writer::Op>, max_age: Duration) {
+    let period = (max_age / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        // A full queue means the writer is busy and prunes after it anyway.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = writer.try_send(writer::Op::Expire) {
+            return;
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating and migrating if needed) the database and starts the
-    /// writer thread, which publishes committed changes to `events`.
+    /// writer thread, which publishes committed changes to `events`. With a
+    /// `max_age` it must be called within a tokio runtime (a timer task
+    /// wakes the writer to prune).
     pub fn open(config: &StoreConfig, events: Events) -> Result<Store, StoreError> {
         let (path, temp) = match &config.location {
             Location::File(path) => (path.clone(), None),
@@ -164,7 +193,14 @@ impl Store {
                 source,
             })?;
         }
-        let writer = writer::start(&path, config.max_messages, events)?;
+        let retention = writer::Retention {
+            max_messages: config.max_messages,
+            max_age: config.max_age,
+        };
+        let writer = writer::start(&path, retention, events)?;
+        if let Some(max_age) = config.max_age {
+            tokio::spawn(expiry_ticks(writer.downgrade(), max_age));
+        }
         let readers = read::Readers::new(path.clone());
         Ok(Store {
             inner: Arc::new(Inner {

@@ -4,6 +4,7 @@
 //! `250` survives a crash or power loss).
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
@@ -11,6 +12,7 @@ use tracing::error;
 
 use super::{NewMessage, Selection, StoreError, schema};
 use crate::events::{Event, Events};
+use crate::timefmt;
 
 /// Operations beyond this many wait for the next transaction.
 const MAX_BATCH: usize = 256;
@@ -22,45 +24,66 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub enum Op {
     Insert(Box<NewMessage>, Reply<()>),
     Delete(Selection, Reply<u64>),
+    /// Time has passed: messages may have grown older than `max_age`.
+    Expire,
     /// Acknowledged after everything queued before it; then the thread ends.
     Close(Reply<()>),
 }
 
+/// What the writer keeps: at most `max_messages` (0 = no limit) messages,
+/// none older than `max_age`.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_messages: u64,
+    pub max_age: Option<Duration>,
+}
+
 pub fn start(
     path: &Path,
-    max_messages: u64,
+    retention: Retention,
     events: Events,
 ) -> Result<mpsc::Sender<Op>, StoreError> {
-    let mut conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mut conn = open(path).map_err(|source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
     schema::migrate(&mut conn)?;
     let count: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
     let mut writer = Writer {
         conn,
         count,
-        max_messages,
+        retention,
+        // A lower --max-messages or --max-age than last time applies right
+        // away, not only once new mail arrives.
+        prune_pending: true,
         events,
     };
     std::thread::Builder::new()
         .name("letterbox-writer".into())
-        .spawn(move || {
-            // A lower --max-messages than last time applies right away, not
-            // only once new mail arrives.
-            writer.prune_all();
-            writer.run(rx)
-        })
+        .spawn(move || writer.run(rx))
         .expect("spawning the writer thread");
     Ok(tx)
+}
+
+/// Opens the writing connection. SQLite opens files lazily, so the first
+/// pragma is where an unwritable path shows up.
+fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 struct Writer {
     conn: Connection,
     /// Messages in the store, kept here to decide on pruning without a query.
     count: u64,
-    max_messages: u64,
+    retention: Retention,
+    /// Messages may be over the limits: prune a batch whenever no write is
+    /// waiting.
+    prune_pending: bool,
     events: Events,
 }
 
@@ -70,6 +93,8 @@ enum Done {
     Delete(Reply<u64>, u64, Event),
     Failed(Failure),
     Close(Reply<()>),
+    /// Nothing to answer (a wake-up for pruning, which follows every batch).
+    Nothing,
 }
 
 enum Failure {
@@ -80,8 +105,26 @@ enum Failure {
 impl Writer {
     fn run(&mut self, mut rx: mpsc::Receiver<Op>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(op) = rx.blocking_recv() {
-            batch.push(op);
+        loop {
+            // Writes always go first; pruning fills the gaps between them,
+            // one bounded batch at a time, so it never holds ingest up.
+            let first = if self.prune_pending {
+                match rx.try_recv() {
+                    Ok(op) => Some(op),
+                    Err(mpsc::error::TryRecvError::Empty) => None,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match rx.blocking_recv() {
+                    Some(op) => Some(op),
+                    None => return,
+                }
+            };
+            let Some(first) = first else {
+                self.prune_pending = self.prune();
+                continue;
+            };
+            batch.push(first);
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(op) => batch.push(op),
@@ -91,9 +134,9 @@ impl Writer {
             let closing = batch.iter().any(|op| matches!(op, Op::Close(_)));
             self.commit_batch(&mut batch);
             if closing {
-                break;
+                return;
             }
-            self.prune();
+            self.prune_pending = true;
         }
     }
 
@@ -122,6 +165,7 @@ impl Writer {
                     Done::Close(reply) => {
                         let _ = reply.send(Ok(()));
                     }
+                    Done::Nothing => {}
                 }
             }
             // Ops never reached if `transaction()` itself failed.
@@ -136,6 +180,7 @@ impl Writer {
                     Op::Close(reply) => {
                         let _ = reply.send(Ok(()));
                     }
+                    Op::Expire => {}
                 }
             }
             return;
@@ -162,47 +207,70 @@ impl Writer {
                 Done::Close(reply) => {
                     let _ = reply.send(Ok(()));
                 }
+                Done::Nothing => {}
             }
         }
     }
 
-    fn over_limit(&self) -> bool {
-        self.max_messages > 0 && self.count > self.max_messages
-    }
-
-    fn prune_all(&mut self) {
-        while self.over_limit() && self.prune() {}
-    }
-
-    /// Deletes one batch of the oldest messages over the limit; false when
-    /// that failed or found nothing to delete.
+    /// Deletes one batch of the oldest messages that are over the count
+    /// limit or older than the age limit; true when more may be left.
     fn prune(&mut self) -> bool {
-        if !self.over_limit() {
-            return true;
+        let Retention {
+            max_messages,
+            max_age,
+        } = self.retention;
+        let excess = if max_messages > 0 {
+            self.count.saturating_sub(max_messages)
+        } else {
+            0
+        };
+        if excess == 0 && max_age.is_none() {
+            return false;
         }
-        let excess = (self.count - self.max_messages).min(PRUNE_BATCH);
+        let cutoff_ms = max_age.map(|age| {
+            timefmt::now_millis().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
+        });
         let result = (|| -> Result<Vec<String>, rusqlite::Error> {
             let tx = self.conn.transaction()?;
-            let oldest: Vec<(i64, String)> = {
-                let mut stmt =
-                    tx.prepare("SELECT rowid, id FROM messages ORDER BY rowid LIMIT ?1")?;
-                stmt.query_map([excess], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?
+            let doomed: Vec<(i64, String)> = {
+                // Oldest first: everything over the count, then whatever is
+                // still too old. Arrival order is rowid order, so the scan
+                // stops at the first message young enough to keep.
+                let mut stmt = tx.prepare_cached(
+                    "SELECT rowid, id, received_at FROM messages ORDER BY rowid LIMIT ?1",
+                )?;
+                let rows = stmt.query_map([PRUNE_BATCH], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?;
+                let mut doomed = Vec::new();
+                for (n, row) in rows.enumerate() {
+                    let (rowid, id, received_at) = row?;
+                    let over_count = (n as u64) < excess;
+                    let expired = cutoff_ms.is_some_and(|cutoff| received_at < cutoff);
+                    if !(over_count || expired) {
+                        break;
+                    }
+                    doomed.push((rowid, id));
+                }
+                doomed
             };
-            for (rowid, _) in &oldest {
+            for (rowid, _) in &doomed {
                 delete_row(&tx, *rowid)?;
             }
             tx.commit()?;
-            Ok(oldest.into_iter().map(|(_, id)| id).collect())
+            Ok(doomed.into_iter().map(|(_, id)| id).collect())
         })();
         match result {
+            Ok(ids) if ids.is_empty() => false,
             Ok(ids) => {
-                self.count -= ids.len() as u64;
-                if ids.is_empty() {
-                    return false;
-                }
+                self.count = self.count.saturating_sub(ids.len() as u64);
+                let full_batch = ids.len() as u64 == PRUNE_BATCH;
                 self.events.publish(Event::Deleted(ids.into()));
-                true
+                full_batch
             }
             Err(err) => {
                 error!(%err, "pruning old messages failed");
@@ -236,6 +304,7 @@ fn apply(tx: &Transaction<'_>, op: Op, count: &mut u64) -> Done {
             Err(err) => Done::Failed(Failure::Delete(reply, err.into())),
         },
         Op::Close(reply) => Done::Close(reply),
+        Op::Expire => Done::Nothing,
     }
 }
 

@@ -76,8 +76,13 @@ pub struct Letterbox {
     child: Child,
     pub smtp_addr: SocketAddr,
     pub smtps_addr: Option<SocketAddr>,
-    /// `http://127.0.0.1:PORT`
+    /// The web base URL without a trailing slash: `http://127.0.0.1:PORT`,
+    /// plus the webroot if one was set (`.../mail`).
     pub http: String,
+    /// The web listener's address.
+    pub http_addr: SocketAddr,
+    /// The `--metrics` listener's address, if one was asked for.
+    pub metrics_addr: Option<SocketAddr>,
     /// Lines of stdout not consumed during start-up (e.g. `Store ...`).
     stdout: mpsc::Receiver<String>,
     stderr_log: PathBuf,
@@ -87,36 +92,136 @@ pub struct Letterbox {
     _dir: TempDir,
 }
 
-impl Letterbox {
-    /// Starts with a private throw-away database.
-    pub fn start() -> Letterbox {
-        Letterbox::with_args(&[])
+/// How to start the binary: arguments, environment, and optionally a
+/// wrapper command (such as `chroot`) that runs it.
+pub struct Launch {
+    program: PathBuf,
+    /// Arguments that come before ours (the wrapper's own).
+    wrapper_args: Vec<String>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    clear_env: bool,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            program: PathBuf::from(env!("CARGO_BIN_EXE_letterbox")),
+            wrapper_args: Vec::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            clear_env: false,
+        }
+    }
+}
+
+/// A process that exited: its status and what it printed.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Launch {
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
     }
 
-    /// Starts with extra command-line arguments. Unless they include `--db`,
-    /// the database lives in a temporary directory removed on drop.
-    pub fn with_args(args: &[&str]) -> Letterbox {
-        let dir = TempDir::new("run");
-        let stderr_log = dir.path().join("stderr.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_letterbox"));
-        command.args(["--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
-        if !args.contains(&"--db") {
-            command.arg("--db").arg(dir.path().join("letterbox.db"));
-        }
-        command
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_log).expect("creating the stderr log"));
-        // Only explicit flags configure the server under test.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("LETTERBOX_") {
-                command.env_remove(name);
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Start from an empty environment (plus what [`Self::env`] adds), as a
+    /// container image's entrypoint does.
+    pub fn clear_env(mut self) -> Self {
+        self.clear_env = true;
+        self
+    }
+
+    /// Runs the binary through `program wrapper_args... <letterbox args>`,
+    /// e.g. `chroot --userspec=65532:65532 ROOT /letterbox`.
+    pub fn via(mut self, program: &str, wrapper_args: &[&str]) -> Self {
+        self.program = PathBuf::from(program);
+        self.wrapper_args = wrapper_args.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    fn given(&self, flag: &str, env: &str) -> bool {
+        self.args
+            .iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+            || self.env.iter().any(|(name, _)| name == env)
+    }
+
+    /// The command, with free loopback ports and a database in `dir`
+    /// unless the arguments or environment choose their own.
+    fn command(&self, dir: &TempDir, stderr: Stdio) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.wrapper_args);
+        for (flag, env) in [("--smtp", "LETTERBOX_SMTP"), ("--http", "LETTERBOX_HTTP")] {
+            if !self.given(flag, env) {
+                command.args([flag, "127.0.0.1:0"]);
             }
         }
-        let mut child = command.spawn().expect("starting the letterbox binary");
+        if !self.given("--db", "LETTERBOX_DB") {
+            command.arg("--db").arg(dir.path().join("letterbox.db"));
+        }
+        command.args(&self.args);
+        if self.clear_env {
+            command.env_clear();
+        } else {
+            // Only explicit flags and variables configure the server under test.
+            for (name, _) in std::env::vars_os() {
+                let name_text = name.to_string_lossy();
+                if name_text.starts_with("LETTERBOX_") || name_text.starts_with("MP_") {
+                    command.env_remove(name);
+                }
+            }
+            command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+        }
+        command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        command
+    }
+
+    /// Runs a process that is expected to exit by itself (e.g. on bad
+    /// configuration) and returns what it printed.
+    pub fn run_to_exit(&self) -> Finished {
+        let dir = TempDir::new("exit");
+        let mut child = self
+            .command(&dir, Stdio::piped())
+            .spawn()
+            .expect("starting the letterbox binary");
+        let deadline = Instant::now() + TIMEOUT;
+        while child.try_wait().expect("waiting for letterbox").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("letterbox {:?} did not exit by itself", self.args);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("collecting the output");
+        Finished {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Starts the server and waits until it reports its addresses.
+    pub fn start(self) -> Letterbox {
+        let dir = TempDir::new("run");
+        let stderr_log = dir.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_log).expect("creating the stderr log");
+        let mut child = self
+            .command(&dir, stderr.into())
+            .spawn()
+            .expect("starting the letterbox binary");
 
         let (tx, stdout) = mpsc::channel();
         let out = child.stdout.take().expect("stdout is piped");
@@ -130,8 +235,8 @@ impl Letterbox {
         });
 
         let deadline = Instant::now() + TIMEOUT;
-        let (mut smtp, mut smtps, mut http) = (None, None, None);
-        while http.is_none() {
+        let (mut smtp, mut smtps, mut web, mut metrics) = (None, None, None, None);
+        while web.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match stdout.recv_timeout(left) {
                 Ok(line) => line,
@@ -148,25 +253,22 @@ impl Letterbox {
             let (Some(label), Some(value)) = (words.next(), words.next()) else {
                 continue;
             };
-            let addr = || -> SocketAddr {
-                let value = value.trim_start_matches("http://");
-                value
-                    .parse()
-                    .unwrap_or_else(|e| panic!("bad address in {line:?}: {e}"))
-            };
             match label {
-                "SMTP" => smtp = Some(addr()),
-                "SMTPS" => smtps = Some(addr()),
-                "Web" => http = Some(addr()),
+                "SMTP" => smtp = Some(parse_addr(value)),
+                "SMTPS" => smtps = Some(parse_addr(value)),
+                "Metrics" => metrics = Some(parse_addr(value)),
+                "Web" => web = Some(value.trim_end_matches('/').to_string()),
                 _ => {}
             }
         }
-        let smtp_addr = smtp.expect("the SMTP line comes before the Web line");
+        let web = web.expect("loop ends once it is set");
         Letterbox {
             child,
-            smtp_addr,
+            smtp_addr: smtp.expect("the SMTP line comes before the Web line"),
             smtps_addr: smtps,
-            http: format!("http://{}", http.expect("loop ends once it is set")),
+            http_addr: parse_addr(&web),
+            metrics_addr: metrics,
+            http: web,
             stdout,
             stderr_log,
             client: reqwest::Client::builder()
@@ -176,6 +278,29 @@ impl Letterbox {
                 .expect("building the HTTP client"),
             _dir: dir,
         }
+    }
+}
+
+/// The socket address in `127.0.0.1:25`, `http://127.0.0.1:80/path` and the
+/// like.
+fn parse_addr(text: &str) -> SocketAddr {
+    let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .parse()
+        .unwrap_or_else(|e| panic!("bad address in {text:?}: {e}"))
+}
+
+impl Letterbox {
+    /// Starts with a private throw-away database.
+    pub fn start() -> Letterbox {
+        Launch::default().start()
+    }
+
+    /// Starts with extra command-line arguments. Unless they include `--db`,
+    /// the database lives in a temporary directory removed on drop.
+    pub fn with_args(args: &[&str]) -> Letterbox {
+        Launch::default().args(args).start()
     }
 
     /// The next stdout line after the start-up lines already read.
@@ -196,11 +321,21 @@ impl Letterbox {
 
     /// SIGTERM, then waits (up to [`TIMEOUT`]) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn send_sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("running kill");
         assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits (up to [`TIMEOUT`]) for the process to exit by itself.
+    pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for letterbox") {
@@ -208,10 +343,16 @@ impl Letterbox {
             }
             assert!(
                 Instant::now() < deadline,
-                "letterbox did not exit after SIGTERM"
+                "letterbox did not exit; stderr:\n{}",
+                self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The HTTP client the helpers use (no proxy, [`TIMEOUT`]).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     // ---- SMTP ----

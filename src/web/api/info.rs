@@ -55,7 +55,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>,
             messages_deleted: stats.messages_deleted,
             smtp_accepted: stats.smtp_accepted,
             smtp_accepted_size: stats.smtp_accepted_bytes,
-            smtp_rejected: stats.smtp_rejected,
+            smtp_rejected: stats.smtp_rejected_total(),
             smtp_ignored: 0,
         },
     }))

@@ -1,0 +1,373 @@
+//! Mailpit's most-used environment variables, read as fallbacks so that a
+//! compose file written for Mailpit works after changing only the image.
+//! A flag or `LETTERBOX_*` variable always wins over an `MP_*` one.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+
+use super::{Config, ConfigError, parse_duration, parse_webroot};
+
+/// One `MP_*` variable: the Letterbox argument it stands in for (`None`
+/// when it needs no setting here) and how its value applies.
+struct Alias {
+    name: &'static str,
+    arg: Option<&'static str>,
+    apply: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+/// Every alias, in the order of the README's table.
+const ALIASES: &[Alias] = &[
+    Alias {
+        name: "MP_SMTP_BIND_ADDR",
+        arg: Some("smtp"),
+        apply: |c, v| {
+            c.smtp = bind_addr(v)?;
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_UI_BIND_ADDR",
+        arg: Some("http"),
+        apply: |c, v| {
+            c.http = bind_addr(v)?;
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_DATABASE",
+        arg: Some("db"),
+        apply: |c, v| {
+            c.db = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_MAX_MESSAGES",
+        arg: Some("max_messages"),
+        apply: |c, v| {
+            c.max_messages = v.trim().parse().map_err(|_| "not a whole number")?;
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_MAX_AGE",
+        arg: Some("max_age"),
+        apply: |c, v| {
+            c.max_age = Some(parse_duration(v)?);
+            Ok(())
+        },
+    },
+    // Letterbox accepts any SMTP login, also without TLS, unless
+    // --smtp-auth or --smtp-require-tls say otherwise: Mailpit needs these
+    // two for what is already the default here. Only their format is checked.
+    Alias {
+        name: "MP_SMTP_AUTH_ACCEPT_ANY",
+        arg: None,
+        apply: |_, v| boolean(v).map(drop),
+    },
+    Alias {
+        name: "MP_SMTP_AUTH_ALLOW_INSECURE",
+        arg: None,
+        apply: |_, v| boolean(v).map(drop),
+    },
+    Alias {
+        name: "MP_SMTP_TLS_CERT",
+        arg: Some("smtp_tls_cert"),
+        apply: |c, v| {
+            c.smtp_tls_cert = smtp_tls_file(v);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_TLS_KEY",
+        arg: Some("smtp_tls_key"),
+        apply: |c, v| {
+            c.smtp_tls_key = smtp_tls_file(v);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_UI_AUTH",
+        arg: Some("ui_auth"),
+        apply: |c, v| {
+            c.ui_auth = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_UI_AUTH_FILE",
+        arg: Some("ui_auth_file"),
+        apply: |c, v| {
+            c.ui_auth_file = Some(PathBuf::from(v));
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_UI_TLS_CERT",
+        arg: Some("ui_tls_cert"),
+        apply: |c, v| {
+            c.ui_tls_cert = Some(ui_tls_file(v)?);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_UI_TLS_KEY",
+        arg: Some("ui_tls_key"),
+        apply: |c, v| {
+            c.ui_tls_key = Some(ui_tls_file(v)?);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_WEBROOT",
+        arg: Some("webroot"),
+        apply: |c, v| {
+            c.webroot = parse_webroot(v)?;
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_API_CORS",
+        arg: Some("api_cors"),
+        apply: |c, v| {
+            c.api_cors = v.split(',').map(|o| o.trim().to_string()).collect();
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_ENABLE_PROMETHEUS",
+        arg: Some("metrics"),
+        // `true` means /metrics on the web port, which Letterbox always
+        // serves; an address means a listener of its own.
+        apply: |c, v| match boolean(v) {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                c.metrics = Some(bind_addr(v)?);
+                Ok(())
+            }
+        },
+    },
+];
+
+/// Fills every setting that neither a flag nor a `LETTERBOX_*` variable
+/// gave from its `MP_*` variable, if that is set.
+pub(super) fn apply(
+    config: &mut Config,
+    matches: &ArgMatches,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let mut applied = Vec::new();
+    for alias in ALIASES {
+        let Some(value) = env(alias.name).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        let given = alias.arg.is_some_and(|arg| {
+            !matches!(
+                matches.value_source(arg),
+                None | Some(ValueSource::DefaultValue)
+            )
+        });
+        if given {
+            continue;
+        }
+        (alias.apply)(config, &value).map_err(|problem| ConfigError::Mailpit {
+            name: alias.name,
+            value: value.clone(),
+            problem,
+        })?;
+        applied.push(alias.name);
+    }
+    // clap checks that a certificate comes with its key; do the same for
+    // pairs that came (partly) from MP_* variables.
+    for (cert, key, names) in [
+        (
+            &config.smtp_tls_cert,
+            &config.smtp_tls_key,
+            "MP_SMTP_TLS_CERT and MP_SMTP_TLS_KEY",
+        ),
+        (
+            &config.ui_tls_cert,
+            &config.ui_tls_key,
+            "MP_UI_TLS_CERT and MP_UI_TLS_KEY",
+        ),
+    ] {
+        let from_mailpit = names.split(" and ").any(|n| applied.contains(&n));
+        if from_mailpit && cert.is_some() != key.is_some() {
+            return Err(ConfigError::Args(format!(
+                "{names} must be set together (a certificate needs its key)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Mailpit's listen addresses: `0.0.0.0:1025`, `[::]:1025`, `:1025` (all
+/// interfaces) or `host:port`.
+fn bind_addr(value: &str) -> Result<SocketAddr, String> {
+    let value = value.trim();
+    if let Some(port) = value.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| "not a port number")?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    value
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| "resolves to no address".to_string())
+}
+
+/// Mailpit's booleans: `1`, `true`, `yes` and their opposites.
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("not a boolean (use true or false)".to_string()),
+    }
+}
+
+/// Mailpit's `sans:host,...` asks for a generated self-signed certificate,
+/// which is what Letterbox's SMTP does without files anyway.
+fn smtp_tls_file(value: &str) -> Option<PathBuf> {
+    (!value.starts_with("sans:")).then(|| PathBuf::from(value))
+}
+
+fn ui_tls_file(value: &str) -> Result<PathBuf, String> {
+    if value.starts_with("sans:") {
+        return Err(
+            "a generated certificate is not supported for the web UI; give PEM files".into(),
+        );
+    }
+    Ok(PathBuf::from(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::super::{Cli, Command, ParseError};
+    use super::*;
+
+    fn parse_with(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ParseError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.get(name).cloned();
+        let args = std::iter::once("letterbox").chain(args.iter().copied());
+        match Cli::try_parse_with(args, &lookup)?.into_command() {
+            Command::Serve(config) => Ok(*config),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    fn parse(env: &[(&str, &str)]) -> Config {
+        parse_with(&[], env).unwrap()
+    }
+
+    #[test]
+    fn a_mailpit_compose_environment_is_understood() {
+        let config = parse(&[
+            ("MP_SMTP_BIND_ADDR", "0.0.0.0:1025"),
+            ("MP_UI_BIND_ADDR", "[::]:8025"),
+            ("MP_DATABASE", "/data/mailpit.db"),
+            ("MP_MAX_MESSAGES", "5000"),
+            ("MP_MAX_AGE", "3d"),
+            ("MP_SMTP_AUTH_ACCEPT_ANY", "1"),
+            ("MP_SMTP_AUTH_ALLOW_INSECURE", "true"),
+            ("MP_UI_AUTH", "alice:pw1 bob:pw2"),
+            ("MP_WEBROOT", "mail"),
+            ("MP_API_CORS", "https://a.example, https://b.example"),
+        ]);
+        assert_eq!(config.smtp, "0.0.0.0:1025".parse().unwrap());
+        assert_eq!(config.http, "[::]:8025".parse().unwrap());
+        assert_eq!(config.db.as_deref(), Some("/data/mailpit.db"));
+        assert_eq!(config.max_messages, 5000);
+        assert_eq!(config.max_age, Some(Duration::from_secs(3 * 86_400)));
+        assert_eq!(config.webroot, "/mail/");
+        assert_eq!(config.api_cors, ["https://a.example", "https://b.example"]);
+        let auth = config.ui_auth().unwrap().expect("UI auth is on");
+        assert_eq!(auth.users(), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn flags_win_over_mailpit_variables() {
+        let config = parse_with(
+            &["--smtp", "127.0.0.1:2525", "--max-messages", "7"],
+            &[
+                ("MP_SMTP_BIND_ADDR", "0.0.0.0:1025"),
+                ("MP_MAX_MESSAGES", "5000"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.smtp, "127.0.0.1:2525".parse().unwrap());
+        assert_eq!(config.max_messages, 7);
+    }
+
+    #[test]
+    fn the_serve_subcommand_reads_them_too() {
+        let lookup = |name: &str| (name == "MP_MAX_MESSAGES").then(|| "12".to_string());
+        let cli = Cli::try_parse_with(["letterbox", "serve"], &lookup).unwrap();
+        let Command::Serve(config) = cli.into_command() else {
+            panic!("serve");
+        };
+        assert_eq!(config.max_messages, 12);
+    }
+
+    #[test]
+    fn go_style_all_interfaces_address() {
+        let config = parse(&[("MP_SMTP_BIND_ADDR", ":1025")]);
+        assert_eq!(config.smtp, "0.0.0.0:1025".parse().unwrap());
+    }
+
+    #[test]
+    fn tls_files_and_generated_certificates() {
+        let config = parse(&[
+            ("MP_SMTP_TLS_CERT", "/certs/smtp.pem"),
+            ("MP_SMTP_TLS_KEY", "/certs/smtp.key"),
+        ]);
+        assert_eq!(
+            config.tls_files(),
+            Some((
+                std::path::Path::new("/certs/smtp.pem"),
+                std::path::Path::new("/certs/smtp.key")
+            ))
+        );
+        let generated = parse(&[
+            ("MP_SMTP_TLS_CERT", "sans:mail.local"),
+            ("MP_SMTP_TLS_KEY", "sans:mail.local"),
+        ]);
+        assert_eq!(generated.tls_files(), None);
+        assert!(parse_with(&[], &[("MP_UI_TLS_CERT", "sans:mail.local")]).is_err());
+        let half = parse_with(&[], &[("MP_SMTP_TLS_CERT", "/certs/smtp.pem")]);
+        assert!(half.unwrap_err().to_string().contains("MP_SMTP_TLS_KEY"));
+    }
+
+    #[test]
+    fn prometheus_switch_or_address() {
+        assert_eq!(parse(&[("MP_ENABLE_PROMETHEUS", "true")]).metrics, None);
+        assert_eq!(
+            parse(&[("MP_ENABLE_PROMETHEUS", "127.0.0.1:9090")]).metrics,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("MP_MAX_MESSAGES", "lots"),
+            ("MP_SMTP_BIND_ADDR", "nowhere"),
+            ("MP_SMTP_AUTH_ACCEPT_ANY", "perhaps"),
+            ("MP_MAX_AGE", "3 fortnights"),
+        ] {
+            let err = parse_with(&[], &[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(value), "{err}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! TLS for every listener (SMTP STARTTLS and SMTPS, HTTPS for the web UI):
+//! load a PEM certificate and key, or generate a self-signed pair, and build
+//! a rustls server configuration on the ring provider.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::{self, ServerConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading certificate {path}: {source}")]
+    Certificate {
+        path: String,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("certificate {path} holds no PEM certificate")]
+    NoCertificate { path: String },
+    #[error("reading private key {path}: {source}")]
+    Key {
+        path: String,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("generating a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("TLS configuration from {cert} and {key}: {source}")]
+    Config {
+        cert: String,
+        key: String,
+        source: rustls::Error,
+    },
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// An acceptor for PEM files, or for a fresh self-signed certificate (for
+/// `localhost` and `hostname`) when no files are given. `alpn` lists the
+/// application protocols offered, e.g. `http/1.1`; SMTP offers none.
+pub fn acceptor(
+    cert_key: Option<(&Path, &Path)>,
+    hostname: &str,
+    alpn: &[&[u8]],
+) -> Result<TlsAcceptor, TlsError> {
+    let mut config = match cert_key {
+        Some((cert, key)) => {
+            let (chain, private) = load(cert, key)?;
+            server_config(chain, private).map_err(|source| TlsError::Config {
+                cert: cert.display().to_string(),
+                key: key.display().to_string(),
+                source,
+            })?
+        }
+        None => {
+            let (chain, private) = self_signed(hostname)?;
+            server_config(chain, private)?
+        }
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The ring provider, picked explicitly: with a process-wide default
+/// provider rustls would panic if another dependency ever compiled in a
+/// second one.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, rustls::Error> {
+    ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+}
+
+type CertAndKey = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// The certificates in a PEM file, in order (leaf first).
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let cert_err = |source| TlsError::Certificate {
+        path: path.display().to_string(),
+        source,
+    };
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(cert_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(cert_err)?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(chain)
+}
+
+fn load(cert: &Path, key: &Path) -> Result<CertAndKey, TlsError> {
+    let chain = load_certificates(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Key {
+        path: key.display().to_string(),
+        source,
+    })?;
+    Ok((chain, key))
+}
+
+fn self_signed(hostname: &str) -> Result<CertAndKey, TlsError> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    if !names.iter().any(|n| n == hostname) {
+        names.push(hostname.to_string());
+    }
+    let generated = rcgen::generate_simple_self_signed(names)?;
+    let key = PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der());
+    Ok((
+        vec![generated.cert.der().clone()],
+        PrivateKeyDer::Pkcs8(key),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_acceptor_builds() {
+        acceptor(None, "letterbox.test", &[]).unwrap();
+    }
+
+    #[test]
+    fn missing_files_are_reported_with_their_path() {
+        let Err(err) = acceptor(
+            Some((Path::new("/nonexistent/cert.pem"), Path::new("/k"))),
+            "x",
+            &[],
+        ) else {
+            panic!("a missing certificate file must fail");
+        };
+        assert!(err.to_string().contains("/nonexistent/cert.pem"), "{err}");
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_refused_by_name() {
+        let path = std::env::temp_dir().join(format!("letterbox-notacert-{}", std::process::id()));
+        std::fs::write(&path, "this is not PEM\n").unwrap();
+        let err = load_certificates(&path).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(err, TlsError::NoCertificate { .. }), "{err}");
+        assert!(err.to_string().contains("notacert"), "{err}");
+    }
+}

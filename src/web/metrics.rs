@@ -1,0 +1,202 @@
+//! `GET /metrics` in the Prometheus text exposition format (version 0.0.4),
+//! written by hand: a handful of counters does not need a metrics crate.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::{ApiError, AppState};
+use crate::stats::{LATENCY_BUCKETS, RejectReason, Snapshot};
+use crate::store::Counts;
+
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let counts = state.store.counts().await?;
+    let body = render(&counts, &state.stats.snapshot());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    ))
+}
+
+/// One metric family: its `# HELP` and `# TYPE` lines, then samples.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "{name}{labels} {value}");
+}
+
+fn render(counts: &Counts, stats: &Snapshot) -> String {
+    let mut out = String::with_capacity(4096);
+    let simple: [(&str, &str, &str, u64); 9] = [
+        (
+            "letterbox_messages",
+            "gauge",
+            "Messages in the store.",
+            counts.total,
+        ),
+        (
+            "letterbox_messages_unread",
+            "gauge",
+            "Unread messages in the store.",
+            counts.unread,
+        ),
+        (
+            "letterbox_database_size_bytes",
+            "gauge",
+            "Size of the database file.",
+            counts.database_bytes,
+        ),
+        (
+            "letterbox_smtp_accepted_total",
+            "counter",
+            "Messages received over SMTP and committed to the store.",
+            stats.smtp_accepted,
+        ),
+        (
+            "letterbox_smtp_accepted_bytes_total",
+            "counter",
+            "Bytes of the messages counted in letterbox_smtp_accepted_total.",
+            stats.smtp_accepted_bytes,
+        ),
+        (
+            "letterbox_smtp_sessions_active",
+            "gauge",
+            "Open SMTP connections.",
+            stats.smtp_sessions,
+        ),
+        (
+            "letterbox_messages_deleted_total",
+            "counter",
+            "Messages deleted through the API.",
+            stats.messages_deleted,
+        ),
+        (
+            "letterbox_websocket_clients",
+            "gauge",
+            "Connected WebSocket clients (open web UI tabs).",
+            stats.websocket_clients,
+        ),
+        (
+            "letterbox_uptime_seconds",
+            "counter",
+            "Seconds since Letterbox started.",
+            stats.uptime_secs,
+        ),
+    ];
+    for (name, kind, help, value) in simple {
+        family(&mut out, name, kind, help);
+        sample(&mut out, name, "", value);
+    }
+
+    let name = "letterbox_smtp_rejected_total";
+    family(
+        &mut out,
+        name,
+        "counter",
+        "SMTP transactions or connections refused, by reason.",
+    );
+    for (reason, value) in RejectReason::ALL.iter().zip(stats.smtp_rejected) {
+        sample(
+            &mut out,
+            name,
+            &format!("{{reason=\"{}\"}}", reason.label()),
+            value,
+        );
+    }
+
+    let name = "letterbox_ingest_duration_seconds";
+    family(
+        &mut out,
+        name,
+        "histogram",
+        "Time from a message's last byte to its commit (parse, compress, write, fsync).",
+    );
+    let histogram = &stats.ingest_latency;
+    let bounds = LATENCY_BUCKETS
+        .iter()
+        .map(|b| b.to_string())
+        .chain(["+Inf".to_string()]);
+    for (bound, count) in bounds.zip(histogram.cumulative) {
+        sample(
+            &mut out,
+            &format!("{name}_bucket"),
+            &format!("{{le=\"{bound}\"}}"),
+            count,
+        );
+    }
+    sample(&mut out, &format!("{name}_sum"), "", histogram.sum_secs);
+    sample(&mut out, &format!("{name}_count"), "", histogram.count());
+
+    family(
+        &mut out,
+        "letterbox_build_info",
+        "gauge",
+        "Always 1; the version is a label.",
+    );
+    sample(
+        &mut out,
+        "letterbox_build_info",
+        &format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")),
+        1,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::stats::Stats;
+
+    #[test]
+    fn every_sample_follows_its_type_line() {
+        let stats = Stats::default();
+        stats.message_accepted(1234, Duration::from_millis(2));
+        stats.message_rejected(RejectReason::MessageTooBig);
+        let counts = Counts {
+            total: 3,
+            unread: 2,
+            database_bytes: 4096,
+        };
+        let text = render(&counts, &stats.snapshot());
+        assert!(text.contains("\nletterbox_messages 3\n"), "{text}");
+        assert!(text.contains("letterbox_smtp_accepted_bytes_total 1234\n"));
+        assert!(text.contains("letterbox_smtp_rejected_total{reason=\"message_too_big\"} 1\n"));
+        assert!(text.contains("letterbox_ingest_duration_seconds_bucket{le=\"0.001\"} 0\n"));
+        assert!(text.contains("letterbox_ingest_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
+        assert!(text.contains("letterbox_ingest_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
+        assert!(text.contains("letterbox_ingest_duration_seconds_count 1\n"));
+
+        // The exposition format: each sample's family was declared by a
+        // TYPE line before it, and no family is declared twice.
+        let mut declared: Vec<&str> = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap();
+                assert!(!declared.contains(&name), "{name} declared twice");
+                declared.push(name);
+            } else if !line.starts_with('#') {
+                let metric = line.split(['{', ' ']).next().unwrap();
+                let family = declared.last().expect("a sample before any TYPE line");
+                assert!(
+                    metric == *family
+                        || metric
+                            .strip_prefix(family)
+                            .is_some_and(|s| ["_bucket", "_sum", "_count"].contains(&s)),
+                    "{metric} is not in family {family}"
+                );
+                let value = line.rsplit(' ').next().unwrap();
+                assert!(value.parse::<f64>().is_ok(), "bad value in {line:?}");
+            }
+        }
+    }
+}
