@@ -56,10 +56,10 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(addr) = letterbox.smtps_addr {
         println!("  SMTPS  {addr}");
     }
-    println!("  Web    {}", letterbox.web_url);
     if let Some(addr) = letterbox.metrics_addr {
         println!("  Metrics http://{addr}/metrics");
     }
+    println!("  Web    {}", letterbox.web_url);
     println!("  Store  {}", letterbox.store.path().display());
 
     shutdown_signal().await?;

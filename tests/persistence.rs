@@ -103,3 +103,57 @@ async fn a_memory_store_is_removed_on_sigterm() {
     let dir = store.parent().expect("the store is in a directory");
     assert!(!dir.exists(), "{} was left behind", dir.display());
 }
+
+/// Makes the messages with these IDs look received `hours` ago, by writing
+/// to the database directly (the server may be running: SQLite allows a
+/// second writer, which waits for the first).
+fn backdate(db: &str, ids: &[String], hours: i64) {
+    let conn = rusqlite::Connection::open(db).expect("opening the test database");
+    conn.busy_timeout(common::TIMEOUT).unwrap();
+    for id in ids {
+        let changed = conn
+            .execute(
+                "UPDATE messages SET received_at = received_at - ?1 WHERE id = ?2",
+                rusqlite::params![hours * 3_600_000, id],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "no message {id}");
+    }
+}
+
+#[tokio::test]
+async fn max_age_prunes_old_messages_at_start() {
+    let dir = TempDir::new("max-age-restart");
+    let db = &dir.file("x.db");
+    let mut lb = Letterbox::with_args(&["--db", db]);
+    let ids = lb.send_numbered(3).await;
+    lb.kill();
+    drop(lb);
+    backdate(db, &ids[..2], 2);
+
+    let lb = Letterbox::with_args(&["--db", db, "--max-age", "1h"]);
+    let list = lb.wait_for_total(1).await;
+    assert_eq!(common::ids_of(&list), [ids[2].clone()]);
+}
+
+#[tokio::test]
+async fn max_age_prunes_while_running() {
+    let dir = TempDir::new("max-age-running");
+    let db = &dir.file("x.db");
+    let lb = Letterbox::with_args(&["--db", db, "--max-age", "1h"]);
+    let ids = lb.send_numbered(2).await;
+    backdate(db, &ids[..1], 2);
+    // Every commit is followed by a pruning pass.
+    let newest = lb.send_simple("newest").await;
+    let list = lb.wait_for_total(2).await;
+    assert_eq!(common::ids_of(&list), [newest, ids[1].clone()]);
+}
+
+#[tokio::test]
+async fn max_age_prunes_without_new_mail() {
+    let lb = Letterbox::with_args(&["--max-age", "1s"]);
+    // The 250 means it was committed; nothing else is written afterwards,
+    // so only the writer's own timer can remove it.
+    lb.send_simple("short-lived").await;
+    lb.wait_for_total(0).await;
+}

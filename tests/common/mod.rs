@@ -61,6 +61,17 @@ impl TempDir {
     }
 }
 
+/// Writes a self-signed certificate for `localhost` and its key to `dir`
+/// as `cert.pem` and `key.pem`; returns their paths.
+pub fn write_self_signed(dir: &TempDir) -> (String, String) {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("generating a certificate");
+    let (cert, key) = (dir.file("cert.pem"), dir.file("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).expect("writing cert.pem");
+    std::fs::write(&key, generated.signing_key.serialize_pem()).expect("writing key.pem");
+    (cert, key)
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -148,11 +159,15 @@ impl Launch {
         self
     }
 
-    fn given(&self, flag: &str, env: &str) -> bool {
+    /// Whether a flag, or one of the variables that stand for it, is set.
+    fn given(&self, flag: &str, env: &[&str]) -> bool {
         self.args
             .iter()
             .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-            || self.env.iter().any(|(name, _)| name == env)
+            || self
+                .env
+                .iter()
+                .any(|(name, _)| env.contains(&name.as_str()))
     }
 
     /// The command, with free loopback ports and a database in `dir`
@@ -160,26 +175,22 @@ impl Launch {
     fn command(&self, dir: &TempDir, stderr: Stdio) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.wrapper_args);
-        for (flag, env) in [("--smtp", "LETTERBOX_SMTP"), ("--http", "LETTERBOX_HTTP")] {
-            if !self.given(flag, env) {
+        for (flag, env) in [
+            ("--smtp", ["LETTERBOX_SMTP", "MP_SMTP_BIND_ADDR"]),
+            ("--http", ["LETTERBOX_HTTP", "MP_UI_BIND_ADDR"]),
+        ] {
+            if !self.given(flag, &env) {
                 command.args([flag, "127.0.0.1:0"]);
             }
         }
-        if !self.given("--db", "LETTERBOX_DB") {
+        if !self.given("--db", &["LETTERBOX_DB", "MP_DATABASE"]) {
             command.arg("--db").arg(dir.path().join("letterbox.db"));
         }
         command.args(&self.args);
         if self.clear_env {
             command.env_clear();
         } else {
-            // Only explicit flags and variables configure the server under test.
-            for (name, _) in std::env::vars_os() {
-                let name_text = name.to_string_lossy();
-                if name_text.starts_with("LETTERBOX_") || name_text.starts_with("MP_") {
-                    command.env_remove(name);
-                }
-            }
-            command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+            without_configuration_env(&mut command);
         }
         command
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -279,6 +290,60 @@ impl Launch {
             _dir: dir,
         }
     }
+}
+
+/// Removes the variables that configure Letterbox (and the log level) from
+/// the environment `command` inherits: only explicit flags and variables
+/// configure what a test runs.
+pub fn without_configuration_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("LETTERBOX_") || text.starts_with("MP_") {
+            command.env_remove(name);
+        }
+    }
+    command.env_remove("RUST_LOG").env("NO_COLOR", "1")
+}
+
+/// Runs `command` to its end with `stdin` as input (bounded by
+/// [`TIMEOUT`]) and returns what it printed.
+pub fn run_with_input(command: &mut Command, stdin: &[u8]) -> Finished {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // A process that exits early closes its stdin; that is its business.
+        let _ = input.write_all(&stdin);
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx
+        .recv_timeout(TIMEOUT)
+        .unwrap_or_else(|_| panic!("{command:?} did not finish"))
+        .expect("collecting the output");
+    let _ = writer.join();
+    Finished {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The binary run as a helper command (`healthcheck`, `sendmail`, ...),
+/// with a clean configuration environment.
+pub fn letterbox_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_letterbox"));
+    command.args(args);
+    without_configuration_env(&mut command);
+    command
 }
 
 /// The socket address in `127.0.0.1:25`, `http://127.0.0.1:80/path` and the
@@ -924,4 +989,33 @@ pub async fn connect_smtps(addr: SocketAddr) -> Smtp<tokio_rustls::client::TlsSt
     let mut smtp = Smtp::connect_raw(addr).await.upgrade().await;
     smtp.reply().await.assert(220, "");
     smtp
+}
+
+/// `GET path` over HTTPS (any certificate accepted) with HTTP/1.1 and
+/// `Connection: close`; returns the status and the body. reqwest here is
+/// built without TLS, so this speaks the protocol by hand.
+pub async fn https_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let stream = TcpStream::connect(addr)
+        .await
+        .expect("connecting for HTTPS");
+    let mut tls = tokio::time::timeout(TIMEOUT, tls_connect(stream))
+        .await
+        .expect("TLS handshake timed out")
+        .expect("TLS handshake");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes())
+        .await
+        .expect("sending the request");
+    let mut response = Vec::new();
+    // A server may close without TLS close_notify once the body is sent.
+    let _ = tokio::time::timeout(TIMEOUT, tls.read_to_end(&mut response))
+        .await
+        .expect("reading the HTTPS response timed out");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, body.to_string())
 }

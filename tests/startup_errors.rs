@@ -1,0 +1,138 @@
+//! Bad input at start: one line on stderr naming the problem and a failing
+//! exit code, never a panic or a backtrace.
+
+mod common;
+
+use common::{Finished, Launch, TempDir, write_self_signed};
+
+/// Runs letterbox with `args` (and `RUST_BACKTRACE=1`, so a panic would
+/// show) and checks it failed the way an operator wants to read.
+#[track_caller]
+fn fails_with(launch: Launch, expected: &[&str]) -> String {
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = launch.env("RUST_BACKTRACE", "1").run_to_exit();
+    assert!(!status.success(), "exited 0; stderr: {stderr}");
+    assert_ne!(status.code(), Some(101), "panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "not one line: {stderr:?}");
+    for part in expected {
+        assert!(
+            lines[0].contains(part),
+            "{:?} does not mention {part:?}",
+            lines[0]
+        );
+    }
+    assert!(!stdout.contains("ready"), "claimed to be ready: {stdout}");
+    lines[0].to_string()
+}
+
+#[test]
+fn a_database_path_that_cannot_be_created() {
+    // /proc refuses new files even to root, which the tests may run as.
+    fails_with(
+        Launch::default().args(&["--db", "/proc/letterbox-test/letterbox.db"]),
+        &["/proc/letterbox-test"],
+    );
+    fails_with(
+        Launch::default().args(&["--db", "/proc/letterbox-test.db"]),
+        &["cannot open the database", "/proc/letterbox-test.db"],
+    );
+}
+
+#[test]
+fn a_database_path_that_is_a_directory() {
+    let dir = TempDir::new("db-dir");
+    fails_with(
+        Launch::default().args(&["--db", dir.path().to_str().unwrap()]),
+        &["cannot open the database", dir.path().to_str().unwrap()],
+    );
+}
+
+#[test]
+fn ports_in_use() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for flag in ["--smtp", "--http", "--smtps", "--metrics"] {
+        let line = fails_with(
+            Launch::default().args(&[flag, &addr]),
+            &["listening on", &addr],
+        );
+        assert!(line.contains("in use"), "{line}");
+    }
+}
+
+#[test]
+fn malformed_certificates_and_keys() {
+    let dir = TempDir::new("certs");
+    let garbage = dir.file("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let empty = dir.file("empty.pem");
+    std::fs::write(&empty, "no PEM here\n").unwrap();
+    let (cert, key) = write_self_signed(&dir);
+    for (cert_flag, key_flag) in [
+        ("--smtp-tls-cert", "--smtp-tls-key"),
+        ("--ui-tls-cert", "--ui-tls-key"),
+    ] {
+        fails_with(
+            Launch::default().args(&[cert_flag, &garbage, key_flag, &key]),
+            &["certificate", &garbage],
+        );
+        fails_with(
+            Launch::default().args(&[cert_flag, &empty, key_flag, &key]),
+            &["no PEM certificate", &empty],
+        );
+        fails_with(
+            Launch::default().args(&[cert_flag, &cert, key_flag, &empty]),
+            &["private key", &empty],
+        );
+        fails_with(
+            Launch::default().args(&[cert_flag, &cert, key_flag, &dir.file("missing.key")]),
+            &["missing.key"],
+        );
+    }
+}
+
+#[test]
+fn bad_auth_files() {
+    let dir = TempDir::new("auth");
+    let sha = dir.file("sha.htpasswd");
+    std::fs::write(
+        &sha,
+        "# made with htpasswd -s\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
+    )
+    .unwrap();
+    fails_with(
+        Launch::default().args(&["--ui-auth-file", &sha]),
+        &[&sha, "line 2", "bcrypt"],
+    );
+    let missing = dir.file("missing.htpasswd");
+    fails_with(
+        Launch::default().args(&["--ui-auth-file", &missing]),
+        &[&missing],
+    );
+    let smtp = dir.file("smtp-users");
+    std::fs::write(&smtp, "alice:pw\nno-colon-here\n").unwrap();
+    fails_with(
+        Launch::default().args(&["--smtp-auth-file", &smtp]),
+        &[&smtp, "no-colon-here"],
+    );
+}
+
+#[test]
+fn bad_mailpit_variables_name_the_variable() {
+    fails_with(
+        Launch::default().env("MP_MAX_MESSAGES", "lots"),
+        &["MP_MAX_MESSAGES", "lots"],
+    );
+}
