@@ -45,6 +45,9 @@ fn fail(err: &dyn std::fmt::Display, code: u8) -> ExitCode {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that comes right after "ready" must find
+    // them installed, not the default action that kills the process.
+    let stop = shutdown_signal()?;
     let letterbox = letterbox::start(config).await?;
     let tls = if letterbox.self_signed_tls {
         "STARTTLS with a self-signed certificate"
@@ -62,23 +65,29 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     println!("  Web    {}", letterbox.web_url);
     println!("  Store  {}", letterbox.store.path().display());
 
-    shutdown_signal().await?;
+    stop.await;
     tracing::info!("shutting down");
     letterbox.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() -> std::io::Result<()> {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the SIGINT and SIGTERM handlers; the future completes when
+/// either signal arrives.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-        Ok(())
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    ctrl_c.await
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
