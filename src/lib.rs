@@ -9,6 +9,7 @@ pub mod config;
 pub mod events;
 pub mod ingest;
 pub mod message;
+pub mod net;
 pub mod smtp;
 pub mod stats;
 pub mod store;

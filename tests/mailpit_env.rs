@@ -31,21 +31,12 @@ async fn a_mailpit_compose_environment() {
         smtp.quit().await;
     }
 
-    let url = lb.url("/api/v1/messages");
-    let anonymous = lb.client().get(&url).send().await.unwrap();
-    assert_eq!(anonymous.status(), 401);
+    let (status, _) = lb.get_json("/api/v1/messages").await;
+    assert_eq!(status, 401);
     let deadline = std::time::Instant::now() + common::TIMEOUT;
     loop {
-        let list: serde_json::Value = lb
-            .client()
-            .get(&url)
-            .basic_auth("ops", Some("other"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response = lb.get_with_login("/api/v1/messages", "ops", "other").await;
+        let list: serde_json::Value = response.json().await.unwrap();
         // MP_MAX_MESSAGES=2: the oldest is pruned after its commit.
         if list["total"] == 2 {
             break;
@@ -68,21 +59,11 @@ async fn letterbox_settings_win() {
         .start();
     lb.send_numbered(3).await;
     let list = lb
-        .client()
-        .get(lb.url("/api/v1/messages"))
-        .basic_auth("admin", Some("admin"))
-        .send()
-        .await
-        .unwrap();
+        .get_with_login("/api/v1/messages", "admin", "admin")
+        .await;
     assert_eq!(list.status(), 200);
     let list: serde_json::Value = list.json().await.unwrap();
     assert_eq!(list["total"], 3, "{list}");
-    let mailpit_login = lb
-        .client()
-        .get(lb.url("/api/v1/messages"))
-        .basic_auth("dev", Some("secret"))
-        .send()
-        .await
-        .unwrap();
+    let mailpit_login = lb.get_with_login("/api/v1/messages", "dev", "secret").await;
     assert_eq!(mailpit_login.status(), 401);
 }

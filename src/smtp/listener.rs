@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
 use crate::ingest::{Ingest, IngestError};
+use crate::net;
 use crate::stats::RejectReason;
 
 /// Everything a connection needs, shared by all of them.
@@ -40,20 +41,9 @@ enum Outcome {
 /// Accepts connections until shutdown. With `implicit_tls` every connection
 /// starts with a TLS handshake (SMTPS, port 465 style).
 pub async fn serve(listener: TcpListener, server: Arc<SmtpServer>, implicit_tls: bool) {
-    loop {
-        let accepted = tokio::select! {
-            () = server.shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // Usually EMFILE: back off instead of spinning.
-                warn!(%err, "accepting an SMTP connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((stream, peer)) =
+        net::next_connection(&listener, &server.shutdown, "an SMTP").await
+    {
         let task_server = server.clone();
         server.tasks.spawn(async move {
             if let Err(err) = connection(stream, peer, &task_server, implicit_tls).await {

@@ -477,6 +477,21 @@ impl Letterbox {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// GET with Basic credentials.
+    pub async fn get_with_login(
+        &self,
+        path: &str,
+        user: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .basic_auth(user, Some(password))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} as {user}: {e}"))
+    }
+
     /// GET returning the status and the JSON body (which must be JSON).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         json_of(path, self.get(path).await).await
