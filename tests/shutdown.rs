@@ -1,5 +1,6 @@
 //! Graceful shutdown on SIGTERM: stop accepting, let a message being
-//! received finish, turn idle sessions away with 421, commit, exit 0.
+//! received finish, turn idle sessions away with 421, commit, close the
+//! database cleanly, exit 0.
 
 mod common;
 
@@ -41,6 +42,12 @@ async fn a_message_in_flight_is_finished_and_kept() {
     let status = lb.wait_exit();
     assert!(status.success(), "exit status {status:?}");
     assert!(lb.stderr().contains("shutting down"), "{}", lb.stderr());
+    // Closed cleanly: the write-ahead log was checkpointed and removed.
+    let wal = format!("{db}-wal");
+    assert!(
+        !std::path::Path::new(&wal).exists(),
+        "{wal} was left behind"
+    );
     drop(lb);
 
     let lb = Letterbox::with_args(&["--db", db]);

@@ -274,8 +274,10 @@ impl Store {
     }
 
     /// Waits until every write queued so far is committed, then stops the
-    /// writer. Reads keep working on clones until they are dropped.
+    /// writer, closing the database cleanly (write-ahead log checkpointed
+    /// and removed). Reads keep working on clones until they are dropped.
     pub async fn close(&self) {
+        self.inner.readers.close_idle();
         let _ = self.write(writer::Op::Close).await;
     }
 }

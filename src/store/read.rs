@@ -37,6 +37,13 @@ impl Readers {
         Ok(conn)
     }
 
+    /// Closes the idle connections, so that the writer's is the last one
+    /// open when it closes: only then does SQLite checkpoint and remove the
+    /// write-ahead log. A read after this opens a new connection.
+    pub fn close_idle(&self) {
+        self.idle.lock().expect("reader pool lock").clear();
+    }
+
     /// Runs `f` on an idle connection (or a new one) and returns it to the pool.
     pub fn with<T>(
         &self,

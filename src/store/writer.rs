@@ -26,7 +26,8 @@ pub enum Op {
     Delete(Selection, Reply<u64>),
     /// Time has passed: messages may have grown older than `max_age`.
     Expire,
-    /// Acknowledged after everything queued before it; then the thread ends.
+    /// Acknowledged after everything queued before it is committed and the
+    /// connection is closed; then the thread ends.
     Close(Reply<()>),
 }
 
@@ -50,13 +51,14 @@ pub fn start(
     schema::migrate(&mut conn)?;
     let count: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-    let mut writer = Writer {
+    let writer = Writer {
         conn,
         count,
         retention,
         // A lower --max-messages or --max-age than last time applies right
         // away, not only once new mail arrives.
         prune_pending: true,
+        close_requested: None,
         events,
     };
     std::thread::Builder::new()
@@ -84,6 +86,9 @@ struct Writer {
     /// Messages may be over the limits: prune a batch whenever no write is
     /// waiting.
     prune_pending: bool,
+    /// A `Close` was committed with its batch: answer it once the
+    /// connection is closed.
+    close_requested: Option<Reply<()>>,
     events: Events,
 }
 
@@ -103,7 +108,7 @@ enum Failure {
 }
 
 impl Writer {
-    fn run(&mut self, mut rx: mpsc::Receiver<Op>) {
+    fn run(mut self, mut rx: mpsc::Receiver<Op>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             // Writes always go first; pruning fills the gaps between them,
@@ -131,13 +136,23 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let closing = batch.iter().any(|op| matches!(op, Op::Close(_)));
             self.commit_batch(&mut batch);
-            if closing {
+            if let Some(reply) = self.close_requested.take() {
+                self.close(reply);
                 return;
             }
             self.prune_pending = true;
         }
+    }
+
+    /// Closes the connection, then answers the `Close`: its caller may exit
+    /// the process as soon as it hears back. The last connection to close
+    /// checkpoints the write-ahead log into the database and removes it.
+    fn close(self, reply: Reply<()>) {
+        if let Err((_, err)) = self.conn.close() {
+            error!(%err, "closing the database failed");
+        }
+        let _ = reply.send(Ok(()));
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<Op>) {
@@ -162,9 +177,7 @@ impl Writer {
                     Done::Delete(reply, ..) | Done::Failed(Failure::Delete(reply, _)) => {
                         let _ = reply.send(Err(failed()));
                     }
-                    Done::Close(reply) => {
-                        let _ = reply.send(Ok(()));
-                    }
+                    Done::Close(reply) => self.close_requested = Some(reply),
                     Done::Nothing => {}
                 }
             }
@@ -177,9 +190,7 @@ impl Writer {
                     Op::Delete(_, reply) => {
                         let _ = reply.send(Err(failed()));
                     }
-                    Op::Close(reply) => {
-                        let _ = reply.send(Ok(()));
-                    }
+                    Op::Close(reply) => self.close_requested = Some(reply),
                     Op::Expire => {}
                 }
             }
@@ -204,9 +215,7 @@ impl Writer {
                 Done::Failed(Failure::Delete(reply, err)) => {
                     let _ = reply.send(Err(err));
                 }
-                Done::Close(reply) => {
-                    let _ = reply.send(Ok(()));
-                }
+                Done::Close(reply) => self.close_requested = Some(reply),
                 Done::Nothing => {}
             }
         }
