@@ -54,13 +54,29 @@ impl Readers {
             Some(conn) => conn,
             None => self.open()?,
         };
-        let result = f(&conn);
+        let result = in_one_snapshot(&conn, f);
         let mut idle = self.idle.lock().expect("reader pool lock");
         if idle.len() < POOL_SIZE {
             idle.push(conn);
         }
         result
     }
+}
+
+/// Runs `f` in one read transaction, so that everything it reads comes from
+/// the same snapshot: a page and its total agree even while the writer
+/// commits (or prunes) between the two queries.
+fn in_one_snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("BEGIN")?;
+    let result = f(conn);
+    // A read-only transaction has nothing to roll back: ending it is all.
+    let ended = conn.execute_batch("COMMIT");
+    let value = result?;
+    ended?;
+    Ok(value)
 }
 
 const SUMMARY_COLUMNS: &str = "id, message_id, read, from_addr, to_addrs, cc_addrs, bcc_addrs, \
