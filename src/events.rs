@@ -1,4 +1,4 @@
-//! The in-process stream of store changes (new, deleted, cleared) that the
+//! The in-process stream of store changes (new, deleted, read, tagged) that the
 //! web UI pushes to browsers. Publishing never blocks: a consumer that falls
 //! behind loses the oldest events and is told so by `broadcast`'s `Lagged`,
 //! and ingest never waits for anyone.
@@ -17,6 +17,15 @@ pub enum Event {
     Deleted(Arc<[String]>),
     /// Every message was deleted.
     Cleared,
+    /// These messages were marked read or unread.
+    ReadChanged {
+        ids: Arc<[String]>,
+        read: bool,
+    },
+    /// The tags of these messages changed.
+    TagsChanged {
+        ids: Arc<[String]>,
+    },
 }
 
 #[derive(Clone)]

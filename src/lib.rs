@@ -8,6 +8,7 @@ pub mod config;
 pub mod events;
 pub mod ingest;
 pub mod message;
+pub mod search;
 pub mod smtp;
 pub mod stats;
 pub mod store;

@@ -62,6 +62,19 @@ const MIGRATIONS: &[&str] = &[
     -- merging a large share of ingest time.
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
     "#,
+    // 2: tags.
+    r#"
+    CREATE TABLE tags (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE
+    );
+    CREATE TABLE message_tags (
+        message INTEGER NOT NULL,   -- messages.rowid
+        tag     INTEGER NOT NULL,   -- tags.id
+        PRIMARY KEY (message, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_tags_by_tag ON message_tags(tag, message);
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]

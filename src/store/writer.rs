@@ -5,10 +5,13 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, Transaction, params};
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
+use super::query::Condition;
 use super::{NewMessage, Selection, StoreError, schema};
 use crate::events::{Event, Events};
 
@@ -21,9 +24,27 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 pub enum Op {
     Insert(Box<NewMessage>, Reply<()>),
-    Delete(Selection, Reply<u64>),
+    /// A change to stored messages; answers how many it affected.
+    Change(Change, Reply<u64>),
     /// Acknowledged after everything queued before it; then the thread ends.
     Close(Reply<()>),
+}
+
+/// Changes to messages already stored.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Delete(Selection),
+    SetRead(Selection, bool),
+    /// Replace the tags of these messages.
+    SetTags {
+        ids: Vec<String>,
+        tags: Vec<String>,
+    },
+    RenameTag {
+        from: String,
+        to: String,
+    },
+    DeleteTag(String),
 }
 
 pub fn start(
@@ -66,15 +87,9 @@ struct Writer {
 
 /// What an applied operation still owes after the commit.
 enum Done {
-    Insert(Reply<()>, Event),
-    Delete(Reply<u64>, u64, Event),
-    Failed(Failure),
+    Insert(Reply<()>, Result<Event, StoreError>),
+    Change(Reply<u64>, Result<(u64, Option<Event>), StoreError>),
     Close(Reply<()>),
-}
-
-enum Failure {
-    Insert(Reply<()>, StoreError),
-    Delete(Reply<u64>, StoreError),
 }
 
 impl Writer {
@@ -113,29 +128,17 @@ impl Writer {
             let failed = || StoreError::CommitFailed(err.to_string());
             for item in done.drain(..) {
                 match item {
-                    Done::Insert(reply, _) | Done::Failed(Failure::Insert(reply, _)) => {
-                        let _ = reply.send(Err(failed()));
-                    }
-                    Done::Delete(reply, ..) | Done::Failed(Failure::Delete(reply, _)) => {
-                        let _ = reply.send(Err(failed()));
-                    }
-                    Done::Close(reply) => {
-                        let _ = reply.send(Ok(()));
-                    }
+                    Done::Insert(reply, _) => drop(reply.send(Err(failed()))),
+                    Done::Change(reply, _) => drop(reply.send(Err(failed()))),
+                    Done::Close(reply) => drop(reply.send(Ok(()))),
                 }
             }
-            // Ops never reached if `transaction()` itself failed.
+            // Operations never reached if `transaction()` itself failed.
             for op in batch.drain(..) {
                 match op {
-                    Op::Insert(_, reply) => {
-                        let _ = reply.send(Err(failed()));
-                    }
-                    Op::Delete(_, reply) => {
-                        let _ = reply.send(Err(failed()));
-                    }
-                    Op::Close(reply) => {
-                        let _ = reply.send(Ok(()));
-                    }
+                    Op::Insert(_, reply) => drop(reply.send(Err(failed()))),
+                    Op::Change(_, reply) => drop(reply.send(Err(failed()))),
+                    Op::Close(reply) => drop(reply.send(Ok(()))),
                 }
             }
             return;
@@ -143,25 +146,20 @@ impl Writer {
         self.count = count;
         for item in done {
             match item {
-                Done::Insert(reply, event) => {
-                    self.events.publish(event);
-                    let _ = reply.send(Ok(()));
+                Done::Insert(reply, result) => {
+                    let result = result.map(|event| self.events.publish(event));
+                    let _ = reply.send(result);
                 }
-                Done::Delete(reply, n, event) => {
-                    if n > 0 {
-                        self.events.publish(event);
-                    }
-                    let _ = reply.send(Ok(n));
+                Done::Change(reply, result) => {
+                    let result = result.map(|(n, event)| {
+                        if let Some(event) = event {
+                            self.events.publish(event);
+                        }
+                        n
+                    });
+                    let _ = reply.send(result);
                 }
-                Done::Failed(Failure::Insert(reply, err)) => {
-                    let _ = reply.send(Err(err));
-                }
-                Done::Failed(Failure::Delete(reply, err)) => {
-                    let _ = reply.send(Err(err));
-                }
-                Done::Close(reply) => {
-                    let _ = reply.send(Ok(()));
-                }
+                Done::Close(reply) => drop(reply.send(Ok(()))),
             }
         }
     }
@@ -192,6 +190,7 @@ impl Writer {
             for (rowid, _) in &oldest {
                 delete_row(&tx, *rowid)?;
             }
+            delete_unused_tags(&tx)?;
             tx.commit()?;
             Ok(oldest.into_iter().map(|(_, id)| id).collect())
         })();
@@ -216,27 +215,181 @@ impl Writer {
 /// is rolled back to its savepoint and does not spoil the others.
 fn apply(tx: &Transaction<'_>, op: Op, count: &mut u64) -> Done {
     match op {
-        Op::Insert(message, reply) => match with_savepoint(tx, |tx| insert(tx, &message)) {
-            Ok(()) => {
+        Op::Insert(message, reply) => {
+            let result = with_savepoint(tx, |tx| insert(tx, &message)).map(|()| {
                 *count += 1;
-                Done::Insert(reply, Event::New(message.summary().into()))
-            }
-            Err(err) => Done::Failed(Failure::Insert(reply, err.into())),
-        },
-        Op::Delete(selection, reply) => match with_savepoint(tx, |tx| delete(tx, &selection)) {
-            Ok(ids) => {
-                let n = ids.len() as u64;
-                *count = count.saturating_sub(n);
-                let event = match selection {
-                    Selection::All => Event::Cleared,
-                    Selection::Ids(_) => Event::Deleted(ids.into()),
-                };
-                Done::Delete(reply, n, event)
-            }
-            Err(err) => Done::Failed(Failure::Delete(reply, err.into())),
-        },
+                Event::New(message.summary().into())
+            });
+            Done::Insert(reply, result.map_err(Into::into))
+        }
+        Op::Change(change, reply) => {
+            let result = with_savepoint(tx, |tx| apply_change(tx, &change, count));
+            Done::Change(reply, result.map_err(Into::into))
+        }
         Op::Close(reply) => Done::Close(reply),
     }
+}
+
+/// Applies a change; returns how many messages it touched and the event
+/// to publish once committed.
+fn apply_change(
+    tx: &Transaction<'_>,
+    change: &Change,
+    count: &mut u64,
+) -> Result<(u64, Option<Event>), rusqlite::Error> {
+    let ids = |rows: &[(i64, String)]| -> Arc<[String]> {
+        rows.iter().map(|(_, id)| id.clone()).collect()
+    };
+    Ok(match change {
+        Change::Delete(selection) => {
+            let rows = select(tx, selection)?;
+            if matches!(selection, Selection::All) {
+                tx.execute_batch(
+                    "DELETE FROM messages_fts; DELETE FROM message_parts; DELETE FROM message_raw;
+                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM messages;",
+                )?;
+            } else {
+                for (rowid, _) in &rows {
+                    delete_row(tx, *rowid)?;
+                }
+                delete_unused_tags(tx)?;
+            }
+            let n = rows.len() as u64;
+            *count = count.saturating_sub(n);
+            let event = match selection {
+                Selection::All => Event::Cleared,
+                _ => Event::Deleted(ids(&rows)),
+            };
+            (n, (n > 0).then_some(event))
+        }
+        Change::SetRead(selection, read) => {
+            let rows = select(tx, selection)?;
+            let mut changed = Vec::new();
+            let mut stmt =
+                tx.prepare_cached("UPDATE messages SET read = ?1 WHERE rowid = ?2 AND read != ?1")?;
+            for row in rows {
+                if stmt.execute(params![read, row.0])? > 0 {
+                    changed.push(row);
+                }
+            }
+            let n = changed.len() as u64;
+            let event = Event::ReadChanged {
+                ids: ids(&changed),
+                read: *read,
+            };
+            (n, (n > 0).then_some(event))
+        }
+        Change::SetTags { ids: wanted, tags } => {
+            let rows = select(tx, &Selection::Ids(wanted.clone()))?;
+            for (rowid, _) in &rows {
+                tx.prepare_cached("DELETE FROM message_tags WHERE message = ?1")?
+                    .execute([rowid])?;
+                tag_message(tx, *rowid, tags)?;
+            }
+            delete_unused_tags(tx)?;
+            let n = rows.len() as u64;
+            (n, (n > 0).then(|| Event::TagsChanged { ids: ids(&rows) }))
+        }
+        Change::RenameTag { from, to } => {
+            let rows = tagged(tx, from)?;
+            if rows.is_empty() {
+                return Ok((0, None));
+            }
+            let target = tag_id(tx, to)?;
+            let old: i64 =
+                tx.query_row("SELECT id FROM tags WHERE name = ?1", [from], |r| r.get(0))?;
+            if target != old {
+                // Renaming onto an existing tag merges the two.
+                tx.execute(
+                    "UPDATE OR IGNORE message_tags SET tag = ?1 WHERE tag = ?2",
+                    params![target, old],
+                )?;
+                tx.execute("DELETE FROM message_tags WHERE tag = ?1", [old])?;
+                tx.execute("DELETE FROM tags WHERE id = ?1", [old])?;
+            } else {
+                // Only the letter case changes.
+                tx.execute("UPDATE tags SET name = ?1 WHERE id = ?2", params![to, old])?;
+            }
+            (
+                rows.len() as u64,
+                Some(Event::TagsChanged { ids: ids(&rows) }),
+            )
+        }
+        Change::DeleteTag(name) => {
+            let rows = tagged(tx, name)?;
+            tx.execute(
+                "DELETE FROM message_tags WHERE tag IN (SELECT id FROM tags WHERE name = ?1)",
+                [name],
+            )?;
+            tx.execute("DELETE FROM tags WHERE name = ?1", [name])?;
+            let n = rows.len() as u64;
+            (n, (n > 0).then(|| Event::TagsChanged { ids: ids(&rows) }))
+        }
+    })
+}
+
+/// The (rowid, id) of every message in the selection, oldest first.
+fn select(
+    tx: &Transaction<'_>,
+    selection: &Selection,
+) -> Result<Vec<(i64, String)>, rusqlite::Error> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+    match selection {
+        Selection::All => tx
+            .prepare("SELECT rowid, id FROM messages ORDER BY rowid")?
+            .query_map([], row)?
+            .collect(),
+        Selection::Ids(ids) => {
+            let mut stmt = tx.prepare_cached("SELECT rowid, id FROM messages WHERE id = ?1")?;
+            let mut rows = Vec::new();
+            for id in ids {
+                if let Some(found) = stmt.query_row([id], row).optional()? {
+                    rows.push(found);
+                }
+            }
+            Ok(rows)
+        }
+        Selection::Query(query) => {
+            let condition = Condition::for_query(query);
+            let sql = format!(
+                "SELECT m.rowid, m.id FROM messages m WHERE {} ORDER BY m.rowid",
+                condition.sql
+            );
+            tx.prepare(&sql)?
+                .query_map(rusqlite::params_from_iter(condition.params), row)?
+                .collect()
+        }
+    }
+}
+
+fn tagged(tx: &Transaction<'_>, name: &str) -> Result<Vec<(i64, String)>, rusqlite::Error> {
+    tx.prepare_cached(
+        "SELECT m.rowid, m.id FROM messages m JOIN message_tags mt ON mt.message = m.rowid
+         JOIN tags t ON t.id = mt.tag WHERE t.name = ?1 ORDER BY m.rowid",
+    )?
+    .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// The id of a tag, created if new.
+fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
+    tx.prepare_cached("INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?
+        .execute([name])?;
+    tx.prepare_cached("SELECT id FROM tags WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+}
+
+fn tag_message(tx: &Transaction<'_>, rowid: i64, tags: &[String]) -> Result<(), rusqlite::Error> {
+    for tag in tags {
+        let tag = tag_id(tx, tag)?;
+        tx.prepare_cached("INSERT OR IGNORE INTO message_tags (message, tag) VALUES (?1, ?2)")?
+            .execute([rowid, tag])?;
+    }
+    Ok(())
+}
+
+fn delete_unused_tags(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+    tx.execute_batch("DELETE FROM tags WHERE id NOT IN (SELECT tag FROM message_tags)")
 }
 
 fn with_savepoint<T>(
@@ -311,6 +464,7 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
             part.body_end,
         ])?;
     }
+    tag_message(tx, rowid, &p.tags)?;
     let s = &p.search;
     tx.prepare_cached(
         "INSERT INTO messages_fts (rowid, headers, body, html, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -323,44 +477,11 @@ fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
     for sql in [
         "DELETE FROM messages_fts WHERE rowid = ?1",
         "DELETE FROM message_parts WHERE message = ?1",
+        "DELETE FROM message_tags WHERE message = ?1",
         "DELETE FROM message_raw WHERE rowid = ?1",
         "DELETE FROM messages WHERE rowid = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([rowid])?;
     }
     Ok(())
-}
-
-/// Deletes the selection and returns the IDs that existed.
-fn delete(tx: &Transaction<'_>, selection: &Selection) -> Result<Vec<String>, rusqlite::Error> {
-    match selection {
-        Selection::All => {
-            let ids: Vec<String> = tx
-                .prepare("SELECT id FROM messages")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            tx.execute_batch(
-                "DELETE FROM messages_fts; DELETE FROM message_parts; DELETE FROM message_raw; DELETE FROM messages;",
-            )?;
-            Ok(ids)
-        }
-        Selection::Ids(ids) => {
-            let mut deleted = Vec::new();
-            for id in ids {
-                let rowid: Option<i64> = tx
-                    .prepare_cached("SELECT rowid FROM messages WHERE id = ?1")?
-                    .query_row([id], |r| r.get(0))
-                    .map(Some)
-                    .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        e => Err(e),
-                    })?;
-                if let Some(rowid) = rowid {
-                    delete_row(tx, rowid)?;
-                    deleted.push(id.clone());
-                }
-            }
-            Ok(deleted)
-        }
-    }
 }
