@@ -4,6 +4,7 @@
 //! once ([`message`]) and hands it to the [`store`], whose writer publishes
 //! each committed change as an [`events`] entry for the [`web`] side.
 
+pub mod compose;
 pub mod config;
 pub mod events;
 pub mod ingest;
@@ -113,6 +114,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         ingest,
         events,
         stats,
+        max_message_size: config.max_message_size,
     });
     tasks.spawn(async move {
         if let Err(err) = axum::serve(http_listener, app).await {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub events: Events,
     pub stats: Arc<Stats>,
+    /// Largest message accepted, also for `POST /api/v1/send`.
+    pub max_message_size: u64,
 }
 
 /// The whole HTTP application, apart from any listener so tests can drive it.

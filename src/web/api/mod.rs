@@ -4,10 +4,12 @@ pub mod info;
 pub mod messages;
 mod params;
 pub mod search;
+pub mod send;
 pub mod tags;
+pub mod wait;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use super::AppState;
 
@@ -20,6 +22,9 @@ pub fn routes() -> Router<AppState> {
                 .delete(messages::delete),
         )
         .route("/search", get(search::search).delete(search::delete))
+        .route("/send", post(send::send))
+        .route("/wait", get(wait::wait))
+        .route("/webui", get(info::webui))
         .route("/tags", get(tags::list).put(tags::set))
         .route("/tags/{tag}", put(tags::rename).delete(tags::delete))
         .route("/message/{id}", get(messages::show))
