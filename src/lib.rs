@@ -4,6 +4,8 @@
 //! once ([`message`]) and hands it to the [`store`], whose writer publishes
 //! each committed change as an [`events`] entry for the [`web`] side.
 
+pub mod cli;
+pub mod client;
 pub mod compose;
 pub mod config;
 pub mod events;
