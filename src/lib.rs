@@ -9,6 +9,7 @@ pub mod client;
 pub mod compose;
 pub mod config;
 pub mod events;
+pub mod extract;
 pub mod ingest;
 pub mod message;
 pub mod search;

@@ -201,8 +201,8 @@ pub async fn show(
     Ok(message_json(&message, &raw))
 }
 
-/// Mailpit's full `Message` JSON for a stored message.
-pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
+/// The decoded text and HTML bodies (empty when the message has none).
+pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
     let body_of = |role| {
         message
             .parts
@@ -211,7 +211,12 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
             .map(|p| part_text(raw, p))
             .unwrap_or_default()
     };
-    let (text, html) = (body_of(PartRole::Text), body_of(PartRole::Html));
+    (body_of(PartRole::Text), body_of(PartRole::Html))
+}
+
+/// Mailpit's full `Message` JSON for a stored message.
+pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
+    let (text, html) = bodies(message, raw);
     let headers = mailparse::parse_headers(raw)
         .map(|(h, _)| h)
         .unwrap_or_default();

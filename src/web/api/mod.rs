@@ -1,5 +1,6 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
+pub mod extract;
 pub mod info;
 pub mod messages;
 mod params;
@@ -30,5 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}", get(messages::show))
         .route("/message/{id}/headers", get(messages::headers))
         .route("/message/{id}/raw", get(messages::raw))
+        .route("/message/{id}/links", get(extract::links))
+        .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))
 }
