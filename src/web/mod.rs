@@ -32,6 +32,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
+        .nest("/api/v2", api::mailhog::v2_routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(api::info::readyz))
         .fallback(|| async { ApiError::not_found("no such page") })

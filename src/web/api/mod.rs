@@ -2,6 +2,7 @@
 
 pub mod extract;
 pub mod info;
+pub mod mailhog;
 pub mod messages;
 mod params;
 pub mod search;
@@ -34,4 +35,5 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))
+        .merge(mailhog::v1_routes())
 }
