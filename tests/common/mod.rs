@@ -784,3 +784,161 @@ pub async fn connect_smtps(addr: SocketAddr) -> Smtp<tokio_rustls::client::TlsSt
     smtp.reply().await.assert(220, "");
     smtp
 }
+
+// ---------------------------------------------------------------------------
+// The CI API: any method and body, search, send, times
+// ---------------------------------------------------------------------------
+
+/// Percent-encodes a query-string value: everything but RFC 3986's
+/// unreserved characters.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Unix milliseconds now, from the same clock the server reads.
+pub fn now_millis() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
+}
+
+/// Unix milliseconds as RFC 3339 in UTC with milliseconds, e.g.
+/// `2026-11-22T10:00:00.123Z` (the shape of `Created`).
+pub fn rfc3339(ms: i64) -> String {
+    assert!(ms >= 0, "only times after 1970");
+    let (mut days, rest) = (ms / 86_400_000, ms % 86_400_000);
+    let mut year = 1970;
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    while days >= if leap(year) { 366 } else { 365 } {
+        days -= if leap(year) { 366 } else { 365 };
+        year += 1;
+    }
+    let lengths = [
+        31,
+        if leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let mut month = 0;
+    while days >= lengths[month] {
+        days -= lengths[month];
+        month += 1;
+    }
+    format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        month + 1,
+        days + 1,
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    )
+}
+
+impl Letterbox {
+    fn request_builder(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let verb = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self.client.request(verb, self.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        request
+    }
+
+    /// Any request, with an optional body sent as JSON exactly as given (so
+    /// malformed bodies can be sent too); the status and the body text.
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let response = self
+            .request_builder(method, path, body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("reading the body"))
+    }
+
+    /// A request that must succeed with `200` and an empty body, as every
+    /// Letterbox endpoint that changes state without creating anything does.
+    pub async fn request_ok(&self, method: &str, path: &str, body: &Value) {
+        let (status, text) = self.request(method, path, Some(&body.to_string())).await;
+        assert_eq!((status, text.as_str()), (200, ""), "{method} {path} {body}");
+    }
+
+    /// A request that must answer JSON; the status and the JSON.
+    pub async fn request_json(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let what = format!("{method} {path}");
+        let response = self
+            .request_builder(method, path, body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        json_of(&what, response).await
+    }
+
+    /// A request that must fail with `status` and a JSON `{"Error": "..."}`
+    /// with some text; returns that text.
+    pub async fn request_err(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        status: u16,
+    ) -> String {
+        let (got, json) = self.request_json(method, path, body).await;
+        assert_eq!(got, status, "{method} {path} {body:?}: {json}");
+        match json["Error"].as_str() {
+            Some(text) if !text.is_empty() => text.to_string(),
+            _ => panic!("{method} {path}: no Error text in {json}"),
+        }
+    }
+
+    /// `GET /api/v1/search` for `query` (up to 1000 matches), which must answer 200.
+    pub async fn search(&self, query: &str) -> Value {
+        self.get_ok(&format!(
+            "/api/v1/search?limit=1000&query={}",
+            encode(query)
+        ))
+        .await
+    }
+
+    /// The IDs that match `query`, newest first.
+    pub async fn search_ids(&self, query: &str) -> Vec<String> {
+        ids_of(&self.search(query).await)
+    }
+
+    /// `POST /api/v1/send`, which must succeed; returns the new message's ID.
+    pub async fn send_api(&self, body: &Value) -> String {
+        let (status, json) = self
+            .request_json("POST", "/api/v1/send", Some(&body.to_string()))
+            .await;
+        assert_eq!(status, 200, "POST /api/v1/send {body}: {json}");
+        json["ID"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no ID in {json}"))
+            .to_string()
+    }
+}
