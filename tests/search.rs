@@ -7,7 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Letterbox, encode, ids_of, now_millis, rfc3339, simple_message};
+use common::{Letterbox, encode, ids_of, simple_message};
+use letterbox::timefmt::{now_millis, rfc3339_millis as rfc3339};
 use serde_json::json;
 
 /// A sign-up mail: text and HTML alternatives, every address header, a

@@ -803,55 +803,6 @@ pub fn encode(value: &str) -> String {
     out
 }
 
-/// Unix milliseconds now, from the same clock the server reads.
-pub fn now_millis() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
-}
-
-/// Unix milliseconds as RFC 3339 in UTC with milliseconds, e.g.
-/// `2026-11-22T10:00:00.123Z` (the shape of `Created`).
-pub fn rfc3339(ms: i64) -> String {
-    assert!(ms >= 0, "only times after 1970");
-    let (mut days, rest) = (ms / 86_400_000, ms % 86_400_000);
-    let mut year = 1970;
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    while days >= if leap(year) { 366 } else { 365 } {
-        days -= if leap(year) { 366 } else { 365 };
-        year += 1;
-    }
-    let lengths = [
-        31,
-        if leap(year) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut month = 0;
-    while days >= lengths[month] {
-        days -= lengths[month];
-        month += 1;
-    }
-    format!(
-        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        month + 1,
-        days + 1,
-        rest / 3_600_000,
-        rest / 60_000 % 60,
-        rest / 1000 % 60,
-        rest % 1000
-    )
-}
-
 impl Letterbox {
     fn request_builder(
         &self,
