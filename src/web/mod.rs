@@ -2,6 +2,7 @@
 
 pub mod api;
 mod error;
+pub mod push;
 
 use std::sync::Arc;
 

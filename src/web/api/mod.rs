@@ -1,5 +1,6 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
+pub mod events;
 pub mod extract;
 pub mod info;
 pub mod mailhog;
@@ -35,5 +36,6 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))
+        .route("/events", get(events::events))
         .merge(mailhog::v1_routes())
 }
