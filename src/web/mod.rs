@@ -33,6 +33,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
+        .route("/api/v1/", get(api::docs::page))
         .nest("/api/v2", api::mailhog::v2_routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(api::info::readyz))

@@ -1,5 +1,6 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
+pub mod docs;
 pub mod events;
 pub mod extract;
 pub mod info;
@@ -37,5 +38,12 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))
         .route("/events", get(events::events))
+        .route("/openapi.json", get(docs::openapi))
+        // The page lives at `/api/v1/`, so its relative links resolve under
+        // any path prefix; `/api/v1` sends browsers there.
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::permanent("v1/") }),
+        )
         .merge(mailhog::v1_routes())
 }
