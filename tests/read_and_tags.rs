@@ -5,7 +5,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Letterbox, encode};
+use common::Letterbox;
+use letterbox::client::encode;
 use serde_json::{Value, json};
 
 /// `PUT /api/v1/messages` with this body, which must succeed.

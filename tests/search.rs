@@ -7,7 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Letterbox, encode, ids_of, simple_message};
+use common::{Letterbox, ids_of, simple_message};
+use letterbox::client::encode;
 use letterbox::timefmt::{now_millis, rfc3339_millis as rfc3339};
 use serde_json::json;
 

@@ -6,7 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Letterbox, encode};
+use common::Letterbox;
+use letterbox::client::encode;
 use letterbox::timefmt::{now_millis, rfc3339_millis};
 use serde_json::{Value, json};
 
@@ -36,22 +37,7 @@ async fn wait(client: &reqwest::Client, http: &str, params: &[(&str, &str)]) -> 
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{url}: {content_type:?}"
-    );
-    let body = response
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    (status, body)
+    common::json_of(&url, response).await
 }
 
 /// A wait that must return a message; its ID.

@@ -356,7 +356,8 @@ fn read_tail(path: &Path) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-async fn json_of(what: &str, response: reqwest::Response) -> (u16, Value) {
+/// The status and JSON body of a response, which must be JSON.
+pub async fn json_of(what: &str, response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -786,22 +787,8 @@ pub async fn connect_smtps(addr: SocketAddr) -> Smtp<tokio_rustls::client::TlsSt
 }
 
 // ---------------------------------------------------------------------------
-// The CI API: any method and body, search, send, times
+// The CI API: any method and body, search, send
 // ---------------------------------------------------------------------------
-
-/// Percent-encodes a query-string value: everything but RFC 3986's
-/// unreserved characters.
-pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 impl Letterbox {
     fn request_builder(
@@ -871,7 +858,7 @@ impl Letterbox {
     pub async fn search(&self, query: &str) -> Value {
         self.get_ok(&format!(
             "/api/v1/search?limit=1000&query={}",
-            encode(query)
+            letterbox::client::encode(query)
         ))
         .await
     }
