@@ -125,13 +125,11 @@ async fn every_supported_method_works() {
 }
 
 #[tokio::test]
-#[ignore = "bug: PUT /api/v1/messages refuses a body without Read, so the client's setReadStatus() and setReadStatus({IDs}) fail with 400"]
 async fn set_read_status_with_the_clients_defaults() {
     assert_pass(&["setReadStatusDefaults"]).await;
 }
 
 #[tokio::test]
-#[ignore = "bug: PUT /api/v1/tags refuses a body without Tags, which the client documents as clearing the tags"]
 async fn set_tags_without_tags_clears_them() {
     assert_pass(&["setTagsWithoutTags"]).await;
 }
