@@ -3,11 +3,10 @@
 //! settings the modules take.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use std::ffi::OsString;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -39,6 +38,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the mail catcher (what `letterbox` alone does).
     Serve(Box<Config>),
+    /// Wait for a matching message to arrive at a running Letterbox; print
+    /// it as JSON and exit 0, or exit 1 on timeout.
+    Wait(cli::wait::WaitArgs),
     /// Exit 0 when the Letterbox on this machine is ready (for container
     /// health checks).
     Healthcheck(cli::healthcheck::Args),
@@ -421,7 +423,7 @@ mod tests {
     fn parse<const N: usize>(args: [&str; N]) -> Result<Config, ParseError> {
         match Cli::try_parse_with(args, &|_| None)?.into_command() {
             Command::Serve(config) => Ok(*config),
-            other => panic!("not serve: {other:?}"),
+            other => panic!("not a serve command: {other:?}"),
         }
     }
 

@@ -108,7 +108,10 @@ impl Ingest {
 
 /// Parses and compresses a message: CPU work kept off the async runtime.
 pub fn prepare(id: String, received_at_ms: i64, envelope: Envelope, raw: Vec<u8>) -> NewMessage {
-    let parsed = message::parse(&raw);
+    let mut parsed = message::parse(&raw);
+    // Bcc recipients are only in the envelope; their plus-tags count too.
+    let envelope_tags = envelope.rcpt_to.iter().filter_map(|a| message::plus_tag(a));
+    message::add_tags(&mut parsed.tags, envelope_tags.collect::<Vec<_>>());
     let raw_zstd = COMPRESSOR.with_borrow_mut(|compressor| {
         let compressor = compressor.get_or_insert_with(|| {
             zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("zstd level 1 is valid")

@@ -5,11 +5,15 @@
 //! each committed change as an [`events`] entry for the [`web`] side.
 
 pub mod cli;
+pub mod client;
+pub mod compose;
 pub mod config;
 pub mod events;
+pub mod extract;
 pub mod ingest;
 pub mod message;
 pub mod net;
+pub mod search;
 pub mod smtp;
 pub mod stats;
 pub mod store;
@@ -63,6 +67,7 @@ pub struct Letterbox {
     pub web_url: String,
     pub store: Store,
     pub self_signed_tls: bool,
+    events: Events,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -153,8 +158,9 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     let state = web::AppState {
         store: store.clone(),
         ingest,
-        events,
+        events: events.clone(),
         stats,
+        max_message_size: config.max_message_size,
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());
@@ -176,6 +182,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         web_url,
         store,
         self_signed_tls: config.tls_files().is_none(),
+        events,
         shutdown,
         tasks,
     })
@@ -183,10 +190,12 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
 
 impl Letterbox {
     /// Graceful shutdown: stops accepting connections, closes idle SMTP
-    /// sessions with `421`, lets messages being received finish (up to
-    /// [`DRAIN_TIMEOUT`]), then waits for the writer to commit what it has.
+    /// sessions with `421` and ends event streams, lets messages being
+    /// received finish (up to [`DRAIN_TIMEOUT`]), then waits for the writer
+    /// to commit what it has and close the database.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
+        self.events.close();
         self.tasks.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait())
             .await

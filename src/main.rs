@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use letterbox::cli::wait::{Outcome, WaitArgs};
 use letterbox::cli::{healthcheck, sendmail};
 use letterbox::config::{Cli, Command, Config};
 use tracing_subscriber::EnvFilter;
@@ -21,7 +22,8 @@ async fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(&*err, 1),
         },
-        Command::Healthcheck(args) => match healthcheck::run(&args) {
+        Command::Wait(args) => wait(&args).await,
+        Command::Healthcheck(args) => match healthcheck::run(&args).await {
             Ok(url) => {
                 println!("ready: {url}");
                 ExitCode::SUCCESS
@@ -35,6 +37,18 @@ async fn main() -> ExitCode {
             }
             Err(err) => fail(&err, err.exit_code()),
         },
+    }
+}
+
+/// Exit codes: 0 found (JSON on stdout), 1 timed out, 2 anything else.
+async fn wait(args: &WaitArgs) -> ExitCode {
+    match letterbox::cli::wait::run(args).await {
+        Ok(Outcome::Found(json)) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::TimedOut(reason)) => fail(&format!("wait: timed out: {reason}"), 1),
+        Err(err) => fail(&format!("wait: {err}"), 2),
     }
 }
 

@@ -9,6 +9,10 @@
 use mailparse::{MailAddr, MailHeader, MailHeaderMap, ParsedMail, body::Body};
 use serde::{Deserialize, Serialize};
 
+/// Marker words around header names in the full-text index.
+pub const HEADER_MARK: &str = "letterboxhdr";
+pub const VALUE_MARK: &str = "letterboxval";
+
 /// Parts indexed per message; a message with more keeps the first ones and
 /// says so in its problems.
 pub const MAX_PARTS: usize = 10_000;
@@ -94,6 +98,8 @@ pub struct ParsedMessage {
     pub search: SearchText,
     /// What could not be parsed; empty for a well-formed message.
     pub problems: Vec<String>,
+    /// From the `X-Tags` header and plus-addresses (`user+tag@...`).
+    pub tags: Vec<String>,
 }
 
 /// Parses `raw`. Never panics on hostile input and never fails.
@@ -110,8 +116,11 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
             };
             walker.message(&mail, "", None, 0);
             let (text, html) = (walker.text.take(), walker.html.take());
-            out.snippet = snippet(text.as_deref().or(html.as_deref()).unwrap_or(""));
-            out.search.body = text.unwrap_or_default();
+            let html_text = html.as_deref().map(html_to_text);
+            out.snippet = snippet(text.as_deref().or(html_text.as_deref()).unwrap_or(""));
+            out.search.body = text.or(html_text).unwrap_or_default();
+            // The HTML source itself is indexed, so searches find link
+            // targets and attributes such as data-testid as well as text.
             out.search.html = html.unwrap_or_default();
         }
         Err(err) => {
@@ -148,14 +157,57 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
     out.date = headers
         .get_first_value("Date")
         .and_then(|v| mailparse::dateparse(&v).ok());
+    let mut tags = Vec::new();
+    for value in headers.get_all_values("X-Tags") {
+        tags.extend(value.split(',').filter_map(clean_tag));
+    }
+    let all = [&out.to, &out.cc, &out.bcc]
+        .into_iter()
+        .flatten()
+        .chain(out.from.as_ref());
+    tags.extend(all.filter_map(|a| plus_tag(&a.address)));
+    add_tags(&mut out.tags, tags);
+    // Each header is indexed between marker words, so a search can ask for
+    // a header by its exact name (see store::query).
     let mut text = String::new();
     for header in headers {
+        text.push_str(HEADER_MARK);
+        text.push(' ');
         text.push_str(&header.get_key());
-        text.push_str(": ");
+        text.push(' ');
+        text.push_str(VALUE_MARK);
+        text.push(' ');
         text.push_str(&header.get_value());
         text.push('\n');
     }
     out.search.headers = text;
+}
+
+/// A tag as stored: letters, digits, space and `-_.@`, 1 to 100 characters;
+/// anything else is dropped. `None` if nothing is left.
+pub fn clean_tag(raw: &str) -> Option<String> {
+    let tag: String = raw
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '@'))
+        .take(100)
+        .collect();
+    let tag = tag.trim();
+    (!tag.is_empty()).then(|| tag.to_string())
+}
+
+/// The tag in a plus-address: `user+signup@example.com` -> `signup`.
+pub fn plus_tag(address: &str) -> Option<String> {
+    let local = address.rsplit_once('@')?.0;
+    clean_tag(local.split_once('+')?.1)
+}
+
+/// Appends tags not yet present (compared case-insensitively).
+pub fn add_tags(tags: &mut Vec<String>, new: impl IntoIterator<Item = String>) {
+    for tag in new {
+        if !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            tags.push(tag);
+        }
+    }
 }
 
 fn all_addresses(headers: &[MailHeader<'_>], name: &str) -> Vec<Address> {
@@ -354,7 +406,7 @@ impl Walker<'_, '_> {
                     self.text = Some(decoded);
                     PartRole::Text
                 } else {
-                    self.html = Some(html_to_text(&decoded));
+                    self.html = Some(decoded);
                     PartRole::Html
                 }
             } else {
@@ -624,8 +676,7 @@ SGVsbG8gd29ybGQ=\r\n\
         assert_eq!(m.attachments, 1);
         assert_eq!(m.inline, 0);
         assert!(m.problems.is_empty(), "{:?}", m.problems);
-        assert!(m.search.html.contains("Hi Bob & co"));
-        assert!(!m.search.html.contains("p{}"));
+        assert!(m.search.html.contains("<b>Bob</b> &amp; co"));
         assert_eq!(m.search.attachments, "report.pdf\n");
     }
 
@@ -657,6 +708,14 @@ SGVsbG8gd29ybGQ=\r\n\
         assert_eq!(pdf.parent_id.as_deref(), Some("0"));
         let text = &m.parts[2];
         assert!(MIXED[text.header_start as usize..].starts_with(b"Content-Type: text/plain"));
+    }
+
+    #[test]
+    fn tags_from_x_tags_and_plus_addresses() {
+        let m = parse(b"From: a@x\r\nTo: bob+Signup@example.com, c+signup@x\r\nX-Tags: alpha, <b>beta</b>,  \r\n\r\nhi");
+        assert_eq!(m.tags, ["alpha", "bbetab", "Signup"]);
+        assert_eq!(plus_tag("no-plus@example.com"), None);
+        assert_eq!(clean_tag(" ok tag! "), Some("ok tag".into()));
     }
 
     #[test]

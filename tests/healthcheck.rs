@@ -43,7 +43,7 @@ async fn explicit_url() {
         &url,
     );
     assert_ready(
-        &healthcheck(&[], &[("LETTERBOX_HEALTHCHECK_URL", &lb.http)]),
+        &healthcheck(&[], &[("LETTERBOX_URL", &lb.http)]),
         &url,
     );
 }

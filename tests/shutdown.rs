@@ -73,3 +73,32 @@ async fn an_idle_server_exits_at_once_with_sessions_open() {
     let status = lb.wait_exit();
     assert!(status.success(), "exit status {status:?}");
 }
+
+#[tokio::test]
+async fn event_streams_end_instead_of_holding_the_shutdown_up() {
+    let mut lb = Letterbox::start();
+    // The response head is sent once the handler has subscribed.
+    let stream = lb
+        .client()
+        .get(lb.url("/api/v1/events"))
+        .send()
+        .await
+        .expect("opening the event stream");
+    assert_eq!(stream.status(), 200);
+
+    lb.send_sigterm();
+    // A stream cut off by the process exiting would be an incomplete
+    // chunked body, an error here; ended by the server it is complete.
+    let body = stream.text().await;
+    assert!(
+        body.is_ok(),
+        "the event stream did not end cleanly: {body:?}"
+    );
+    let status = lb.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        !lb.stderr().contains("still busy"),
+        "shutdown waited for the stream: {}",
+        lb.stderr()
+    );
+}

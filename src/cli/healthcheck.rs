@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use super::http::{self, HttpError, Url};
+use crate::client::{self, ClientError};
 use crate::config::{Config, ConfigError};
 use crate::tls::{self, TlsError};
 
@@ -20,7 +20,7 @@ pub struct Args {
     /// Base URL of the web server, as printed at start (e.g.
     /// http://127.0.0.1:8025/). Default: where `letterbox` started with
     /// this environment listens.
-    #[arg(long = "http", value_name = "URL", env = "LETTERBOX_HEALTHCHECK_URL")]
+    #[arg(long = "http", value_name = "URL", env = "LETTERBOX_URL")]
     pub url: Option<String>,
 }
 
@@ -31,7 +31,7 @@ pub enum HealthError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(transparent)]
-    Http(#[from] HttpError),
+    Client(#[from] ClientError),
     #[error("{url} answered {status}: {body}")]
     NotReady {
         url: String,
@@ -41,25 +41,29 @@ pub enum HealthError {
 }
 
 /// Checks readiness; `Ok` carries the URL that answered.
-pub fn run(args: &Args) -> Result<String, HealthError> {
+pub async fn run(args: &Args) -> Result<String, HealthError> {
     let config = Config::from_env()?;
     let base = match &args.url {
-        Some(url) => Url::parse(url)?,
-        None => Url::parse(&local_url(&config))?,
+        // A bare `host:port` is fine on the command line.
+        Some(url) if !url.contains("://") => format!("http://{url}"),
+        Some(url) => url.clone(),
+        None => local_url(&config),
     };
-    let url = base.join("readyz");
-    let trusted = match &config.ui_tls_cert {
-        Some(path) if url.https => tls::load_certificates(path)?.into_iter().next(),
+    let certificate = match &config.ui_tls_cert {
+        Some(path) if base.starts_with("https://") => {
+            tls::load_certificates(path)?.into_iter().next()
+        }
         _ => None,
     };
-    let (status, body) = http::get(&url, trusted, TIMEOUT)?;
-    if status == 200 {
-        return Ok(url.to_string());
+    let url = format!("{}/readyz", base.trim_end_matches('/'));
+    let response = client::get_trusting(&base, "/readyz", TIMEOUT, certificate).await?;
+    if response.status == 200 {
+        return Ok(url);
     }
     Err(HealthError::NotReady {
-        url: url.to_string(),
-        status,
-        body: String::from_utf8_lossy(&body)
+        url,
+        status: response.status,
+        body: String::from_utf8_lossy(&response.body)
             .trim()
             .chars()
             .take(200)

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use super::smtp_client::{SmtpClient, SmtpClientError};
+use super::smtp_client::{self, SmtpClient, SmtpClientError};
 
 /// SMTP replies from Letterbox come within this time, or something is wrong.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -323,7 +323,7 @@ fn hostname() -> String {
 /// `-bs`: the caller speaks SMTP itself; relay its bytes to Letterbox and
 /// Letterbox's replies back until Letterbox closes the connection.
 fn relay_stdio(smtp_addr: &str) -> Result<(), SendmailError> {
-    let server = super::connect(smtp_addr, TIMEOUT).map_err(SmtpClientError::from)?;
+    let server = smtp_client::connect(smtp_addr, TIMEOUT).map_err(SmtpClientError::from)?;
     // Replies can take as long as the caller takes to type.
     server
         .set_read_timeout(None)

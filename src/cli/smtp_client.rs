@@ -2,10 +2,8 @@
 //! one server, no TLS (the server is Letterbox, usually on loopback).
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
-
-use super::ConnectError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpClientError {
@@ -58,7 +56,7 @@ pub struct SmtpClient {
 impl SmtpClient {
     /// Connects and reads the `220` greeting.
     pub fn connect(addr: &str, timeout: Duration) -> Result<SmtpClient, SmtpClientError> {
-        let stream = super::connect(addr, timeout)?;
+        let stream = connect(addr, timeout)?;
         let writer = stream.try_clone().map_err(|source| SmtpClientError::Io {
             what: "connecting to",
             addr: addr.to_string(),
@@ -192,6 +190,37 @@ impl SmtpClient {
             }
         }
     }
+}
+
+/// Connecting failed: `what` (resolving, connecting to) went wrong with
+/// `addr`.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {addr}: {source}")]
+pub struct ConnectError {
+    what: &'static str,
+    addr: String,
+    source: io::Error,
+}
+
+/// A TCP connection to `addr` (`host:port`), with `timeout` for connecting
+/// and for every read and write after.
+pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let fail = |what| {
+        let addr = addr.to_string();
+        move |source| ConnectError { what, addr, source }
+    };
+    let target = addr
+        .to_socket_addrs()
+        .map_err(fail("resolving"))?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+        .map_err(fail("resolving"))?;
+    let stream = TcpStream::connect_timeout(&target, timeout).map_err(fail("connecting to"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(fail("connecting to"))?;
+    Ok(stream)
 }
 
 /// The DATA payload for a message: every line ending made CRLF, lines that

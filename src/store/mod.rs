@@ -5,6 +5,7 @@
 //! has queued up in one transaction ([`writer`]); reads use their own
 //! connections from a small pool ([`read`]) and never wait for the writer.
 
+mod query;
 mod read;
 mod schema;
 mod writer;
@@ -18,9 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::events::Events;
 use crate::message::{Address, ParsedMessage, Part};
+use crate::search::Query;
 use crate::smtp::Envelope;
 
 pub use schema::MigrationError;
+pub use writer::Change;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -112,12 +115,26 @@ pub struct StoredMessage {
     pub problems: Vec<String>,
 }
 
-/// One page of the message list plus mailbox-wide counts.
+/// One page of a list or search, with the counts Mailpit's JSON carries.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub messages: Vec<Summary>,
+    /// Messages in the mailbox.
     pub total: u64,
     pub unread: u64,
+    /// Messages matching the query (all of them for a plain list).
+    pub matched: u64,
+    pub matched_unread: u64,
+}
+
+/// Where a `wait` starts looking: after this message, or after this time.
+#[derive(Debug, Clone)]
+pub enum Cursor {
+    AfterId(String),
+    /// Received at or after this many Unix milliseconds (the clock has
+    /// millisecond precision: a cursor taken just before sending must not
+    /// miss a message received within the same millisecond).
+    AfterTime(i64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -127,11 +144,12 @@ pub struct Counts {
     pub database_bytes: u64,
 }
 
-/// Which messages a delete applies to.
+/// Which messages a change applies to.
 #[derive(Debug, Clone)]
 pub enum Selection {
     All,
     Ids(Vec<String>),
+    Query(Query),
 }
 
 #[derive(Clone)]
@@ -245,23 +263,81 @@ impl Store {
             .await
     }
 
+    async fn change(&self, change: Change) -> Result<u64, StoreError> {
+        self.write(|reply| writer::Op::Change(change, reply)).await
+    }
+
     /// Deletes messages; returns how many were deleted.
     pub async fn delete(&self, selection: Selection) -> Result<u64, StoreError> {
-        self.write(|reply| writer::Op::Delete(selection, reply))
-            .await
+        self.change(Change::Delete(selection)).await
+    }
+
+    /// Marks messages read or unread; returns how many changed.
+    pub async fn set_read(&self, selection: Selection, read: bool) -> Result<u64, StoreError> {
+        self.change(Change::SetRead(selection, read)).await
+    }
+
+    /// Replaces the tags of these messages; returns how many exist.
+    pub async fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> Result<u64, StoreError> {
+        self.change(Change::SetTags { ids, tags }).await
+    }
+
+    /// Renames a tag (merging into `to` if that exists); returns how many
+    /// messages carry it.
+    pub async fn rename_tag(&self, from: String, to: String) -> Result<u64, StoreError> {
+        self.change(Change::RenameTag { from, to }).await
+    }
+
+    /// Removes a tag from every message; returns how many carried it.
+    pub async fn delete_tag(&self, name: String) -> Result<u64, StoreError> {
+        self.change(Change::DeleteTag(name)).await
+    }
+
+    /// Each tag in use with how many messages carry it.
+    pub async fn tag_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(read::tag_counts).await
+    }
+
+    /// Every tag in use, sorted.
+    pub async fn tags(&self) -> Result<Vec<String>, StoreError> {
+        self.read(read::tags).await
     }
 
     /// Newest first.
     pub async fn list(&self, start: u64, limit: u64) -> Result<Page, StoreError> {
-        self.read(move |conn| read::list(conn, start, limit)).await
+        self.search(Query::default(), start, limit).await
+    }
+
+    /// Matches of `query`, newest first.
+    pub async fn search(&self, query: Query, start: u64, limit: u64) -> Result<Page, StoreError> {
+        self.read(move |conn| read::search(conn, &query, start, limit))
+            .await
+    }
+
+    /// The oldest message after `cursor` that matches `query`.
+    pub async fn first_after(
+        &self,
+        query: Query,
+        cursor: Cursor,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |conn| read::first_after(conn, &query, &cursor))
+            .await
+    }
+
+    /// Whether the message `id` matches `query`.
+    pub async fn matches(&self, query: Query, id: String) -> Result<bool, StoreError> {
+        self.read(move |conn| read::matches(conn, &query, &id))
+            .await
     }
 
     pub async fn message(&self, id: String) -> Result<Option<StoredMessage>, StoreError> {
         self.read(move |conn| read::message(conn, &id)).await
     }
 
-    pub async fn latest_id(&self) -> Result<Option<String>, StoreError> {
-        self.read(read::latest_id).await
+    /// The newest message (matching `query`, if given).
+    pub async fn latest_id(&self, query: Option<Query>) -> Result<Option<String>, StoreError> {
+        let query = query.unwrap_or_default();
+        self.read(move |conn| read::latest_id(conn, &query)).await
     }
 
     /// The raw message exactly as received.

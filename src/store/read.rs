@@ -4,10 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
-use super::{Counts, NewMessage, Page, StoreError, StoredMessage, Summary};
+use super::query::Condition;
+use super::{Counts, Cursor, NewMessage, Page, StoreError, StoredMessage, Summary};
 use crate::message::{Part, PartRole};
+use crate::search::Query;
 use crate::timefmt;
 
 /// Idle read connections kept for reuse.
@@ -54,7 +57,12 @@ impl Readers {
             Some(conn) => conn,
             None => self.open()?,
         };
-        let result = in_one_snapshot(&conn, f);
+        // One read transaction per call: a page and its counts come from
+        // the same snapshot even while the writer commits in between.
+        let result = conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)
+            .and_then(|snapshot| f(&snapshot));
         let mut idle = self.idle.lock().expect("reader pool lock");
         if idle.len() < POOL_SIZE {
             idle.push(conn);
@@ -63,24 +71,10 @@ impl Readers {
     }
 }
 
-/// Runs `f` in one read transaction, so that everything it reads comes from
-/// the same snapshot: a page and its total agree even while the writer
-/// commits (or prunes) between the two queries.
-fn in_one_snapshot<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    conn.execute_batch("BEGIN")?;
-    let result = f(conn);
-    // A read-only transaction has nothing to roll back: ending it is all.
-    let ended = conn.execute_batch("COMMIT");
-    let value = result?;
-    ended?;
-    Ok(value)
-}
-
-const SUMMARY_COLUMNS: &str = "id, message_id, read, from_addr, to_addrs, cc_addrs, bcc_addrs, \
-     reply_to_addrs, subject, received_at, envelope, size, attachments, snippet";
+/// Columns of `messages m` that [`summary_from_row`] reads, by position.
+const SUMMARY_COLUMNS: &str = "m.id, m.message_id, m.read, m.from_addr, m.to_addrs, m.cc_addrs, \
+     m.bcc_addrs, m.reply_to_addrs, m.subject, m.received_at, m.envelope, m.size, m.attachments, \
+     m.snippet, m.rowid";
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -129,7 +123,7 @@ impl NewMessage {
             subject: p.subject.clone(),
             created: timefmt::rfc3339_millis(self.received_at_ms),
             username: self.envelope.auth_user.clone().unwrap_or_default(),
-            tags: Vec::new(),
+            tags: p.tags.clone(),
             size: self.size,
             attachments: p.attachments,
             snippet: p.snippet.clone(),
@@ -137,21 +131,136 @@ impl NewMessage {
     }
 }
 
-pub fn list(conn: &Connection, start: u64, limit: u64) -> Result<Page, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM messages ORDER BY rowid DESC LIMIT ?1 OFFSET ?2"
-    ))?;
-    let mut rows = stmt.query([limit, start])?;
+pub fn search(
+    conn: &Connection,
+    query: &Query,
+    start: u64,
+    limit: u64,
+) -> Result<Page, StoreError> {
+    let condition = Condition::for_query(query);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE {} ORDER BY m.rowid DESC LIMIT {limit} OFFSET {start}",
+        condition.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(&condition.params))?;
     let mut messages = Vec::new();
+    let mut rowids = Vec::new();
     while let Some(row) = rows.next()? {
         messages.push(summary_from_row(row)?);
+        rowids.push(row.get::<_, i64>(14)?);
     }
+    fill_tags(conn, &mut messages, &rowids)?;
     let counts = counts(conn)?;
+    let (matched, matched_unread) = if query.is_empty() {
+        (counts.total, counts.unread)
+    } else {
+        let sql = format!(
+            "SELECT count(*), coalesce(sum(m.read = 0), 0) FROM messages m WHERE {}",
+            condition.sql
+        );
+        conn.prepare_cached(&sql)?
+            .query_row(params_from_iter(&condition.params), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+    };
     Ok(Page {
         messages,
         total: counts.total,
         unread: counts.unread,
+        matched,
+        matched_unread,
     })
+}
+
+/// Sets `tags` on each summary, in one query for the whole page.
+fn fill_tags(
+    conn: &Connection,
+    messages: &mut [Summary],
+    rowids: &[i64],
+) -> Result<(), StoreError> {
+    if rowids.is_empty() {
+        return Ok(());
+    }
+    let list = rowids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "SELECT mt.message, t.name FROM message_tags mt JOIN tags t ON t.id = mt.tag
+         WHERE mt.message IN ({list}) ORDER BY t.name"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let rowid: i64 = row.get(0)?;
+        if let Some(i) = rowids.iter().position(|&r| r == rowid) {
+            messages[i].tags.push(row.get(1)?);
+        }
+    }
+    Ok(())
+}
+
+/// Each tag in use with the number of messages carrying it.
+pub fn tag_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.name, count(*) FROM tags t JOIN message_tags mt ON mt.tag = t.id
+         GROUP BY t.id ORDER BY t.name COLLATE NOCASE",
+    )?;
+    let counts = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(counts)
+}
+
+pub fn tags(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM tags WHERE id IN (SELECT tag FROM message_tags) ORDER BY name COLLATE NOCASE",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+fn first_id(
+    conn: &Connection,
+    condition: Condition,
+    order: &str,
+) -> Result<Option<String>, StoreError> {
+    let sql = format!(
+        "SELECT m.id FROM messages m WHERE {} ORDER BY m.rowid {order} LIMIT 1",
+        condition.sql
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(&condition.params), |r| r.get(0))
+        .optional()?)
+}
+
+pub fn latest_id(conn: &Connection, query: &Query) -> Result<Option<String>, StoreError> {
+    first_id(conn, Condition::for_query(query), "DESC")
+}
+
+pub fn first_after(
+    conn: &Connection,
+    query: &Query,
+    cursor: &Cursor,
+) -> Result<Option<String>, StoreError> {
+    let condition = Condition::for_query(query);
+    let condition = match cursor {
+        // Later IDs sort after earlier ones (ULIDs); the rowid keeps the
+        // commit order among them.
+        Cursor::AfterId(id) => condition.and("m.id > ?", [Value::Text(id.clone())]),
+        Cursor::AfterTime(ms) => condition.and("m.received_at >= ?", [Value::Integer(*ms)]),
+    };
+    first_id(conn, condition, "ASC")
+}
+
+pub fn matches(conn: &Connection, query: &Query, id: &str) -> Result<bool, StoreError> {
+    let condition = Condition::for_query(query).and("m.id = ?", [Value::Text(id.to_string())]);
+    Ok(first_id(conn, condition, "ASC")?.is_some())
 }
 
 pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
@@ -168,26 +277,17 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
     })
 }
 
-pub fn latest_id(conn: &Connection) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT id FROM messages ORDER BY rowid DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?)
-}
-
 pub fn message(conn: &Connection, id: &str) -> Result<Option<StoredMessage>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, rowid, date, inline, problems FROM messages WHERE id = ?1"
+        "SELECT {SUMMARY_COLUMNS}, m.date, m.inline, m.problems FROM messages m WHERE m.id = ?1"
     ))?;
     let mut rows = stmt.query([id])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
     };
-    let summary = summary_from_row(row)?;
+    let mut summary = summary_from_row(row)?;
     let rowid: i64 = row.get(14)?;
+    fill_tags(conn, std::slice::from_mut(&mut summary), &[rowid])?;
     let envelope: String = row.get(10)?;
     let received_at_ms: i64 = row.get(9)?;
     let message = StoredMessage {

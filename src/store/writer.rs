@@ -4,14 +4,17 @@
 //! `250` survives a crash or power loss).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
+use super::query::Condition;
 use super::{NewMessage, Selection, StoreError, schema};
 use crate::events::{Event, Events};
+use crate::message::Address;
 use crate::timefmt;
 
 /// Operations beyond this many wait for the next transaction.
@@ -23,7 +26,8 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 pub enum Op {
     Insert(Box<NewMessage>, Reply<()>),
-    Delete(Selection, Reply<u64>),
+    /// A change to stored messages; answers how many it affected.
+    Change(Change, Reply<u64>),
     /// Time has passed: messages may have grown older than `max_age`.
     Expire,
     /// Acknowledged after everything queued before it is committed and the
@@ -37,6 +41,23 @@ pub enum Op {
 pub struct Retention {
     pub max_messages: u64,
     pub max_age: Option<Duration>,
+}
+
+/// Changes to messages already stored.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Delete(Selection),
+    SetRead(Selection, bool),
+    /// Replace the tags of these messages.
+    SetTags {
+        ids: Vec<String>,
+        tags: Vec<String>,
+    },
+    RenameTag {
+        from: String,
+        to: String,
+    },
+    DeleteTag(String),
 }
 
 pub fn start(
@@ -94,17 +115,11 @@ struct Writer {
 
 /// What an applied operation still owes after the commit.
 enum Done {
-    Insert(Reply<()>, Event),
-    Delete(Reply<u64>, u64, Event),
-    Failed(Failure),
+    Insert(Reply<()>, Result<Event, StoreError>),
+    Change(Reply<u64>, Result<(u64, Option<Event>), StoreError>),
     Close(Reply<()>),
     /// Nothing to answer (a wake-up for pruning, which follows every batch).
     Nothing,
-}
-
-enum Failure {
-    Insert(Reply<()>, StoreError),
-    Delete(Reply<u64>, StoreError),
 }
 
 impl Writer {
@@ -171,25 +186,17 @@ impl Writer {
             let failed = || StoreError::CommitFailed(err.to_string());
             for item in done.drain(..) {
                 match item {
-                    Done::Insert(reply, _) | Done::Failed(Failure::Insert(reply, _)) => {
-                        let _ = reply.send(Err(failed()));
-                    }
-                    Done::Delete(reply, ..) | Done::Failed(Failure::Delete(reply, _)) => {
-                        let _ = reply.send(Err(failed()));
-                    }
+                    Done::Insert(reply, _) => drop(reply.send(Err(failed()))),
+                    Done::Change(reply, _) => drop(reply.send(Err(failed()))),
                     Done::Close(reply) => self.close_requested = Some(reply),
                     Done::Nothing => {}
                 }
             }
-            // Ops never reached if `transaction()` itself failed.
+            // Operations never reached if `transaction()` itself failed.
             for op in batch.drain(..) {
                 match op {
-                    Op::Insert(_, reply) => {
-                        let _ = reply.send(Err(failed()));
-                    }
-                    Op::Delete(_, reply) => {
-                        let _ = reply.send(Err(failed()));
-                    }
+                    Op::Insert(_, reply) => drop(reply.send(Err(failed()))),
+                    Op::Change(_, reply) => drop(reply.send(Err(failed()))),
                     Op::Close(reply) => self.close_requested = Some(reply),
                     Op::Expire => {}
                 }
@@ -199,21 +206,18 @@ impl Writer {
         self.count = count;
         for item in done {
             match item {
-                Done::Insert(reply, event) => {
-                    self.events.publish(event);
-                    let _ = reply.send(Ok(()));
+                Done::Insert(reply, result) => {
+                    let result = result.map(|event| self.events.publish(event));
+                    let _ = reply.send(result);
                 }
-                Done::Delete(reply, n, event) => {
-                    if n > 0 {
-                        self.events.publish(event);
-                    }
-                    let _ = reply.send(Ok(n));
-                }
-                Done::Failed(Failure::Insert(reply, err)) => {
-                    let _ = reply.send(Err(err));
-                }
-                Done::Failed(Failure::Delete(reply, err)) => {
-                    let _ = reply.send(Err(err));
+                Done::Change(reply, result) => {
+                    let result = result.map(|(n, event)| {
+                        if let Some(event) = event {
+                            self.events.publish(event);
+                        }
+                        n
+                    });
+                    let _ = reply.send(result);
                 }
                 Done::Close(reply) => self.close_requested = Some(reply),
                 Done::Nothing => {}
@@ -270,6 +274,7 @@ impl Writer {
             for (rowid, _) in &doomed {
                 delete_row(&tx, *rowid)?;
             }
+            delete_unused_tags(&tx)?;
             tx.commit()?;
             Ok(doomed.into_iter().map(|(_, id)| id).collect())
         })();
@@ -293,28 +298,213 @@ impl Writer {
 /// is rolled back to its savepoint and does not spoil the others.
 fn apply(tx: &Transaction<'_>, op: Op, count: &mut u64) -> Done {
     match op {
-        Op::Insert(message, reply) => match with_savepoint(tx, |tx| insert(tx, &message)) {
-            Ok(()) => {
+        Op::Insert(message, reply) => {
+            let result = with_savepoint(tx, |tx| insert(tx, &message)).map(|()| {
                 *count += 1;
-                Done::Insert(reply, Event::New(message.summary().into()))
-            }
-            Err(err) => Done::Failed(Failure::Insert(reply, err.into())),
-        },
-        Op::Delete(selection, reply) => match with_savepoint(tx, |tx| delete(tx, &selection)) {
-            Ok(ids) => {
-                let n = ids.len() as u64;
-                *count = count.saturating_sub(n);
-                let event = match selection {
-                    Selection::All => Event::Cleared,
-                    Selection::Ids(_) => Event::Deleted(ids.into()),
-                };
-                Done::Delete(reply, n, event)
-            }
-            Err(err) => Done::Failed(Failure::Delete(reply, err.into())),
-        },
+                Event::New(message.summary().into())
+            });
+            Done::Insert(reply, result.map_err(Into::into))
+        }
+        Op::Change(change, reply) => {
+            let result = with_savepoint(tx, |tx| apply_change(tx, &change, count));
+            Done::Change(reply, result.map_err(Into::into))
+        }
         Op::Close(reply) => Done::Close(reply),
         Op::Expire => Done::Nothing,
     }
+}
+
+/// Applies a change; returns how many messages it touched and the event
+/// to publish once committed.
+fn apply_change(
+    tx: &Transaction<'_>,
+    change: &Change,
+    count: &mut u64,
+) -> Result<(u64, Option<Event>), rusqlite::Error> {
+    let ids = |rows: &[(i64, String)]| -> Arc<[String]> {
+        rows.iter().map(|(_, id)| id.clone()).collect()
+    };
+    Ok(match change {
+        Change::Delete(selection) => {
+            let rows = select(tx, selection)?;
+            if matches!(selection, Selection::All) {
+                tx.execute_batch(
+                    "DELETE FROM messages_fts; DELETE FROM messages_fields; DELETE FROM message_parts; DELETE FROM message_raw;
+                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM messages;",
+                )?;
+            } else {
+                for (rowid, _) in &rows {
+                    delete_row(tx, *rowid)?;
+                }
+                delete_unused_tags(tx)?;
+            }
+            let n = rows.len() as u64;
+            *count = count.saturating_sub(n);
+            let event = match selection {
+                Selection::All => Event::Cleared,
+                _ => Event::Deleted(ids(&rows)),
+            };
+            (n, (n > 0).then_some(event))
+        }
+        Change::SetRead(selection, read) => {
+            let rows = select(tx, selection)?;
+            let mut changed = Vec::new();
+            let mut stmt =
+                tx.prepare_cached("UPDATE messages SET read = ?1 WHERE rowid = ?2 AND read != ?1")?;
+            for row in rows {
+                if stmt.execute(params![read, row.0])? > 0 {
+                    changed.push(row);
+                }
+            }
+            let n = changed.len() as u64;
+            let event = Event::ReadChanged {
+                ids: ids(&changed),
+                read: *read,
+            };
+            (n, (n > 0).then_some(event))
+        }
+        Change::SetTags { ids: wanted, tags } => {
+            let rows = select(tx, &Selection::Ids(wanted.clone()))?;
+            for (rowid, _) in &rows {
+                tx.prepare_cached("DELETE FROM message_tags WHERE message = ?1")?
+                    .execute([rowid])?;
+                tag_message(tx, *rowid, tags)?;
+            }
+            delete_unused_tags(tx)?;
+            let n = rows.len() as u64;
+            (n, (n > 0).then_some(tags_changed(tx, &rows)?))
+        }
+        Change::RenameTag { from, to } => {
+            let rows = tagged(tx, from)?;
+            if rows.is_empty() {
+                return Ok((0, None));
+            }
+            let target = tag_id(tx, to)?;
+            let old: i64 =
+                tx.query_row("SELECT id FROM tags WHERE name = ?1", [from], |r| r.get(0))?;
+            if target != old {
+                // Renaming onto an existing tag merges the two.
+                tx.execute(
+                    "UPDATE OR IGNORE message_tags SET tag = ?1 WHERE tag = ?2",
+                    params![target, old],
+                )?;
+                tx.execute("DELETE FROM message_tags WHERE tag = ?1", [old])?;
+                tx.execute("DELETE FROM tags WHERE id = ?1", [old])?;
+            } else {
+                // Only the letter case changes.
+                tx.execute("UPDATE tags SET name = ?1 WHERE id = ?2", params![to, old])?;
+            }
+            (rows.len() as u64, Some(tags_changed(tx, &rows)?))
+        }
+        Change::DeleteTag(name) => {
+            let rows = tagged(tx, name)?;
+            tx.execute(
+                "DELETE FROM message_tags WHERE tag IN (SELECT id FROM tags WHERE name = ?1)",
+                [name],
+            )?;
+            tx.execute("DELETE FROM tags WHERE name = ?1", [name])?;
+            let n = rows.len() as u64;
+            (n, (n > 0).then_some(tags_changed(tx, &rows)?))
+        }
+    })
+}
+
+/// The (rowid, id) of every message in the selection, oldest first.
+fn select(
+    tx: &Transaction<'_>,
+    selection: &Selection,
+) -> Result<Vec<(i64, String)>, rusqlite::Error> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+    match selection {
+        Selection::All => tx
+            .prepare("SELECT rowid, id FROM messages ORDER BY rowid")?
+            .query_map([], row)?
+            .collect(),
+        Selection::Ids(ids) => {
+            let mut stmt = tx.prepare_cached("SELECT rowid, id FROM messages WHERE id = ?1")?;
+            let mut rows = Vec::new();
+            for id in ids {
+                if let Some(found) = stmt.query_row([id], row).optional()? {
+                    rows.push(found);
+                }
+            }
+            Ok(rows)
+        }
+        Selection::Query(query) => {
+            let condition = Condition::for_query(query);
+            let sql = format!(
+                "SELECT m.rowid, m.id FROM messages m WHERE {} ORDER BY m.rowid",
+                condition.sql
+            );
+            tx.prepare(&sql)?
+                .query_map(rusqlite::params_from_iter(condition.params), row)?
+                .collect()
+        }
+    }
+}
+
+fn tagged(tx: &Transaction<'_>, name: &str) -> Result<Vec<(i64, String)>, rusqlite::Error> {
+    tx.prepare_cached(
+        "SELECT m.rowid, m.id FROM messages m JOIN message_tags mt ON mt.message = m.rowid
+         JOIN tags t ON t.id = mt.tag WHERE t.name = ?1 ORDER BY m.rowid",
+    )?
+    .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// The Bcc header's mailboxes plus every envelope recipient that appears in
+/// neither To nor Cc: who really got a blind copy.
+fn hidden_recipients(p: &crate::message::ParsedMessage, rcpt_to: &[String], bcc: String) -> String {
+    let visible: std::collections::HashSet<String> =
+        p.to.iter()
+            .chain(&p.cc)
+            .map(|a| a.address.to_lowercase())
+            .collect();
+    let hidden = rcpt_to
+        .iter()
+        .filter(|r| !visible.contains(&r.to_lowercase()));
+    std::iter::once(bcc)
+        .filter(|b| !b.is_empty())
+        .chain(hidden.cloned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The event for a tag change: each message with the tags it has now.
+fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Event, rusqlite::Error> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT t.name FROM message_tags mt JOIN tags t ON t.id = mt.tag
+         WHERE mt.message = ?1 ORDER BY t.name",
+    )?;
+    let mut changed = Vec::with_capacity(rows.len());
+    for (rowid, id) in rows {
+        let tags = stmt
+            .query_map([rowid], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        changed.push((id.clone(), tags));
+    }
+    Ok(Event::TagsChanged(changed.into()))
+}
+
+/// The id of a tag, created if new.
+fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
+    tx.prepare_cached("INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?
+        .execute([name])?;
+    tx.prepare_cached("SELECT id FROM tags WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+}
+
+fn tag_message(tx: &Transaction<'_>, rowid: i64, tags: &[String]) -> Result<(), rusqlite::Error> {
+    for tag in tags {
+        let tag = tag_id(tx, tag)?;
+        tx.prepare_cached("INSERT OR IGNORE INTO message_tags (message, tag) VALUES (?1, ?2)")?
+            .execute([rowid, tag])?;
+    }
+    Ok(())
+}
+
+fn delete_unused_tags(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+    tx.execute_batch("DELETE FROM tags WHERE id NOT IN (SELECT tag FROM message_tags)")
 }
 
 fn with_savepoint<T>(
@@ -389,6 +579,28 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
             part.body_end,
         ])?;
     }
+    tag_message(tx, rowid, &p.tags)?;
+    let mailboxes = |list: &[Address]| {
+        list.iter()
+            .map(|a| format!("{} <{}>", a.name, a.address))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages_fields (rowid, subject, message_id, from_addr, to_addrs, cc_addrs,
+            bcc_addrs, reply_to_addrs, rcpt_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        rowid,
+        p.subject,
+        p.message_id,
+        mailboxes(p.from.as_slice()),
+        mailboxes(&p.to),
+        mailboxes(&p.cc),
+        hidden_recipients(p, &m.envelope.rcpt_to, mailboxes(&p.bcc)),
+        mailboxes(&p.reply_to),
+        m.envelope.rcpt_to.join(", "),
+    ])?;
     let s = &p.search;
     tx.prepare_cached(
         "INSERT INTO messages_fts (rowid, headers, body, html, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -400,45 +612,13 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
 fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
     for sql in [
         "DELETE FROM messages_fts WHERE rowid = ?1",
+        "DELETE FROM messages_fields WHERE rowid = ?1",
         "DELETE FROM message_parts WHERE message = ?1",
+        "DELETE FROM message_tags WHERE message = ?1",
         "DELETE FROM message_raw WHERE rowid = ?1",
         "DELETE FROM messages WHERE rowid = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([rowid])?;
     }
     Ok(())
-}
-
-/// Deletes the selection and returns the IDs that existed.
-fn delete(tx: &Transaction<'_>, selection: &Selection) -> Result<Vec<String>, rusqlite::Error> {
-    match selection {
-        Selection::All => {
-            let ids: Vec<String> = tx
-                .prepare("SELECT id FROM messages")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            tx.execute_batch(
-                "DELETE FROM messages_fts; DELETE FROM message_parts; DELETE FROM message_raw; DELETE FROM messages;",
-            )?;
-            Ok(ids)
-        }
-        Selection::Ids(ids) => {
-            let mut deleted = Vec::new();
-            for id in ids {
-                let rowid: Option<i64> = tx
-                    .prepare_cached("SELECT rowid FROM messages WHERE id = ?1")?
-                    .query_row([id], |r| r.get(0))
-                    .map(Some)
-                    .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        e => Err(e),
-                    })?;
-                if let Some(rowid) = rowid {
-                    delete_row(tx, rowid)?;
-                    deleted.push(id.clone());
-                }
-            }
-            Ok(deleted)
-        }
-    }
 }

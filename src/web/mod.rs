@@ -7,6 +7,7 @@ mod error;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
+pub mod push;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub events: Events,
     pub stats: Arc<Stats>,
+    /// Largest message accepted, also for `POST /api/v1/send`.
+    pub max_message_size: u64,
 }
 
 /// How the application is exposed: under which path, to whom.
@@ -56,6 +59,8 @@ impl Default for WebOptions {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
+        .route("/api/v1/", get(api::docs::page))
+        .nest("/api/v2", api::mailhog::v2_routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(api::info::readyz))
         .route("/metrics", get(metrics::metrics))

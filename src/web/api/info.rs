@@ -39,6 +39,7 @@ struct Info {
 
 pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
     let counts = state.store.counts().await?;
+    let tags = state.store.tag_counts().await?;
     let stats = state.stats.snapshot();
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
@@ -48,7 +49,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>,
         database_size: counts.database_bytes,
         messages: counts.total,
         unread: counts.unread,
-        tags: Default::default(),
+        tags: tags.into_iter().map(|(tag, n)| (tag, n.into())).collect(),
         runtime_stats: RuntimeStats {
             uptime: stats.uptime_secs,
             memory: resident_memory_bytes(),
@@ -75,4 +76,25 @@ fn resident_memory_bytes() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map_or(0, |pages| pages * 4096)
+}
+
+/// Mailpit's `WebUIConfiguration`: what the UI may offer. Relay, chaos and
+/// spam checks are not configured in Letterbox yet.
+pub async fn webui() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "Label": "",
+        "MessageRelay": {
+            "Enabled": false,
+            "SMTPServer": "",
+            "ReturnPath": "",
+            "AllowedRecipients": "",
+            "BlockedRecipients": "",
+            "OverrideFrom": "",
+            "PreserveMessageIDs": false,
+        },
+        "SpamAssassin": false,
+        "ChaosEnabled": false,
+        "DuplicatesIgnored": false,
+        "HideDeleteAllButton": false,
+    }))
 }

@@ -1,6 +1,6 @@
 //! Listing, reading and deleting messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -8,21 +8,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mailparse::MailHeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::params::{Params, json_body, paging, search_query};
 use crate::message::{Address, Part, PartRole};
-use crate::store::{Selection, StoredMessage, Summary};
+use crate::store::{Page, Selection, StoredMessage, Summary};
 use crate::timefmt;
 use crate::web::{ApiError, AppState};
 
-/// Page size when none is asked for.
-const DEFAULT_LIMIT: u64 = 50;
-/// Largest page served; Mailpit's `limit=0` ("everything") is not offered.
-pub const MAX_LIMIT: u64 = 1000;
-
-/// Mailpit's `MessagesSummary`.
+/// Mailpit's `MessagesSummary`, the answer to list and search.
 #[derive(Serialize)]
-struct MessagesSummary {
+pub struct MessagesSummary {
     total: u64,
     unread: u64,
     messages_count: u64,
@@ -34,58 +30,44 @@ struct MessagesSummary {
     messages: Vec<Summary>,
 }
 
-fn number_param(
-    params: &HashMap<String, String>,
-    name: &str,
-    default: u64,
-) -> Result<u64, ApiError> {
-    match params.get(name).map(|v| v.trim()) {
-        None | Some("") => Ok(default),
-        // SQLite integers are signed 64-bit: larger values are refused here
-        // rather than failing in the store.
-        Some(value) => value
-            .parse::<u64>()
-            .ok()
-            .filter(|&n| i64::try_from(n).is_ok())
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "{name} must be an integer from 0 to {}, got {value:?}",
-                    i64::MAX
-                ))
-            }),
+impl MessagesSummary {
+    pub async fn new(state: &AppState, page: Page, start: u64) -> Result<Self, ApiError> {
+        Ok(MessagesSummary {
+            total: page.total,
+            unread: page.unread,
+            messages_count: page.matched,
+            messages_unread: page.matched_unread,
+            start,
+            tags: state.store.tags().await?,
+            count: page.messages.len(),
+            messages: page.messages,
+        })
     }
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<impl Serialize>, ApiError> {
-    let start = number_param(&params, "start", 0)?;
-    let limit = match number_param(&params, "limit", DEFAULT_LIMIT)? {
-        0 => DEFAULT_LIMIT,
-        n => n.min(MAX_LIMIT),
-    };
+    Query(params): Query<Params>,
+) -> Result<Json<MessagesSummary>, ApiError> {
+    let (start, limit) = paging(&params)?;
     let page = state.store.list(start, limit).await?;
-    Ok(Json(MessagesSummary {
-        total: page.total,
-        unread: page.unread,
-        messages_count: page.total,
-        messages_unread: page.unread,
-        start,
-        tags: Vec::new(),
-        count: page.messages.len(),
-        messages: page.messages,
-    }))
+    Ok(Json(MessagesSummary::new(&state, page, start).await?))
 }
 
-/// Resolves `latest` and checks the message exists.
-async fn find(state: &AppState, id: String) -> Result<StoredMessage, ApiError> {
+/// Resolves `latest` (the newest message matching the `query` parameter,
+/// if one is given) and checks the message exists.
+pub async fn find(
+    state: &AppState,
+    id: String,
+    params: &Params,
+) -> Result<StoredMessage, ApiError> {
     let id = if id == "latest" {
+        let query = search_query(params)?;
         state
             .store
-            .latest_id()
+            .latest_id(query)
             .await?
-            .ok_or_else(|| ApiError::not_found("there are no messages"))?
+            .ok_or_else(|| ApiError::not_found("no message matches"))?
     } else {
         id
     };
@@ -97,8 +79,12 @@ async fn find(state: &AppState, id: String) -> Result<StoredMessage, ApiError> {
 }
 
 /// A message (`latest` resolved) with its raw bytes.
-async fn find_with_raw(state: &AppState, id: String) -> Result<(StoredMessage, Vec<u8>), ApiError> {
-    let message = find(state, id).await?;
+pub async fn find_with_raw(
+    state: &AppState,
+    id: String,
+    params: &Params,
+) -> Result<(StoredMessage, Vec<u8>), ApiError> {
+    let message = find(state, id, params).await?;
     let id = message.summary.id.clone();
     let raw = state
         .store
@@ -209,18 +195,29 @@ pub fn part_text(raw: &[u8], part: &Part) -> String {
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let (message, raw) = find_with_raw(&state, id).await?;
+    let (message, raw) = find_with_raw(&state, id, &params).await?;
+    Ok(message_json(&message, &raw))
+}
+
+/// The decoded text and HTML bodies (empty when the message has none).
+pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
     let body_of = |role| {
         message
             .parts
             .iter()
             .find(|p| p.role == role)
-            .map(|p| part_text(&raw, p))
+            .map(|p| part_text(raw, p))
             .unwrap_or_default()
     };
-    let (text, html) = (body_of(PartRole::Text), body_of(PartRole::Html));
-    let headers = mailparse::parse_headers(&raw)
+    (body_of(PartRole::Text), body_of(PartRole::Html))
+}
+
+/// Mailpit's full `Message` JSON for a stored message.
+pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
+    let (text, html) = bodies(message, raw);
+    let headers = mailparse::parse_headers(raw)
         .map(|(h, _)| h)
         .unwrap_or_default();
     let unsubscribe = headers
@@ -286,12 +283,12 @@ pub async fn show(
         },
         problems: &message.problems,
     };
-    Ok(Json(json).into_response())
+    Json(json).into_response()
 }
 
 /// Go's canonical header key (`message-id` -> `Message-Id`), as Mailpit
 /// returns them.
-fn canonical_key(key: &str) -> String {
+pub fn canonical_key(key: &str) -> String {
     if key.contains(|c: char| c == ' ' || !c.is_ascii()) {
         return key.to_string();
     }
@@ -311,8 +308,9 @@ fn canonical_key(key: &str) -> String {
 pub async fn headers(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let (_, raw) = find_with_raw(&state, id).await?;
+    let (_, raw) = find_with_raw(&state, id, &params).await?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if let Ok((headers, _)) = mailparse::parse_headers(&raw) {
         for header in headers {
@@ -327,29 +325,67 @@ pub async fn headers(
 pub async fn raw(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let (message, raw) = find_with_raw(&state, id).await?;
-    let download = params.get("dl").is_some_and(|v| v == "1" || v == "true");
+    let (message, raw) = find_with_raw(&state, id, &params).await?;
+    if params.get("dl").is_some_and(|v| v == "1" || v == "true") {
+        return Ok(eml_download(&message.summary.id, raw));
+    }
+    let mut response = raw.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// The raw message as an `<ID>.eml` download.
+pub fn eml_download(id: &str, raw: Vec<u8>) -> Response {
     let mut response = raw.into_response();
     let headers = response.headers_mut();
-    if download {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("message/rfc822"),
-        );
-        let disposition = format!("attachment; filename=\"{}.eml\"", message.summary.id);
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&disposition).expect("message IDs are header-safe"),
-        );
-    } else {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("message/rfc822"),
+    );
+    // IDs are checked by the store lookup that found the message, but a
+    // header value is built from them: never panic on an odd one.
+    let disposition = format!("attachment; filename=\"{id}.eml\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    response
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetRead {
+    #[serde(rename = "IDs", alias = "ids", default)]
+    ids: Vec<String>,
+    /// Mailpit's clients leave it out to mean "unread".
+    #[serde(rename = "Read", alias = "read", default)]
+    read: bool,
+    #[serde(rename = "Search", alias = "search", default)]
+    search: String,
+}
+
+/// `PUT /api/v1/messages {"IDs": [...], "Read": true}`: marks the listed
+/// messages, or the matches of `Search`, or (with neither) every message.
+pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: SetRead = json_body(
+        &body,
+        r#"expected {"IDs": ["<ID>", ...], "Read": true} or {"Search": "<query>", "Read": false}"#,
+    )?;
+    let selection = if !request.ids.is_empty() {
+        Selection::Ids(request.ids)
+    } else if !request.search.trim().is_empty() {
+        let query = crate::search::Query::parse(&request.search)
+            .map_err(|e| ApiError::bad_request(format!("bad query in Search: {e}")))?;
+        Selection::Query(query)
+    } else {
+        Selection::All
+    };
+    state.store.set_read(selection, request.read).await?;
+    Ok(().into_response())
 }
 
 /// Reads the body of `DELETE /api/v1/messages`.
@@ -408,6 +444,7 @@ mod tests {
         let ids = |body: &str| match delete_selection(body.as_bytes()) {
             Ok(Selection::Ids(ids)) => Ok(Some(ids)),
             Ok(Selection::All) => Ok(None),
+            Ok(Selection::Query(_)) => unreachable!("delete bodies never carry a query"),
             Err(e) => Err(e.message),
         };
         assert_eq!(ids(""), Ok(None));

@@ -1,0 +1,266 @@
+//! Turns a search [`Query`] into a SQL condition over `messages m`.
+//!
+//! Words and phrases go to the FTS5 index (token and prefix matches); field
+//! filters compare the short list columns with `LIKE` (substring,
+//! case-insensitive for ASCII), which is cheap on them.
+
+use rusqlite::types::Value;
+
+use crate::message::{HEADER_MARK, VALUE_MARK};
+use crate::search::{AddressField, Filter, Query};
+
+/// A condition and its parameters, in order.
+#[derive(Debug, Default)]
+pub struct Condition {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Condition {
+    /// `WHERE ...` text: `1` (everything) for an empty query.
+    pub fn for_query(query: &Query) -> Condition {
+        let mut out = Condition::default();
+        for term in &query.terms {
+            if !out.sql.is_empty() {
+                out.sql.push_str(" AND ");
+            }
+            if term.negated {
+                out.sql.push_str("NOT ");
+            }
+            out.sql.push('(');
+            out.filter(&term.filter);
+            out.sql.push(')');
+        }
+        if out.sql.is_empty() {
+            out.sql.push('1');
+        }
+        out
+    }
+
+    /// Adds `AND extra` with its parameters.
+    pub fn and(mut self, extra: &str, params: impl IntoIterator<Item = Value>) -> Condition {
+        self.sql = format!("({}) AND {extra}", self.sql);
+        self.params.extend(params);
+        self
+    }
+
+    fn param(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.params.push(value.into());
+        self
+    }
+
+    fn like(&mut self, column: &str, needle: &str) {
+        self.sql.push_str(column);
+        self.sql.push_str(r" LIKE ? ESCAPE '\'");
+        self.param(like_pattern(needle));
+    }
+
+    fn fts(&mut self, expression: String) {
+        self.sql
+            .push_str("m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)");
+        self.param(expression);
+    }
+
+    fn filter(&mut self, filter: &Filter) {
+        match filter {
+            Filter::Text { text, phrase } => match fts_phrase(text, !phrase) {
+                Some(expr) => self.fts(expr),
+                // Nothing indexable in it (only punctuation): match nothing.
+                None => self.sql.push('0'),
+            },
+            Filter::Address(field, needle) => self.address(*field, needle),
+            Filter::Subject(needle) => {
+                self.field(&["subject"], needle, |c| c.like("m.subject", needle));
+            }
+            Filter::MessageId(needle) => {
+                self.field(&["message_id"], needle, |c| c.like("m.message_id", needle));
+            }
+            Filter::Tag(name) => {
+                self.sql.push_str(
+                    "EXISTS (SELECT 1 FROM message_tags mt JOIN tags t ON t.id = mt.tag \
+                     WHERE mt.message = m.rowid AND t.name = ? COLLATE NOCASE)",
+                );
+                self.param(name.clone());
+            }
+            Filter::Header { name, value } => {
+                // The name sits between marker words: an exact name match.
+                let Some(name) = fts_phrase(&format!("{HEADER_MARK} {name} {VALUE_MARK}"), false)
+                else {
+                    return self.sql.push('0');
+                };
+                // Value words (as prefixes) close to that header's name.
+                let expr = match value.as_deref().and_then(|v| fts_phrase(v, true)) {
+                    Some(value) => format!("headers : NEAR({name} {value}, 64)"),
+                    None => format!("headers : {name}"),
+                };
+                self.fts(expr);
+            }
+            Filter::Read => self.sql.push_str("m.read = 1"),
+            Filter::Unread => self.sql.push_str("m.read = 0"),
+            Filter::Tagged => self
+                .sql
+                .push_str("EXISTS (SELECT 1 FROM message_tags mt WHERE mt.message = m.rowid)"),
+            Filter::HasAttachment => self.sql.push_str("m.attachments > 0"),
+            Filter::HasInline => self.sql.push_str("m.inline > 0"),
+            Filter::LargerThan(n) => self.compare("m.size >", *n as i64),
+            Filter::SmallerThan(n) => self.compare("m.size <", *n as i64),
+            Filter::Before(ms) => self.compare("m.received_at <", *ms),
+            Filter::After(ms) => self.compare("m.received_at >", *ms),
+        }
+    }
+
+    fn compare(&mut self, lhs: &str, value: i64) {
+        self.sql.push_str(lhs);
+        self.sql.push_str(" ?");
+        self.param(value);
+    }
+
+    /// A substring search in columns of the trigram index; needles shorter
+    /// than a trigram use `fallback` (a scan) instead.
+    fn field(&mut self, columns: &[&str], needle: &str, fallback: impl FnOnce(&mut Self)) {
+        if needle.chars().count() < 3 {
+            return fallback(self);
+        }
+        self.sql.push_str(
+            "m.rowid IN (SELECT rowid FROM messages_fields WHERE messages_fields MATCH ?)",
+        );
+        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+        self.param(format!("{{{}}} : {phrase}", columns.join(" ")));
+    }
+
+    fn address(&mut self, field: AddressField, needle: &str) {
+        let columns: &[&str] = match field {
+            AddressField::From => &["from_addr"],
+            AddressField::To => &["to_addrs"],
+            AddressField::Cc => &["cc_addrs"],
+            // Indexed as the Bcc header plus the envelope recipients that
+            // are in neither To nor Cc: the ones the sender hid.
+            AddressField::Bcc => &["bcc_addrs"],
+            AddressField::ReplyTo => &["reply_to_addrs"],
+            AddressField::Recipient => &["to_addrs", "cc_addrs", "bcc_addrs", "rcpt_to"],
+            AddressField::Addressed => &[
+                "from_addr",
+                "to_addrs",
+                "cc_addrs",
+                "bcc_addrs",
+                "reply_to_addrs",
+                "rcpt_to",
+            ],
+        };
+        self.field(columns, needle, |c| c.address_scan(field, needle));
+    }
+
+    /// Address matching without the index, for needles of 1-2 characters.
+    fn address_scan(&mut self, field: AddressField, needle: &str) {
+        let pattern = like_pattern(needle);
+        let one = |column: &str| {
+            format!(
+                r"({column} ->> 'Address' LIKE ?1 ESCAPE '\' OR {column} ->> 'Name' LIKE ?1 ESCAPE '\')"
+            )
+        };
+        let list = |column: &str| {
+            format!(
+                r"EXISTS (SELECT 1 FROM json_each({column}) j WHERE j.value ->> 'Address' LIKE ?1 ESCAPE '\' OR j.value ->> 'Name' LIKE ?1 ESCAPE '\')"
+            )
+        };
+        let envelope = r"EXISTS (SELECT 1 FROM json_each(m.envelope, '$.rcpt_to') j WHERE j.value LIKE ?1 ESCAPE '\')".to_string();
+        let parts = match field {
+            AddressField::From => vec![one("m.from_addr")],
+            AddressField::To => vec![list("m.to_addrs")],
+            AddressField::Cc => vec![list("m.cc_addrs")],
+            AddressField::Bcc => vec![list("m.bcc_addrs"), envelope],
+            AddressField::ReplyTo => vec![list("m.reply_to_addrs")],
+            AddressField::Recipient => vec![
+                list("m.to_addrs"),
+                list("m.cc_addrs"),
+                list("m.bcc_addrs"),
+                envelope,
+            ],
+            AddressField::Addressed => vec![
+                one("m.from_addr"),
+                list("m.to_addrs"),
+                list("m.cc_addrs"),
+                list("m.bcc_addrs"),
+                list("m.reply_to_addrs"),
+                envelope,
+            ],
+        };
+        // `?1` above refers to one parameter; number it for this condition.
+        let index = self.params.len() + 1;
+        let sql = parts.join(" OR ").replace("?1", &format!("?{index}"));
+        self.sql.push_str(&sql);
+        self.param(pattern);
+    }
+}
+
+/// `%needle%` with LIKE's wildcards escaped.
+fn like_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// An FTS5 phrase for `text`, as a prefix query when `prefix`; `None` when
+/// the text holds no word characters (FTS5 would reject or ignore it).
+fn fts_phrase(text: &str, prefix: bool) -> Option<String> {
+    if !text.chars().any(char::is_alphanumeric) {
+        return None;
+    }
+    let quoted = format!("\"{}\"", text.replace('"', "\"\""));
+    Some(if prefix { quoted + "*" } else { quoted })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_query_matches_everything() {
+        let c = Condition::for_query(&Query::default());
+        assert_eq!(c.sql, "1");
+        assert!(c.params.is_empty());
+    }
+
+    #[test]
+    fn parameters_are_numbered_in_order() {
+        // Needles shorter than a trigram are scanned, with numbered
+        // parameters inside the address conditions.
+        let q = Query::parse("subject:hi to:bo -from:ev larger:1K").unwrap();
+        let c = Condition::for_query(&q);
+        assert!(c.sql.contains("?2") && c.sql.contains("?3"), "{}", c.sql);
+        assert_eq!(c.params.len(), 4);
+        assert_eq!(c.params[0], Value::Text("%hi%".into()));
+        assert!(c.sql.contains("NOT ("));
+    }
+
+    #[test]
+    fn fts_phrases_are_escaped() {
+        assert_eq!(
+            fts_phrase(r#"say "hi""#, false).as_deref(),
+            Some(r#""say ""hi""""#)
+        );
+        assert_eq!(fts_phrase("verif", true).as_deref(), Some("\"verif\"*"));
+        assert_eq!(fts_phrase("--", true), None);
+    }
+
+    #[test]
+    fn field_filters_use_the_trigram_index() {
+        let c = Condition::for_query(&Query::parse("to:bob@ex subject:ab").unwrap());
+        assert!(c.sql.contains("messages_fields MATCH"), "{}", c.sql);
+        assert_eq!(c.params[0], Value::Text("{to_addrs} : \"bob@ex\"".into()));
+        // Two characters are shorter than a trigram: scanned with LIKE.
+        assert_eq!(c.params[1], Value::Text("%ab%".into()));
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_pattern("50%_off"), r"%50\%\_off%");
+    }
+}
