@@ -42,10 +42,7 @@ async fn explicit_url() {
         &healthcheck(&["--http", &format!("127.0.0.1:{port}")], &[]),
         &url,
     );
-    assert_ready(
-        &healthcheck(&[], &[("LETTERBOX_URL", &lb.http)]),
-        &url,
-    );
+    assert_ready(&healthcheck(&[], &[("LETTERBOX_URL", &lb.http)]), &url);
 }
 
 #[tokio::test]
