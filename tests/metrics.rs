@@ -87,18 +87,11 @@ async fn counts_what_happened() {
     assert_eq!(info["RuntimeStats"]["SMTPRejected"], 2, "{info}");
 
     smtp.quit().await;
-    let deadline = std::time::Instant::now() + common::TIMEOUT;
-    while sample(
-        &metrics_at(&lb, &lb.url("/metrics")).await,
-        "letterbox_smtp_sessions_active",
-    ) != 0.0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the session is never counted as closed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    common::eventually("the session is counted as closed", async || {
+        let text = metrics_at(&lb, &lb.url("/metrics")).await;
+        (sample(&text, "letterbox_smtp_sessions_active") == 0.0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

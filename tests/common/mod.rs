@@ -544,18 +544,25 @@ impl Letterbox {
     /// Polls the list until `total` is `n` (for effects that follow the 250,
     /// such as pruning).
     pub async fn wait_for_total(&self, n: u64) -> Value {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
+        eventually(&format!("total becomes {n}"), async || {
             let list = self.list().await;
-            if list["total"] == n {
-                return list;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "total never became {n}; last list: {list}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            (list["total"] == n).then_some(list)
+        })
+        .await
+    }
+}
+
+/// Polls `check` until it gives a value, for effects that follow an
+/// action asynchronously; fails after [`TIMEOUT`], saying what never
+/// happened.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
         }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
