@@ -1,7 +1,10 @@
-//! HTTP: the JSON API (and, later, the UI and WebSocket push).
+//! HTTP: the JSON API, the web UI and its WebSocket push.
 
 pub mod api;
+mod assets;
 mod error;
+mod ui;
+mod ws;
 
 use std::sync::Arc;
 
@@ -30,6 +33,9 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
+        .merge(ui::routes())
+        .route("/api/events", get(ws::events))
+        .route("/static/{*path}", get(assets::serve))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(api::info::readyz))
         .fallback(|| async { ApiError::not_found("no such page") })
@@ -37,15 +43,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Our own pages run only our own scripts and styles, and are never framed.
+/// Routes that serve message content set a stricter policy of their own.
+const DEFAULT_CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// Headers every response carries: nothing is sniffed into HTML and no page
-/// of ours may be framed by another site.
+/// of ours may be framed by another site (a handler may allow its own site
+/// by setting these itself).
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(DEFAULT_CSP));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

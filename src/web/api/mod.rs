@@ -3,6 +3,7 @@
 pub mod info;
 pub mod messages;
 mod params;
+pub mod parts;
 pub mod search;
 pub mod tags;
 
@@ -25,5 +26,6 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}", get(messages::show))
         .route("/message/{id}/headers", get(messages::headers))
         .route("/message/{id}/raw", get(messages::raw))
+        .route("/message/{id}/part/{part_id}", get(parts::part))
         .route("/info", get(info::info))
 }
