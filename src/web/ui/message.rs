@@ -196,13 +196,13 @@ async fn show(
         .collect();
     render(&MessagePage {
         chrome,
-        m: summary(&message),
+        m: summary(&message, &raw),
         tabs,
         body,
     })
 }
 
-fn summary(message: &StoredMessage) -> Summary {
+fn summary(message: &StoredMessage, raw: &[u8]) -> Summary {
     let s = &message.summary;
     let addresses = |list: &[crate::message::Address]| list.iter().map(format::address).collect();
     let now = timefmt::now_millis();
@@ -221,25 +221,60 @@ fn summary(message: &StoredMessage) -> Summary {
         received_relative: format::relative_time(message.received_at_ms, now),
         created: s.created.clone(),
         size: format::size(s.size),
-        attachments: message
-            .parts
-            .iter()
-            .filter(|p| matches!(p.role, PartRole::Attachment | PartRole::Inline))
-            .map(|p| AttachmentView {
-                name: p
-                    .filename
-                    .clone()
-                    .or_else(|| p.content_id.clone())
-                    .unwrap_or_else(|| format!("part {}", p.part_id)),
-                content_type: p.content_type.clone(),
-                size: format::size(p.size),
-                href: part_url(&s.id, &p.part_id),
-                inline: p.role == PartRole::Inline,
-                preview: p.content_type.starts_with("image/") && renders_passively(&p.content_type),
-            })
-            .collect(),
+        attachments: attachments(&s.id, &message.parts, raw),
         problems: message.problems.clone(),
     }
+}
+
+/// Attachments and inline parts of the message itself, and attached
+/// messages as a whole (not the parts inside them).
+fn attachments(id: &str, parts: &[Part], raw: &[u8]) -> Vec<AttachmentView> {
+    let enclosing: Vec<String> = parts
+        .iter()
+        .filter(|p| p.role == PartRole::Message)
+        .map(|p| format!("{}.", p.part_id))
+        .collect();
+    parts
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.role,
+                PartRole::Attachment | PartRole::Inline | PartRole::Message
+            )
+        })
+        .filter(|p| !enclosing.iter().any(|prefix| p.part_id.starts_with(prefix)))
+        .map(|p| AttachmentView {
+            name: p
+                .filename
+                .clone()
+                .or_else(|| p.content_id.clone())
+                .or_else(|| {
+                    (p.role == PartRole::Message).then(|| {
+                        match enclosed_header(raw, p, "Subject") {
+                            subject if subject.is_empty() => "attached message".to_string(),
+                            subject => format!("{subject}.eml"),
+                        }
+                    })
+                })
+                .unwrap_or_else(|| format!("part {}", p.part_id)),
+            content_type: p.content_type.clone(),
+            size: format::size(p.size),
+            href: part_url(id, &p.part_id),
+            inline: p.role == PartRole::Inline,
+            preview: p.content_type.starts_with("image/") && renders_passively(&p.content_type),
+        })
+        .collect()
+}
+
+/// A header of the message attached as `part` (a `message/rfc822` part).
+fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
+    let body = raw
+        .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
+        .unwrap_or_default();
+    mailparse::parse_headers(body)
+        .ok()
+        .and_then(|(headers, _)| headers.get_first_value(name))
+        .unwrap_or_default()
 }
 
 pub fn part_url(id: &str, part_id: &str) -> String {
@@ -342,14 +377,11 @@ fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
         PartRole::Attachment => "attachment",
     };
     let enclosed = (part.role == PartRole::Message).then(|| {
-        let body = raw
-            .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
-            .unwrap_or_default();
-        let headers = mailparse::parse_headers(body)
-            .map(|(h, _)| h)
-            .unwrap_or_default();
-        let field = |name| headers.get_first_value(name).unwrap_or_default();
-        format!("“{}” from {}", field("Subject"), field("From"))
+        format!(
+            "“{}” from {}",
+            enclosed_header(raw, part, "Subject"),
+            enclosed_header(raw, part, "From")
+        )
     });
     PartRow {
         id: part.part_id.clone(),

@@ -5,7 +5,8 @@
 //! Content-Security-Policy with no script at all, no network beyond this
 //! server (remote images, styles and fonts only when `remote=1` asks for
 //! them), no forms, no `<base>`, and a `sandbox` that gives it an opaque
-//! origin even when opened directly. The message page frames it in an
+//! origin even when opened directly (and, lacking `allow-scripts`, also
+//! stops `<meta http-equiv="refresh">`). The message page frames it in an
 //! `<iframe sandbox>` as well. `cid:` references point to the part URLs.
 
 use std::collections::HashMap;
@@ -47,8 +48,7 @@ pub async fn view(
         "html" => {
             let part = body_of(PartRole::Html)
                 .ok_or_else(|| PageError::not_found(format!("message {id} has no HTML part")))?;
-            let mut html =
-                disarm_meta_http_equiv(&resolve_cids(&part_text(&raw, part), id, &message.parts));
+            let mut html = resolve_cids(&part_text(&raw, part), id, &message.parts);
             if params.get("embed").is_some_and(|v| v == "1") {
                 // Links open in a new tab rather than inside the frame.
                 html.insert_str(0, "<base target=\"_blank\">");
@@ -154,34 +154,6 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
-/// Renames the `http-equiv` attribute of `<meta>` tags, so that
-/// `<meta http-equiv="refresh" content="0;url=https://...">` cannot send
-/// the frame to another server (a Content-Security-Policy does not cover
-/// navigation).
-fn disarm_meta_http_equiv(html: &str) -> String {
-    let lower = html.to_ascii_lowercase();
-    let mut out = String::with_capacity(html.len());
-    let mut copied = 0;
-    let mut from = 0;
-    while let Some(found) = lower[from..].find("<meta") {
-        let tag_start = from + found;
-        let tag_end = lower[tag_start..]
-            .find('>')
-            .map_or(html.len(), |i| tag_start + i);
-        let mut at = tag_start;
-        while let Some(i) = lower[at..tag_end].find("http-equiv") {
-            let attr = at + i;
-            out.push_str(&html[copied..attr]);
-            out.push_str("data-disabled-");
-            copied = attr;
-            at = attr + "http-equiv".len();
-        }
-        from = tag_end;
-    }
-    out.push_str(&html[copied..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,19 +185,6 @@ mod tests {
             r#"<img src="/api/v1/message/M/part/2"><img src='/api/v1/message/M/part/3'><div style="background:url(/api/v1/message/M/part/2)"><img src="cid:missing">"#
         );
         assert_eq!(resolve_cids("cid:", "M", &parts), "cid:");
-    }
-
-    #[test]
-    fn meta_http_equiv_is_disarmed() {
-        let html = r#"<META HTTP-EQUIV="refresh" content="0;url=http://x"><p>http-equiv in text</p><meta charset="utf-8">"#;
-        assert_eq!(
-            disarm_meta_http_equiv(html),
-            r#"<META data-disabled-HTTP-EQUIV="refresh" content="0;url=http://x"><p>http-equiv in text</p><meta charset="utf-8">"#
-        );
-        assert_eq!(
-            disarm_meta_http_equiv("<meta http-equiv"),
-            "<meta data-disabled-http-equiv"
-        );
     }
 
     #[test]

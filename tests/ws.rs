@@ -1,0 +1,120 @@
+//! The WebSocket at /api/events: Mailpit's event envelope for every change,
+//! and only same-origin browsers may connect.
+
+mod common;
+
+use common::{Letterbox, TIMEOUT};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn events_url(lb: &Letterbox) -> String {
+    lb.url("/api/events").replacen("http://", "ws://", 1)
+}
+
+/// Connects, sending `origin` as the `Origin` header if given.
+async fn connect(lb: &Letterbox, origin: Option<&str>) -> Result<Socket, tungstenite::Error> {
+    let mut request = events_url(lb).into_client_request().expect("a valid URL");
+    if let Some(origin) = origin {
+        request.headers_mut().insert(
+            "Origin",
+            HeaderValue::from_str(origin).expect("a header value"),
+        );
+    }
+    tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("connecting timed out")
+        .map(|(socket, _)| socket)
+}
+
+/// The next event of type `kind`, skipping others (such as `stats`).
+async fn next_event(socket: &mut Socket, kind: &str) -> Value {
+    loop {
+        let frame = tokio::time::timeout(TIMEOUT, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event"))
+            .expect("the socket is open")
+            .expect("a frame");
+        let Message::Text(text) = frame else { continue };
+        let event: Value = serde_json::from_str(&text).expect("events are JSON");
+        if event["Type"] == kind {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn changes_are_pushed_as_mailpit_events() {
+    let lb = Letterbox::start();
+    let origin = lb.http.clone();
+    let mut socket = connect(&lb, Some(&origin))
+        .await
+        .expect("same origin is accepted");
+
+    let id = lb.send_simple("pushed").await;
+    let new = next_event(&mut socket, "new").await;
+    assert_eq!(new["Data"]["ID"], id);
+    assert_eq!(new["Data"]["Subject"], "pushed");
+    assert_eq!(new["Data"]["Read"], false);
+    assert_eq!(
+        new["Data"]["From"],
+        json!({"Name": "Sender", "Address": "sender@example.com"})
+    );
+    let stats = next_event(&mut socket, "stats").await;
+    assert_eq!(stats["Data"]["Total"], 1);
+    assert_eq!(stats["Data"]["Unread"], 1);
+
+    let response = reqwest::Client::new()
+        .put(lb.url("/api/v1/messages"))
+        .json(&json!({"IDs": [id], "Read": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let update = next_event(&mut socket, "update").await;
+    assert_eq!(update["Data"], json!({"ID": id, "Read": true}));
+
+    lb.delete_messages(Some(&format!(r#"{{"IDs": ["{id}"]}}"#)))
+        .await;
+    let delete = next_event(&mut socket, "delete").await;
+    assert_eq!(delete["Data"], json!({"ID": id}));
+
+    lb.send_simple("again").await;
+    lb.delete_messages(None).await;
+    let truncate = next_event(&mut socket, "truncate").await;
+    assert_eq!(truncate["Data"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_client_without_an_origin_is_not_a_browser_and_may_connect() {
+    let lb = Letterbox::start();
+    let mut socket = connect(&lb, None).await.expect("no Origin is accepted");
+    let id = lb.send_simple("no origin").await;
+    assert_eq!(next_event(&mut socket, "new").await["Data"]["ID"], id);
+}
+
+#[tokio::test]
+async fn cross_origin_upgrades_are_refused() {
+    let lb = Letterbox::start();
+    let port = lb.http.rsplit(':').next().unwrap().to_string();
+    for origin in [
+        "http://evil.example".to_string(),
+        format!("http://127.0.0.1.evil.example:{port}"),
+        format!("http://localhost:{port}"),
+        "null".to_string(),
+    ] {
+        match connect(&lb, Some(&origin)).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{origin}")
+            }
+            Err(other) => panic!("{origin}: unexpected error {other}"),
+            Ok(_) => panic!("{origin}: a cross-origin upgrade was accepted"),
+        }
+    }
+}
