@@ -32,6 +32,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the mail catcher (what `letterbox` alone does).
     Serve(Box<Config>),
+    /// Wait for a matching message to arrive at a running Letterbox; print
+    /// it as JSON and exit 0, or exit 1 on timeout.
+    Wait(crate::cli::wait::WaitArgs),
 }
 
 impl Cli {
@@ -252,6 +255,7 @@ mod tests {
     fn parse<const N: usize>(args: [&str; N]) -> Result<Config, clap::Error> {
         match Cli::try_parse_from(args)?.into_command() {
             Command::Serve(config) => Ok(*config),
+            other => panic!("not a serve command: {other:?}"),
         }
     }
 

@@ -22,10 +22,8 @@ pub enum Event {
         ids: Arc<[String]>,
         read: bool,
     },
-    /// The tags of these messages changed.
-    TagsChanged {
-        ids: Arc<[String]>,
-    },
+    /// The tags of these messages changed: each message with its tags now.
+    TagsChanged(Arc<[(String, Vec<String>)]>),
 }
 
 #[derive(Clone)]

@@ -4,8 +4,12 @@
 //! once ([`message`]) and hands it to the [`store`], whose writer publishes
 //! each committed change as an [`events`] entry for the [`web`] side.
 
+pub mod cli;
+pub mod client;
+pub mod compose;
 pub mod config;
 pub mod events;
+pub mod extract;
 pub mod ingest;
 pub mod message;
 pub mod search;
@@ -113,6 +117,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         ingest,
         events,
         stats,
+        max_message_size: config.max_message_size,
     });
     tasks.spawn(async move {
         if let Err(err) = axum::serve(http_listener, app).await {

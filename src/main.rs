@@ -1,4 +1,5 @@
 use clap::Parser;
+use letterbox::cli::wait::{Outcome, WaitArgs};
 use letterbox::config::{Cli, Command, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -12,6 +13,25 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().into_command() {
         Command::Serve(config) => serve(&config).await,
+        Command::Wait(args) => wait(&args).await,
+    }
+}
+
+/// Exit codes: 0 found (JSON on stdout), 1 timed out, 2 anything else.
+async fn wait(args: &WaitArgs) -> anyhow::Result<()> {
+    match letterbox::cli::wait::run(args).await {
+        Ok(Outcome::Found(json)) => {
+            println!("{json}");
+            Ok(())
+        }
+        Ok(Outcome::TimedOut(reason)) => {
+            eprintln!("letterbox wait: timed out: {reason}");
+            std::process::exit(1)
+        }
+        Err(err) => {
+            eprintln!("letterbox wait: {err}");
+            std::process::exit(2)
+        }
     }
 }
 

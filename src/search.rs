@@ -31,6 +31,9 @@ pub enum AddressField {
     ReplyTo,
     /// Any of the above.
     Addressed,
+    /// To, Cc and Bcc headers and the envelope recipients (no query key;
+    /// used for MailHog's `kind=to`).
+    Recipient,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

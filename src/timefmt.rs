@@ -15,6 +15,28 @@ pub fn rfc3339_millis(ms: i64) -> String {
     )
 }
 
+/// Formats Unix milliseconds as an RFC 5322 date, in UTC:
+/// `Thu, 01 Jan 1970 00:00:00 +0000`.
+pub fn rfc2822(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[(days + 4).rem_euclid(7) as usize];
+    format!(
+        "{weekday}, {d:02} {} {y:04} {:02}:{:02}:{:02} +0000",
+        MONTHS[m as usize - 1],
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -105,6 +127,15 @@ mod tests {
             "2026-11-22T10:00:00.123Z"
         );
         assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn rfc2822_dates() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            rfc2822(1_795_341_600_000),
+            "Sun, 22 Nov 2026 10:00:00 +0000"
+        );
     }
 
     #[test]

@@ -50,16 +50,19 @@ export class Inbox {
       case 'delete':
         p.deleted.add(Data.ID);
         p.read.delete(Data.ID);
+        p.tags.delete(Data.ID);
         if (p.deleted.size > MAX_PENDING_DELETES) p.resync = true;
         break;
       case 'update':
         if (typeof Data.Read === 'boolean') p.read.set(Data.ID, Data.Read);
+        if (Array.isArray(Data.Tags)) p.tags.set(Data.ID, Data.Tags);
         break;
       case 'truncate':
         // Everything before this is gone; what follows still counts.
         this.pending = { ...emptyPending(), cleared: true };
         break;
-      case 'prune':
+      case 'prune': // many changed at once
+      case 'resync': // this page missed events
         p.resync = true;
         break;
       case 'stats':
@@ -111,6 +114,10 @@ export class Inbox {
     }
     if (removed > 0) this.matched = Math.max(0, this.matched - removed);
     for (const [id, read] of p.read) this.row(id)?.classList.toggle('unread', !read);
+    for (const [id, tags] of p.tags) {
+      const row = this.row(id);
+      if (row) fillTags(row, tags);
+    }
     if (p.total !== undefined) this.matched = p.total;
     this.refreshChrome();
     // Rows deleted from a full page leave a gap that the next page fills.
@@ -189,12 +196,7 @@ export class Inbox {
     to.title = recipients.map(fullAddress).join(', ');
     row.querySelector('.subject').textContent = s.Subject || '';
     row.querySelector('.snippet').textContent = s.Snippet || '';
-    row.querySelector('.tags').replaceChildren(...(s.Tags || []).map((tag) => {
-      const span = document.createElement('span');
-      span.className = 'tag';
-      span.textContent = tag;
-      return span;
-    }));
+    fillTags(row, s.Tags || []);
     row.querySelector('.attach').hidden = !(s.Attachments > 0);
     showTime(row.querySelector('time'), s.Created);
     row.querySelector('.size').textContent = formatSize(s.Size || 0);
@@ -348,9 +350,18 @@ export class Inbox {
 
 function emptyPending() {
   return {
-    added: [], newCount: 0, deleted: new Set(), read: new Map(),
+    added: [], newCount: 0, deleted: new Set(), read: new Map(), tags: new Map(),
     cleared: false, resync: false, total: undefined,
   };
+}
+
+function fillTags(row, tags) {
+  row.querySelector('.tags').replaceChildren(...tags.map((tag) => {
+    const span = document.createElement('span');
+    span.className = 'tag';
+    span.textContent = tag;
+    return span;
+  }));
 }
 
 /** The same links as the server renders (src/web/ui/inbox.rs `page_links`). */

@@ -23,7 +23,7 @@ export class MessagePage {
   onEvent({ Type, Data }) {
     if (Type === 'stats') this.unread.set(Data.Unread);
     if ((Type === 'delete' && Data.ID === this.id) || Type === 'truncate') this.showGone();
-    if (Type === 'prune') this.checkExists();
+    if (Type === 'prune' || Type === 'resync') this.checkExists();
   }
 
   /** After a reconnection: was this message deleted meanwhile? */

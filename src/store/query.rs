@@ -126,6 +126,12 @@ impl Condition {
             AddressField::Cc => vec![list("m.cc_addrs")],
             AddressField::Bcc => vec![list("m.bcc_addrs"), envelope],
             AddressField::ReplyTo => vec![list("m.reply_to_addrs")],
+            AddressField::Recipient => vec![
+                list("m.to_addrs"),
+                list("m.cc_addrs"),
+                list("m.bcc_addrs"),
+                envelope,
+            ],
             AddressField::Addressed => vec![
                 one("m.from_addr"),
                 list("m.to_addrs"),

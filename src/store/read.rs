@@ -50,7 +50,12 @@ impl Readers {
             Some(conn) => conn,
             None => self.open()?,
         };
-        let result = f(&conn);
+        // One read transaction per call: a page and its counts come from
+        // the same snapshot even while the writer commits in between.
+        let result = conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)
+            .and_then(|snapshot| f(&snapshot));
         let mut idle = self.idle.lock().expect("reader pool lock");
         if idle.len() < POOL_SIZE {
             idle.push(conn);

@@ -288,7 +288,7 @@ fn apply_change(
             }
             delete_unused_tags(tx)?;
             let n = rows.len() as u64;
-            (n, (n > 0).then(|| Event::TagsChanged { ids: ids(&rows) }))
+            (n, (n > 0).then_some(tags_changed(tx, &rows)?))
         }
         Change::RenameTag { from, to } => {
             let rows = tagged(tx, from)?;
@@ -310,10 +310,7 @@ fn apply_change(
                 // Only the letter case changes.
                 tx.execute("UPDATE tags SET name = ?1 WHERE id = ?2", params![to, old])?;
             }
-            (
-                rows.len() as u64,
-                Some(Event::TagsChanged { ids: ids(&rows) }),
-            )
+            (rows.len() as u64, Some(tags_changed(tx, &rows)?))
         }
         Change::DeleteTag(name) => {
             let rows = tagged(tx, name)?;
@@ -323,7 +320,7 @@ fn apply_change(
             )?;
             tx.execute("DELETE FROM tags WHERE name = ?1", [name])?;
             let n = rows.len() as u64;
-            (n, (n > 0).then(|| Event::TagsChanged { ids: ids(&rows) }))
+            (n, (n > 0).then_some(tags_changed(tx, &rows)?))
         }
     })
 }
@@ -369,6 +366,22 @@ fn tagged(tx: &Transaction<'_>, name: &str) -> Result<Vec<(i64, String)>, rusqli
     )?
     .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()
+}
+
+/// The event for a tag change: each message with the tags it has now.
+fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Event, rusqlite::Error> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT t.name FROM message_tags mt JOIN tags t ON t.id = mt.tag
+         WHERE mt.message = ?1 ORDER BY t.name",
+    )?;
+    let mut changed = Vec::with_capacity(rows.len());
+    for (rowid, id) in rows {
+        let tags = stmt
+            .query_map([rowid], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        changed.push((id.clone(), tags));
+    }
+    Ok(Event::TagsChanged(changed.into()))
 }
 
 /// The id of a tag, created if new.

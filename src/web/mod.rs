@@ -3,6 +3,7 @@
 pub mod api;
 mod assets;
 mod error;
+pub mod push;
 mod ui;
 mod ws;
 
@@ -27,12 +28,16 @@ pub struct AppState {
     pub ingest: Ingest,
     pub events: Events,
     pub stats: Arc<Stats>,
+    /// Largest message accepted, also for `POST /api/v1/send`.
+    pub max_message_size: u64,
 }
 
 /// The whole HTTP application, apart from any listener so tests can drive it.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::routes())
+        .route("/api/v1/", get(api::docs::page))
+        .nest("/api/v2", api::mailhog::v2_routes())
         .merge(ui::routes())
         .route("/api/events", get(ws::events))
         .route("/static/{*path}", get(assets::serve))

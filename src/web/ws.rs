@@ -1,20 +1,13 @@
 //! `GET /api/events`: the WebSocket that pushes store changes to browsers,
-//! in Mailpit's envelope `{"Type": "...", "Data": ...}`:
-//!
-//! - `new`: a message summary;
-//! - `delete`: `{"ID": "..."}`, one per deleted message;
-//! - `update`: `{"ID": "...", "Read": bool}`, one per message marked read
-//!   or unread;
-//! - `truncate`: every message was deleted;
-//! - `prune`: many messages changed at once (a large delete or read
-//!   change, tags changed, or this client fell behind): reload the list, as
-//!   Mailpit's own UI does;
-//! - `stats`: `{"Total", "Unread", "Version"}`, at most a few per second,
-//!   after changes.
+//! each a Mailpit envelope `{"Type": "...", "Data": ...}` with the types
+//! and payloads of [`crate::web::push`], plus `stats`
+//! (`{"Total", "Unread", "Version"}`, at most a few per second, after
+//! changes).
 //!
 //! Only same-origin pages may connect. Each connection reads the store's
-//! broadcast on its own, so a slow client only ever delays itself: it lags,
-//! is told to reload, and a client that stops reading is dropped.
+//! broadcast on its own, so a slow client only ever delays itself: when it
+//! falls behind it is told to `resync`, and a client that stops reading
+//! altogether is dropped (it reconnects and reloads).
 
 use std::time::Duration;
 
@@ -26,8 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::events::Event;
-use crate::web::AppState;
+use crate::web::{AppState, push};
 
 /// Keeps idle connections alive through proxies.
 const PING_EVERY: Duration = Duration::from_secs(30);
@@ -36,8 +28,6 @@ const STATS_EVERY: Duration = Duration::from_millis(250);
 /// A client that has not taken a frame for this long is disconnected (it
 /// reconnects and reloads).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// A change to more messages than this is sent as one `prune`.
-const MAX_PER_MESSAGE_EVENTS: usize = 200;
 
 pub async fn events(
     ws: WebSocketUpgrade,
@@ -51,7 +41,7 @@ pub async fn events(
         )
             .into_response();
     }
-    ws.on_upgrade(move |socket| push(socket, state))
+    ws.on_upgrade(move |socket| serve_socket(socket, state))
 }
 
 /// True when the request carries no `Origin` (not a browser, so no page can
@@ -72,47 +62,23 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
 }
 
-fn frame(kind: &str, data: Value) -> Message {
+fn frame((kind, data): (&str, Value)) -> Message {
     Message::Text(json!({ "Type": kind, "Data": data }).to_string().into())
-}
-
-/// The frames one store event becomes.
-fn frames_for(event: &Event) -> Vec<Message> {
-    let prune = || vec![frame("prune", Value::Null)];
-    match event {
-        Event::New(summary) => vec![frame("new", json!(&**summary))],
-        Event::Deleted(ids) | Event::ReadChanged { ids, .. }
-            if ids.len() > MAX_PER_MESSAGE_EVENTS =>
-        {
-            prune()
-        }
-        Event::Deleted(ids) => ids
-            .iter()
-            .map(|id| frame("delete", json!({ "ID": id })))
-            .collect(),
-        Event::ReadChanged { ids, read } => ids
-            .iter()
-            .map(|id| frame("update", json!({ "ID": id, "Read": read })))
-            .collect(),
-        // The event does not carry the new tags.
-        Event::TagsChanged { .. } => prune(),
-        Event::Cleared => vec![frame("truncate", Value::Null)],
-    }
 }
 
 async fn stats_frame(state: &AppState) -> Option<Message> {
     let counts = state.store.counts().await.ok()?;
-    Some(frame(
+    Some(frame((
         "stats",
         json!({
             "Total": counts.total,
             "Unread": counts.unread,
             "Version": env!("CARGO_PKG_VERSION"),
         }),
-    ))
+    )))
 }
 
-async fn push(mut socket: WebSocket, state: AppState) {
+async fn serve_socket(mut socket: WebSocket, state: AppState) {
     let mut events = state.events.subscribe();
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut stats_due: Option<Instant> = None;
@@ -121,8 +87,8 @@ async fn push(mut socket: WebSocket, state: AppState) {
         let mut changed = true;
         let frames = tokio::select! {
             event = events.recv() => match event {
-                Ok(event) => frames_for(&event),
-                Err(RecvError::Lagged(_)) => vec![frame("prune", Value::Null)],
+                Ok(event) => push::messages(&event).into_iter().map(frame).collect(),
+                Err(RecvError::Lagged(_)) => vec![frame(push::resync())],
                 Err(RecvError::Closed) => return,
             },
             incoming = socket.recv() => match incoming {
@@ -192,21 +158,5 @@ mod tests {
             "127.0.0.1:8025",
             Some("http://127.0.0.1:8025.evil.example")
         )));
-    }
-
-    #[test]
-    fn large_deletes_become_one_prune() {
-        let few: Vec<String> = (0..3).map(|i| i.to_string()).collect();
-        assert_eq!(frames_for(&Event::Deleted(few.into())).len(), 3);
-        let many: Vec<String> = (0..=MAX_PER_MESSAGE_EVENTS)
-            .map(|i| i.to_string())
-            .collect();
-        let frames = frames_for(&Event::Deleted(many.into()));
-        assert_eq!(frames.len(), 1);
-        let Message::Text(text) = &frames[0] else {
-            panic!("a text frame")
-        };
-        let value: Value = serde_json::from_str(text.as_str()).unwrap();
-        assert_eq!(value, json!({ "Type": "prune", "Data": null }));
     }
 }

@@ -361,7 +361,8 @@ fn read_tail(path: &Path) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-async fn json_of(what: &str, response: reqwest::Response) -> (u16, Value) {
+/// The status and JSON body of a response, which must be JSON.
+pub async fn json_of(what: &str, response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -858,4 +859,99 @@ pub async fn connect_smtps(addr: SocketAddr) -> Smtp<tokio_rustls::client::TlsSt
     let mut smtp = Smtp::connect_raw(addr).await.upgrade().await;
     smtp.reply().await.assert(220, "");
     smtp
+}
+
+// ---------------------------------------------------------------------------
+// The CI API: any method and body, search, send
+// ---------------------------------------------------------------------------
+
+impl Letterbox {
+    fn request_builder(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let verb = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self.client.request(verb, self.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        request
+    }
+
+    /// Any request, with an optional body sent as JSON exactly as given (so
+    /// malformed bodies can be sent too); the status and the body text.
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let response = self
+            .request_builder(method, path, body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("reading the body"))
+    }
+
+    /// A request that must succeed with `200` and an empty body, as every
+    /// Letterbox endpoint that changes state without creating anything does.
+    pub async fn request_ok(&self, method: &str, path: &str, body: &Value) {
+        let (status, text) = self.request(method, path, Some(&body.to_string())).await;
+        assert_eq!((status, text.as_str()), (200, ""), "{method} {path} {body}");
+    }
+
+    /// A request that must answer JSON; the status and the JSON.
+    pub async fn request_json(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let what = format!("{method} {path}");
+        let response = self
+            .request_builder(method, path, body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        json_of(&what, response).await
+    }
+
+    /// A request that must fail with `status` and a JSON `{"Error": "..."}`
+    /// with some text; returns that text.
+    pub async fn request_err(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        status: u16,
+    ) -> String {
+        let (got, json) = self.request_json(method, path, body).await;
+        assert_eq!(got, status, "{method} {path} {body:?}: {json}");
+        match json["Error"].as_str() {
+            Some(text) if !text.is_empty() => text.to_string(),
+            _ => panic!("{method} {path}: no Error text in {json}"),
+        }
+    }
+
+    /// `GET /api/v1/search` for `query` (up to 1000 matches), which must answer 200.
+    pub async fn search(&self, query: &str) -> Value {
+        self.get_ok(&format!(
+            "/api/v1/search?limit=1000&query={}",
+            letterbox::client::encode(query)
+        ))
+        .await
+    }
+
+    /// The IDs that match `query`, newest first.
+    pub async fn search_ids(&self, query: &str) -> Vec<String> {
+        ids_of(&self.search(query).await)
+    }
+
+    /// `POST /api/v1/send`, which must succeed; returns the new message's ID.
+    pub async fn send_api(&self, body: &Value) -> String {
+        let (status, json) = self
+            .request_json("POST", "/api/v1/send", Some(&body.to_string()))
+            .await;
+        assert_eq!(status, 200, "POST /api/v1/send {body}: {json}");
+        json["ID"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no ID in {json}"))
+            .to_string()
+    }
 }

@@ -76,3 +76,24 @@ fn resident_memory_bytes() -> u64 {
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map_or(0, |pages| pages * 4096)
 }
+
+/// Mailpit's `WebUIConfiguration`: what the UI may offer. Relay, chaos and
+/// spam checks are not configured in Letterbox yet.
+pub async fn webui() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "Label": "",
+        "MessageRelay": {
+            "Enabled": false,
+            "SMTPServer": "",
+            "ReturnPath": "",
+            "AllowedRecipients": "",
+            "BlockedRecipients": "",
+            "OverrideFrom": "",
+            "PreserveMessageIDs": false,
+        },
+        "SpamAssassin": false,
+        "ChaosEnabled": false,
+        "DuplicatesIgnored": false,
+        "HideDeleteAllButton": false,
+    }))
+}

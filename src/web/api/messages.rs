@@ -201,8 +201,8 @@ pub async fn show(
     Ok(message_json(&message, &raw))
 }
 
-/// Mailpit's full `Message` JSON for a stored message.
-pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
+/// The decoded text and HTML bodies (empty when the message has none).
+pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
     let body_of = |role| {
         message
             .parts
@@ -211,7 +211,12 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
             .map(|p| part_text(raw, p))
             .unwrap_or_default()
     };
-    let (text, html) = (body_of(PartRole::Text), body_of(PartRole::Html));
+    (body_of(PartRole::Text), body_of(PartRole::Html))
+}
+
+/// Mailpit's full `Message` JSON for a stored message.
+pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
+    let (text, html) = bodies(message, raw);
     let headers = mailparse::parse_headers(raw)
         .map(|(h, _)| h)
         .unwrap_or_default();
@@ -283,7 +288,7 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
 
 /// Go's canonical header key (`message-id` -> `Message-Id`), as Mailpit
 /// returns them.
-fn canonical_key(key: &str) -> String {
+pub fn canonical_key(key: &str) -> String {
     if key.contains(|c: char| c == ' ' || !c.is_ascii()) {
         return key.to_string();
     }
@@ -323,26 +328,32 @@ pub async fn raw(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     let (message, raw) = find_with_raw(&state, id, &params).await?;
-    let download = params.get("dl").is_some_and(|v| v == "1" || v == "true");
+    if params.get("dl").is_some_and(|v| v == "1" || v == "true") {
+        return Ok(eml_download(&message.summary.id, raw));
+    }
+    let mut response = raw.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// The raw message as an `<ID>.eml` download.
+pub fn eml_download(id: &str, raw: Vec<u8>) -> Response {
     let mut response = raw.into_response();
     let headers = response.headers_mut();
-    if download {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("message/rfc822"),
-        );
-        let disposition = format!("attachment; filename=\"{}.eml\"", message.summary.id);
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&disposition).expect("message IDs are header-safe"),
-        );
-    } else {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("message/rfc822"),
+    );
+    // IDs are checked by the store lookup that found the message, but a
+    // header value is built from them: never panic on an odd one.
+    let disposition = format!("attachment; filename=\"{id}.eml\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    response
 }
 
 #[derive(Deserialize)]

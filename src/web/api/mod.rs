@@ -1,14 +1,20 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
+pub mod docs;
+pub mod events;
+pub mod extract;
 pub mod info;
+pub mod mailhog;
 pub mod messages;
 mod params;
 pub mod parts;
 pub mod search;
+pub mod send;
 pub mod tags;
+pub mod wait;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use super::AppState;
 
@@ -21,11 +27,25 @@ pub fn routes() -> Router<AppState> {
                 .delete(messages::delete),
         )
         .route("/search", get(search::search).delete(search::delete))
+        .route("/send", post(send::send))
+        .route("/wait", get(wait::wait))
+        .route("/webui", get(info::webui))
         .route("/tags", get(tags::list).put(tags::set))
         .route("/tags/{tag}", put(tags::rename).delete(tags::delete))
         .route("/message/{id}", get(messages::show))
         .route("/message/{id}/headers", get(messages::headers))
         .route("/message/{id}/raw", get(messages::raw))
         .route("/message/{id}/part/{part_id}", get(parts::part))
+        .route("/message/{id}/links", get(extract::links))
+        .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))
+        .route("/events", get(events::events))
+        .route("/openapi.json", get(docs::openapi))
+        // The page lives at `/api/v1/`, so its relative links resolve under
+        // any path prefix; `/api/v1` sends browsers there.
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::permanent("v1/") }),
+        )
+        .merge(mailhog::v1_routes())
 }

@@ -1,0 +1,3 @@
+//! Commands that talk to a running Letterbox instead of serving.
+
+pub mod wait;

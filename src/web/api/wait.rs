@@ -1,0 +1,161 @@
+//! `GET /api/v1/wait`: answers with the first message matching a query
+//! that arrived after a cursor: at once if one is already stored, else as
+//! soon as one is committed, else 408 after the timeout.
+//!
+//! It subscribes to the event stream *before* looking in the store, so a
+//! message committed between the look and the wait is still seen. Waiting
+//! costs a broadcast receiver and no polling; each new message is checked
+//! against the query with one indexed lookup.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::messages::{find_with_raw, message_json};
+use super::params::{Params, search_query};
+use crate::config::parse_duration;
+use crate::events::Event;
+use crate::search;
+use crate::store::{Cursor, Summary};
+use crate::timefmt;
+use crate::web::{ApiError, AppState};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// `after=` is a message ID or an RFC 3339 time; absent means "now".
+fn cursor(params: &Params) -> Result<Cursor, ApiError> {
+    let Some(after) = params
+        .get("after")
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+    else {
+        return Ok(Cursor::AfterTime(timefmt::now_millis()));
+    };
+    if let Some(ms) = timefmt::parse_datetime_millis(after) {
+        return Ok(Cursor::AfterTime(ms));
+    }
+    let is_id = after.len() == 26 && after.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !is_id {
+        return Err(ApiError::bad_request(format!(
+            "after must be a message ID or an RFC 3339 time, got {after:?}"
+        )));
+    }
+    Ok(Cursor::AfterId(after.to_ascii_uppercase()))
+}
+
+fn timeout(params: &Params) -> Result<Duration, ApiError> {
+    match params
+        .get("timeout")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(text) => {
+            let t =
+                parse_duration(text).map_err(|e| ApiError::bad_request(format!("timeout: {e}")))?;
+            if t > MAX_TIMEOUT {
+                return Err(ApiError::bad_request("timeout may be at most 30m"));
+            }
+            Ok(t)
+        }
+    }
+}
+
+/// Whether a just-committed message lies after the cursor.
+fn after_cursor(cursor: &Cursor, summary: &Summary) -> bool {
+    match cursor {
+        Cursor::AfterId(id) => summary.id.as_str() > id.as_str(),
+        Cursor::AfterTime(ms) => {
+            timefmt::parse_datetime_millis(&summary.created).is_none_or(|created| created > *ms)
+        }
+    }
+}
+
+async fn first_match(
+    state: &AppState,
+    query: &search::Query,
+    cursor: &Cursor,
+) -> Result<String, ApiError> {
+    let mut events = state.events.subscribe();
+    if let Some(id) = state
+        .store
+        .first_after(query.clone(), cursor.clone())
+        .await?
+    {
+        return Ok(id);
+    }
+    loop {
+        match events.recv().await {
+            Ok(Event::New(summary)) => {
+                if !after_cursor(cursor, &summary) {
+                    continue;
+                }
+                if query.is_empty()
+                    || state
+                        .store
+                        .matches(query.clone(), summary.id.clone())
+                        .await?
+                {
+                    return Ok(summary.id.clone());
+                }
+            }
+            Ok(_) => {}
+            // Missed events: the store knows what arrived meanwhile.
+            Err(RecvError::Lagged(_)) => {
+                if let Some(id) = state
+                    .store
+                    .first_after(query.clone(), cursor.clone())
+                    .await?
+                {
+                    return Ok(id);
+                }
+            }
+            Err(RecvError::Closed) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting down",
+                ));
+            }
+        }
+    }
+}
+
+pub async fn wait(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    let query = search_query(&params)?.unwrap_or_default();
+    let cursor = cursor(&params)?;
+    let timeout = timeout(&params)?;
+    let full = params.get("full").is_some_and(|v| v == "1" || v == "true");
+    let id = match tokio::time::timeout(timeout, first_match(&state, &query, &cursor)).await {
+        Ok(found) => found?,
+        Err(_) => {
+            let what = params
+                .get("query")
+                .map_or(String::new(), |q| format!(" matching {q:?}"));
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("no message{what} arrived within {}", humantime(timeout)),
+            ));
+        }
+    };
+    let (message, raw) = find_with_raw(&state, id, &Params::new()).await?;
+    Ok(if full {
+        message_json(&message, &raw)
+    } else {
+        Json(message.summary).into_response()
+    })
+}
+
+fn humantime(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms % 1000 != 0 => format!("{ms}ms"),
+        ms => format!("{}s", ms / 1000),
+    }
+}

@@ -1,0 +1,99 @@
+//! How store events are sent to browsers and tools: Mailpit's event names
+//! and payloads, shared by the Server-Sent Events stream and the WebSocket.
+//!
+//! | type       | data                                   |
+//! |------------|----------------------------------------|
+//! | `new`      | the message summary                    |
+//! | `update`   | `{"ID": ..., "Read": bool}` or `{"ID": ..., "Tags": [...]}` |
+//! | `delete`   | `{"ID": ...}`                          |
+//! | `prune`    | `null`: many changed at once, re-fetch |
+//! | `truncate` | `null`: every message deleted          |
+//! | `resync`   | `null`: events were missed, re-fetch   |
+
+use serde_json::{Value, json};
+
+use crate::events::Event;
+
+/// Beyond this many messages in one change, one `prune` replaces the
+/// per-message `delete` or `update` events (marking 100,000 messages read
+/// is one event, not 100,000).
+const PRUNE_THRESHOLD: usize = 200;
+
+/// The `(type, data)` messages an event becomes, in order.
+pub fn messages(event: &Event) -> Vec<(&'static str, Value)> {
+    match event {
+        Event::New(summary) => vec![("new", json!(summary.as_ref()))],
+        Event::Deleted(ids) | Event::ReadChanged { ids, .. } if ids.len() > PRUNE_THRESHOLD => {
+            vec![("prune", Value::Null)]
+        }
+        Event::TagsChanged(changed) if changed.len() > PRUNE_THRESHOLD => {
+            vec![("prune", Value::Null)]
+        }
+        Event::Deleted(ids) => ids
+            .iter()
+            .map(|id| ("delete", json!({ "ID": id })))
+            .collect(),
+        Event::Cleared => vec![("truncate", Value::Null)],
+        Event::ReadChanged { ids, read } => ids
+            .iter()
+            .map(|id| ("update", json!({ "ID": id, "Read": read })))
+            .collect(),
+        Event::TagsChanged(changed) => changed
+            .iter()
+            .map(|(id, tags)| ("update", json!({ "ID": id, "Tags": tags })))
+            .collect(),
+    }
+}
+
+/// What to send after missing events (a lagging subscriber).
+pub fn resync() -> (&'static str, Value) {
+    ("resync", Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_deletes_become_one_prune() {
+        let few: Vec<String> = (0..3).map(|i| i.to_string()).collect();
+        assert_eq!(messages(&Event::Deleted(few.into())).len(), 3);
+        let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        assert_eq!(
+            messages(&Event::Deleted(many.into())),
+            vec![("prune", Value::Null)]
+        );
+    }
+
+    #[test]
+    fn bulk_read_and_tag_changes_become_one_prune() {
+        let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        let read = Event::ReadChanged {
+            ids: many.clone().into(),
+            read: true,
+        };
+        assert_eq!(messages(&read), vec![("prune", Value::Null)]);
+        let tagged: Vec<(String, Vec<String>)> = many.into_iter().map(|id| (id, vec![])).collect();
+        assert_eq!(
+            messages(&Event::TagsChanged(tagged.into())),
+            vec![("prune", Value::Null)]
+        );
+    }
+
+    #[test]
+    fn updates_carry_mailpit_payloads() {
+        let event = Event::ReadChanged {
+            ids: vec!["A".to_string()].into(),
+            read: true,
+        };
+        assert_eq!(
+            messages(&event),
+            vec![("update", json!({"ID": "A", "Read": true}))]
+        );
+        let event = Event::TagsChanged(vec![("A".to_string(), vec!["x".to_string()])].into());
+        assert_eq!(
+            messages(&event),
+            vec![("update", json!({"ID": "A", "Tags": ["x"]}))]
+        );
+    }
+}
