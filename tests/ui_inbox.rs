@@ -325,3 +325,34 @@ async fn a_dropped_connection_catches_up_on_what_it_missed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn delete_all_asks_first() {
+    let lb = Letterbox::start();
+    lb.send_numbered(3).await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        let button = driver
+            .find(By::Css("button[data-action='delete-all']"))
+            .await
+            .unwrap();
+
+        button.click().await.unwrap();
+        let question = driver.get_alert_text().await.unwrap();
+        assert_eq!(question, "Delete every message? This cannot be undone.");
+        driver.dismiss_alert().await.unwrap();
+        assert_eq!(lb.ids().await.len(), 3, "deleted without confirmation");
+
+        button.click().await.unwrap();
+        driver.accept_alert().await.unwrap();
+        wait_js(
+            driver,
+            "document.querySelectorAll('#messages li.row').length === 0",
+        )
+        .await;
+        wait_js(driver, "!document.getElementById('empty').hidden").await;
+        assert!(lb.ids().await.is_empty());
+        wait_js(driver, "document.title === 'Inbox · Letterbox'").await;
+    })
+    .await;
+}
