@@ -5,8 +5,8 @@ mod browser;
 mod common;
 
 use browser::{
-    assert_not_reloaded, block_urls, js, mark_document, open_live, press, texts, wait_js,
-    wait_until,
+    assert_not_reloaded, block_urls, click, js, mark_document, open_live, press, text, texts,
+    wait_js, wait_until,
 };
 use common::{Letterbox, TempDir, simple_message};
 use serde_json::json;
@@ -65,16 +65,7 @@ async fn new_mail_appears_at_the_top_without_a_reload() {
             Some(format!("/message/{id}"))
         );
         wait_js(driver, "document.title === '(2) Inbox · Letterbox'").await;
-        assert_eq!(
-            driver
-                .find(By::Id("range"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            "1–2 of 2"
-        );
+        assert_eq!(text(driver, By::Id("range")).await, "1–2 of 2");
         // The favicon carries the count too: it was redrawn as a PNG.
         wait_js(
             driver,
@@ -142,20 +133,8 @@ async fn a_delete_in_one_tab_is_seen_in_another() {
         driver.switch_to_window(second).await.unwrap();
         open_live(driver, &lb.url("/")).await;
         let checkbox = format!("li.row[data-id='{doomed}'] input.select");
-        driver
-            .find(By::Css(&checkbox))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        driver
-            .find(By::Css("button[data-action='delete']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, By::Css(&checkbox)).await;
+        click(driver, By::Css("button[data-action='delete']")).await;
         wait_js(
             driver,
             &format!("!document.querySelector(\"li[data-id='{doomed}']\")"),

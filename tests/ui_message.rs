@@ -5,7 +5,9 @@
 mod browser;
 mod common;
 
-use browser::{Recorder, color_scheme, js, open_live, press, screenshot, texts, wait_js};
+use browser::{
+    Recorder, click, color_scheme, js, open_live, press, screenshot, text, texts, wait_js,
+};
 use common::Letterbox;
 use serde_json::json;
 use thirtyfour::prelude::*;
@@ -82,13 +84,7 @@ async fn send_rich(lb: &Letterbox, remote: &str) -> String {
 }
 
 async fn click_tab(driver: &WebDriver, label: &str, path: &str) {
-    driver
-        .find(By::LinkText(label))
-        .await
-        .unwrap_or_else(|e| panic!("no {label} tab: {e}"))
-        .click()
-        .await
-        .unwrap();
+    click(driver, By::LinkText(label)).await;
     wait_js(
         driver,
         &format!("location.pathname.endsWith({})", json!(path)),
@@ -103,26 +99,11 @@ async fn every_tab_shows_its_view() {
     let id = send_rich(&lb, &format!("{}/pixel.png", recorder.base)).await;
     browser::run(async |driver| {
         open_live(driver, &lb.url("/")).await;
-        driver
-            .find(By::Css("#messages li.row a.open"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, By::Css("#messages li.row a.open")).await;
         wait_js(driver, &format!("location.pathname === '/message/{id}'")).await;
 
         // The header block.
-        assert_eq!(
-            driver
-                .find(By::Css("h1.subject"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            "Your résumé"
-        );
+        assert_eq!(text(driver, By::Css("h1.subject")).await, "Your résumé");
         let fields = texts(driver, "dl.fields dd").await;
         assert_eq!(fields[0], "Åsa <asa@example.com>");
         assert_eq!(fields[1], "Bob <bob@example.com>");
@@ -174,26 +155,14 @@ async fn every_tab_shows_its_view() {
 
         // Remote content only when asked for.
         assert!(recorder.requests().is_empty(), "{:?}", recorder.requests());
-        driver
-            .find(By::LinkText("Load remote content"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, By::LinkText("Load remote content")).await;
         recorder.wait_for("/pixel.png").await;
         driver
             .find(By::LinkText("Block remote content"))
             .await
             .unwrap();
         // Width toggles.
-        driver
-            .find(By::LinkText("Phone"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, By::LinkText("Phone")).await;
         wait_js(
             driver,
             "document.querySelector('.frame.width-phone') !== null",
@@ -257,13 +226,7 @@ async fn every_tab_shows_its_view() {
 
         // Raw: exactly as received, with a download.
         click_tab(driver, "Raw", "/raw").await;
-        let raw = driver
-            .find(By::Css("pre.raw"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let raw = text(driver, By::Css("pre.raw")).await;
         assert!(raw.contains("Message-ID: <rich@example.com>"), "{raw}");
         assert!(raw.contains("Subject: =?UTF-8?Q?Your_r=C3=A9sum=C3=A9?="));
         driver
@@ -276,13 +239,7 @@ async fn every_tab_shows_its_view() {
         let envelope = texts(driver, "dl.envelope dd").await;
         assert_eq!(envelope[0], "app@example.com");
         assert!(envelope[1].contains("hidden@example.com"), "{envelope:?}");
-        let transcript = driver
-            .find(By::Css("pre.transcript"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let transcript = text(driver, By::Css("pre.transcript")).await;
         assert!(
             transcript.contains("RCPT TO:<hidden@example.com>"),
             "{transcript}"
@@ -310,13 +267,7 @@ async fn delete_from_the_message_and_notice_deletion_elsewhere() {
         wait_js(driver, "!document.getElementById('gone').hidden").await;
 
         open_live(driver, &lb.url(&format!("/message/{second}/text"))).await;
-        driver
-            .find(By::Css("button[data-action='delete']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, By::Css("button[data-action='delete']")).await;
         wait_js(driver, "location.pathname === '/'").await;
         assert!(lb.ids().await.is_empty());
     })

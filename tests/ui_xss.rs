@@ -7,7 +7,7 @@
 mod browser;
 mod common;
 
-use browser::{Recorder, js, open_live, texts, wait_js};
+use browser::{Recorder, click, js, open_live, text, texts, wait_js};
 use common::Letterbox;
 use serde_json::json;
 use thirtyfour::prelude::*;
@@ -111,44 +111,14 @@ async fn no_payload_runs_and_every_payload_shows_literally() {
 
         // The HTML view: the body is there, its scripts are not.
         open_live(driver, &lb.url(&format!("/message/{id}"))).await;
-        assert_eq!(
-            driver
-                .find(By::Css("h1.subject"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            SUBJECT
-        );
+        assert_eq!(text(driver, By::Css("h1.subject")).await, SUBJECT);
         assert_eq!(texts(driver, "ul.attachments .name").await, [FILENAME]);
         let frame = driver.find(By::Id("html-body")).await.unwrap();
         frame.enter_frame().await.unwrap();
-        assert_eq!(
-            driver
-                .find(By::Id("end"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            "The end"
-        );
+        assert_eq!(text(driver, By::Id("end")).await, "The end");
         // Clicking a javascript: link or submitting the form does nothing.
-        driver
-            .find(By::Id("js-link"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        driver
-            .find(By::Id("submit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(driver, By::Id("js-link")).await;
+        click(driver, By::Id("submit")).await;
         driver.enter_default_frame().await.unwrap();
         assert_title_untouched(driver).await;
 

@@ -198,6 +198,30 @@ pub async fn wait_js(driver: &WebDriver, expression: &str) {
     }
 }
 
+/// Clicks the element `by` finds.
+pub async fn click(driver: &WebDriver, by: By) {
+    let what = format!("{by:?}");
+    driver
+        .find(by)
+        .await
+        .unwrap_or_else(|e| panic!("finding {what}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {what}: {e}"));
+}
+
+/// The visible text of the element `by` finds.
+pub async fn text(driver: &WebDriver, by: By) -> String {
+    let what = format!("{by:?}");
+    driver
+        .find(by)
+        .await
+        .unwrap_or_else(|e| panic!("finding {what}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading {what}: {e}"))
+}
+
 /// `textContent` of every element matching `selector`.
 pub async fn texts(driver: &WebDriver, selector: &str) -> Vec<String> {
     let value = driver
