@@ -17,6 +17,7 @@ use crate::web::AppState;
 pub const PAGE_SIZE: u64 = 50;
 
 /// One inbox row, every field ready to print.
+#[derive(Default)]
 pub struct Row {
     pub id: String,
     pub read: bool,
@@ -65,27 +66,6 @@ impl Row {
             attachments: s.attachments,
         }
     }
-
-    /// The empty row the script clones for messages that arrive live, so
-    /// the markup exists once, in `row.html`.
-    fn blank() -> Row {
-        Row {
-            id: String::new(),
-            read: false,
-            from: String::new(),
-            from_full: String::new(),
-            to: String::new(),
-            to_full: String::new(),
-            subject: String::new(),
-            snippet: String::new(),
-            tags: Vec::new(),
-            created: String::new(),
-            time_exact: String::new(),
-            time_relative: String::new(),
-            size: String::new(),
-            attachments: 0,
-        }
-    }
 }
 
 /// A link to another page of the same list.
@@ -110,6 +90,14 @@ struct InboxPage {
 }
 
 impl InboxPage {
+    fn page_title(&self) -> &'static str {
+        if self.chrome.query.is_empty() {
+            "Inbox"
+        } else {
+            "Search"
+        }
+    }
+
     /// `1–50 of 1,234`.
     fn range(&self) -> String {
         if self.rows.is_empty() {
@@ -199,7 +187,9 @@ pub async fn page(
         links: page_links(text, start, matched),
         chrome,
         rows,
-        blank: Row::blank(),
+        // The empty row the script clones for messages that arrive live,
+        // so the markup exists once, in `row.html`.
+        blank: Row::default(),
         start,
         page_size: PAGE_SIZE,
         matched,

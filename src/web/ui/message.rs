@@ -55,7 +55,7 @@ pub struct AttachmentView {
 }
 
 /// Everything above the tabs.
-pub struct Summary {
+pub struct Heading {
     pub id: String,
     pub read: bool,
     pub subject: String,
@@ -134,9 +134,19 @@ pub enum TabBody {
 #[template(path = "message.html")]
 struct MessagePage {
     chrome: Chrome,
-    m: Summary,
+    m: Heading,
     tabs: Vec<TabLink>,
     body: TabBody,
+}
+
+impl MessagePage {
+    fn page_title(&self) -> &str {
+        if self.m.subject.is_empty() {
+            "(no subject)"
+        } else {
+            &self.m.subject
+        }
+    }
 }
 
 type Params = HashMap<String, String>;
@@ -196,17 +206,17 @@ async fn show(
         .collect();
     render(&MessagePage {
         chrome,
-        m: summary(&message, &raw),
+        m: heading(&message, &raw),
         tabs,
         body,
     })
 }
 
-fn summary(message: &StoredMessage, raw: &[u8]) -> Summary {
+fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
     let s = &message.summary;
     let addresses = |list: &[crate::message::Address]| list.iter().map(format::address).collect();
     let now = timefmt::now_millis();
-    Summary {
+    Heading {
         id: s.id.clone(),
         read: s.read,
         subject: s.subject.clone(),

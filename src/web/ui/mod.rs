@@ -26,7 +26,6 @@ pub fn routes() -> Router<AppState> {
 
 /// What the frame around every page shows.
 pub struct Chrome {
-    pub total: u64,
     pub unread: u64,
     /// The search box's text.
     pub query: String,
@@ -36,7 +35,6 @@ impl Chrome {
     async fn load(state: &AppState, query: &str) -> Result<Chrome, PageError> {
         let counts = state.store.counts().await?;
         Ok(Chrome {
-            total: counts.total,
             unread: counts.unread,
             query: query.to_string(),
         })

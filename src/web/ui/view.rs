@@ -51,7 +51,7 @@ pub async fn view(
             let mut html = resolve_cids(&part_text(&raw, part), id, &message.parts);
             if params.get("embed").is_some_and(|v| v == "1") {
                 // Links open in a new tab rather than inside the frame.
-                html.insert_str(0, "<base target=\"_blank\">");
+                html.insert_str(after_doctype(&html), "<base target=\"_blank\">");
             }
             let remote = params.get("remote").is_some_and(|v| v == "1");
             Ok((html_headers(remote), html).into_response())
@@ -96,6 +96,19 @@ fn html_headers(remote: bool) -> HeaderMap {
         HeaderValue::from_static("off"),
     );
     headers
+}
+
+/// Where content may be added at the start of a document without putting
+/// it in quirks mode: after its `<!DOCTYPE ...>`, if it has one.
+fn after_doctype(html: &str) -> usize {
+    let start = html.len() - html.trim_start().len();
+    let rest = &html[start..];
+    match rest.get(..9) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("<!doctype") => {
+            rest.find('>').map_or(0, |end| start + end + 1)
+        }
+        _ => 0,
+    }
 }
 
 /// Replaces `cid:` references to the message's own parts with their URLs.
@@ -185,6 +198,15 @@ mod tests {
             r#"<img src="/api/v1/message/M/part/2"><img src='/api/v1/message/M/part/3'><div style="background:url(/api/v1/message/M/part/2)"><img src="cid:missing">"#
         );
         assert_eq!(resolve_cids("cid:", "M", &parts), "cid:");
+    }
+
+    #[test]
+    fn the_doctype_stays_first() {
+        assert_eq!(after_doctype("<p>x"), 0);
+        assert_eq!(after_doctype("<!DOCTYPE html><p>x"), 15);
+        assert_eq!(after_doctype("\r\n<!doctype html>\n<p>"), 17);
+        assert_eq!(after_doctype("<!doc"), 0);
+        assert_eq!(after_doctype("<!DOCTYPE html"), 0);
     }
 
     #[test]
