@@ -102,7 +102,9 @@ impl Draft {
         let (inline, attached): (Vec<_>, Vec<_>) = self
             .attachments
             .iter()
-            .partition(|a| a.content_id.is_some());
+            // Inline parts sit beside the HTML that refers to them; without
+            // HTML they are plain attachments.
+            .partition(|a| a.content_id.is_some() && !self.html.is_empty());
         let body = self.body(id, &inline);
         let body = if attached.is_empty() {
             body
@@ -206,10 +208,11 @@ fn base64_lines(bytes: &[u8]) -> String {
 
 fn text_part(content_type: &str, text: &str) -> String {
     let plain = text.is_ascii() && text.lines().all(|l| l.len() < 998);
+    // Line ends are CRLF on the wire either way.
+    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     if plain {
-        let body = text.replace("\r\n", "\n").replace('\n', "\r\n");
         format!(
-            "Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{body}\r\n"
+            "Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{text}"
         )
     } else {
         format!(
@@ -244,10 +247,9 @@ fn attachment_part(a: &Attachment, disposition: &str) -> String {
 fn multipart(subtype: &str, boundary: &str, parts: &[String]) -> String {
     let mut out = format!("Content-Type: multipart/{subtype}; boundary=\"{boundary}\"\r\n\r\n");
     for part in parts {
-        out.push_str(&format!("--{boundary}\r\n{part}"));
-        if !part.ends_with("\r\n") {
-            out.push_str("\r\n");
-        }
+        // The line break before a delimiter belongs to the delimiter
+        // (RFC 2046), so a part's own content ends unchanged.
+        out.push_str(&format!("--{boundary}\r\n{part}\r\n"));
     }
     out.push_str(&format!("--{boundary}--\r\n"));
     out

@@ -9,6 +9,10 @@
 use mailparse::{MailAddr, MailHeader, MailHeaderMap, ParsedMail, body::Body};
 use serde::{Deserialize, Serialize};
 
+/// Marker words around header names in the full-text index.
+pub const HEADER_MARK: &str = "letterboxhdr";
+pub const VALUE_MARK: &str = "letterboxval";
+
 /// Parts indexed per message; a message with more keeps the first ones and
 /// says so in its problems.
 pub const MAX_PARTS: usize = 10_000;
@@ -163,10 +167,16 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
         .chain(out.from.as_ref());
     tags.extend(all.filter_map(|a| plus_tag(&a.address)));
     add_tags(&mut out.tags, tags);
+    // Each header is indexed between marker words, so a search can ask for
+    // a header by its exact name (see store::query).
     let mut text = String::new();
     for header in headers {
+        text.push_str(HEADER_MARK);
+        text.push(' ');
         text.push_str(&header.get_key());
-        text.push_str(": ");
+        text.push(' ');
+        text.push_str(VALUE_MARK);
+        text.push(' ');
         text.push_str(&header.get_value());
         text.push('\n');
     }

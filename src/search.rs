@@ -80,10 +80,16 @@ fn error<T>(message: impl Into<String>) -> Result<T, QueryError> {
 }
 
 impl Query {
+    /// Parses a query. Blank text is the empty query (everything); text
+    /// that holds no term (only `-` or `!`) is an error, so that it can
+    /// never select everything by accident.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
         let mut terms = Vec::new();
         for token in tokenize(text)? {
             terms.push(term(token)?);
+        }
+        if terms.is_empty() && !text.trim().is_empty() {
+            return error("the query has no search terms");
         }
         Ok(Query { terms })
     }
@@ -388,6 +394,11 @@ mod tests {
     #[test]
     fn empty_and_lone_negation() {
         assert!(Query::parse("  ").unwrap().is_empty());
-        assert!(Query::parse(" - ").unwrap().is_empty());
+        for q in ["-", " ! ", "- !"] {
+            assert_eq!(
+                Query::parse(q).unwrap_err().0,
+                "the query has no search terms"
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::Letterbox;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -71,35 +71,25 @@ async fn new_update_delete_and_truncate_events() {
     assert_eq!(data["ID"], id);
     assert_eq!(data["Subject"], "streamed");
 
-    let client = reqwest::Client::new();
-    let body = format!(r#"{{"IDs": ["{id}"], "Read": true}}"#);
-    client
-        .put(lb.url("/api/v1/messages"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    lb.request_ok(
+        "PUT",
+        "/api/v1/messages",
+        &json!({"IDs": [id], "Read": true}),
+    )
+    .await;
     assert_eq!(
         events.next().await,
-        (
-            "update".to_string(),
-            serde_json::json!({"ID": id, "Read": true})
-        )
+        ("update".to_string(), json!({"ID": id, "Read": true}))
     );
-
-    let body = format!(r#"{{"IDs": ["{id}"], "Tags": ["b", "a"]}}"#);
-    client
-        .put(lb.url("/api/v1/tags"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    lb.request_ok(
+        "PUT",
+        "/api/v1/tags",
+        &json!({"IDs": [id], "Tags": ["b", "a"]}),
+    )
+    .await;
     assert_eq!(
         events.next().await,
-        (
-            "update".to_string(),
-            serde_json::json!({"ID": id, "Tags": ["a", "b"]})
-        )
+        ("update".to_string(), json!({"ID": id, "Tags": ["a", "b"]}))
     );
 
     lb.delete_messages(Some(&format!(r#"{{"IDs": ["{id}"]}}"#)))

@@ -3,36 +3,20 @@
 mod common;
 
 use common::Letterbox;
-use serde_json::{Value, json};
-
-async fn send(lb: &Letterbox, body: Value) -> String {
-    let response = reqwest::Client::new()
-        .post(lb.url("/api/v1/send"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json::<Value>().await.unwrap()["ID"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn links_and_codes_of_a_sign_up_mail() {
     let lb = Letterbox::start();
-    let id = send(
-        &lb,
-        json!({
+    let id = lb
+        .send_api(&json!({
             "From": {"Email": "app@example.test"},
             "To": [{"Email": "new.user@example.test"}],
             "Subject": "Confirm your account",
             "Text": "Your verification code is 482913.\nOr open https://app.example.test/confirm?t=abc&u=1",
             "HTML": "<p>Code: <b>482913</b></p><a data-testid=\"confirm\" href=\"https://app.example.test/confirm?t=abc&amp;u=1\">Confirm <i>account</i></a> <a href=\"https://app.example.test/help\">Help</a>",
-        }),
-    )
-    .await;
+        }))
+        .await;
 
     let links = lb.get_ok(&format!("/api/v1/message/{id}/links")).await;
     assert_eq!(
@@ -53,9 +37,8 @@ async fn latest_with_a_query_and_unknown_ids() {
     let lb = Letterbox::start();
     for (to, code) in [("a@example.test", "111111"), ("b@example.test", "222222")] {
         let text = format!("Your login code: {code}");
-        send(
-            &lb,
-            json!({"From": {"Email": "x@example.test"}, "To": [{"Email": to}], "Text": text}),
+        lb.send_api(
+            &json!({"From": {"Email": "x@example.test"}, "To": [{"Email": to}], "Text": text}),
         )
         .await;
     }

@@ -341,7 +341,6 @@ async fn deleting_messages_drops_tags_nobody_carries() {
 }
 
 #[tokio::test]
-#[ignore = "bug: GET /api/v1/info answers Tags {} even when tags are in use (Mailpit: {tag: count})"]
 async fn info_counts_the_tags_in_use() {
     let lb = Letterbox::start();
     let ids = lb.send_numbered(3).await;

@@ -304,7 +304,6 @@ async fn api_and_smtp_mail_share_one_mailbox() {
 }
 
 #[tokio::test]
-#[ignore = "bug: an attachment with a ContentID is dropped when the message has no HTML part"]
 async fn an_inline_part_without_html_is_kept() {
     let lb = Letterbox::start();
     let id = lb

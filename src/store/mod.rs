@@ -123,7 +123,9 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub enum Cursor {
     AfterId(String),
-    /// Received after this many Unix milliseconds.
+    /// Received at or after this many Unix milliseconds (the clock has
+    /// millisecond precision: a cursor taken just before sending must not
+    /// miss a message received within the same millisecond).
     AfterTime(i64),
 }
 
@@ -253,6 +255,11 @@ impl Store {
     /// Removes a tag from every message; returns how many carried it.
     pub async fn delete_tag(&self, name: String) -> Result<u64, StoreError> {
         self.change(Change::DeleteTag(name)).await
+    }
+
+    /// Each tag in use with how many messages carry it.
+    pub async fn tag_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(read::tag_counts).await
     }
 
     /// Every tag in use, sorted.

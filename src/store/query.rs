@@ -6,6 +6,7 @@
 
 use rusqlite::types::Value;
 
+use crate::message::{HEADER_MARK, VALUE_MARK};
 use crate::search::{AddressField, Filter, Query};
 
 /// A condition and its parameters, in order.
@@ -68,8 +69,12 @@ impl Condition {
                 None => self.sql.push('0'),
             },
             Filter::Address(field, needle) => self.address(*field, needle),
-            Filter::Subject(needle) => self.like("m.subject", needle),
-            Filter::MessageId(needle) => self.like("m.message_id", needle),
+            Filter::Subject(needle) => {
+                self.field(&["subject"], needle, |c| c.like("m.subject", needle));
+            }
+            Filter::MessageId(needle) => {
+                self.field(&["message_id"], needle, |c| c.like("m.message_id", needle));
+            }
             Filter::Tag(name) => {
                 self.sql.push_str(
                     "EXISTS (SELECT 1 FROM message_tags mt JOIN tags t ON t.id = mt.tag \
@@ -78,14 +83,17 @@ impl Condition {
                 self.param(name.clone());
             }
             Filter::Header { name, value } => {
-                let words = match value {
-                    Some(value) => format!("{name} {value}"),
-                    None => name.clone(),
+                // The name sits between marker words: an exact name match.
+                let Some(name) = fts_phrase(&format!("{HEADER_MARK} {name} {VALUE_MARK}"), false)
+                else {
+                    return self.sql.push('0');
                 };
-                match fts_phrase(&words, value.is_some()) {
-                    Some(expr) => self.fts(format!("headers : {expr}")),
-                    None => self.sql.push('0'),
-                }
+                // Value words (as prefixes) close to that header's name.
+                let expr = match value.as_deref().and_then(|v| fts_phrase(v, true)) {
+                    Some(value) => format!("headers : NEAR({name} {value}, 64)"),
+                    None => format!("headers : {name}"),
+                };
+                self.fts(expr);
             }
             Filter::Read => self.sql.push_str("m.read = 1"),
             Filter::Unread => self.sql.push_str("m.read = 0"),
@@ -107,7 +115,43 @@ impl Condition {
         self.param(value);
     }
 
+    /// A substring search in columns of the trigram index; needles shorter
+    /// than a trigram use `fallback` (a scan) instead.
+    fn field(&mut self, columns: &[&str], needle: &str, fallback: impl FnOnce(&mut Self)) {
+        if needle.chars().count() < 3 {
+            return fallback(self);
+        }
+        self.sql.push_str(
+            "m.rowid IN (SELECT rowid FROM messages_fields WHERE messages_fields MATCH ?)",
+        );
+        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+        self.param(format!("{{{}}} : {phrase}", columns.join(" ")));
+    }
+
     fn address(&mut self, field: AddressField, needle: &str) {
+        let columns: &[&str] = match field {
+            AddressField::From => &["from_addr"],
+            AddressField::To => &["to_addrs"],
+            AddressField::Cc => &["cc_addrs"],
+            // Indexed as the Bcc header plus the envelope recipients that
+            // are in neither To nor Cc: the ones the sender hid.
+            AddressField::Bcc => &["bcc_addrs"],
+            AddressField::ReplyTo => &["reply_to_addrs"],
+            AddressField::Recipient => &["to_addrs", "cc_addrs", "bcc_addrs", "rcpt_to"],
+            AddressField::Addressed => &[
+                "from_addr",
+                "to_addrs",
+                "cc_addrs",
+                "bcc_addrs",
+                "reply_to_addrs",
+                "rcpt_to",
+            ],
+        };
+        self.field(columns, needle, |c| c.address_scan(field, needle));
+    }
+
+    /// Address matching without the index, for needles of 1-2 characters.
+    fn address_scan(&mut self, field: AddressField, needle: &str) {
         let pattern = like_pattern(needle);
         let one = |column: &str| {
             format!(
@@ -186,7 +230,9 @@ mod tests {
 
     #[test]
     fn parameters_are_numbered_in_order() {
-        let q = Query::parse("subject:hi to:bob@x -from:eve larger:1K").unwrap();
+        // Needles shorter than a trigram are scanned, with numbered
+        // parameters inside the address conditions.
+        let q = Query::parse("subject:hi to:bo -from:ev larger:1K").unwrap();
         let c = Condition::for_query(&q);
         assert!(c.sql.contains("?2") && c.sql.contains("?3"), "{}", c.sql);
         assert_eq!(c.params.len(), 4);
@@ -202,6 +248,15 @@ mod tests {
         );
         assert_eq!(fts_phrase("verif", true).as_deref(), Some("\"verif\"*"));
         assert_eq!(fts_phrase("--", true), None);
+    }
+
+    #[test]
+    fn field_filters_use_the_trigram_index() {
+        let c = Condition::for_query(&Query::parse("to:bob@ex subject:ab").unwrap());
+        assert!(c.sql.contains("messages_fields MATCH"), "{}", c.sql);
+        assert_eq!(c.params[0], Value::Text("{to_addrs} : \"bob@ex\"".into()));
+        // Two characters are shorter than a trigram: scanned with LIKE.
+        assert_eq!(c.params[1], Value::Text("%ab%".into()));
     }
 
     #[test]

@@ -195,6 +195,18 @@ fn fill_tags(
     Ok(())
 }
 
+/// Each tag in use with the number of messages carrying it.
+pub fn tag_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.name, count(*) FROM tags t JOIN message_tags mt ON mt.tag = t.id
+         GROUP BY t.id ORDER BY t.name COLLATE NOCASE",
+    )?;
+    let counts = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(counts)
+}
+
 pub fn tags(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT name FROM tags WHERE id IN (SELECT tag FROM message_tags) ORDER BY name COLLATE NOCASE",
@@ -234,7 +246,7 @@ pub fn first_after(
         // Later IDs sort after earlier ones (ULIDs); the rowid keeps the
         // commit order among them.
         Cursor::AfterId(id) => condition.and("m.id > ?", [Value::Text(id.clone())]),
-        Cursor::AfterTime(ms) => condition.and("m.received_at > ?", [Value::Integer(*ms)]),
+        Cursor::AfterTime(ms) => condition.and("m.received_at >= ?", [Value::Integer(*ms)]),
     };
     first_id(conn, condition, "ASC")
 }

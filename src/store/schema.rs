@@ -75,6 +75,27 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX message_tags_by_tag ON message_tags(tag, message);
     "#,
+    // 3: a trigram index over the short fields, so subject:, from:, to: and
+    // the other field filters find substrings without scanning every row.
+    // Addresses are indexed as "Name <address>, ..." text.
+    r#"
+    CREATE VIRTUAL TABLE messages_fields USING fts5(
+        subject, message_id, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, rcpt_to,
+        content = '', contentless_delete = 1,
+        tokenize = 'trigram case_sensitive 0'
+    );
+    INSERT INTO messages_fields (rowid, subject, message_id, from_addr, to_addrs, cc_addrs,
+                                 bcc_addrs, reply_to_addrs, rcpt_to)
+    SELECT rowid, subject, message_id,
+        CASE WHEN from_addr IS NULL THEN '' ELSE
+            (from_addr ->> 'Name') || ' <' || (from_addr ->> 'Address') || '>' END,
+        (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(to_addrs) j),
+        (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(cc_addrs) j),
+        (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(bcc_addrs) j),
+        (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(reply_to_addrs) j),
+        (SELECT coalesce(group_concat(j.value, ', '), '') FROM json_each(envelope, '$.rcpt_to') j)
+    FROM messages;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]

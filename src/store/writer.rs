@@ -14,6 +14,7 @@ use tracing::error;
 use super::query::Condition;
 use super::{NewMessage, Selection, StoreError, schema};
 use crate::events::{Event, Events};
+use crate::message::Address;
 
 /// Operations beyond this many wait for the next transaction.
 const MAX_BATCH: usize = 256;
@@ -245,7 +246,7 @@ fn apply_change(
             let rows = select(tx, selection)?;
             if matches!(selection, Selection::All) {
                 tx.execute_batch(
-                    "DELETE FROM messages_fts; DELETE FROM message_parts; DELETE FROM message_raw;
+                    "DELETE FROM messages_fts; DELETE FROM messages_fields; DELETE FROM message_parts; DELETE FROM message_raw;
                      DELETE FROM message_tags; DELETE FROM tags; DELETE FROM messages;",
                 )?;
             } else {
@@ -368,6 +369,24 @@ fn tagged(tx: &Transaction<'_>, name: &str) -> Result<Vec<(i64, String)>, rusqli
     .collect()
 }
 
+/// The Bcc header's mailboxes plus every envelope recipient that appears in
+/// neither To nor Cc: who really got a blind copy.
+fn hidden_recipients(p: &crate::message::ParsedMessage, rcpt_to: &[String], bcc: String) -> String {
+    let visible: std::collections::HashSet<String> =
+        p.to.iter()
+            .chain(&p.cc)
+            .map(|a| a.address.to_lowercase())
+            .collect();
+    let hidden = rcpt_to
+        .iter()
+        .filter(|r| !visible.contains(&r.to_lowercase()));
+    std::iter::once(bcc)
+        .filter(|b| !b.is_empty())
+        .chain(hidden.cloned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The event for a tag change: each message with the tags it has now.
 fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Event, rusqlite::Error> {
     let mut stmt = tx.prepare_cached(
@@ -478,6 +497,27 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
         ])?;
     }
     tag_message(tx, rowid, &p.tags)?;
+    let mailboxes = |list: &[Address]| {
+        list.iter()
+            .map(|a| format!("{} <{}>", a.name, a.address))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages_fields (rowid, subject, message_id, from_addr, to_addrs, cc_addrs,
+            bcc_addrs, reply_to_addrs, rcpt_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        rowid,
+        p.subject,
+        p.message_id,
+        mailboxes(p.from.as_slice()),
+        mailboxes(&p.to),
+        mailboxes(&p.cc),
+        hidden_recipients(p, &m.envelope.rcpt_to, mailboxes(&p.bcc)),
+        mailboxes(&p.reply_to),
+        m.envelope.rcpt_to.join(", "),
+    ])?;
     let s = &p.search;
     tx.prepare_cached(
         "INSERT INTO messages_fts (rowid, headers, body, html, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -489,6 +529,7 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
 fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
     for sql in [
         "DELETE FROM messages_fts WHERE rowid = ?1",
+        "DELETE FROM messages_fields WHERE rowid = ?1",
         "DELETE FROM message_parts WHERE message = ?1",
         "DELETE FROM message_tags WHERE message = ?1",
         "DELETE FROM message_raw WHERE rowid = ?1",

@@ -4,6 +4,8 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod npm;
+
 use std::io::{BufRead, BufReader as StdBufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

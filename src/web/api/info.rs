@@ -39,6 +39,7 @@ struct Info {
 
 pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
     let counts = state.store.counts().await?;
+    let tags = state.store.tag_counts().await?;
     let stats = state.stats.snapshot();
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
@@ -48,7 +49,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>,
         database_size: counts.database_bytes,
         messages: counts.total,
         unread: counts.unread,
-        tags: Default::default(),
+        tags: tags.into_iter().map(|(tag, n)| (tag, n.into())).collect(),
         runtime_stats: RuntimeStats {
             uptime: stats.uptime_secs,
             memory: resident_memory_bytes(),

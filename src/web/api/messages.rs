@@ -361,7 +361,8 @@ pub fn eml_download(id: &str, raw: Vec<u8>) -> Response {
 struct SetRead {
     #[serde(rename = "IDs", alias = "ids", default)]
     ids: Vec<String>,
-    #[serde(rename = "Read", alias = "read")]
+    /// Mailpit's clients leave it out to mean "unread".
+    #[serde(rename = "Read", alias = "read", default)]
     read: bool,
     #[serde(rename = "Search", alias = "search", default)]
     search: String,

@@ -61,6 +61,15 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, 
             "a JSON body is required: {expected}"
         )));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body ({e}): {expected}")))
+    let invalid = |e: serde_json::Error| {
+        ApiError::bad_request(format!("invalid JSON body ({e}): {expected}"))
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    // serde would also fill a struct from a JSON array: only objects count.
+    if !value.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "invalid JSON body (not an object): {expected}"
+        )));
+    }
+    serde_json::from_value(value).map_err(invalid)
 }

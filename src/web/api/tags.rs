@@ -19,7 +19,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, Ap
 struct SetTags {
     #[serde(rename = "IDs", alias = "ids")]
     ids: Vec<String>,
-    #[serde(rename = "Tags", alias = "tags")]
+    /// Left out, like empty, clears the tags (as Mailpit's clients expect).
+    #[serde(rename = "Tags", alias = "tags", default)]
     tags: Vec<String>,
 }
 

@@ -71,7 +71,7 @@ fn after_cursor(cursor: &Cursor, summary: &Summary) -> bool {
     match cursor {
         Cursor::AfterId(id) => summary.id.as_str() > id.as_str(),
         Cursor::AfterTime(ms) => {
-            timefmt::parse_datetime_millis(&summary.created).is_none_or(|created| created > *ms)
+            timefmt::parse_datetime_millis(&summary.created).is_none_or(|created| created >= *ms)
         }
     }
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# API latency with a large store: fills Letterbox with N messages (default
+# 100,000) through postfix's smtp-source, plus a few distinct ones, then
+# times list, search and message-view requests and prints p50/p99 per
+# request, the time to restart until ready, and the database size per
+# message.
+#
+#   benches/scale.sh [N] [REQUESTS]     defaults: 100000 messages, 200 requests each
+#
+# Goal (issue "The CI API"): list page and search p50 <= 20 ms.
+set -euo pipefail
+
+N=${1:-100000}
+REQUESTS=${2:-200}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+shared=${LETTERBOX_SHARED:-$repo/../shared}
+load="$shared/tools/load-smtp.sh"
+[ -x "$load" ] || { echo "missing $load (set LETTERBOX_SHARED)" >&2; exit 2; }
+command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ] || {
+  echo "needs postfix's smtp-source: see benches/ingest.sh" >&2; exit 2; }
+
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+bin="$repo/target/release/letterbox"
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+smtp=$(free_port); http=$(free_port); base="http://127.0.0.1:$http"
+
+start() {
+  "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "$work/scale.db" --max-messages 0 \
+    >"$work/out" 2>"$work/err" &
+  pid=$!
+  until curl -sf "$base/readyz" >/dev/null; do sleep 0.005; done
+}
+
+start
+echo "filling $N messages..." >&2
+"$load" "$smtp" "$N" 10 2000 >/dev/null 2>&1
+# A few distinct messages to search for among the bulk.
+for i in 1 2 3; do
+  curl -sf -X POST "$base/api/v1/send" -d "{\"From\":{\"Email\":\"needle$i@example.test\"},\"To\":[{\"Email\":\"x@example.test\"}],\"Subject\":\"Needle $i\",\"Text\":\"haystack needle$i\",\"Headers\":{\"X-Needle\":\"n$i\"}}" >/dev/null
+done
+stored=$(curl -sf "$base/api/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])')
+latest=$(curl -sf "$base/api/v1/messages?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"][0]["ID"])')
+
+# p50/p99 in ms of REQUESTS GETs of a path.
+time_path() {
+  for _ in $(seq "$REQUESTS"); do curl -s -o /dev/null -w '%{time_total}\n' "$base$1"; done |
+    sort -n | awk '{ t[NR] = $1 * 1000 } END { printf "%8.1f %8.1f\n", t[int(NR * 0.5)], t[int(NR * 0.99)] }'
+}
+
+printf '%-44s %8s %8s\n' "request ($stored messages)" "p50 ms" "p99 ms"
+for path in \
+  "/api/v1/messages?limit=50" \
+  "/api/v1/messages?start=90000&limit=50" \
+  "/api/v1/search?query=needle2" \
+  "/api/v1/search?query=load" \
+  "/api/v1/search?query=subject:needle" \
+  "/api/v1/search?query=header:X-Needle:n3" \
+  "/api/v1/search?query=from:needle1%20is:unread" \
+  "/api/v1/message/$latest" \
+  "/api/v1/message/latest?query=needle1"; do
+  printf '%-44s %s\n' "${path/$latest/<ID>}" "$(time_path "$path")"
+done
+
+kill "$pid"; wait "$pid" 2>/dev/null || true
+t0=$(date +%s%N); start; t1=$(date +%s%N)
+echo "restart until ready with $stored messages: $(( (t1 - t0) / 1000000 )) ms"
+size=$(stat -c %s "$work/scale.db")
+echo "database: $(( size / 1048576 )) MiB, $(( size / stored )) bytes per message (2 KB bodies)"
+echo "machine: $(nproc) cores, $(uname -sr)"
