@@ -307,6 +307,7 @@ async fn pages_carry_our_policy_and_missing_things_are_404_pages() {
             "{path}"
         );
         assert!(body.contains("<h1>404 Not Found</h1>"), "{path}: {body}");
+        assert!(header(&headers, "content-security-policy").starts_with("default-src 'self';"));
     }
     // `latest` works for pages too.
     let (status, _, body) = fetch(&lb, "/message/latest/headers").await;

@@ -48,11 +48,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Our own pages run only our own scripts and styles, and are never framed.
-/// Routes that serve message content set a stricter policy of their own.
-const DEFAULT_CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
 /// Headers every response carries: nothing is sniffed into HTML and no page
 /// of ours may be framed by another site (a handler may allow its own site
 /// by setting these itself).
@@ -65,9 +60,6 @@ async fn security_headers(mut response: Response) -> Response {
     headers
         .entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(DEFAULT_CSP));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
