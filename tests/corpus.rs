@@ -3,38 +3,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{Letterbox, expected_stored};
+use common::{Letterbox, corpus_files, expected_stored, send_corpus};
 use serde_json::Value;
-
-/// `$LETTERBOX_CORPUS`, or `shared/corpus` next to the crate.
-fn corpus_dir() -> PathBuf {
-    std::env::var_os("LETTERBOX_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
-}
-
-fn corpus_files() -> Vec<PathBuf> {
-    let dir = corpus_dir();
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!(
-            "corpus directory {} is unreadable ({e}); set LETTERBOX_CORPUS",
-            dir.display()
-        )
-    });
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.expect("reading the corpus directory").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no *.eml files in the corpus directory {}",
-        dir.display()
-    );
-    files
-}
 
 /// GET that must answer 200 with a JSON body.
 async fn json_ok(lb: &Letterbox, path: &str) -> Result<Value, String> {
@@ -93,36 +63,14 @@ async fn check(lb: &Letterbox, listed: &[Value], id: &str, data: &[u8]) -> Resul
 async fn every_corpus_message_round_trips() {
     let files = corpus_files();
     let lb = Letterbox::start();
-    let mut failures = Vec::new();
-    let mut sent = Vec::new();
-
-    let mut smtp = lb.smtp().await;
-    smtp.ehlo().await;
-    for file in &files {
-        let name = file.file_name().expect("a file name").to_string_lossy();
-        let data = std::fs::read(file).expect("reading a corpus file");
-        let mail = "MAIL FROM:<corpus@example.com> BODY=8BITMIME";
-        match smtp
-            .try_send_message(mail, &["rcpt@example.com"], &data)
-            .await
-        {
-            Ok(id) => sent.push((name.into_owned(), id, data)),
-            Err(err) => {
-                failures.push(format!("{name}: SMTP: {err}"));
-                // Carry on with a fresh connection.
-                smtp = lb.smtp().await;
-                smtp.ehlo().await;
-            }
-        }
-    }
-    smtp.quit().await;
+    let (sent, mut failures) = send_corpus(&lb).await;
 
     let list = lb.list().await;
     assert_eq!(list["total"], sent.len(), "{list}");
     let listed = list["messages"].as_array().expect("a messages array");
-    for (name, id, data) in &sent {
-        if let Err(err) = check(&lb, listed, id, data).await {
-            failures.push(format!("{name} ({id}): {err}"));
+    for m in &sent {
+        if let Err(err) = check(&lb, listed, &m.id, &m.data).await {
+            failures.push(format!("{} ({}): {err}", m.name, m.id));
         }
     }
     assert!(

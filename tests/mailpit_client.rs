@@ -52,13 +52,11 @@ async fn set_tags_without_tags_clears_them() {
 }
 
 #[tokio::test]
-#[ignore = "not in main yet: GET /api/v1/message/{ID}/part/{PartID} (issue 3)"]
 async fn get_message_attachment() {
     assert_pass(&["getMessageAttachment"]).await;
 }
 
 #[tokio::test]
-#[ignore = "not in main yet: GET /view/{ID}.html and /view/{ID}.txt (issue 3)"]
 async fn render_message_html_and_text() {
     assert_pass(&["renderMessage"]).await;
 }

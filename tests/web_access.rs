@@ -112,6 +112,7 @@ async fn webroot_serves_under_a_prefix() {
         ("/api/v1/messages", 404),
         ("/readyz", 404),
         ("/mail/readyz", 200),
+        ("/mail/", 200),
     ] {
         let response = lb
             .client()

@@ -1,20 +1,24 @@
-//! HTTP: the JSON API (and, later, the UI and WebSocket push), behind the
+//! HTTP: the JSON API, the web UI and its WebSocket push, behind the
 //! access rules of [`router`]: login, cross-origin guard, webroot.
 
 pub mod api;
+mod assets;
 pub mod auth;
 mod error;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
 pub mod push;
+mod ui;
+mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::{from_fn_with_state, map_response};
-use axum::response::{Redirect, Response};
+use axum::middleware::{Next, from_fn_with_state, map_response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::events::Events;
@@ -61,6 +65,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .route("/api/v1/", get(api::docs::page))
         .nest("/api/v2", api::mailhog::v2_routes())
+        .merge(ui::routes())
+        .route("/api/events", get(ws::events))
+        .route("/static/{*path}", get(assets::serve))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(api::info::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -84,14 +91,43 @@ pub fn router(state: AppState, options: &WebOptions) -> Router {
         prefix => {
             let home = options.webroot.clone();
             let to_home = move || async move { Redirect::permanent(&home) };
+            let prefix: Arc<str> = prefix.into();
+            let nested = Router::new()
+                .nest(&prefix, inner)
+                .route("/", get(to_home))
+                .fallback(|| async { ApiError::not_found("no such page") });
+            // A layer on a router runs after its routing: to rewrite the
+            // path before `nested` routes it, wrap it as a fallback.
             Router::new()
-                .nest(prefix, inner)
-                .route("/", get(to_home.clone()))
-                .route(prefix, get(to_home))
-                .fallback(|| async { ApiError::not_found("no such page") })
+                .fallback_service(nested)
+                .layer(from_fn_with_state(prefix, webroot_home))
         }
     };
     routed.layer(map_response(security_headers))
+}
+
+/// The webroot's home is `/mail/`, with the slash, so that relative links
+/// resolve under it: `/mail` is redirected there, and `/mail/` is served
+/// by the nested router's `/` (which axum's `nest` matches as `/mail`).
+async fn webroot_home(
+    State(prefix): State<Arc<str>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    if path == &*prefix {
+        return Redirect::permanent(&format!("{prefix}/{query}")).into_response();
+    }
+    if path.strip_prefix(&*prefix) == Some("/") {
+        let home = format!("{prefix}{query}");
+        *request.uri_mut() = home.parse().expect("a path and query from a valid URI");
+    }
+    next.run(request).await
 }
 
 /// Only `/metrics`, for `--metrics ADDR`: no login, no webroot.
@@ -104,14 +140,17 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Headers every response carries: nothing is sniffed into HTML and no page
-/// of ours may be framed by another site.
+/// of ours may be framed by another site (a handler may allow its own site
+/// by setting these itself).
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

@@ -238,6 +238,22 @@ mod tests {
             let same = headers(&[(header::ORIGIN, origin), (header::HOST, host)]);
             assert!(p.permits(&Method::DELETE, &same), "{origin} vs {host}");
         }
+        // Cases the WebSocket's own check had (it now relies on this one).
+        let upgrade = |origin: &str, host: &str| {
+            headers(&[
+                (header::ORIGIN, origin),
+                (header::HOST, host),
+                (header::UPGRADE, "websocket"),
+            ])
+        };
+        assert!(p.permits(&Method::GET, &upgrade("https://mail.test", "Mail.test")));
+        for (origin, host) in [
+            ("http://127.0.0.1:8026", "127.0.0.1:8025"),
+            ("http://127.0.0.1:8025.evil.example", "127.0.0.1:8025"),
+            ("null", "127.0.0.1:8025"),
+        ] {
+            assert!(!p.permits(&Method::GET, &upgrade(origin, host)), "{origin}");
+        }
         let other_port = headers(&[
             (header::ORIGIN, "http://127.0.0.1:3000"),
             (header::HOST, "127.0.0.1:8025"),

@@ -6,7 +6,7 @@
 //! | `new`      | the message summary                    |
 //! | `update`   | `{"ID": ..., "Read": bool}` or `{"ID": ..., "Tags": [...]}` |
 //! | `delete`   | `{"ID": ...}`                          |
-//! | `prune`    | `null`: many deleted at once, re-fetch |
+//! | `prune`    | `null`: many changed at once, re-fetch |
 //! | `truncate` | `null`: every message deleted          |
 //! | `resync`   | `null`: events were missed, re-fetch   |
 
@@ -14,15 +14,21 @@ use serde_json::{Value, json};
 
 use crate::events::Event;
 
-/// Beyond this many deletions in one change, one `prune` replaces the
-/// individual `delete` events.
+/// Beyond this many messages in one change, one `prune` replaces the
+/// per-message `delete` or `update` events (marking 100,000 messages read
+/// is one event, not 100,000).
 const PRUNE_THRESHOLD: usize = 200;
 
 /// The `(type, data)` messages an event becomes, in order.
 pub fn messages(event: &Event) -> Vec<(&'static str, Value)> {
     match event {
         Event::New(summary) => vec![("new", json!(summary.as_ref()))],
-        Event::Deleted(ids) if ids.len() > PRUNE_THRESHOLD => vec![("prune", Value::Null)],
+        Event::Deleted(ids) | Event::ReadChanged { ids, .. } if ids.len() > PRUNE_THRESHOLD => {
+            vec![("prune", Value::Null)]
+        }
+        Event::TagsChanged(changed) if changed.len() > PRUNE_THRESHOLD => {
+            vec![("prune", Value::Null)]
+        }
         Event::Deleted(ids) => ids
             .iter()
             .map(|id| ("delete", json!({ "ID": id })))
@@ -55,6 +61,21 @@ mod tests {
         let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
         assert_eq!(
             messages(&Event::Deleted(many.into())),
+            vec![("prune", Value::Null)]
+        );
+    }
+
+    #[test]
+    fn bulk_read_and_tag_changes_become_one_prune() {
+        let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        let read = Event::ReadChanged {
+            ids: many.clone().into(),
+            read: true,
+        };
+        assert_eq!(messages(&read), vec![("prune", Value::Null)]);
+        let tagged: Vec<(String, Vec<String>)> = many.into_iter().map(|id| (id, vec![])).collect();
+        assert_eq!(
+            messages(&Event::TagsChanged(tagged.into())),
             vec![("prune", Value::Null)]
         );
     }

@@ -644,6 +644,76 @@ pub fn simple_message(subject: &str, body: &str) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------
+// The shared MIME corpus
+// ---------------------------------------------------------------------------
+
+/// `$LETTERBOX_CORPUS`, or `shared/corpus` next to the crate.
+pub fn corpus_dir() -> PathBuf {
+    std::env::var_os("LETTERBOX_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
+}
+
+/// Every `*.eml` file of the corpus, sorted.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let dir = corpus_dir();
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "corpus directory {} is unreadable ({e}); set LETTERBOX_CORPUS",
+            dir.display()
+        )
+    });
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("reading the corpus directory").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *.eml files in the corpus directory {}",
+        dir.display()
+    );
+    files
+}
+
+/// A corpus file as stored: its file name, ID and the bytes sent.
+pub struct CorpusMessage {
+    pub name: String,
+    pub id: String,
+    pub data: Vec<u8>,
+}
+
+/// Sends every corpus file over one SMTP session (a fresh one after a
+/// refusal). Returns what was stored and a line per file that was refused.
+pub async fn send_corpus(lb: &Letterbox) -> (Vec<CorpusMessage>, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut sent = Vec::new();
+    let mut smtp = lb.session().await;
+    for file in corpus_files() {
+        let name = file
+            .file_name()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
+        let data = std::fs::read(&file).expect("reading a corpus file");
+        let mail = "MAIL FROM:<corpus@example.com> BODY=8BITMIME";
+        match smtp
+            .try_send_message(mail, &["rcpt@example.com"], &data)
+            .await
+        {
+            Ok(id) => sent.push(CorpusMessage { name, id, data }),
+            Err(err) => {
+                failures.push(format!("{name}: SMTP: {err}"));
+                // Carry on with a fresh connection.
+                smtp = lb.session().await;
+            }
+        }
+    }
+    smtp.quit().await;
+    (sent, failures)
+}
+
+// ---------------------------------------------------------------------------
 // A raw SMTP client
 // ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ pub mod info;
 pub mod mailhog;
 pub mod messages;
 mod params;
+pub mod parts;
 pub mod search;
 pub mod send;
 pub mod tags;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}", get(messages::show))
         .route("/message/{id}/headers", get(messages::headers))
         .route("/message/{id}/raw", get(messages::raw))
+        .route("/message/{id}/part/{part_id}", get(parts::part))
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))

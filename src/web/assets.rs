@@ -1,0 +1,51 @@
+//! `/static/...`: the UI's CSS, JavaScript and icons, embedded in the binary
+//! (debug builds read them from `static/` so edits show without a rebuild).
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::Embed;
+
+#[derive(Embed)]
+#[folder = "static/"]
+struct Static;
+
+pub async fn serve(Path(path): Path<String>, request_headers: HeaderMap) -> Response {
+    let Some(file) = Static::get(&path) else {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    };
+    let hash = file.metadata.sha256_hash();
+    let etag = format!(
+        "\"{}\"",
+        hash[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is header-safe"),
+    );
+    // Revalidate every time: a new binary may ship new files under the same
+    // names, and the check is one cheap round trip on localhost.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let unchanged = request_headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    if unchanged {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let content_type = match file.metadata.mimetype() {
+        // Say UTF-8 explicitly for text (mime-guess leaves the charset out).
+        t if t.starts_with("text/") || t == "application/javascript" => {
+            format!("{t}; charset=utf-8")
+        }
+        t => t.to_string(),
+    };
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).expect("mime-guess gives valid types"),
+    );
+    (headers, file.data).into_response()
+}

@@ -1,0 +1,458 @@
+//! `/message/{ID}` and its tabs, each with its own URL: `html` (the
+//! default when there is an HTML part), `text`, `headers`, `parts`, `raw`
+//! and `envelope`.
+
+use std::collections::{HashMap, HashSet};
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use mailparse::MailHeaderMap;
+
+use super::format::{self, Segment};
+use super::{Chrome, PageError, render};
+use crate::message::{Part, PartRole};
+use crate::smtp::Envelope;
+use crate::store::StoredMessage;
+use crate::timefmt;
+use crate::web::AppState;
+use crate::web::api::messages::{find_with_raw, part_text};
+use crate::web::api::parts::renders_passively;
+
+/// The raw source shown inline is cut here; the download has everything.
+const MAX_RAW_SHOWN: usize = 2 * 1024 * 1024;
+
+const TABS: [(&str, &str); 6] = [
+    ("html", "HTML"),
+    ("text", "Text"),
+    ("headers", "Headers"),
+    ("parts", "MIME parts"),
+    ("raw", "Raw"),
+    ("envelope", "Envelope"),
+];
+
+/// The HTML view's widths: name, label, CSS width.
+const WIDTHS: [(&str, &str); 3] = [
+    ("desktop", "Desktop"),
+    ("tablet", "Tablet"),
+    ("phone", "Phone"),
+];
+
+pub struct TabLink {
+    pub label: &'static str,
+    pub href: String,
+    pub active: bool,
+}
+
+pub struct AttachmentView {
+    pub name: String,
+    pub content_type: String,
+    pub size: String,
+    pub href: String,
+    pub inline: bool,
+    /// A raster image, shown as a thumbnail.
+    pub preview: bool,
+}
+
+/// Everything above the tabs.
+pub struct Heading {
+    pub id: String,
+    pub read: bool,
+    pub subject: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub reply_to: Vec<String>,
+    pub tags: Vec<String>,
+    /// The `Date:` header.
+    pub date: Option<String>,
+    pub received_exact: String,
+    pub received_relative: String,
+    pub created: String,
+    pub size: String,
+    pub attachments: Vec<AttachmentView>,
+    pub problems: Vec<String>,
+}
+
+pub struct Toggle {
+    pub label: &'static str,
+    pub href: String,
+    pub active: bool,
+}
+
+pub struct HtmlTab {
+    /// The sandboxed document's URL; `None` when there is no HTML part.
+    pub src: Option<String>,
+    pub width: &'static str,
+    pub widths: Vec<Toggle>,
+    pub remote: bool,
+    pub remote_toggle: String,
+}
+
+pub struct HeaderRow {
+    pub name: String,
+    /// Unfolded, RFC 2047 words decoded.
+    pub value: String,
+    /// As it stands in the message, when that differs from `value`.
+    pub raw: Option<String>,
+}
+
+pub struct PartRow {
+    pub id: String,
+    /// Box-drawing prefix that draws the tree.
+    pub tree: String,
+    pub content_type: String,
+    pub role: &'static str,
+    pub charset: String,
+    pub encoding: String,
+    pub disposition: String,
+    pub filename: String,
+    pub size: String,
+    /// Open/download link; `None` for multipart containers.
+    pub href: Option<String>,
+    /// For an attached message: its subject and sender.
+    pub enclosed: Option<String>,
+}
+
+pub struct RawTab {
+    pub text: String,
+    pub truncated: bool,
+    pub shown: String,
+}
+
+pub enum TabBody {
+    Html(HtmlTab),
+    Text(Option<Vec<Segment>>),
+    Headers(Result<Vec<HeaderRow>, String>),
+    Parts(Vec<PartRow>),
+    Raw(RawTab),
+    Envelope(Box<Envelope>),
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    m: Heading,
+    tabs: Vec<TabLink>,
+    body: TabBody,
+}
+
+impl MessagePage {
+    fn page_title(&self) -> &str {
+        if self.m.subject.is_empty() {
+            "(no subject)"
+        } else {
+            &self.m.subject
+        }
+    }
+}
+
+type Params = HashMap<String, String>;
+
+/// `/message/{ID}`: the HTML view, or the text view when there is no HTML.
+pub async fn first_tab(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Response, PageError> {
+    show(state, id, None, params).await
+}
+
+pub async fn tab(
+    State(state): State<AppState>,
+    Path((id, tab)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, PageError> {
+    let Some(&(name, _)) = TABS.iter().find(|(name, _)| *name == tab) else {
+        return Err(PageError::not_found(format!("there is no {tab:?} tab")));
+    };
+    show(state, id, Some(name), params).await
+}
+
+async fn show(
+    state: AppState,
+    id: String,
+    tab: Option<&'static str>,
+    params: Params,
+) -> Result<Response, PageError> {
+    let (message, raw) = find_with_raw(&state, id, &params).await?;
+    let chrome = Chrome::load(&state, "").await?;
+    let has_html = message.parts.iter().any(|p| p.role == PartRole::Html);
+    let tab = tab.unwrap_or(if has_html { "html" } else { "text" });
+    let id = &message.summary.id;
+    let body = match tab {
+        "html" => TabBody::Html(html_tab(id, has_html, &params)),
+        "text" => TabBody::Text(
+            message
+                .parts
+                .iter()
+                .find(|p| p.role == PartRole::Text)
+                .map(|p| format::linkify(&part_text(&raw, p))),
+        ),
+        "headers" => TabBody::Headers(header_rows(&raw)),
+        "parts" => TabBody::Parts(part_rows(id, &message.parts, &raw)),
+        "raw" => TabBody::Raw(raw_tab(&raw)),
+        _ => TabBody::Envelope(Box::new(message.envelope.clone())),
+    };
+    let tabs = TABS
+        .iter()
+        .map(|&(name, label)| TabLink {
+            label,
+            href: format!("/message/{id}/{name}"),
+            active: name == tab,
+        })
+        .collect();
+    render(&MessagePage {
+        chrome,
+        m: heading(&message, &raw),
+        tabs,
+        body,
+    })
+}
+
+fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
+    let s = &message.summary;
+    let addresses = |list: &[crate::message::Address]| list.iter().map(format::address).collect();
+    let now = timefmt::now_millis();
+    Heading {
+        id: s.id.clone(),
+        read: s.read,
+        subject: s.subject.clone(),
+        from: format::address(&s.from),
+        to: addresses(&s.to),
+        cc: addresses(&s.cc),
+        bcc: addresses(&s.bcc),
+        reply_to: addresses(&s.reply_to),
+        tags: s.tags.clone(),
+        date: message.date.map(|secs| format::exact_time(secs * 1000)),
+        received_exact: format::exact_time(message.received_at_ms),
+        received_relative: format::relative_time(message.received_at_ms, now),
+        created: s.created.clone(),
+        size: format::size(s.size),
+        attachments: attachments(&s.id, &message.parts, raw),
+        problems: message.problems.clone(),
+    }
+}
+
+/// Attachments and inline parts of the message itself, and attached
+/// messages as a whole (not the parts inside them).
+fn attachments(id: &str, parts: &[Part], raw: &[u8]) -> Vec<AttachmentView> {
+    let enclosing: Vec<String> = parts
+        .iter()
+        .filter(|p| p.role == PartRole::Message)
+        .map(|p| format!("{}.", p.part_id))
+        .collect();
+    parts
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.role,
+                PartRole::Attachment | PartRole::Inline | PartRole::Message
+            )
+        })
+        .filter(|p| !enclosing.iter().any(|prefix| p.part_id.starts_with(prefix)))
+        .map(|p| AttachmentView {
+            name: p
+                .filename
+                .clone()
+                .or_else(|| p.content_id.clone())
+                .or_else(|| {
+                    (p.role == PartRole::Message).then(|| {
+                        match enclosed_header(raw, p, "Subject") {
+                            subject if subject.is_empty() => "attached message".to_string(),
+                            subject => format!("{subject}.eml"),
+                        }
+                    })
+                })
+                .unwrap_or_else(|| format!("part {}", p.part_id)),
+            content_type: p.content_type.clone(),
+            size: format::size(p.size),
+            href: part_url(id, &p.part_id),
+            inline: p.role == PartRole::Inline,
+            preview: p.content_type.starts_with("image/") && renders_passively(&p.content_type),
+        })
+        .collect()
+}
+
+/// A header of the message attached as `part` (a `message/rfc822` part).
+fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
+    let body = raw
+        .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
+        .unwrap_or_default();
+    mailparse::parse_headers(body)
+        .ok()
+        .and_then(|(headers, _)| headers.get_first_value(name))
+        .unwrap_or_default()
+}
+
+pub fn part_url(id: &str, part_id: &str) -> String {
+    format!("/api/v1/message/{id}/part/{part_id}")
+}
+
+fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
+    let flag = |name: &str| params.get(name).is_some_and(|v| v == "1");
+    let remote = flag("remote");
+    let width = params
+        .get("width")
+        .and_then(|w| WIDTHS.iter().find(|(name, _)| name == w))
+        .map_or("desktop", |(name, _)| name);
+    let href = |width: &str, remote: bool| {
+        let mut href = format!("/message/{id}/html?width={width}");
+        if remote {
+            href.push_str("&remote=1");
+        }
+        href
+    };
+    HtmlTab {
+        src: has_html.then(|| {
+            let remote = if remote { "&remote=1" } else { "" };
+            format!("/view/{id}.html?embed=1{remote}")
+        }),
+        width,
+        widths: WIDTHS
+            .iter()
+            .map(|&(name, label)| Toggle {
+                label,
+                href: href(name, remote),
+                active: name == width,
+            })
+            .collect(),
+        remote,
+        remote_toggle: href(width, !remote),
+    }
+}
+
+/// Every header of the top-level message, in order, duplicates kept.
+fn header_rows(raw: &[u8]) -> Result<Vec<HeaderRow>, String> {
+    let (headers, _) = mailparse::parse_headers(raw)
+        .map_err(|e| format!("The header block could not be parsed: {e}"))?;
+    Ok(headers
+        .iter()
+        .map(|h| {
+            let value = h.get_value();
+            let raw = String::from_utf8_lossy(h.get_value_raw()).into_owned();
+            // Folding and runs of spaces are not a different form.
+            let same = raw.split_whitespace().eq(value.split_whitespace());
+            HeaderRow {
+                name: h.get_key(),
+                raw: (!same).then_some(raw),
+                value,
+            }
+        })
+        .collect())
+}
+
+/// The part index as a tree, in document order. A part whose parent is
+/// missing from the index is drawn as a root.
+fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
+    let known: HashSet<&str> = parts.iter().map(|p| p.part_id.as_str()).collect();
+    let mut children: HashMap<Option<&str>, Vec<&Part>> = HashMap::new();
+    for part in parts {
+        let parent = part.parent_id.as_deref().filter(|p| known.contains(p));
+        children.entry(parent).or_default().push(part);
+    }
+    // Depth first, each entry with the prefix its children continue.
+    let mut rows = Vec::with_capacity(parts.len());
+    let mut stack: Vec<(&Part, String, String)> = Vec::new();
+    let push_children = |stack: &mut Vec<_>, parent: Option<&str>, prefix: &str| {
+        let Some(kids) = children.get(&parent) else {
+            return;
+        };
+        for (i, kid) in kids.iter().enumerate().rev() {
+            let (tree, continued) = match (parent, i + 1 == kids.len()) {
+                (None, _) => (String::new(), String::new()),
+                (Some(_), true) => (format!("{prefix}└─ "), format!("{prefix}   ")),
+                (Some(_), false) => (format!("{prefix}├─ "), format!("{prefix}│  ")),
+            };
+            stack.push((*kid, tree, continued));
+        }
+    };
+    push_children(&mut stack, None, "");
+    while let Some((part, tree, continued)) = stack.pop() {
+        rows.push(part_row(id, part, tree, raw));
+        push_children(&mut stack, Some(&part.part_id), &continued);
+    }
+    rows
+}
+
+fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
+    let role = match part.role {
+        PartRole::Container => "container",
+        PartRole::Message => "attached message",
+        PartRole::Text => "text body",
+        PartRole::Html => "HTML body",
+        PartRole::Inline => "inline",
+        PartRole::Attachment => "attachment",
+    };
+    let enclosed = (part.role == PartRole::Message).then(|| {
+        format!(
+            "“{}” from {}",
+            enclosed_header(raw, part, "Subject"),
+            enclosed_header(raw, part, "From")
+        )
+    });
+    PartRow {
+        id: part.part_id.clone(),
+        tree,
+        content_type: part.content_type.clone(),
+        role,
+        charset: part.charset.clone().unwrap_or_default(),
+        encoding: part.transfer_encoding.clone(),
+        disposition: part.disposition.clone().unwrap_or_default(),
+        filename: part.filename.clone().unwrap_or_default(),
+        size: if part.role == PartRole::Container {
+            String::new()
+        } else {
+            format::size(part.size)
+        },
+        href: (part.role != PartRole::Container).then(|| part_url(id, &part.part_id)),
+        enclosed,
+    }
+}
+
+fn raw_tab(raw: &[u8]) -> RawTab {
+    let shown = &raw[..raw.len().min(MAX_RAW_SHOWN)];
+    RawTab {
+        text: String::from_utf8_lossy(shown).into_owned(),
+        truncated: shown.len() < raw.len(),
+        shown: format::size(shown.len() as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_part_tree_is_drawn() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\
+Content-Type: text/plain\r\n\r\nhi\r\n--c\r\n\
+Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--c--\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner body\r\n--b--\r\n";
+        let parsed = crate::message::parse(raw);
+        let rows = part_rows("X", &parsed.parts, raw);
+        let drawn: Vec<String> = rows.iter().map(|r| format!("{}{}", r.tree, r.id)).collect();
+        assert_eq!(
+            drawn,
+            ["0", "├─ 1", "│  ├─ 1.1", "│  └─ 1.2", "└─ 2", "   └─ 2.1"]
+        );
+        assert_eq!(rows[0].href, None);
+        assert_eq!(rows[2].href.as_deref(), Some("/api/v1/message/X/part/1.1"));
+        assert_eq!(rows[4].enclosed.as_deref(), Some("“inner” from a@b"));
+    }
+
+    #[test]
+    fn headers_keep_order_duplicates_and_raw_form() {
+        let raw = b"Received: from a\r\nSubject: =?UTF-8?B?SGVsbG8=?=\r\nReceived: from b\r\n\tby c\r\n\r\nbody";
+        let rows = header_rows(raw).unwrap();
+        let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Received", "Subject", "Received"]);
+        assert_eq!(rows[1].value, "Hello");
+        assert_eq!(rows[1].raw.as_deref(), Some("=?UTF-8?B?SGVsbG8=?="));
+        assert_eq!(rows[0].raw, None);
+        assert_eq!(rows[2].raw, None, "folding alone is not a different form");
+    }
+}

@@ -1,0 +1,123 @@
+//! The web UI: server-rendered pages (askama templates in `templates/`)
+//! that read without JavaScript; `static/*.js` adds live updates, actions
+//! and keyboard use on top.
+
+mod format;
+mod inbox;
+mod message;
+mod view;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::store::StoreError;
+use crate::web::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(inbox::page))
+        .route("/message/{id}", get(message::first_tab))
+        .route("/message/{id}/{tab}", get(message::tab))
+        .route("/view/{file}", get(view::view))
+}
+
+/// What the frame around every page shows.
+pub struct Chrome {
+    pub unread: u64,
+    /// The search box's text.
+    pub query: String,
+}
+
+impl Chrome {
+    async fn load(state: &AppState, query: &str) -> Result<Chrome, PageError> {
+        let counts = state.store.counts().await?;
+        Ok(Chrome {
+            unread: counts.unread,
+            query: query.to_string(),
+        })
+    }
+}
+
+/// Why a page could not be shown; rendered as an HTML error page.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("{message}")]
+    Status { status: StatusCode, message: String },
+    #[error("rendering the page failed: {0}")]
+    Render(#[from] askama::Error),
+}
+
+impl PageError {
+    fn not_found(message: impl Into<String>) -> Self {
+        PageError::Status {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        PageError::Status {
+            status: err.status,
+            message: err.message,
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    reason: &'a str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            PageError::Status { status, .. } => *status,
+            PageError::Render(err) => {
+                tracing::error!(%err, "rendering a page");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("Error"),
+            message: self.to_string(),
+        };
+        match page.render() {
+            Ok(html) => html_page(status, html),
+            Err(_) => (status, self.to_string()).into_response(),
+        }
+    }
+}
+
+/// Our pages run only our own scripts and styles: should a message's text
+/// ever slip through unescaped, it still could not run.
+const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// A page's HTML with our policy. Pages show live data, so the browser asks
+/// again each time instead of showing a stale copy.
+fn html_page(status: StatusCode, html: String) -> Response {
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    (status, headers, Html(html)).into_response()
+}
+
+fn render(template: &impl Template) -> Result<Response, PageError> {
+    Ok(html_page(StatusCode::OK, template.render()?))
+}

@@ -1,0 +1,96 @@
+//! `GET /api/events`: the WebSocket that pushes store changes to browsers,
+//! each a Mailpit envelope `{"Type": "...", "Data": ...}` with the types
+//! and payloads of [`crate::web::push`], plus `stats`
+//! (`{"Total", "Unread", "Version"}`, at most a few per second, after
+//! changes).
+//!
+//! Only same-origin pages (and origins `--api-cors` lists) may connect.
+//! The socket ends when the server shuts down. Each connection reads the store's
+//! broadcast on its own, so a slow client only ever delays itself: when it
+//! falls behind it is told to `resync`, and a client that stops reading
+//! altogether is dropped (it reconnects and reloads).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::web::{AppState, push};
+
+/// Keeps idle connections alive through proxies.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// Shortest gap between two `stats` events on one connection.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+/// A client that has not taken a frame for this long is disconnected (it
+/// reconnects and reloads).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The upgrade. Cross-origin pages never get here: `web::origin::guard`
+/// refuses their upgrades (unless `--api-cors` lists them) for every route.
+pub async fn events(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.on_upgrade(move |socket| serve_socket(socket, state))
+}
+
+fn frame((kind, data): (&str, Value)) -> Message {
+    Message::Text(json!({ "Type": kind, "Data": data }).to_string().into())
+}
+
+async fn stats_frame(state: &AppState) -> Option<Message> {
+    let counts = state.store.counts().await.ok()?;
+    Some(frame((
+        "stats",
+        json!({
+            "Total": counts.total,
+            "Unread": counts.unread,
+            "Version": env!("CARGO_PKG_VERSION"),
+        }),
+    )))
+}
+
+async fn serve_socket(mut socket: WebSocket, state: AppState) {
+    // Counted in `letterbox_websocket_clients` while this lives.
+    let _client = state.stats.websocket_client();
+    let mut events = state.events.subscribe();
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut stats_due: Option<Instant> = None;
+    let mut last_stats = Instant::now() - STATS_EVERY;
+    loop {
+        let mut changed = true;
+        let frames = tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => push::messages(&event).into_iter().map(frame).collect(),
+                Err(RecvError::Lagged(_)) => vec![frame(push::resync())],
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                // Frames from the client carry nothing; pongs are handled by
+                // axum.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            },
+            _ = ping.tick() => {
+                changed = false;
+                vec![Message::Ping(Default::default())]
+            }
+            _ = sleep_until(stats_due.unwrap_or_else(Instant::now)), if stats_due.is_some() => {
+                changed = false;
+                stats_due = None;
+                last_stats = Instant::now();
+                stats_frame(&state).await.into_iter().collect()
+            }
+        };
+        if changed && stats_due.is_none() {
+            stats_due = Some((last_stats + STATS_EVERY).max(Instant::now()));
+        }
+        for frame in frames {
+            match timeout(SEND_TIMEOUT, socket.send(frame)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return,
+            }
+        }
+    }
+}

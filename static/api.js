@@ -1,0 +1,53 @@
+// The JSON API calls the pages make (Mailpit's paths and shapes).
+
+async function call(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  if (!response.ok) {
+    let message = `${method} ${path}: ${response.status}`;
+    try {
+      message = (await response.json()).Error || message;
+    } catch {
+      // Not JSON: keep the status line.
+    }
+    throw new Error(message);
+  }
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** One page of the inbox, or of a search when `query` is not empty. */
+export function listPage(query, start, limit) {
+  const params = new URLSearchParams({ start, limit });
+  if (query) {
+    params.set('query', query);
+    return call('GET', `/api/v1/search?${params}`);
+  }
+  return call('GET', `/api/v1/messages?${params}`);
+}
+
+export function setRead(ids, read) {
+  return call('PUT', '/api/v1/messages', { IDs: ids, Read: read });
+}
+
+export function deleteMessages(ids) {
+  return call('DELETE', '/api/v1/messages', { IDs: ids });
+}
+
+/** Deletes every message, or every match of `query`. */
+export function deleteAll(query) {
+  if (query) {
+    return call('DELETE', `/api/v1/search?${new URLSearchParams({ query })}`);
+  }
+  return call('DELETE', '/api/v1/messages');
+}
+
+/** Whether a message still exists. */
+export async function exists(id) {
+  const response = await fetch(`/api/v1/message/${encodeURIComponent(id)}/headers`);
+  return response.ok;
+}

@@ -1,0 +1,36 @@
+// Progressive enhancement of the server-rendered pages: live updates over
+// the WebSocket, actions, keyboard shortcuts, relative times.
+
+import { refreshTimes } from './format.js';
+import { Inbox } from './inbox.js';
+import { installKeys } from './keys.js';
+import { connect } from './live.js';
+import { MessagePage } from './message.js';
+import { Unread } from './unread.js';
+
+document.documentElement.classList.add('js');
+
+const body = document.body;
+const unread = new Unread(Number(body.dataset.unread), body.dataset.title);
+const inbox = document.getElementById('inbox');
+const message = document.getElementById('message');
+const page = inbox ? new Inbox(inbox, unread) : message ? new MessagePage(message, unread) : null;
+
+const status = document.getElementById('status');
+const statusLabel = status.querySelector('.label');
+connect({
+  onEvent: (event) => page?.onEvent(event),
+  // Also on the first connection: mail may have arrived since the page was
+  // rendered.
+  onConnected: () => page?.resync(),
+  onState: (state, retryInMs) => {
+    status.dataset.state = state;
+    statusLabel.textContent = state === 'offline'
+      ? `offline, retrying in ${Math.ceil(retryInMs / 1000)} s`
+      : state;
+  },
+});
+
+installKeys(page);
+refreshTimes();
+setInterval(refreshTimes, 30000);

@@ -1,0 +1,388 @@
+// The inbox page: live rows, selection, actions and keyboard moves on top of
+// the server-rendered list.
+//
+// Events are not applied one by one: they are coalesced and applied once per
+// animation frame, and only the newest page's worth of new rows is ever
+// built, so a burst of thousands of messages costs one small DOM update.
+
+import * as api from './api.js';
+import { formatSize, fullAddress, shortAddress, showTime } from './format.js';
+
+/** More deletions than this in one frame reload the page's rows instead. */
+const MAX_PENDING_DELETES = 500;
+
+export class Inbox {
+  constructor(section, unread) {
+    this.section = section;
+    this.unread = unread;
+    this.list = section.querySelector('#messages');
+    this.template = section.querySelector('#row-template');
+    this.empty = section.querySelector('#empty');
+    this.range = section.querySelector('#range');
+    this.pages = section.querySelector('nav.pages');
+    this.newNotice = section.querySelector('#new-notice');
+    this.selectAll = section.querySelector('#select-all');
+    this.start = Number(section.dataset.start) || 0;
+    this.pageSize = Number(section.dataset.pageSize) || 50;
+    this.query = section.dataset.query || '';
+    this.matched = Number(section.dataset.matched) || 0;
+    this.pending = emptyPending();
+    this.scheduled = false;
+    this.resyncing = null;
+    this.installControls();
+  }
+
+  /** The view that shows every new message at its top. */
+  get isLive() {
+    return this.start === 0 && this.query === '';
+  }
+
+  // ---- events ----
+
+  onEvent({ Type, Data }) {
+    const p = this.pending;
+    switch (Type) {
+      case 'new':
+        p.newCount += 1;
+        p.added.push(Data);
+        if (p.added.length > this.pageSize) p.added.shift();
+        break;
+      case 'delete':
+        p.deleted.add(Data.ID);
+        p.read.delete(Data.ID);
+        p.tags.delete(Data.ID);
+        if (p.deleted.size > MAX_PENDING_DELETES) p.resync = true;
+        break;
+      case 'update':
+        if (typeof Data.Read === 'boolean') p.read.set(Data.ID, Data.Read);
+        if (Array.isArray(Data.Tags)) p.tags.set(Data.ID, Data.Tags);
+        break;
+      case 'truncate':
+        // Everything before this is gone; what follows still counts.
+        this.pending = { ...emptyPending(), cleared: true };
+        break;
+      case 'prune': // many changed at once
+      case 'resync': // this page missed events
+        p.resync = true;
+        break;
+      case 'stats':
+        this.unread.set(Data.Unread);
+        if (this.isLive) this.pending.total = Data.Total;
+        break;
+      default:
+        return;
+    }
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const run = () => {
+      this.scheduled = false;
+      this.flush();
+    };
+    // Hidden tabs get no animation frames; a timer still keeps them current.
+    if (document.hidden) setTimeout(run, 250);
+    else requestAnimationFrame(run);
+  }
+
+  flush() {
+    if (this.resyncing) return; // applied once the reload is in
+    const p = this.pending;
+    this.pending = emptyPending();
+    if (p.resync || (p.newCount > 0 && this.start === 0 && this.query !== '')) {
+      // A search cannot tell locally whether new mail matches.
+      this.resync();
+      return;
+    }
+    if (p.cleared) {
+      this.list.replaceChildren();
+      this.matched = 0;
+    }
+    if (p.newCount > 0) {
+      if (this.isLive) this.prepend(p.added, p.newCount);
+      else this.newNotice.hidden = false;
+    }
+    let removed = 0;
+    for (const id of p.deleted) {
+      const row = this.row(id);
+      if (row) {
+        row.remove();
+        removed += 1;
+      }
+    }
+    if (removed > 0) this.matched = Math.max(0, this.matched - removed);
+    for (const [id, read] of p.read) this.row(id)?.classList.toggle('unread', !read);
+    for (const [id, tags] of p.tags) {
+      const row = this.row(id);
+      if (row) fillTags(row, tags);
+    }
+    if (p.total !== undefined) this.matched = p.total;
+    this.refreshChrome();
+    // Rows deleted from a full page leave a gap that the next page fills.
+    if (removed > 0 && this.list.children.length < Math.min(this.pageSize, this.matched - this.start)) {
+      this.resync();
+    }
+  }
+
+  /** New summaries, oldest first; `count` of them arrived in all. */
+  prepend(summaries, count) {
+    const fragment = document.createDocumentFragment();
+    for (let i = summaries.length - 1; i >= 0; i -= 1) {
+      if (!this.row(summaries[i].ID)) fragment.append(this.buildRow(summaries[i]));
+    }
+    // Rows already shown came with a reload that counted them.
+    this.matched += count - summaries.length + fragment.children.length;
+    this.list.prepend(fragment);
+    while (this.list.children.length > this.pageSize) this.list.lastElementChild.remove();
+  }
+
+  /**
+   * Reloads this page's rows from the API, keeping the row elements (and
+   * their selection) of messages still on it. Events that arrive meanwhile
+   * are applied afterwards, so nothing is lost between the two.
+   */
+  async resync() {
+    if (this.resyncing) {
+      this.pending.resync = true;
+      return this.resyncing;
+    }
+    this.pending.resync = false;
+    this.resyncing = (async () => {
+      try {
+        const page = await api.listPage(this.query, this.start, this.pageSize);
+        const rows = page.messages.map((summary) => {
+          const row = this.row(summary.ID);
+          if (!row) return this.buildRow(summary);
+          row.classList.toggle('unread', !summary.Read);
+          return row;
+        });
+        this.list.replaceChildren(...rows);
+        this.matched = page.messages_count;
+        this.unread.set(page.unread);
+        this.newNotice.hidden = true;
+      } catch (error) {
+        console.warn('reloading the list failed', error);
+      } finally {
+        this.resyncing = null;
+      }
+      this.refreshChrome();
+      this.schedule();
+    })();
+    return this.resyncing;
+  }
+
+  // ---- rendering ----
+
+  row(id) {
+    return this.list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+  }
+
+  /** A row built from the page's own template, filled by text, never HTML. */
+  buildRow(s) {
+    const row = this.template.content.firstElementChild.cloneNode(true);
+    row.dataset.id = s.ID;
+    row.classList.toggle('unread', !s.Read);
+    row.querySelector('a.open').href = `/message/${encodeURIComponent(s.ID)}`;
+    const from = row.querySelector('.from');
+    from.textContent = shortAddress(s.From);
+    from.title = fullAddress(s.From);
+    const to = row.querySelector('.to');
+    const recipients = s.To || [];
+    to.textContent = recipients.length === 0 ? ''
+      : recipients.length === 1 ? shortAddress(recipients[0])
+        : `${shortAddress(recipients[0])} +${recipients.length - 1}`;
+    to.title = recipients.map(fullAddress).join(', ');
+    row.querySelector('.subject').textContent = s.Subject || '';
+    row.querySelector('.snippet').textContent = s.Snippet || '';
+    fillTags(row, s.Tags || []);
+    row.querySelector('.attach').hidden = !(s.Attachments > 0);
+    showTime(row.querySelector('time'), s.Created);
+    row.querySelector('.size').textContent = formatSize(s.Size || 0);
+    return row;
+  }
+
+  /** Range text, page links, empty notice and toolbar state. */
+  refreshChrome() {
+    const shown = this.list.children.length;
+    this.range.textContent = shown === 0 ? `0 of ${this.matched}`
+      : `${this.start + 1}–${this.start + shown} of ${this.matched}`;
+    this.empty.hidden = shown > 0;
+    this.pages.replaceChildren(...pageLinks(this.query, this.start, this.matched, this.pageSize));
+    this.refreshSelection();
+  }
+
+  // ---- selection and actions ----
+
+  installControls() {
+    this.list.addEventListener('change', (event) => {
+      if (event.target.matches('input.select')) this.refreshSelection();
+    });
+    this.selectAll.addEventListener('change', () => {
+      for (const box of this.list.querySelectorAll('input.select')) box.checked = this.selectAll.checked;
+      this.refreshSelection();
+    });
+    this.section.querySelector('.actions').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-action]');
+      if (button) this.act(button.dataset.action);
+    });
+    this.list.addEventListener('focusin', (event) => {
+      const row = event.target.closest('li.row');
+      if (row) this.setCurrent(row, false);
+    });
+  }
+
+  selectedIds() {
+    return [...this.list.querySelectorAll('input.select:checked')]
+      .map((box) => box.closest('li.row').dataset.id);
+  }
+
+  refreshSelection() {
+    const boxes = this.list.querySelectorAll('input.select');
+    const selected = this.list.querySelectorAll('input.select:checked').length;
+    this.selectAll.checked = selected > 0 && selected === boxes.length;
+    this.selectAll.indeterminate = selected > 0 && selected < boxes.length;
+    for (const button of this.section.querySelectorAll('.actions button[data-action]')) {
+      if (button.dataset.action !== 'delete-all') button.disabled = selected === 0;
+    }
+  }
+
+  /** The selected messages, or the current one when none is selected. */
+  targets() {
+    const selected = this.selectedIds();
+    if (selected.length > 0) return selected;
+    const current = this.current();
+    return current ? [current.dataset.id] : [];
+  }
+
+  async act(action) {
+    try {
+      if (action === 'delete-all') {
+        const what = this.query ? 'every message matching this search' : 'every message';
+        if (!confirm(`Delete ${what}? This cannot be undone.`)) return;
+        await api.deleteAll(this.query);
+        await this.resync();
+        return;
+      }
+      const ids = this.targets();
+      if (ids.length === 0) return;
+      if (action === 'delete') {
+        const next = this.neighbour(ids);
+        await api.deleteMessages(ids);
+        for (const id of ids) this.pending.deleted.add(id);
+        this.schedule();
+        if (next) this.setCurrent(next, true);
+      } else if (action === 'read' || action === 'unread') {
+        await api.setRead(ids, action === 'read');
+        for (const id of ids) this.pending.read.set(id, action === 'read');
+        this.schedule();
+      }
+    } catch (error) {
+      alert(`That did not work: ${error.message}`);
+    }
+  }
+
+  // ---- keyboard ----
+
+  current() {
+    return this.list.querySelector('li.row.current');
+  }
+
+  setCurrent(row, focus) {
+    for (const other of this.list.querySelectorAll('li.row.current')) {
+      if (other !== row) other.classList.remove('current');
+    }
+    row.classList.add('current');
+    if (focus) {
+      row.querySelector('a.open').focus();
+      row.scrollIntoView({ block: 'nearest' });
+    }
+  }
+
+  /** The row to move to once `ids` are gone. */
+  neighbour(ids) {
+    const gone = new Set(ids);
+    const current = this.current();
+    if (!current) return null;
+    for (let row = current.nextElementSibling; row; row = row.nextElementSibling) {
+      if (!gone.has(row.dataset.id)) return row;
+    }
+    for (let row = current.previousElementSibling; row; row = row.previousElementSibling) {
+      if (!gone.has(row.dataset.id)) return row;
+    }
+    return null;
+  }
+
+  move(step) {
+    const rows = [...this.list.children];
+    if (rows.length === 0) return;
+    const at = rows.indexOf(this.current());
+    const next = at === -1 ? 0 : Math.min(rows.length - 1, Math.max(0, at + step));
+    this.setCurrent(rows[next], true);
+  }
+
+  /** Handles a shortcut; true when it was one of ours. */
+  onKey(key) {
+    switch (key) {
+      case 'j': case 'ArrowDown': this.move(1); return true;
+      case 'k': case 'ArrowUp': this.move(-1); return true;
+      case 'o': case 'Enter': {
+        const current = this.current();
+        if (!current) return false;
+        location.href = current.querySelector('a.open').href;
+        return true;
+      }
+      case 'x': {
+        const box = this.current()?.querySelector('input.select');
+        if (!box) return false;
+        box.checked = !box.checked;
+        this.refreshSelection();
+        return true;
+      }
+      case 'Delete': case '#': this.act('delete'); return true;
+      case 'r': this.act('read'); return true;
+      case 'u': this.act('unread'); return true;
+      default: return false;
+    }
+  }
+}
+
+function emptyPending() {
+  return {
+    added: [], newCount: 0, deleted: new Set(), read: new Map(), tags: new Map(),
+    cleared: false, resync: false, total: undefined,
+  };
+}
+
+function fillTags(row, tags) {
+  row.querySelector('.tags').replaceChildren(...tags.map((tag) => {
+    const span = document.createElement('span');
+    span.className = 'tag';
+    span.textContent = tag;
+    return span;
+  }));
+}
+
+/** The same links as the server renders (src/web/ui/inbox.rs `page_links`). */
+function pageLinks(query, start, matched, pageSize) {
+  const href = (from) => {
+    const params = new URLSearchParams();
+    if (query) params.set('q', query);
+    if (from > 0) params.set('start', from);
+    const text = params.toString();
+    return text ? `/?${text}` : '/';
+  };
+  const link = (label, from) => {
+    const a = document.createElement('a');
+    a.href = href(from);
+    a.textContent = label;
+    return a;
+  };
+  const links = [];
+  if (start > 0) links.push(link('Newest', 0), link('Newer', Math.max(0, start - pageSize)));
+  if (start + pageSize < matched) {
+    links.push(link('Older', start + pageSize), link('Oldest', Math.floor((matched - 1) / pageSize) * pageSize));
+  }
+  return links;
+}

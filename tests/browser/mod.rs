@@ -1,0 +1,361 @@
+//! A real headless Chromium for the UI tests, driven through `chromedriver`
+//! (Debian's `chromium` and `chromium-driver` packages) with thirtyfour.
+//!
+//! When either program is missing, the tests say so loudly and pass
+//! without running, unless `CI` is set: then they fail.
+
+// Each test file uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use serde_json::{Value, json};
+use thirtyfour::ChromiumLikeCapabilities;
+use thirtyfour::prelude::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::common::{TIMEOUT, TempDir};
+
+/// The flags this machine's Chromium needs headless (no sandbox as root,
+/// and no background traffic to Google's hosts on a closed network).
+const CHROMIUM_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+];
+
+/// One browser at a time: two Chromiums on a small machine make each other
+/// slow enough to matter.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A free TCP port on 127.0.0.1 (the listener is closed again at once).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding a free port")
+        .port()
+}
+
+/// A running `chromedriver`, killed on drop.
+struct Chromedriver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Chromedriver {
+    async fn start(program: &Path, log: &Path) -> Chromedriver {
+        let port = free_port();
+        let child = Command::new(program)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        let driver = Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("an HTTP client");
+        wait_until("chromedriver to answer", async || {
+            let status = client.get(format!("{}/status", driver.url)).send().await;
+            match status {
+                Ok(response) => response
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|v| v["value"]["ready"] == true),
+                Err(_) => false,
+            }
+        })
+        .await;
+        driver
+    }
+}
+
+/// Runs `test` with a fresh headless Chromium, then closes it, whether the
+/// test passed or panicked. Returns without running the test when Chromium
+/// is not installed (failing instead under `CI`).
+pub async fn run(test: impl AsyncFnOnce(&WebDriver)) {
+    let (Some(chromium), Some(chromedriver)) = (
+        find_program(&["chromium", "chromium-browser", "google-chrome"]),
+        find_program(&["chromedriver"]),
+    ) else {
+        let message = "Chromium or chromedriver is not installed, so the browser tests \
+                       cannot run (Debian: apt-get install chromium chromium-driver).";
+        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+            panic!("{message} CI is set, so this is a failure.");
+        }
+        // Straight to the stderr handle: the test harness captures eprintln!.
+        let banner = "!".repeat(78);
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{banner}\n!!! SKIPPED: {message}\n{banner}\n"
+        );
+        return;
+    };
+    let _turn: MutexGuard<'_, ()> = ONE_AT_A_TIME.lock().await;
+    let dir = TempDir::new("browser");
+    let server = Chromedriver::start(&chromedriver, &dir.path().join("chromedriver.log")).await;
+
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(chromium.to_str().expect("a UTF-8 path"))
+        .expect("setting the binary");
+    for flag in CHROMIUM_FLAGS {
+        caps.add_arg(flag).expect("adding a flag");
+    }
+    caps.add_arg(&format!("--user-data-dir={}", dir.file("profile")))
+        .expect("adding a flag");
+    let driver = WebDriver::new(&server.url, caps)
+        .await
+        .expect("starting a Chromium session");
+    let outcome = std::panic::AssertUnwindSafe(test(&driver))
+        .catch_unwind()
+        .await;
+    let _ = driver.quit().await;
+    if let Err(panic) = outcome {
+        let log = std::fs::read_to_string(dir.path().join("chromedriver.log")).unwrap_or_default();
+        let tail: String = log
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        eprintln!("---- chromedriver log (tail) ----\n{tail}");
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Polls `condition` until it holds; panics after [`TIMEOUT`].
+pub async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of a JavaScript expression in the page.
+pub async fn js(driver: &WebDriver, expression: &str) -> Value {
+    driver
+        .execute(format!("return ({expression});"), Vec::new())
+        .await
+        .unwrap_or_else(|e| panic!("evaluating {expression}: {e}"))
+        .json()
+        .clone()
+}
+
+/// Waits until a JavaScript expression is truthy in the page; the
+/// description says what is awaited and the last value seen of `show`.
+pub async fn wait_js(driver: &WebDriver, expression: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        // A navigation in progress makes the script fail: try again.
+        let value = driver
+            .execute(format!("return !!({expression});"), Vec::new())
+            .await
+            .map(|r| r.json().clone());
+        if value.as_ref().is_ok_and(|v| v == &json!(true)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for `{expression}` (last: {value:?}) on {:?}",
+            driver.current_url().await.map(|u| u.to_string())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Clicks the element `by` finds.
+pub async fn click(driver: &WebDriver, by: By) {
+    let what = format!("{by:?}");
+    driver
+        .find(by)
+        .await
+        .unwrap_or_else(|e| panic!("finding {what}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {what}: {e}"));
+}
+
+/// The visible text of the element `by` finds.
+pub async fn text(driver: &WebDriver, by: By) -> String {
+    let what = format!("{by:?}");
+    driver
+        .find(by)
+        .await
+        .unwrap_or_else(|e| panic!("finding {what}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading {what}: {e}"))
+}
+
+/// `textContent` of every element matching `selector`.
+pub async fn texts(driver: &WebDriver, selector: &str) -> Vec<String> {
+    let value = driver
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+            vec![json!(selector)],
+        )
+        .await
+        .expect("reading texts")
+        .json()
+        .clone();
+    serde_json::from_value(value).expect("a list of strings")
+}
+
+/// Loads `url` and waits until the page's script is running and its live
+/// connection is up.
+pub async fn open_live(driver: &WebDriver, url: &str) {
+    driver.goto(url).await.expect("loading a page");
+    wait_js(
+        driver,
+        "document.getElementById('status')?.dataset.state === 'live'",
+    )
+    .await;
+}
+
+/// Types keys into whatever has the focus, as a user would.
+pub async fn press(driver: &WebDriver, keys: impl Into<TypingData>) {
+    driver
+        .action_chain()
+        .send_keys(keys)
+        .perform()
+        .await
+        .expect("pressing keys");
+}
+
+/// Marks the current document, so a test can prove it was not reloaded.
+pub async fn mark_document(driver: &WebDriver) {
+    js(driver, "window.__notReloaded = true").await;
+}
+
+pub async fn assert_not_reloaded(driver: &WebDriver) {
+    assert_eq!(
+        js(driver, "window.__notReloaded === true").await,
+        json!(true),
+        "the page was reloaded"
+    );
+}
+
+/// Emulates `prefers-color-scheme` (`light` or `dark`).
+pub async fn color_scheme(driver: &WebDriver, scheme: &str) {
+    driver
+        .cdp()
+        .send_raw(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        )
+        .await
+        .expect("emulating a colour scheme");
+}
+
+/// Blocks (or, with no patterns, unblocks) requests whose URL matches.
+pub async fn block_urls(driver: &WebDriver, patterns: &[&str]) {
+    let cdp = driver.cdp();
+    cdp.send_raw("Network.enable", json!({}))
+        .await
+        .expect("enabling the network domain");
+    cdp.send_raw("Network.setBlockedURLs", json!({ "urls": patterns }))
+        .await
+        .expect("blocking URLs");
+}
+
+/// Saves a screenshot as `target/screenshots/<name>.png`.
+pub async fn screenshot(driver: &WebDriver, name: &str) {
+    // The test binary is target/<profile>/letterbox's sibling's child:
+    // target/<profile>/deps/...; the letterbox binary tells us `target/`.
+    let target = Path::new(env!("CARGO_BIN_EXE_letterbox"))
+        .ancestors()
+        .nth(2)
+        .expect("the binary lives in target/<profile>/")
+        .to_path_buf();
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("creating target/screenshots");
+    driver
+        .screenshot(&dir.join(format!("{name}.png")))
+        .await
+        .expect("taking a screenshot");
+}
+
+/// A tiny HTTP server that records the path of every request it gets, so a
+/// test can tell whether a page reached out to the network.
+pub struct Recorder {
+    pub base: String,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    pub async fn start() -> Recorder {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the recorder");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).await.is_ok() {
+                        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                        seen.lock().expect("recorder lock").push(path);
+                    }
+                    let _ = stream
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        Recorder { base, requests }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("recorder lock").clone()
+    }
+
+    /// Waits until a request for `path` has arrived.
+    pub async fn wait_for(&self, path: &str) {
+        wait_until(&format!("a request for {path}"), async || {
+            self.requests().iter().any(|p| p == path)
+        })
+        .await;
+    }
+}
