@@ -1,5 +1,7 @@
 // The JSON API calls the pages make (Mailpit's paths and shapes).
 
+import { at } from './root.js';
+
 async function call(method, path, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
@@ -25,29 +27,29 @@ export function listPage(query, start, limit) {
   const params = new URLSearchParams({ start, limit });
   if (query) {
     params.set('query', query);
-    return call('GET', `/api/v1/search?${params}`);
+    return call('GET', at(`api/v1/search?${params}`));
   }
-  return call('GET', `/api/v1/messages?${params}`);
+  return call('GET', at(`api/v1/messages?${params}`));
 }
 
 export function setRead(ids, read) {
-  return call('PUT', '/api/v1/messages', { IDs: ids, Read: read });
+  return call('PUT', at('api/v1/messages'), { IDs: ids, Read: read });
 }
 
 export function deleteMessages(ids) {
-  return call('DELETE', '/api/v1/messages', { IDs: ids });
+  return call('DELETE', at('api/v1/messages'), { IDs: ids });
 }
 
 /** Deletes every message, or every match of `query`. */
 export function deleteAll(query) {
   if (query) {
-    return call('DELETE', `/api/v1/search?${new URLSearchParams({ query })}`);
+    return call('DELETE', at(`api/v1/search?${new URLSearchParams({ query })}`));
   }
-  return call('DELETE', '/api/v1/messages');
+  return call('DELETE', at('api/v1/messages'));
 }
 
 /** Whether a message still exists. */
 export async function exists(id) {
-  const response = await fetch(`/api/v1/message/${encodeURIComponent(id)}/headers`);
+  const response = await fetch(at(`api/v1/message/${encodeURIComponent(id)}/headers`));
   return response.ok;
 }

@@ -5,6 +5,7 @@
 // animation frame, and only the newest page's worth of new rows is ever
 // built, so a burst of thousands of messages costs one small DOM update.
 
+import { at } from './root.js';
 import * as api from './api.js';
 import { formatSize, fullAddress, shortAddress, showTime } from './format.js';
 
@@ -184,7 +185,7 @@ export class Inbox {
     const row = this.template.content.firstElementChild.cloneNode(true);
     row.dataset.id = s.ID;
     row.classList.toggle('unread', !s.Read);
-    row.querySelector('a.open').href = `/message/${encodeURIComponent(s.ID)}`;
+    row.querySelector('a.open').href = at(`message/${encodeURIComponent(s.ID)}`);
     const from = row.querySelector('.from');
     from.textContent = shortAddress(s.From);
     from.title = fullAddress(s.From);
@@ -371,7 +372,7 @@ function pageLinks(query, start, matched, pageSize) {
     if (query) params.set('q', query);
     if (from > 0) params.set('start', from);
     const text = params.toString();
-    return text ? `/?${text}` : '/';
+    return at(text ? `?${text}` : '');
   };
   const link = (label, from) => {
     const a = document.createElement('a');

@@ -1,6 +1,8 @@
 // The WebSocket to /api/events: reconnects with backoff, and reports every
 // (re)connection so the page can catch up on what it missed.
 
+import { at } from './root.js';
+
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
 
@@ -17,7 +19,7 @@ export function connect({ onEvent, onConnected, onState }) {
   function open() {
     retryTimer = null;
     onState('connecting');
-    const url = new URL('/api/events', location.href);
+    const url = new URL(at('api/events'), location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(url);
     socket.addEventListener('open', () => {

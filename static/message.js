@@ -1,6 +1,7 @@
 // The message page: marks the message read when opened, offers delete and
 // mark-unread, notices when another tab deletes it, and adds tab keys.
 
+import { at } from './root.js';
 import * as api from './api.js';
 
 export class MessagePage {
@@ -48,10 +49,10 @@ export class MessagePage {
     try {
       if (action === 'delete') {
         await api.deleteMessages([this.id]);
-        location.href = '/';
+        location.href = at('');
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
-        location.href = '/';
+        location.href = at('');
       }
     } catch (error) {
       alert(`That did not work: ${error.message}`);
@@ -68,7 +69,7 @@ export class MessagePage {
     switch (key) {
       case 'Delete': case '#': this.act('delete'); return true;
       case 'u': this.act('unread'); return true;
-      case 'Escape': case 'Backspace': location.href = '/'; return true;
+      case 'Escape': case 'Backspace': location.href = at(''); return true;
       default: return false;
     }
   }

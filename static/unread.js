@@ -1,5 +1,7 @@
 // The unread count in the header badge, the window title and the favicon.
 
+import { at } from './root.js';
+
 const ICON_SIZE = 64;
 
 export class Unread {
@@ -10,7 +12,7 @@ export class Unread {
     this.icon = document.getElementById('favicon');
     this.image = new Image();
     this.image.addEventListener('load', () => this.drawIcon());
-    this.image.src = '/static/favicon.svg';
+    this.image.src = at('static/favicon.svg');
     this.set(count);
   }
 

@@ -28,6 +28,22 @@ use crate::store::Store;
 
 pub use error::ApiError;
 
+tokio::task_local! {
+    /// The webroot of the request being served, for the links pages make.
+    static WEBROOT: Arc<str>;
+}
+
+/// Where the application is served for the current request: `/`, or the
+/// `--webroot` such as `/mail/`. Links in pages start with it. Outside a
+/// request (unit tests) it is `/`.
+pub fn webroot() -> Arc<str> {
+    WEBROOT.try_with(Arc::clone).unwrap_or_else(|_| "/".into())
+}
+
+async fn with_webroot(State(root): State<Arc<str>>, request: Request, next: Next) -> Response {
+    WEBROOT.scope(root, next.run(request)).await
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -85,7 +101,12 @@ pub fn router(state: AppState, options: &WebOptions) -> Router {
     }
     // Outside the login, so that CORS preflights (sent without
     // credentials) are answered.
-    inner = inner.layer(from_fn_with_state(options.origins.clone(), origin::guard));
+    inner = inner
+        .layer(from_fn_with_state(options.origins.clone(), origin::guard))
+        .layer(from_fn_with_state(
+            Arc::<str>::from(options.webroot.as_str()),
+            with_webroot,
+        ));
     let routed = match options.webroot.trim_end_matches('/') {
         "" => inner,
         prefix => {

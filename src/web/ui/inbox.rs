@@ -11,7 +11,7 @@ use super::{Chrome, PageError, format, render};
 use crate::search;
 use crate::store::Summary;
 use crate::timefmt;
-use crate::web::AppState;
+use crate::web::{AppState, webroot};
 
 /// Rows per page (Mailpit's default page size).
 pub const PAGE_SIZE: u64 = 50;
@@ -121,10 +121,11 @@ fn href(query: &str, start: u64) -> String {
     if start > 0 {
         params.push(format!("start={start}"));
     }
+    let root = webroot();
     if params.is_empty() {
-        "/".to_string()
+        root.to_string()
     } else {
-        format!("/?{}", params.join("&"))
+        format!("{root}?{}", params.join("&"))
     }
 }
 

@@ -15,9 +15,9 @@ use crate::message::{Part, PartRole};
 use crate::smtp::Envelope;
 use crate::store::StoredMessage;
 use crate::timefmt;
-use crate::web::AppState;
 use crate::web::api::messages::{find_with_raw, part_text};
 use crate::web::api::parts::renders_passively;
+use crate::web::{AppState, webroot};
 
 /// The raw source shown inline is cut here; the download has everything.
 const MAX_RAW_SHOWN: usize = 2 * 1024 * 1024;
@@ -200,7 +200,7 @@ async fn show(
         .iter()
         .map(|&(name, label)| TabLink {
             label,
-            href: format!("/message/{id}/{name}"),
+            href: format!("{}message/{id}/{name}", webroot()),
             active: name == tab,
         })
         .collect();
@@ -288,7 +288,7 @@ fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
 }
 
 pub fn part_url(id: &str, part_id: &str) -> String {
-    format!("/api/v1/message/{id}/part/{part_id}")
+    format!("{}api/v1/message/{id}/part/{part_id}", webroot())
 }
 
 fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
@@ -299,7 +299,7 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
         .and_then(|w| WIDTHS.iter().find(|(name, _)| name == w))
         .map_or("desktop", |(name, _)| name);
     let href = |width: &str, remote: bool| {
-        let mut href = format!("/message/{id}/html?width={width}");
+        let mut href = format!("{}message/{id}/html?width={width}", webroot());
         if remote {
             href.push_str("&remote=1");
         }
@@ -308,7 +308,7 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
     HtmlTab {
         src: has_html.then(|| {
             let remote = if remote { "&remote=1" } else { "" };
-            format!("/view/{id}.html?embed=1{remote}")
+            format!("{}view/{id}.html?embed=1{remote}", webroot())
         }),
         width,
         widths: WIDTHS

@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
 
 /// What the frame around every page shows.
 pub struct Chrome {
+    /// Where links start: `/` or the `--webroot`.
+    pub webroot: std::sync::Arc<str>,
     pub unread: u64,
     /// The search box's text.
     pub query: String,
@@ -35,6 +37,7 @@ impl Chrome {
     async fn load(state: &AppState, query: &str) -> Result<Chrome, PageError> {
         let counts = state.store.counts().await?;
         Ok(Chrome {
+            webroot: crate::web::webroot(),
             unread: counts.unread,
             query: query.to_string(),
         })
@@ -77,6 +80,7 @@ impl From<StoreError> for PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    webroot: std::sync::Arc<str>,
     status: u16,
     reason: &'a str,
     message: String,
@@ -92,6 +96,7 @@ impl IntoResponse for PageError {
             }
         };
         let page = ErrorPage {
+            webroot: crate::web::webroot(),
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("Error"),
             message: self.to_string(),

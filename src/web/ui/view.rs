@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::PageError;
 use super::message::part_url;
 use crate::message::{Part, PartRole};
-use crate::web::AppState;
 use crate::web::api::messages::{find_with_raw, part_text};
+use crate::web::{AppState, webroot};
 
 /// No script, no plugins, no forms, nothing from other servers.
 const LOCAL_ONLY: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
@@ -71,7 +71,7 @@ pub async fn view(
             ];
             Ok((headers, part_text(&raw, part)).into_response())
         }
-        _ => Ok(Redirect::to(&format!("/message/{id}")).into_response()),
+        _ => Ok(Redirect::to(&format!("{}message/{id}", webroot())).into_response()),
     }
 }
 
