@@ -204,6 +204,13 @@ pub struct Config {
     /// WebSocket.
     #[arg(long, env = "LETTERBOX_API_CORS", value_delimiter = ',')]
     pub api_cors: Vec<String>,
+
+    /// Host names served besides localhost and loopback addresses while the
+    /// HTTP listener is on loopback (comma separated). Other names are
+    /// refused there, so a web page cannot rebind its own name to
+    /// 127.0.0.1 and read the mail.
+    #[arg(long, env = "LETTERBOX_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -95,6 +95,10 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         webroot: config.webroot.clone(),
         auth: config.ui_auth()?.map(Arc::new),
         origins: Arc::new(config.origin_policy()?),
+        hosts: Arc::new(web::host::HostPolicy::for_listener(
+            config.http,
+            &config.allowed_hosts,
+        )),
     };
     let auth = config.auth_policy()?;
     let location = config.store_location()?;

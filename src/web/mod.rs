@@ -5,6 +5,7 @@ pub mod api;
 mod assets;
 pub mod auth;
 mod error;
+pub mod host;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
@@ -63,6 +64,8 @@ pub struct WebOptions {
     /// Logins required for everything but the health probes.
     pub auth: Option<Arc<auth::UiAuth>>,
     pub origins: Arc<origin::OriginPolicy>,
+    /// Which `Host` names are served (DNS-rebinding protection).
+    pub hosts: Arc<host::HostPolicy>,
 }
 
 impl Default for WebOptions {
@@ -71,6 +74,7 @@ impl Default for WebOptions {
             webroot: "/".into(),
             auth: None,
             origins: Arc::default(),
+            hosts: Arc::default(),
         }
     }
 }
@@ -103,6 +107,7 @@ pub fn router(state: AppState, options: &WebOptions) -> Router {
     // credentials) are answered.
     inner = inner
         .layer(from_fn_with_state(options.origins.clone(), origin::guard))
+        .layer(from_fn_with_state(options.hosts.clone(), host::guard))
         .layer(from_fn_with_state(
             Arc::<str>::from(options.webroot.as_str()),
             with_webroot,
