@@ -72,9 +72,7 @@ impl Condition {
             Filter::Subject(needle) => {
                 self.field(&["subject"], needle, |c| c.like("m.subject", needle));
             }
-            Filter::MessageId(needle) => {
-                self.field(&["message_id"], needle, |c| c.like("m.message_id", needle));
-            }
+            Filter::MessageId(needle) => self.like("m.message_id", needle),
             Filter::Tag(name) => {
                 self.sql.push_str(
                     "EXISTS (SELECT 1 FROM message_tags mt JOIN tags t ON t.id = mt.tag \
@@ -137,14 +135,14 @@ impl Condition {
             // are in neither To nor Cc: the ones the sender hid.
             AddressField::Bcc => &["bcc_addrs"],
             AddressField::ReplyTo => &["reply_to_addrs"],
-            AddressField::Recipient => &["to_addrs", "cc_addrs", "bcc_addrs", "rcpt_to"],
+            // bcc_addrs holds the envelope-only recipients too.
+            AddressField::Recipient => &["to_addrs", "cc_addrs", "bcc_addrs"],
             AddressField::Addressed => &[
                 "from_addr",
                 "to_addrs",
                 "cc_addrs",
                 "bcc_addrs",
                 "reply_to_addrs",
-                "rcpt_to",
             ],
         };
         self.field(columns, needle, |c| c.address_scan(field, needle));

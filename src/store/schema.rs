@@ -75,25 +75,27 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX message_tags_by_tag ON message_tags(tag, message);
     "#,
-    // 3: a trigram index over the short fields, so subject:, from:, to: and
-    // the other field filters find substrings without scanning every row.
-    // Addresses are indexed as "Name <address>, ..." text.
+    // 3: a trigram index over the subject and the addresses, so subject:,
+    // from:, to: and the other address filters find substrings without
+    // scanning every row. Addresses are indexed as "Name <address>, ..."
+    // text; bcc_addrs also holds the envelope recipients in neither To nor
+    // Cc (the real blind copies). Message-IDs are left out: long, unique
+    // and rarely searched, they would double the cost of the index.
     r#"
     CREATE VIRTUAL TABLE messages_fields USING fts5(
-        subject, message_id, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, rcpt_to,
+        subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs,
         content = '', contentless_delete = 1,
         tokenize = 'trigram case_sensitive 0'
     );
-    INSERT INTO messages_fields (rowid, subject, message_id, from_addr, to_addrs, cc_addrs,
-                                 bcc_addrs, reply_to_addrs, rcpt_to)
-    SELECT rowid, subject, message_id,
+    INSERT INTO messages_fields (rowid, subject, from_addr, to_addrs, cc_addrs,
+                                 bcc_addrs, reply_to_addrs)
+    SELECT rowid, subject,
         CASE WHEN from_addr IS NULL THEN '' ELSE
             (from_addr ->> 'Name') || ' <' || (from_addr ->> 'Address') || '>' END,
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(to_addrs) j),
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(cc_addrs) j),
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(bcc_addrs) j),
-        (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(reply_to_addrs) j),
-        (SELECT coalesce(group_concat(j.value, ', '), '') FROM json_each(envelope, '$.rcpt_to') j)
+        (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(reply_to_addrs) j)
     FROM messages;
     "#,
 ];

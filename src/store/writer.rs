@@ -587,19 +587,17 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
             .join(", ")
     };
     tx.prepare_cached(
-        "INSERT INTO messages_fields (rowid, subject, message_id, from_addr, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs, rcpt_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO messages_fields (rowid, subject, from_addr, to_addrs, cc_addrs,
+            bcc_addrs, reply_to_addrs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         rowid,
         p.subject,
-        p.message_id,
         mailboxes(p.from.as_slice()),
         mailboxes(&p.to),
         mailboxes(&p.cc),
         hidden_recipients(p, &m.envelope.rcpt_to, mailboxes(&p.bcc)),
         mailboxes(&p.reply_to),
-        m.envelope.rcpt_to.join(", "),
     ])?;
     let s = &p.search;
     tx.prepare_cached(
