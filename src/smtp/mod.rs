@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod data;
+pub mod inject;
 pub mod listener;
 pub mod reply;
 pub mod session;

@@ -14,6 +14,7 @@ use smtp_proto::{Error as ProtoError, Request};
 
 use super::auth::{self, AuthPolicy, Exchange, Mechanism};
 use super::data::{DataProgress, DataReceiver};
+use super::inject::{Injected, Stage};
 use super::reply::Reply;
 
 /// Longest command line accepted, including its line ending.
@@ -91,12 +92,13 @@ pub struct Envelope {
 enum Phase {
     Command,
     Data(DataReceiver),
-    /// Reading `remaining` bytes of a BDAT chunk. `accept` is false when the
-    /// chunk must be read and thrown away (BDAT out of order).
+    /// Reading `remaining` bytes of a BDAT chunk. With `refusal` the chunk
+    /// is read and thrown away, and that is the reply (BDAT out of order,
+    /// or an injected failure).
     Bdat {
         remaining: usize,
         last: bool,
-        accept: bool,
+        refusal: Option<Reply>,
     },
     Auth(Exchange),
     /// A message has been handed out; waiting for [`Session::delivered`].
@@ -118,6 +120,8 @@ struct Transaction {
     received: usize,
     /// A BDAT chunk has been received: DATA is no longer allowed.
     chunked: bool,
+    /// A failure a recipient asked for at DATA or after it.
+    injected: Option<Injected>,
 }
 
 #[derive(Debug)]
@@ -261,10 +265,10 @@ impl Session {
                 Phase::Bdat {
                     remaining,
                     last,
-                    accept,
+                    refusal,
                 } => {
                     let take = pending.len().min(*remaining);
-                    if *accept {
+                    if refusal.is_none() {
                         let txn = self.txn.as_mut().expect("accepted BDAT has a transaction");
                         let room = self.config.max_message_size.saturating_sub(txn.body.len());
                         txn.body.extend_from_slice(&pending[..take.min(room)]);
@@ -275,14 +279,13 @@ impl Session {
                     if *remaining > 0 {
                         return Step::NeedInput;
                     }
-                    let (last, accept) = (*last, *accept);
+                    let (last, refusal) = (*last, refusal.take());
                     self.phase = Phase::Command;
-                    if !accept {
-                        return self.reply(Reply::new(
-                            503,
-                            "5.5.1",
-                            "Bad sequence of commands: BDAT needs MAIL and RCPT first",
-                        ));
+                    if let Some(reply) = refusal {
+                        if reply.code == 421 {
+                            self.phase = Phase::Closed;
+                        }
+                        return self.reply(reply);
                     }
                     if last {
                         return self.finish_message();
@@ -524,6 +527,11 @@ impl Session {
                 ),
             ));
         }
+        if let Some(injected) =
+            Injected::parse(&from.address, Stage::Mail).filter(|i| i.stage == Stage::Mail)
+        {
+            return self.inject(&injected);
+        }
         self.txn = Some(Transaction {
             mail_from: from.address,
             smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
@@ -560,8 +568,26 @@ impl Session {
                 format!("Too many recipients (at most {max})"),
             ));
         }
+        if let Some(injected) = Injected::parse(&to.address, Stage::Rcpt) {
+            match injected.stage {
+                Stage::Rcpt | Stage::Mail => return self.inject(&injected),
+                Stage::Data | Stage::AfterData => {
+                    txn.injected.get_or_insert(injected);
+                }
+            }
+        }
         txn.rcpt_to.push(to.address);
         self.reply(Reply::new(250, "2.1.5", "Ok"))
+    }
+
+    /// Answers with an injected failure; `421` also ends the session.
+    fn inject(&mut self, injected: &Injected) -> Step {
+        self.log("(failure injected by address)".to_string());
+        if injected.closes_connection() {
+            self.txn = None;
+            self.phase = Phase::Closed;
+        }
+        self.reply(injected.reply())
     }
 
     fn data(&mut self) -> Step {
@@ -579,6 +605,19 @@ impl Session {
                 "5.5.1",
                 "Bad sequence of commands: DATA after BDAT",
             )),
+            Some(txn)
+                if txn
+                    .injected
+                    .as_ref()
+                    .is_some_and(|i| i.stage == Stage::Data) =>
+            {
+                let injected = self
+                    .txn
+                    .take()
+                    .and_then(|t| t.injected)
+                    .expect("checked above");
+                self.inject(&injected)
+            }
             Some(_) => {
                 self.phase = Phase::Data(DataReceiver::new(self.config.max_message_size));
                 self.reply(Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"))
@@ -587,15 +626,33 @@ impl Session {
     }
 
     fn bdat(&mut self, size: usize, last: bool) -> Step {
-        let accept = self.txn.as_ref().is_some_and(|t| !t.rcpt_to.is_empty());
-        if let Some(txn) = self.txn.as_mut().filter(|_| accept) {
-            txn.chunked = true;
-        }
+        let refusal = match self.txn.as_mut() {
+            Some(txn) if !txn.rcpt_to.is_empty() => {
+                if txn
+                    .injected
+                    .as_ref()
+                    .is_some_and(|i| i.stage == Stage::Data)
+                {
+                    let injected = txn.injected.take().expect("checked above");
+                    self.txn = None;
+                    self.log("(failure injected by address)".to_string());
+                    Some(injected.reply())
+                } else {
+                    txn.chunked = true;
+                    None
+                }
+            }
+            _ => Some(Reply::new(
+                503,
+                "5.5.1",
+                "Bad sequence of commands: BDAT needs MAIL and RCPT first",
+            )),
+        };
         self.log_client(format!("({size} octets of message content)"));
         self.phase = Phase::Bdat {
             remaining: size,
             last,
-            accept,
+            refusal,
         };
         // The chunk is read (and replied to) by `advance`.
         self.advance()
@@ -691,6 +748,12 @@ impl Session {
         }
         if !txn.chunked {
             self.log_client(format!("({} octets of message content)", txn.received));
+        }
+        if let Some(injected) = txn.injected.filter(|i| i.stage == Stage::AfterData) {
+            // Received in full, then refused: nothing is stored.
+            let step = self.inject(&injected);
+            self.recent.clear();
+            return step;
         }
         self.phase = Phase::Delivering;
         let mut transcript = self.prelude.clone();
@@ -1359,5 +1422,46 @@ mod tests {
             "{second}"
         );
         assert!(!second.contains("queued as"), "{second}");
+    }
+
+    #[test]
+    fn injected_failures_at_each_stage() {
+        let mut h = Harness::default();
+        h.ehlo();
+        assert_eq!(h.send(b"MAIL FROM:<fail-451@x>\r\n"), ["451 4.3.0"]);
+        assert_eq!(h.send(b"MAIL FROM:<app@x>\r\n"), ["250 2.1.0"]);
+        // At RCPT: that recipient is refused, the others are fine.
+        let replies = h.send(b"RCPT TO:<fail-550@x>\r\nRCPT TO:<ok@x>\r\n");
+        assert_eq!(replies, ["550 5.1.1", "250 2.1.5"]);
+        assert_eq!(h.send(b"DATA\r\nx\r\n.\r\n"), ["354 2.0.0", "250 2.0.0"]);
+        assert_eq!(h.delivered[0].envelope.rcpt_to, ["ok@x"]);
+        // At DATA.
+        let replies = h.send(b"MAIL FROM:<a@x>\r\nRCPT TO:<fail-452-data@x>\r\nDATA\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "452 4.3.1"]);
+        // After the data: received, refused, not delivered.
+        let replies =
+            h.send(b"MAIL FROM:<a@x>\r\nRCPT TO:<fail-554-after-data@x>\r\nDATA\r\nbody\r\n.\r\n");
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "354 2.0.0", "554 5.7.1"]
+        );
+        assert_eq!(h.delivered.len(), 1);
+        // The session goes on.
+        assert_eq!(h.send(b"MAIL FROM:<a@x>\r\n"), ["250 2.1.0"]);
+    }
+
+    #[test]
+    fn injected_failures_with_bdat_and_421() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies =
+            h.send(b"MAIL FROM:<a@x>\r\nRCPT TO:<fail-451-data@x>\r\nBDAT 4\r\nabcdNOOP\r\n");
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "451 4.3.0", "250 2.0.0"]
+        );
+        let replies = h.send(b"MAIL FROM:<a@x>\r\nRCPT TO:<fail-421@x>\r\nNOOP\r\n");
+        assert_eq!(replies, ["250 2.1.0", "421 4.3.2", "CLOSE"]);
+        assert!(h.delivered.is_empty());
     }
 }
