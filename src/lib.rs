@@ -133,7 +133,6 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
             max_message_size: usize::try_from(config.max_message_size).unwrap_or(usize::MAX),
             max_recipients: config.smtp_max_recipients,
             auth,
-            starttls_available: true,
             require_tls: config.smtp_require_tls,
         }),
         tls: smtp_tls,

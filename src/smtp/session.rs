@@ -30,8 +30,6 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     pub max_recipients: usize,
     pub auth: AuthPolicy,
-    /// STARTTLS can be offered (a certificate is loaded).
-    pub starttls_available: bool,
     /// MAIL and AUTH are refused until the connection is encrypted.
     pub require_tls: bool,
 }
@@ -43,7 +41,6 @@ impl Default for SessionConfig {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
             auth: AuthPolicy::AcceptAny,
-            starttls_available: true,
             require_tls: false,
         }
     }
@@ -469,7 +466,9 @@ impl Session {
             "ENHANCEDSTATUSCODES".to_string(),
             "CHUNKING".to_string(),
         ];
-        if self.config.starttls_available && !self.tls {
+        // A certificate is always loaded (or made at start): STARTTLS is
+        // offered until the connection is encrypted.
+        if !self.tls {
             lines.push("STARTTLS".to_string());
         }
         lines.push("AUTH PLAIN LOGIN CRAM-MD5".to_string());
@@ -661,9 +660,6 @@ impl Session {
     fn starttls(&mut self) -> Step {
         if self.tls {
             return self.reply(Reply::new(503, "5.5.1", "TLS already active"));
-        }
-        if !self.config.starttls_available {
-            return self.reply(Reply::new(454, "4.7.0", "TLS not available"));
         }
         // Anything pipelined after STARTTLS was sent in the clear and must not
         // be acted on after the handshake (RFC 3207 section 4.2).
