@@ -125,6 +125,8 @@ pub struct Page {
     /// Messages matching the query (all of them for a plain list).
     pub matched: u64,
     pub matched_unread: u64,
+    /// Every tag in use, sorted (read in the same snapshot).
+    pub tags: Vec<String>,
 }
 
 /// Where a `wait` starts looking: after this message, or after this time.

@@ -170,6 +170,7 @@ pub fn search(
         unread: counts.unread,
         matched,
         matched_unread,
+        tags: tags(conn)?,
     })
 }
 

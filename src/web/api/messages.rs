@@ -31,17 +31,17 @@ pub struct MessagesSummary {
 }
 
 impl MessagesSummary {
-    pub async fn new(state: &AppState, page: Page, start: u64) -> Result<Self, ApiError> {
-        Ok(MessagesSummary {
+    pub fn new(page: Page, start: u64) -> Self {
+        MessagesSummary {
             total: page.total,
             unread: page.unread,
             messages_count: page.matched,
             messages_unread: page.matched_unread,
             start,
-            tags: state.store.tags().await?,
+            tags: page.tags,
             count: page.messages.len(),
             messages: page.messages,
-        })
+        }
     }
 }
 
@@ -51,7 +51,7 @@ pub async fn list(
 ) -> Result<Json<MessagesSummary>, ApiError> {
     let (start, limit) = paging(&params)?;
     let page = state.store.list(start, limit).await?;
-    Ok(Json(MessagesSummary::new(&state, page, start).await?))
+    Ok(Json(MessagesSummary::new(page, start)))
 }
 
 /// Resolves `latest` (the newest message matching the `query` parameter,

@@ -21,7 +21,7 @@ pub async fn search(
     let query = required_query(&params)?;
     let (start, limit) = paging(&params)?;
     let page = state.store.search(query, start, limit).await?;
-    Ok(Json(MessagesSummary::new(&state, page, start).await?))
+    Ok(Json(MessagesSummary::new(page, start)))
 }
 
 /// Deletes every match. An empty query is refused: it is not a way to
