@@ -370,12 +370,7 @@ impl Walker<'_, '_> {
             .get("charset")
             .map(|c| c.trim().to_ascii_lowercase());
 
-        let body = mail.get_body_encoded();
-        let encoded: &[u8] = match &body {
-            Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw(),
-            Body::SevenBit(b) | Body::EightBit(b) => b.get_raw(),
-            Body::Binary(b) => b.get_raw(),
-        };
+        let encoded = encoded_body(mail);
         let header_start = self.offset(mail.raw_bytes);
         let body_start = self.offset(encoded);
         let is_container = mimetype.starts_with("multipart/");
@@ -455,22 +450,67 @@ impl Walker<'_, '_> {
     }
 }
 
-fn decode_text(mail: &ParsedMail<'_>, problems: &mut Vec<String>, id: &str) -> String {
-    match mail.get_body() {
-        Ok(text) => text,
-        Err(err) => {
-            problems.push(format!("Part {id} could not be decoded: {err}"));
-            match mail.get_body_encoded() {
-                Body::Base64(b) | Body::QuotedPrintable(b) => {
-                    String::from_utf8_lossy(b.get_raw()).into_owned()
-                }
-                Body::SevenBit(b) | Body::EightBit(b) => {
-                    String::from_utf8_lossy(b.get_raw()).into_owned()
-                }
-                Body::Binary(b) => String::from_utf8_lossy(b.get_raw()).into_owned(),
-            }
-        }
+/// A part's body as it stands in the message, transfer encoding not undone.
+fn encoded_body<'a>(mail: &'a ParsedMail<'a>) -> &'a [u8] {
+    match mail.get_body_encoded() {
+        Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw(),
+        Body::SevenBit(b) | Body::EightBit(b) => b.get_raw(),
+        Body::Binary(b) => b.get_raw(),
     }
+}
+
+/// The text of a part: transfer encoding undone and charset decoded, or,
+/// when that fails, the encoded body as it is.
+fn text_of(mail: &ParsedMail<'_>) -> Result<String, (mailparse::MailParseError, String)> {
+    mail.get_body().map_err(|err| {
+        (
+            err,
+            String::from_utf8_lossy(encoded_body(mail)).into_owned(),
+        )
+    })
+}
+
+fn decode_text(mail: &ParsedMail<'_>, problems: &mut Vec<String>, id: &str) -> String {
+    text_of(mail).unwrap_or_else(|(err, encoded)| {
+        problems.push(format!("Part {id} could not be decoded: {err}"));
+        encoded
+    })
+}
+
+/// Parses only the bytes of one indexed leaf part (headers and body) and
+/// hands the result to `read`; `None` if the index does not fit `raw`.
+fn with_part<T>(
+    raw: &[u8],
+    part: &Part,
+    read: impl FnOnce(Result<ParsedMail<'_>, &[u8]>) -> T,
+) -> Option<T> {
+    let end = (part.body_end as usize).min(raw.len());
+    let bytes = raw.get(part.header_start as usize..end)?;
+    let body = raw.get(part.body_start as usize..end).unwrap_or_default();
+    Some(read(mailparse::parse_mail(bytes).map_err(|_| body)))
+}
+
+/// The decoded text of an indexed part, read without parsing the rest of
+/// the message. A body that does not decode is shown as it was encoded.
+pub fn part_text(raw: &[u8], part: &Part) -> String {
+    with_part(raw, part, |mail| match mail {
+        Ok(mail) => text_of(&mail).unwrap_or_else(|(_, encoded)| encoded),
+        Err(body) => String::from_utf8_lossy(body).into_owned(),
+    })
+    .unwrap_or_default()
+}
+
+/// The decoded bytes of an indexed part (base64 and quoted-printable
+/// undone; the enclosed message of a `message/rfc822` part). A body that
+/// does not decode is served as it was encoded rather than not at all.
+pub fn part_bytes(raw: &[u8], part: &Part) -> Vec<u8> {
+    with_part(raw, part, |mail| match mail {
+        Ok(mail) => mail
+            .get_body_raw()
+            .unwrap_or_else(|_| encoded_body(&mail).to_vec()),
+        Err(body) => body.to_vec(),
+    })
+    .unwrap_or_default()
 }
 
 fn decoded_size(encoding: &str, encoded: &[u8], mail: &ParsedMail<'_>) -> u64 {
@@ -716,6 +756,24 @@ SGVsbG8gd29ybGQ=\r\n\
         assert_eq!(m.tags, ["alpha", "bbetab", "Signup"]);
         assert_eq!(plus_tag("no-plus@example.com"), None);
         assert_eq!(clean_tag(" ok tag! "), Some("ok tag".into()));
+    }
+
+    #[test]
+    fn decoded_bytes_come_from_the_part_alone() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+AAEC/w==\r\n--b--\r\n";
+        let parsed = parse(raw);
+        let bin = parsed.parts.iter().find(|p| p.part_id == "2").unwrap();
+        assert_eq!(part_bytes(raw, bin), [0, 1, 2, 255]);
+    }
+
+    #[test]
+    fn part_text_falls_back_to_the_encoded_body() {
+        let raw = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!not base64!!\r\n";
+        let m = parse(raw);
+        assert_eq!(part_text(raw, &m.parts[0]), "!!not base64!!\r\n");
     }
 
     #[test]

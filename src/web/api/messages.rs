@@ -11,7 +11,7 @@ use mailparse::MailHeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::params::{Params, json_body, paging, search_query};
-use crate::message::{Address, Part, PartRole};
+use crate::message::{Address, Part, PartRole, part_text};
 use crate::store::{Page, Selection, StoredMessage, Summary};
 use crate::timefmt;
 use crate::web::{ApiError, AppState};
@@ -175,21 +175,6 @@ struct MessageJson<'a> {
     attachments: Vec<Attachment>,
     envelope: EnvelopeJson<'a>,
     problems: &'a [String],
-}
-
-/// The decoded text of a leaf part, read through the part index: only that
-/// part's bytes are parsed.
-pub fn part_text(raw: &[u8], part: &Part) -> String {
-    let (start, end) = (part.header_start as usize, part.body_end as usize);
-    let Some(bytes) = raw.get(start..end.min(raw.len())) else {
-        return String::new();
-    };
-    match mailparse::parse_mail(bytes) {
-        Ok(mail) => mail
-            .get_body()
-            .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned()),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
 }
 
 pub async fn show(

@@ -10,11 +10,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use mailparse::body::Body;
 
 use super::messages::find_with_raw;
 use super::params::Params;
-use crate::message::{Part, PartRole};
+use crate::message::{Part, PartRole, part_bytes};
 use crate::web::{ApiError, AppState};
 
 /// No script, no plugin, no network: even a part opened directly renders
@@ -66,28 +65,6 @@ fn part_headers(part: &Part, download: bool) -> HeaderMap {
         HeaderValue::from_static(PART_CSP),
     );
     headers
-}
-
-/// The decoded body of a leaf part (base64 and quoted-printable undone),
-/// or the enclosed message of a `message/rfc822` part. A body that fails to
-/// decode is served as it was encoded rather than not at all.
-pub fn part_bytes(raw: &[u8], part: &Part) -> Vec<u8> {
-    let end = (part.body_end as usize).min(raw.len());
-    let Some(bytes) = raw.get(part.header_start as usize..end) else {
-        return Vec::new();
-    };
-    let Ok(mail) = mailparse::parse_mail(bytes) else {
-        return raw
-            .get(part.body_start as usize..end)
-            .unwrap_or_default()
-            .to_vec();
-    };
-    mail.get_body_raw()
-        .unwrap_or_else(|_| match mail.get_body_encoded() {
-            Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw().to_vec(),
-            Body::SevenBit(b) | Body::EightBit(b) => b.get_raw().to_vec(),
-            Body::Binary(b) => b.get_raw().to_vec(),
-        })
 }
 
 /// Types a browser displays without running anything from them.
@@ -287,16 +264,5 @@ mod tests {
             "text/plain"
         );
         assert_eq!(filename(&part("image/png", None)), "part-2.png");
-    }
-
-    #[test]
-    fn decoded_bytes_come_from_the_part_alone() {
-        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
-Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n\
-Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
-AAEC/w==\r\n--b--\r\n";
-        let parsed = crate::message::parse(raw);
-        let bin = parsed.parts.iter().find(|p| p.part_id == "2").unwrap();
-        assert_eq!(part_bytes(raw, bin), [0, 1, 2, 255]);
     }
 }

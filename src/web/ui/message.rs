@@ -11,11 +11,12 @@ use mailparse::MailHeaderMap;
 
 use super::format::{self, Segment};
 use super::{Chrome, PageError, render};
+use crate::message::part_text;
 use crate::message::{Part, PartRole};
 use crate::smtp::Envelope;
 use crate::store::StoredMessage;
 use crate::timefmt;
-use crate::web::api::messages::{find_with_raw, part_text};
+use crate::web::api::messages::find_with_raw;
 use crate::web::api::parts::renders_passively;
 use crate::web::{AppState, webroot};
 

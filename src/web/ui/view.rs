@@ -17,8 +17,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::PageError;
 use super::message::part_url;
+use crate::message::part_text;
 use crate::message::{Part, PartRole};
-use crate::web::api::messages::{find_with_raw, part_text};
+use crate::web::api::messages::find_with_raw;
 use crate::web::{AppState, webroot};
 
 /// No script, no plugins, no forms, nothing from other servers.
