@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tracing::info;
+use tracing::{Level, info};
 
 use crate::message;
 use crate::smtp::Envelope;
@@ -89,15 +89,21 @@ impl Ingest {
                 .map_err(|_| IngestError::ShuttingDown)?
         };
         let (id, size) = (prepared.id.clone(), prepared.size);
-        let log = (
-            prepared.envelope.mail_from.clone(),
-            prepared.envelope.rcpt_to.join(","),
-            prepared.parsed.subject.clone(),
-        );
+        // The log line's fields are copied only when it will be written.
+        let log = tracing::enabled!(Level::INFO).then(|| {
+            let envelope = &prepared.envelope;
+            (
+                envelope.mail_from.clone(),
+                envelope.rcpt_to.join(","),
+                prepared.parsed.subject.clone(),
+            )
+        });
         match self.store.insert(prepared).await {
             Ok(()) => {
                 self.stats.message_accepted(size, started.elapsed());
-                info!(%id, from = %log.0, to = %log.1, subject = %log.2, size, "message stored");
+                if let Some((from, to, subject)) = log {
+                    info!(%id, %from, %to, %subject, size, "message stored");
+                }
                 Ok(id)
             }
             // The SMTP side counts the refusal it answers with.
