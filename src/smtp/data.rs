@@ -91,7 +91,7 @@ impl DataReceiver {
             }
             // Copy up to and including the next LF in one go.
             let rest = &input[i..];
-            match rest.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', rest) {
                 Some(pos) => {
                     self.push(body, &rest[..=pos]);
                     self.at_line_start = true;
