@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# SMTP ingest benchmark: Letterbox (durable, default settings) against
-# postfix's smtp-sink (accepts and discards: the ceiling), both driven by
-# postfix's smtp-source through shared/tools/load-smtp.sh, in the same run.
+# SMTP ingest benchmark, side by side in one run:
+#   Letterbox   durable, default settings (a 250 means committed to SQLite)
+#   smtp-sink   postfix's server that accepts and discards: the ceiling
+#   MailDev     3.0 from npm, a catcher users pick today (skipped with
+#               INGEST_PEERS=sink, or when npm cannot install it)
+# all driven by postfix's smtp-source through shared/tools/load-smtp.sh.
 #
 #   benches/ingest.sh [N] [SIZE]      defaults: 10000 messages of 5000 bytes
 #
-# Needs postfix's smtp-source and smtp-sink (Debian package `postfix`; the
-# script installs it without a mail daemon when apt-get is available).
-# Prints msgs/s for 10 sessions and for 1 session, the ratio to smtp-sink,
-# and Letterbox's peak RSS. Numbers are noisy on small machines: compare
-# ratios from one run, not absolute rates across runs.
+# Scenarios: connection reuse with 10 sessions and with 1 session, and a
+# new connection per message with 10 sessions. Prints msgs/s of each server,
+# Letterbox's ratio to smtp-sink and to MailDev, and each server's peak RSS.
+# Goals (issue "Proof"): >= 0.8x smtp-sink, >= 5x MailDev, peak RSS <= 60 MB.
+# Numbers are noisy on small machines: compare ratios from one run, not
+# absolute rates across runs.
 set -euo pipefail
 
 N=${1:-10000}
 SIZE=${2:-5000}
+PEERS=${INGEST_PEERS:-sink,maildev}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${LETTERBOX_SHARED:-$repo/../shared}
 load="$shared/tools/load-smtp.sh"
@@ -49,37 +54,62 @@ wait_port() {
   echo "nothing listening on $1" >&2; return 1
 }
 
-sink_port=$(free_port)
-"$SINK" -u nobody -h sink.example.test "127.0.0.1:$sink_port" 1024 &
-pids+=($!)
+peak_rss_mb() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$1/status"; }
 
-# One fresh Letterbox per scenario, so each starts from an empty store.
+# Each server is started fresh for each scenario, so each starts empty and
+# its peak RSS belongs to that scenario. start_X sets port and pid.
+start_sink() {
+  port=$(free_port)
+  "$SINK" -u nobody -h sink.example.test "127.0.0.1:$port" 1024 &
+  pid=$!; pids+=("$pid"); wait_port "$port"
+}
+
 start_letterbox() {
-  lb_smtp=$(free_port); lb_http=$(free_port)
+  port=$(free_port); lb_http=$(free_port)
   rm -f "$work"/bench.db*
-  "$bin" --smtp "127.0.0.1:$lb_smtp" --http "127.0.0.1:$lb_http" \
+  "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$lb_http" \
     --db "$work/bench.db" --max-messages "$N" >"$work/lb.out" 2>"$work/lb.err" &
-  lb_pid=$!
-  pids+=($lb_pid)
-  wait_port "$lb_smtp"
+  pid=$!; pids+=("$pid"); wait_port "$port"
 }
 
-stop_letterbox() {
-  lb_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$lb_pid/status")
-  stored=$(curl -s "http://127.0.0.1:$lb_http/api/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])')
-  kill "$lb_pid"; wait "$lb_pid" 2>/dev/null || true
+start_maildev() {
+  port=$(free_port)
+  local web; web=$(free_port)
+  "$shared/tools/peer-maildev.sh" "$port" "$web" \
+    >"$work/maildev.out" 2>&1 || { cat "$work/maildev.out" >&2; return 1; }
+  pid=$(tail -1 "$work/maildev.out"); pids+=("$pid")
 }
 
-run() { "$load" "$1" "$N" "$2" "$SIZE" 2>"$work/load.err" | tail -1; }
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
-wait_port "$sink_port"
-printf '%-28s %12s %12s %8s %10s %8s\n' scenario "letterbox/s" "smtp-sink/s" ratio "peak RSS" stored
-for conc in 10 1; do
-  sink_rate=$(run "$sink_port" "$conc")
-  start_letterbox
-  lb_rate=$(run "$lb_smtp" "$conc")
-  stop_letterbox
-  ratio=$(awk -v a="$lb_rate" -v b="$sink_rate" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }')
-  printf '%-28s %12s %12s %8s %7d MB %8s\n' "$N x ${SIZE}B, $conc session(s)" "$lb_rate" "$sink_rate" "$ratio" $((lb_rss_kb / 1024)) "$stored"
+# rate_of SERVER MODE CONC -> "msgs/s peakMB"
+rate_of() {
+  "start_$1" || { echo "- -"; return; }
+  local rate
+  rate=$(MODE=$2 "$load" "$port" "$N" "$3" "$SIZE" 2>"$work/load.err" | tail -1)
+  local rss; rss=$(peak_rss_mb "$pid")
+  if [ "$1" = letterbox ]; then
+    # Runs in a command substitution: the count goes through a file.
+    curl -s "http://127.0.0.1:$lb_http/api/v1/info" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])' >"$work/stored"
+  fi
+  stop
+  echo "$rate $rss"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0>0) printf "%.2fx", a/b; else print "n/a" }'; }
+
+printf '%-24s | %-17s | %-17s | %-17s | %8s %8s | %s\n' \
+  scenario "letterbox (RSS)" "smtp-sink (RSS)" "maildev (RSS)" "vs sink" "vs mdev" stored
+for scenario in "reuse 10" "reuse 1" "connect 10"; do
+  read -r mode conc <<<"$scenario"
+  read -r lb lb_rss <<<"$(rate_of letterbox "$mode" "$conc")"
+  sink="-"; sink_rss="-"; md="-"; md_rss="-"
+  case ",$PEERS," in *,sink,*) read -r sink sink_rss <<<"$(rate_of sink "$mode" "$conc")" ;; esac
+  case ",$PEERS," in *,maildev,*) read -r md md_rss <<<"$(rate_of maildev "$mode" "$conc")" ;; esac
+  printf '%-24s | %8s (%3s MB) | %8s (%3s MB) | %8s (%3s MB) | %8s %8s | %s\n' \
+    "$N x ${SIZE}B, $mode, $conc" "$lb" "$lb_rss" "$sink" "$sink_rss" "$md" "$md_rss" \
+    "$(ratio "$lb" "$sink")" "$(ratio "$lb" "$md")" "$(cat "$work/stored")"
 done
+echo "msgs/s; goals: >= 0.8x smtp-sink, >= 5x MailDev, Letterbox peak RSS <= 60 MB"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
