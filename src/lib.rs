@@ -101,6 +101,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         )),
     };
     let auth = config.auth_policy()?;
+    let chaos = smtp::chaos::Chaos::new(config.chaos_rules()?);
     let location = config.store_location()?;
 
     let smtp_listener = bind(config.smtp).await?;
@@ -134,6 +135,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
             max_recipients: config.smtp_max_recipients,
             auth,
             require_tls: config.smtp_require_tls,
+            chaos: chaos.clone(),
         }),
         tls: smtp_tls,
         ingest: ingest.clone(),
@@ -164,6 +166,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         events: events.clone(),
         stats,
         max_message_size: config.max_message_size,
+        chaos,
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());

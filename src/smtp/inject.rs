@@ -13,15 +13,10 @@
 //! `421` also closes the connection, as that code means. Anything else
 //! (`fail-fast@...`, `fail-200@...`) is an ordinary address.
 
+use super::chaos::{Injection, Outcome, Source};
 use super::reply::Reply;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Mail,
-    Rcpt,
-    Data,
-    AfterData,
-}
+pub use super::chaos::Stage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Injected {
@@ -70,10 +65,19 @@ impl Injected {
             format!("Failure injected for {} (Letterbox)", self.address),
         )
     }
+
+    /// What the listener carries out.
+    pub fn injection(&self) -> Injection {
+        Injection {
+            stage: self.stage,
+            source: Source::Address,
+            outcome: Outcome::Reply(self.reply()),
+        }
+    }
 }
 
 /// The enhanced status code clients expect with each reply code.
-fn enhanced_status(code: u16) -> &'static str {
+pub(super) fn enhanced_status(code: u16) -> &'static str {
     match code {
         421 => "4.3.2",
         450 => "4.2.1",
