@@ -1036,6 +1036,8 @@ mod tests {
         session: Session,
         delivered: Vec<Delivery>,
         tls_started: usize,
+        /// The greeting's step, for the first `send` to report.
+        greeting: Option<Step>,
     }
 
     impl Harness {
@@ -1046,6 +1048,7 @@ mod tests {
                 session,
                 delivered: Vec::new(),
                 tls_started: 0,
+                greeting: None,
             }
         }
 
@@ -1059,7 +1062,8 @@ mod tests {
             self.session.feed(input);
             let mut replies = Vec::new();
             loop {
-                match self.session.advance() {
+                let step = self.greeting.take();
+                match step.unwrap_or_else(|| self.session.advance()) {
                     Step::Reply(r) => replies.push(short(&r)),
                     Step::Deliver(d) => {
                         self.delivered.push(*d);
@@ -1631,5 +1635,109 @@ mod tests {
         let replies = h.send(b"MAIL FROM:<a@x>\r\nRCPT TO:<fail-421@x>\r\nNOOP\r\n");
         assert_eq!(replies, ["250 2.1.0", "421 4.3.2", "CLOSE"]);
         assert!(h.delivered.is_empty());
+    }
+
+    fn with_rules(text: &str) -> Harness {
+        let config = SessionConfig {
+            chaos: Chaos::new(chaos::Rules::parse(text).unwrap()),
+            ..SessionConfig::default()
+        };
+        let mut session = Session::new(Arc::new(config), None, false, "nonce".into());
+        let greeting = session.greeting();
+        Harness {
+            session,
+            delivered: Vec::new(),
+            tls_started: 0,
+            greeting: Some(greeting),
+        }
+    }
+
+    #[test]
+    fn chaos_at_connect_refuses_and_closes() {
+        let mut h = with_rules("connect=421");
+        assert_eq!(h.send(b""), ["421 4.3.2", "CLOSE"]);
+        let mut h = with_rules("connect=disconnect");
+        assert_eq!(h.send(b""), ["DROP"]);
+        let mut h = with_rules("connect=delay:250ms");
+        assert_eq!(h.send(b""), ["PAUSE connect 250ms", "220"]);
+    }
+
+    #[test]
+    fn chaos_at_each_command_stage() {
+        let mut h = with_rules("helo=554");
+        assert_eq!(h.send(b""), ["220"]);
+        assert_eq!(h.send(b"EHLO c\r\n"), ["554 5.7.1"]);
+        let mut h = with_rules("auth=535,mail=451");
+        h.send(b"");
+        h.ehlo();
+        assert_eq!(h.send(b"AUTH PLAIN AGJvYgB4\r\n"), ["535 5.7.8"]);
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["451 4.3.0"]);
+        let mut h = with_rules("rcpt=452");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        assert_eq!(replies, ["250 2.1.0", "452 4.3.1", "554 5.5.1"]);
+    }
+
+    #[test]
+    fn chaos_at_data_and_after_it() {
+        let mut h = with_rules("data=554");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "554 5.7.1"]);
+        // BDAT: the chunk is read and thrown away.
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 4\r\nabcdNOOP\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "554 5.7.1", "250 2.0.0"]);
+        let mut h = with_rules("after-data=disconnect");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "354 2.0.0", "DROP"]);
+        assert!(h.delivered.is_empty());
+        assert!(h.session.is_closed());
+    }
+
+    #[test]
+    fn chaos_delay_comes_before_the_reply() {
+        let mut h = with_rules("rcpt=delay:2s,after-data=delay:10ms");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        assert_eq!(
+            replies,
+            [
+                "250 2.1.0",
+                "PAUSE rcpt 2000ms",
+                "250 2.1.5",
+                "354 2.0.0",
+                "PAUSE after-data 10ms",
+                "250 2.0.0"
+            ]
+        );
+        let transcript = h.delivered[0].envelope.transcript.join("\n");
+        assert!(
+            transcript.contains("(reply delayed 2000 ms by a chaos rule at rcpt)"),
+            "{transcript}"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_an_injected_failure_carries_it_in_its_transcript() {
+        let h = &mut with_rules("");
+        h.send(b"");
+        h.ehlo();
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<fail-451@x>\r\nRSET\r\n");
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<ok@x>\r\nDATA\r\nx\r\n.\r\n");
+        let transcript = h.delivered[0].envelope.transcript.join("\n");
+        assert!(
+            transcript.contains("(failure injected at rcpt by the address)\nS: 451 4.3.0"),
+            "{transcript}"
+        );
+        assert!(transcript.contains("C: RCPT TO:<ok@x>"), "{transcript}");
+        // Once only: the next message starts clean.
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<ok@x>\r\nDATA\r\nx\r\n.\r\n");
+        let second = h.delivered[1].envelope.transcript.join("\n");
+        assert!(!second.contains("injected"), "{second}");
     }
 }
