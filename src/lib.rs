@@ -67,6 +67,8 @@ pub struct Letterbox {
     pub web_url: String,
     pub store: Store,
     pub self_signed_tls: bool,
+    /// The chaos rules in force (changed at runtime through the API).
+    pub chaos: smtp::chaos::Chaos,
     events: Events,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -166,7 +168,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         events: events.clone(),
         stats,
         max_message_size: config.max_message_size,
-        chaos,
+        chaos: chaos.clone(),
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());
@@ -188,6 +190,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         web_url,
         store,
         self_signed_tls: config.tls_files().is_none(),
+        chaos,
         events,
         shutdown,
         tasks,
