@@ -2,8 +2,8 @@
 //! counting never takes a lock on the ingest path.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why an SMTP transaction (or connection) was refused: the `reason` label
@@ -192,7 +192,10 @@ impl Stats {
 
     /// Counts a failure (or delay) injected at an SMTP stage.
     pub fn chaos_injected(&self, source: &'static str, stage: &'static str, outcome: &str) {
-        let mut counts = self.chaos_injected.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self
+            .chaos_injected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *counts
             .entry((source, stage, outcome.to_string()))
             .or_default() += 1;
@@ -200,7 +203,10 @@ impl Stats {
 
     /// Every injected failure counted so far, by kind.
     pub fn chaos_counts(&self) -> Vec<(ChaosKey, u64)> {
-        let counts = self.chaos_injected.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = self
+            .chaos_injected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 

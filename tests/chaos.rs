@@ -91,7 +91,10 @@ async fn the_api_round_trip_changes_open_sessions_too() {
 
     // PUT replaces: triggers left out are off again.
     let (status, answer) = put_chaos(&lb, &json!({})).await;
-    assert_eq!((status, &answer["Recipient"]["Probability"]), (200, &json!(0.0)));
+    assert_eq!(
+        (status, &answer["Recipient"]["Probability"]),
+        (200, &json!(0.0))
+    );
     open.expect("RSET", 250, "2.0.0").await;
     open.send_note("accepted again").await;
 }
@@ -101,7 +104,10 @@ async fn malformed_rules_are_refused_with_what_is_wrong() {
     let lb = Letterbox::with_args(&["--chaos", "rcpt=451"]);
     for (body, says) in [
         (json!({"Sender": {"ErrorCode": 250}}), "ErrorCode 250"),
-        (json!({"Recipient": {"Probability": 150}}), "Probability 150"),
+        (
+            json!({"Recipient": {"Probability": 150}}),
+            "Probability 150",
+        ),
         (json!({"Recipient": {"Probabilty": 5}}), "Probabilty"),
         (json!({"Bounce": {}}), "Bounce"),
         (json!({"Data": {"Delay": "2s"}}), "Data"),
@@ -121,7 +127,11 @@ async fn malformed_rules_are_refused_with_what_is_wrong() {
 #[tokio::test]
 async fn data_554_refuses_the_message() {
     let lb = Letterbox::start();
-    put_chaos(&lb, &json!({"Data": {"ErrorCode": 554, "Probability": 100}})).await;
+    put_chaos(
+        &lb,
+        &json!({"Data": {"ErrorCode": 554, "Probability": 100}}),
+    )
+    .await;
     let mut smtp = lb.session().await;
     smtp.envelope("app@example.test", &["user@example.test"])
         .await;
@@ -158,7 +168,10 @@ async fn disconnect_drops_the_connection_without_a_reply() {
     .await;
     let mut smtp = lb.session().await;
     smtp.send(b"MAIL FROM:<app@example.test>\r\n").await;
-    assert!(smtp.try_reply().await.is_none(), "the connection was dropped");
+    assert!(
+        smtp.try_reply().await.is_none(),
+        "the connection was dropped"
+    );
     let text = metrics(&lb).await;
     assert!(
         text.contains(
@@ -207,19 +220,17 @@ async fn jim_maps_onto_the_same_rules() {
         .await;
 
     // Refused connections are dropped unanswered, as MailHog does.
-    let (status, _) = jim(
-        &lb,
-        reqwest::Method::PUT,
-        Some(json!({"AcceptChance": 0})),
-    )
-    .await;
+    let (status, _) = jim(&lb, reqwest::Method::PUT, Some(json!({"AcceptChance": 0}))).await;
     assert_eq!(status, 200);
     let mut refused = common::Smtp::connect_raw(lb.smtp_addr).await;
     assert!(refused.try_reply().await.is_none(), "no greeting");
 
     let (status, answer) = jim(&lb, reqwest::Method::PUT, Some(json!({"AcceptChance": 2}))).await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["Error"].as_str().unwrap().contains("AcceptChance 2"), "{answer}");
+    assert!(
+        answer["Error"].as_str().unwrap().contains("AcceptChance 2"),
+        "{answer}"
+    );
 
     let (status, _) = jim(&lb, reqwest::Method::DELETE, None).await;
     assert_eq!(status, 200);

@@ -1688,7 +1688,10 @@ mod tests {
         assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "554 5.7.1"]);
         // BDAT: the chunk is read and thrown away.
         let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 4\r\nabcdNOOP\r\n");
-        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "554 5.7.1", "250 2.0.0"]);
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "554 5.7.1", "250 2.0.0"]
+        );
         let mut h = with_rules("after-data=disconnect");
         h.send(b"");
         h.ehlo();

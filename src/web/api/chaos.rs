@@ -52,7 +52,10 @@ fn to_json(rules: &Rules) -> serde_json::Value {
             delay: Some(u64::try_from(trigger.delay.as_millis()).unwrap_or(u64::MAX)),
             disconnect: Some(trigger.disconnect),
         };
-        object.insert(name.into(), serde_json::to_value(json).expect("plain fields"));
+        object.insert(
+            name.into(),
+            serde_json::to_value(json).expect("plain fields"),
+        );
     }
     object.into()
 }
@@ -212,8 +215,10 @@ fn jim_body(body: &[u8]) -> Result<Jim, ApiError> {
     }
     // Fields left out keep MailHog's defaults.
     let mut value: serde_json::Value = serde_json::to_value(Jim::default()).expect("plain");
-    let given: serde_json::Map<String, serde_json::Value> =
-        json_body(body, r#"expected {"AcceptChance": 0.99, "RejectRecipientChance": 0.05, ...}"#)?;
+    let given: serde_json::Map<String, serde_json::Value> = json_body(
+        body,
+        r#"expected {"AcceptChance": 0.99, "RejectRecipientChance": 0.05, ...}"#,
+    )?;
     for (key, v) in given {
         value[key] = v;
     }
@@ -248,8 +253,9 @@ mod tests {
 
     #[test]
     fn json_round_trip_and_partial_puts() {
-        let rules = from_json(br#"{"Recipient":{"ErrorCode":452,"Probability":50},"Data":{"Delay":1500}}"#)
-            .unwrap();
+        let rules =
+            from_json(br#"{"Recipient":{"ErrorCode":452,"Probability":50},"Data":{"Delay":1500}}"#)
+                .unwrap();
         assert_eq!(rules.to_string(), "rcpt=452@50%,data=delay:1500ms");
         let json = to_json(&rules);
         assert_eq!(json["Sender"]["ErrorCode"], 451);
@@ -266,8 +272,14 @@ mod tests {
     fn bad_rules_say_what_is_wrong() {
         for (body, says) in [
             (r#"{"Sender":{"ErrorCode":250}}"#, "Sender: ErrorCode 250"),
-            (r#"{"Recipient":{"Probability":101}}"#, "Recipient: Probability 101"),
-            (r#"{"Recipient":{"Probabilty":1}}"#, "unknown field `Probabilty`"),
+            (
+                r#"{"Recipient":{"Probability":101}}"#,
+                "Recipient: Probability 101",
+            ),
+            (
+                r#"{"Recipient":{"Probabilty":1}}"#,
+                "unknown field `Probabilty`",
+            ),
             (r#"{"Quit":{}}"#, "unknown trigger \"Quit\""),
             (r#"{"Data":{"Delay":3600000}}"#, "Data: Delay 3600000 ms"),
             ("[1]", "not an object"),
