@@ -14,8 +14,8 @@ use super::params::json_body;
 use crate::smtp::chaos::{Rules, Stage, Trigger};
 use crate::web::{ApiError, AppState};
 
-/// One stage's trigger as JSON.
-#[derive(Debug, Serialize, Deserialize)]
+/// One stage's trigger as JSON, as a PUT gives it.
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct TriggerJson {
     #[serde(default)]
@@ -46,16 +46,20 @@ fn to_json(rules: &Rules) -> serde_json::Value {
     let mut object = serde_json::Map::new();
     for (stage, name) in STAGE_NAMES {
         let trigger = rules.get(stage);
-        let json = TriggerJson {
-            error_code: Some(trigger.error_code),
-            probability: Some(trigger.probability),
-            delay: Some(u64::try_from(trigger.delay.as_millis()).unwrap_or(u64::MAX)),
-            disconnect: Some(trigger.disconnect),
+        // A whole percentage goes out as an integer, as Mailpit sends it:
+        // clients with an integer field cannot read `50.0`.
+        let probability = if trigger.probability.fract() == 0.0 {
+            serde_json::json!(trigger.probability as u64)
+        } else {
+            serde_json::json!(trigger.probability)
         };
-        object.insert(
-            name.into(),
-            serde_json::to_value(json).expect("plain fields"),
-        );
+        let json = serde_json::json!({
+            "ErrorCode": trigger.error_code,
+            "Probability": probability,
+            "Delay": u64::try_from(trigger.delay.as_millis()).unwrap_or(u64::MAX),
+            "Disconnect": trigger.disconnect,
+        });
+        object.insert(name.into(), json);
     }
     object.into()
 }
@@ -259,7 +263,8 @@ mod tests {
         assert_eq!(rules.to_string(), "rcpt=452@50%,data=delay:1500ms");
         let json = to_json(&rules);
         assert_eq!(json["Sender"]["ErrorCode"], 451);
-        assert_eq!(json["Sender"]["Probability"], 0.0);
+        assert_eq!(json["Sender"]["Probability"], 0);
+        assert_eq!(json["Recipient"]["Probability"], 50);
         assert_eq!(json["Authentication"]["ErrorCode"], 535);
         assert_eq!(
             from_json(json.to_string().as_bytes()).unwrap(),
