@@ -10,7 +10,8 @@
 //! - `mail` (the default, and the only stage, for a sender in MAIL FROM):
 //!   the MAIL command is refused.
 //!
-//! `421` also closes the connection, as that code means. Anything else
+//! `421` also closes the connection, as that code means (see
+//! `Session::emit`). Anything else
 //! (`fail-fast@...`, `fail-200@...`) is an ordinary address.
 
 use super::chaos::{Injection, Outcome, Source};
@@ -52,10 +53,6 @@ impl Injected {
             code,
             address: address.to_string(),
         })
-    }
-
-    pub fn closes_connection(&self) -> bool {
-        self.code == 421
     }
 
     pub fn reply(&self) -> Reply {
@@ -126,11 +123,5 @@ mod tests {
         let injected = Injected::parse("fail-451@x", Stage::Rcpt).unwrap();
         let reply = injected.reply();
         assert_eq!((reply.code, reply.status), (451, Some("4.3.0")));
-        assert!(!injected.closes_connection());
-        assert!(
-            Injected::parse("fail-421@x", Stage::Rcpt)
-                .unwrap()
-                .closes_connection()
-        );
     }
 }
