@@ -211,6 +211,11 @@ pub struct Config {
     /// 127.0.0.1 and read the mail.
     #[arg(long, env = "LETTERBOX_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    /// Failure injection rules at start, e.g. `rcpt=451@50%,data=delay:2s`
+    /// (see the README); changeable at runtime through /api/v1/chaos.
+    #[arg(long, env = "LETTERBOX_CHAOS")]
+    pub chaos: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +241,8 @@ pub enum ConfigError {
     UiAuth(#[from] UiAuthError),
     #[error("--api-cors: {0}")]
     Cors(String),
+    #[error("--chaos: {0}")]
+    Chaos(#[from] crate::smtp::chaos::RuleError),
 }
 
 impl Config {
@@ -295,6 +302,12 @@ impl Config {
             None => HashMap::new(),
         };
         Ok(Some(UiAuth::new(plain, hashed)))
+    }
+
+    /// The chaos rules to start with from `--chaos`.
+    pub fn chaos_rules(&self) -> Result<crate::smtp::chaos::Rules, ConfigError> {
+        let text = self.chaos.as_deref().unwrap_or("");
+        Ok(crate::smtp::chaos::Rules::parse(text)?)
     }
 
     /// Which cross-origin callers the API lets in.

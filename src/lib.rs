@@ -67,6 +67,8 @@ pub struct Letterbox {
     pub web_url: String,
     pub store: Store,
     pub self_signed_tls: bool,
+    /// The chaos rules in force (changed at runtime through the API).
+    pub chaos: smtp::chaos::Chaos,
     events: Events,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -101,6 +103,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         )),
     };
     let auth = config.auth_policy()?;
+    let chaos = smtp::chaos::Chaos::new(config.chaos_rules()?);
     let location = config.store_location()?;
 
     let smtp_listener = bind(config.smtp).await?;
@@ -134,6 +137,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
             max_recipients: config.smtp_max_recipients,
             auth,
             require_tls: config.smtp_require_tls,
+            chaos: chaos.clone(),
         }),
         tls: smtp_tls,
         ingest: ingest.clone(),
@@ -164,6 +168,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         events: events.clone(),
         stats,
         max_message_size: config.max_message_size,
+        chaos: chaos.clone(),
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());
@@ -185,6 +190,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         web_url,
         store,
         self_signed_tls: config.tls_files().is_none(),
+        chaos,
         events,
         shutdown,
         tasks,

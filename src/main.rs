@@ -78,6 +78,10 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     }
     println!("  Web    {}", letterbox.web_url);
     println!("  Store  {}", letterbox.store.path().display());
+    let chaos = letterbox.chaos.rules();
+    if chaos.is_active() {
+        println!("  Chaos  {chaos} (SMTP failures injected on purpose)");
+    }
 
     stop.await;
     tracing::info!("shutting down");

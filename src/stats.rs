@@ -1,8 +1,9 @@
 //! Runtime counters for `/api/v1/info` and `/metrics`: plain atomics, so
 //! counting never takes a lock on the ingest path.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Why an SMTP transaction (or connection) was refused: the `reason` label
@@ -128,7 +129,13 @@ pub struct Stats {
     messages_deleted: AtomicU64,
     websocket_clients: AtomicU64,
     ingest_latency: Histogram,
+    /// Injected failures by (source, stage, outcome); rare enough for a lock.
+    chaos_injected: Mutex<BTreeMap<ChaosKey, u64>>,
 }
+
+/// `source` (rule or address), `stage` and `outcome` (reply code,
+/// `disconnect` or `delay`) of an injected failure.
+pub type ChaosKey = (&'static str, &'static str, String);
 
 impl Default for Stats {
     fn default() -> Self {
@@ -141,6 +148,7 @@ impl Default for Stats {
             messages_deleted: AtomicU64::new(0),
             websocket_clients: AtomicU64::new(0),
             ingest_latency: Histogram::default(),
+            chaos_injected: Mutex::default(),
         }
     }
 }
@@ -180,6 +188,26 @@ impl Stats {
             .position(|&r| r == reason)
             .expect("ALL lists every reason");
         self.smtp_rejected[index].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a failure (or delay) injected at an SMTP stage.
+    pub fn chaos_injected(&self, source: &'static str, stage: &'static str, outcome: &str) {
+        let mut counts = self
+            .chaos_injected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *counts
+            .entry((source, stage, outcome.to_string()))
+            .or_default() += 1;
+    }
+
+    /// Every injected failure counted so far, by kind.
+    pub fn chaos_counts(&self) -> Vec<(ChaosKey, u64)> {
+        let counts = self
+            .chaos_injected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     pub fn smtp_session_opened(&self) {

@@ -25,9 +25,10 @@ const SUPPORTED: &[&str] = &[
     "tags",
     "getInfo",
     "getConfiguration",
-    // getAttachmentThumbnail, releaseMessage, htmlCheck, linkCheck,
-    // spamAssassinCheck, getChaosTriggers and setChaosTriggers: features
-    // Letterbox does not have; they must fail with a clear 404.
+    "chaosTriggers",
+    // getAttachmentThumbnail, releaseMessage, htmlCheck, linkCheck and
+    // spamAssassinCheck: features Letterbox does not have; they must fail
+    // with a clear 404.
     "unsupportedMethodsFailCleanly",
 ];
 

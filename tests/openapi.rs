@@ -210,6 +210,7 @@ async fn responses_fit_their_schemas() {
         ("/api/v1/tags", "/api/v1/tags".to_string()),
         ("/api/v1/info", "/api/v1/info".to_string()),
         ("/api/v1/webui", "/api/v1/webui".to_string()),
+        ("/api/v1/chaos", "/api/v1/chaos".to_string()),
         (
             "/api/v1/wait",
             "/api/v1/wait?after=2000-01-01&full=1".to_string(),

@@ -136,3 +136,15 @@ fn bad_mailpit_variables_name_the_variable() {
         &["MP_MAX_MESSAGES", "lots"],
     );
 }
+
+#[test]
+fn malformed_chaos_rules() {
+    fails_with(
+        Launch::default().args(&["--chaos", "rcpt=45x"]),
+        &["--chaos", "rcpt=45x", "neither a reply code"],
+    );
+    fails_with(
+        Launch::default().env("LETTERBOX_CHAOS", "quit=451"),
+        &["--chaos", "unknown stage \"quit\""],
+    );
+}

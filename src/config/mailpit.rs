@@ -150,6 +150,21 @@ const ALIASES: &[Alias] = &[
             }
         },
     },
+    // Chaos is always available here; only the format is checked.
+    Alias {
+        name: "MP_ENABLE_CHAOS",
+        arg: None,
+        apply: |_, v| boolean(v).map(drop),
+    },
+    Alias {
+        name: "MP_CHAOS_TRIGGERS",
+        arg: Some("chaos"),
+        apply: |c, v| {
+            crate::smtp::chaos::Rules::parse(v).map_err(|e| e.problem)?;
+            c.chaos = Some(v.to_string());
+            Ok(())
+        },
+    },
 ];
 
 /// Fills every setting that neither a flag nor a `LETTERBOX_*` variable
@@ -359,12 +374,23 @@ mod tests {
     }
 
     #[test]
+    fn chaos_triggers() {
+        let config = parse(&[
+            ("MP_ENABLE_CHAOS", "true"),
+            ("MP_CHAOS_TRIGGERS", "Sender:451:50,Recipient:550:10"),
+        ]);
+        let rules = config.chaos_rules().unwrap();
+        assert_eq!(rules.to_string(), "mail=451@50%,rcpt=550@10%");
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (name, value) in [
             ("MP_MAX_MESSAGES", "lots"),
             ("MP_SMTP_BIND_ADDR", "nowhere"),
             ("MP_SMTP_AUTH_ACCEPT_ANY", "perhaps"),
             ("MP_MAX_AGE", "3 fortnights"),
+            ("MP_CHAOS_TRIGGERS", "Sender:200:50"),
         ] {
             let err = parse_with(&[], &[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");

@@ -10,18 +10,14 @@
 //! - `mail` (the default, and the only stage, for a sender in MAIL FROM):
 //!   the MAIL command is refused.
 //!
-//! `421` also closes the connection, as that code means. Anything else
+//! `421` also closes the connection, as that code means (see
+//! `Session::emit`). Anything else
 //! (`fail-fast@...`, `fail-200@...`) is an ordinary address.
 
+use super::chaos::{Injection, Outcome, Source};
 use super::reply::Reply;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Mail,
-    Rcpt,
-    Data,
-    AfterData,
-}
+pub use super::chaos::Stage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Injected {
@@ -59,10 +55,6 @@ impl Injected {
         })
     }
 
-    pub fn closes_connection(&self) -> bool {
-        self.code == 421
-    }
-
     pub fn reply(&self) -> Reply {
         Reply::new(
             self.code,
@@ -70,10 +62,19 @@ impl Injected {
             format!("Failure injected for {} (Letterbox)", self.address),
         )
     }
+
+    /// What the listener carries out.
+    pub fn injection(&self) -> Injection {
+        Injection {
+            stage: self.stage,
+            source: Source::Address,
+            outcome: Outcome::Reply(self.reply()),
+        }
+    }
 }
 
 /// The enhanced status code clients expect with each reply code.
-fn enhanced_status(code: u16) -> &'static str {
+pub(super) fn enhanced_status(code: u16) -> &'static str {
     match code {
         421 => "4.3.2",
         450 => "4.2.1",
@@ -85,6 +86,7 @@ fn enhanced_status(code: u16) -> &'static str {
         552 => "5.3.4",
         553 => "5.1.3",
         554 => "5.7.1",
+        535 => "5.7.8",
         c if c < 500 => "4.0.0",
         _ => "5.0.0",
     }
@@ -121,11 +123,5 @@ mod tests {
         let injected = Injected::parse("fail-451@x", Stage::Rcpt).unwrap();
         let reply = injected.reply();
         assert_eq!((reply.code, reply.status), (451, Some("4.3.0")));
-        assert!(!injected.closes_connection());
-        assert!(
-            Injected::parse("fail-421@x", Stage::Rcpt)
-                .unwrap()
-                .closes_connection()
-        );
     }
 }

@@ -11,8 +11,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
+use super::chaos::{Injection, Outcome as Injected};
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
 use crate::ingest::{Ingest, IngestError};
@@ -73,17 +74,17 @@ async fn connection(
 
     if implicit_tls {
         let mut tls = handshake(server, stream).await?;
-        write_reply(&mut tls, &greeting).await?;
-        drive(&mut tls, &mut session, server).await?;
+        drive(&mut tls, &mut session, server, peer, Some(greeting)).await?;
         return Ok(());
     }
-    write_reply(&mut stream, &greeting).await?;
-    match drive(&mut stream, &mut session, server).await? {
+    match drive(&mut stream, &mut session, server, peer, Some(greeting)).await? {
         Outcome::Closed => Ok(()),
         Outcome::StartTls => {
             let mut tls = handshake(server, stream).await?;
             session.tls_started();
-            drive(&mut tls, &mut session, server).await.map(|_| ())
+            drive(&mut tls, &mut session, server, peer, None)
+                .await
+                .map(|_| ())
         }
     }
 }
@@ -112,18 +113,49 @@ async fn write_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: &Reply) -> io
     stream.flush().await
 }
 
-/// Runs the session over one stream until it closes or asks for TLS.
-async fn drive<S>(stream: &mut S, session: &mut Session, server: &SmtpServer) -> io::Result<Outcome>
+/// Runs the session over one stream until it closes or asks for TLS,
+/// starting with `first` (the greeting) if given.
+async fn drive<S>(
+    stream: &mut S,
+    session: &mut Session,
+    server: &SmtpServer,
+    peer: SocketAddr,
+    mut first: Option<Step>,
+) -> io::Result<Outcome>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut out = Vec::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match session.advance() {
+        match first.take().unwrap_or_else(|| session.advance()) {
             Step::Reply(reply) => {
                 count_rejection(server, &reply);
                 reply.write_to(&mut out);
+            }
+            Step::Inject(injection) => {
+                count_injection(server, peer, &injection, &injection.outcome_label());
+                match injection.outcome {
+                    Injected::Reply(reply) => reply.write_to(&mut out),
+                    Injected::Disconnect => {
+                        // Replies to earlier pipelined commands still go out.
+                        flush(stream, &mut out).await?;
+                        let _ = stream.shutdown().await;
+                        return Ok(Outcome::Closed);
+                    }
+                }
+            }
+            Step::Pause { stage, delay } => {
+                server
+                    .ingest
+                    .stats()
+                    .chaos_injected("rule", stage.label(), "delay");
+                flush(stream, &mut out).await?;
+                // Shutdown does not wait for a slow-server delay.
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = server.shutdown.cancelled() => {}
+                }
             }
             Step::Deliver(delivery) => {
                 let outcome = server.ingest.accept(delivery.envelope, delivery.data).await;
@@ -179,6 +211,14 @@ where
             }
         }
     }
+}
+
+/// Counts an injected failure in `letterbox_smtp_chaos_injected_total` and
+/// logs it: a failure that ends the transaction is in no stored transcript.
+fn count_injection(server: &SmtpServer, peer: SocketAddr, injection: &Injection, outcome: &str) {
+    let (source, stage) = (injection.source.label(), injection.stage.label());
+    info!(%peer, source, stage, outcome, "SMTP failure injected");
+    server.ingest.stats().chaos_injected(source, stage, outcome);
 }
 
 /// Counts a reply that refuses mail in `letterbox_smtp_rejected_total`.

@@ -2,6 +2,7 @@
 //! pieces it is built from, and the tokio listener that drives it.
 
 pub mod auth;
+pub mod chaos;
 pub mod data;
 pub mod inject;
 pub mod listener;

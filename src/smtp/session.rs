@@ -9,10 +9,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use smtp_proto::{Error as ProtoError, Request};
 
 use super::auth::{self, AuthPolicy, Exchange, Mechanism};
+use super::chaos::{self, Chaos, Dice, Injection, Outcome, Source};
 use super::data::{DataProgress, DataReceiver};
 use super::inject::{Injected, Stage};
 use super::reply::Reply;
@@ -32,6 +34,8 @@ pub struct SessionConfig {
     pub auth: AuthPolicy,
     /// MAIL and AUTH are refused until the connection is encrypted.
     pub require_tls: bool,
+    /// Failure injection rules, read at every stage (they change at runtime).
+    pub chaos: Chaos,
 }
 
 impl Default for SessionConfig {
@@ -42,6 +46,7 @@ impl Default for SessionConfig {
             max_recipients: 1000,
             auth: AuthPolicy::AcceptAny,
             require_tls: false,
+            chaos: Chaos::default(),
         }
     }
 }
@@ -60,6 +65,12 @@ pub enum Step {
     NeedInput,
     /// Flush pending replies and close the connection.
     Close,
+    /// A failure injected by a chaos rule or a `fail-CODE@` address: send
+    /// its reply, or drop the connection; count it either way.
+    Inject(Injection),
+    /// A chaos rule slows this stage down: flush pending replies and wait
+    /// `delay` before advancing again.
+    Pause { stage: Stage, delay: Duration },
 }
 
 /// A received message with everything known about how it arrived.
@@ -95,7 +106,7 @@ enum Phase {
     Bdat {
         remaining: usize,
         last: bool,
-        refusal: Option<Reply>,
+        refusal: Option<Step>,
     },
     Auth(Exchange),
     /// A message has been handed out; waiting for [`Session::delivered`].
@@ -121,6 +132,10 @@ struct Transaction {
     injected: Option<Injected>,
 }
 
+/// Transcript lines carried over from transactions that ended without a
+/// message, kept because they show an injected failure.
+const MAX_CARRIED_LINES: usize = MAX_TRANSCRIPT_LINES;
+
 #[derive(Debug)]
 pub struct Session {
     config: Arc<SessionConfig>,
@@ -143,6 +158,17 @@ pub struct Session {
     /// Transcript since the previous message.
     recent: Vec<String>,
     in_transaction_log: bool,
+    /// `recent` shows an injected failure or delay.
+    recent_injected: bool,
+    /// Transcript of earlier transactions on this connection that were
+    /// ended by an injected failure, for the next message's transcript: an
+    /// app's retry then shows what it retried after.
+    carried: Vec<String>,
+    dice: Dice,
+    /// A chaos delay asked for while handling the current input.
+    pending_delay: Option<(Stage, Duration)>,
+    /// The step that comes after a [`Step::Pause`].
+    queued: Option<Step>,
 }
 
 impl Session {
@@ -163,22 +189,30 @@ impl Session {
             tls,
             auth_user: None,
             client_addr,
-            nonce,
             txn: None,
             prelude: Vec::new(),
             recent: Vec::new(),
             in_transaction_log: false,
+            recent_injected: false,
+            carried: Vec::new(),
+            dice: Dice::seeded(&nonce),
+            nonce,
+            pending_delay: None,
+            queued: None,
         }
     }
 
-    /// The `220` greeting, sent when the connection opens.
-    pub fn greeting(&mut self) -> Reply {
-        let reply = Reply::bare(
-            220,
-            vec![format!("{} ESMTP Letterbox ready", self.config.hostname)],
-        );
-        self.log_reply(&reply);
-        reply
+    /// The `220` greeting, sent when the connection opens (unless a chaos
+    /// rule at `connect` refuses it, which also closes the session).
+    pub fn greeting(&mut self) -> Step {
+        let step = match self.chaos(Stage::Connect) {
+            Some(step) => self.emit(step),
+            None => self.reply(Reply::bare(
+                220,
+                vec![format!("{} ESMTP Letterbox ready", self.config.hostname)],
+            )),
+        };
+        self.delayed(step)
     }
 
     /// Appends received bytes.
@@ -234,6 +268,26 @@ impl Session {
 
     /// Advances the session as far as the buffered input allows.
     pub fn advance(&mut self) -> Step {
+        if let Some(step) = self.queued.take() {
+            return step;
+        }
+        let step = self.advance_input();
+        self.delayed(step)
+    }
+
+    /// `step`, or a [`Step::Pause`] before it when a chaos rule asked for
+    /// a delay.
+    fn delayed(&mut self, step: Step) -> Step {
+        match self.pending_delay.take() {
+            Some((stage, delay)) => {
+                self.queued = Some(step);
+                Step::Pause { stage, delay }
+            }
+            None => step,
+        }
+    }
+
+    fn advance_input(&mut self) -> Step {
         loop {
             let pending = &self.input[self.pos..];
             match &mut self.phase {
@@ -278,11 +332,8 @@ impl Session {
                     }
                     let (last, refusal) = (*last, refusal.take());
                     self.phase = Phase::Command;
-                    if let Some(reply) = refusal {
-                        if reply.code == 421 {
-                            self.phase = Phase::Closed;
-                        }
-                        return self.reply(reply);
+                    if let Some(step) = refusal {
+                        return self.emit(step);
                     }
                     if last {
                         return self.finish_message();
@@ -324,6 +375,7 @@ impl Session {
         // The reply belongs to the message just handled (ingest records it
         // in that message's transcript); the next transcript starts clean.
         self.recent.clear();
+        self.recent_injected = false;
         reply
     }
 
@@ -415,7 +467,7 @@ impl Session {
             } => self.bdat(chunk_size, is_last),
             Request::Rset => {
                 self.txn = None;
-                self.recent.clear();
+                self.end_transcript();
                 self.reply(Reply::new(250, "2.0.0", "Ok"))
             }
             Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "Ok")),
@@ -450,6 +502,9 @@ impl Session {
     }
 
     fn hello(&mut self, host: String, esmtp: bool) -> Step {
+        if let Some(step) = self.chaos(Stage::Helo) {
+            return self.emit(step);
+        }
         self.txn = None;
         self.helo = Some(host);
         self.esmtp = esmtp;
@@ -526,6 +581,9 @@ impl Session {
                 ),
             ));
         }
+        if let Some(step) = self.chaos(Stage::Mail) {
+            return self.emit(step);
+        }
         if let Some(injected) =
             Injected::parse(&from.address, Stage::Mail).filter(|i| i.stage == Stage::Mail)
         {
@@ -567,26 +625,91 @@ impl Session {
                 format!("Too many recipients (at most {max})"),
             ));
         }
+        if let Some(step) = self.chaos(Stage::Rcpt) {
+            return self.emit(step);
+        }
+        let txn = self.txn.as_mut().expect("checked above");
         if let Some(injected) = Injected::parse(&to.address, Stage::Rcpt) {
             match injected.stage {
-                Stage::Rcpt | Stage::Mail => return self.inject(&injected),
                 Stage::Data | Stage::AfterData => {
                     txn.injected.get_or_insert(injected);
                 }
+                _ => return self.inject(&injected),
             }
         }
         txn.rcpt_to.push(to.address);
         self.reply(Reply::new(250, "2.1.5", "Ok"))
     }
 
-    /// Answers with an injected failure; `421` also ends the session.
+    /// Answers with the failure an address asked for.
     fn inject(&mut self, injected: &Injected) -> Step {
-        self.log("(failure injected by address)".to_string());
-        if injected.closes_connection() {
-            self.txn = None;
-            self.phase = Phase::Closed;
+        self.emit(Step::Inject(injected.injection()))
+    }
+
+    /// Rolls the chaos rule for `stage`: the failure to inject, if it
+    /// fires (not yet logged: pass it to [`Self::emit`]). A delay the rule
+    /// asks for is remembered for [`Self::delayed`].
+    fn chaos(&mut self, stage: Stage) -> Option<Step> {
+        let rules = self.config.chaos.rules();
+        let trigger = rules.get(stage);
+        if !trigger.is_active() {
+            return None;
         }
-        self.reply(injected.reply())
+        if !trigger.delay.is_zero() {
+            self.log(format!(
+                "(reply delayed {} ms by a chaos rule at {stage})",
+                trigger.delay.as_millis()
+            ));
+            self.recent_injected = true;
+            self.pending_delay = Some((stage, trigger.delay));
+        }
+        if !self.dice.fires(trigger.probability) {
+            return None;
+        }
+        let outcome = if trigger.disconnect {
+            Outcome::Disconnect
+        } else {
+            Outcome::Reply(chaos::rule_reply(stage, trigger.error_code))
+        };
+        Some(Step::Inject(Injection {
+            stage,
+            source: Source::Rule,
+            outcome,
+        }))
+    }
+
+    /// Logs a step's reply in the transcript, an injected one marked as
+    /// such. An injected `421`, a refused greeting and a dropped connection
+    /// end the session.
+    fn emit(&mut self, step: Step) -> Step {
+        match &step {
+            Step::Reply(reply) => self.log_reply(reply),
+            Step::Inject(injection) => {
+                let by = match injection.source {
+                    Source::Rule => "a chaos rule",
+                    Source::Address => "the address",
+                };
+                let stage = injection.stage;
+                self.recent_injected = true;
+                let closes = match &injection.outcome {
+                    Outcome::Reply(reply) => {
+                        self.log(format!("(failure injected at {stage} by {by})"));
+                        self.log_reply(reply);
+                        reply.code == 421 || stage == Stage::Connect
+                    }
+                    Outcome::Disconnect => {
+                        self.log(format!("(connection dropped at {stage} by {by})"));
+                        true
+                    }
+                };
+                if closes {
+                    self.txn = None;
+                    self.phase = Phase::Closed;
+                }
+            }
+            _ => {}
+        }
+        step
     }
 
     fn data(&mut self) -> Step {
@@ -604,20 +727,16 @@ impl Session {
                 "5.5.1",
                 "Bad sequence of commands: DATA after BDAT",
             )),
-            Some(txn)
-                if txn
-                    .injected
-                    .as_ref()
-                    .is_some_and(|i| i.stage == Stage::Data) =>
-            {
-                let injected = self
-                    .txn
-                    .take()
-                    .and_then(|t| t.injected)
-                    .expect("checked above");
-                self.inject(&injected)
-            }
             Some(_) => {
+                if let Some(step) = self.chaos(Stage::Data) {
+                    self.txn = None;
+                    return self.emit(step);
+                }
+                let txn = self.txn.as_mut().expect("matched above");
+                if let Some(injected) = txn.injected.take_if(|i| i.stage == Stage::Data) {
+                    self.txn = None;
+                    return self.inject(&injected);
+                }
                 self.phase = Phase::Data(DataReceiver::new(self.config.max_message_size));
                 self.reply(Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"))
             }
@@ -625,27 +744,42 @@ impl Session {
     }
 
     fn bdat(&mut self, size: usize, last: bool) -> Step {
+        let first_chunk = self
+            .txn
+            .as_ref()
+            .is_some_and(|t| !t.rcpt_to.is_empty() && !t.chunked);
+        let chaos = if first_chunk {
+            self.chaos(Stage::Data)
+        } else {
+            None
+        };
+        if let Some(Step::Inject(Injection {
+            outcome: Outcome::Disconnect,
+            ..
+        })) = &chaos
+        {
+            // Dropped at once, the chunk unread.
+            return self.emit(chaos.expect("matched"));
+        }
         let refusal = match self.txn.as_mut() {
+            Some(_) if chaos.is_some() => {
+                self.txn = None;
+                chaos
+            }
             Some(txn) if !txn.rcpt_to.is_empty() => {
-                if txn
-                    .injected
-                    .as_ref()
-                    .is_some_and(|i| i.stage == Stage::Data)
-                {
-                    let injected = txn.injected.take().expect("checked above");
+                if let Some(injected) = txn.injected.take_if(|i| i.stage == Stage::Data) {
                     self.txn = None;
-                    self.log("(failure injected by address)".to_string());
-                    Some(injected.reply())
+                    Some(Step::Inject(injected.injection()))
                 } else {
                     txn.chunked = true;
                     None
                 }
             }
-            _ => Some(Reply::new(
+            _ => Some(Step::Reply(Reply::new(
                 503,
                 "5.5.1",
                 "Bad sequence of commands: BDAT needs MAIL and RCPT first",
-            )),
+            ))),
         };
         self.log_client(format!("({size} octets of message content)"));
         self.phase = Phase::Bdat {
@@ -653,8 +787,8 @@ impl Session {
             last,
             refusal,
         };
-        // The chunk is read (and replied to) by `advance`.
-        self.advance()
+        // The chunk is read (and replied to) by `advance_input`.
+        self.advance_input()
     }
 
     fn starttls(&mut self) -> Step {
@@ -692,6 +826,9 @@ impl Session {
                 "5.7.0",
                 "Must issue a STARTTLS command first",
             ));
+        }
+        if let Some(step) = self.chaos(Stage::Auth) {
+            return self.emit(step);
         }
         let Some(mechanism) = Mechanism::from_smtp_proto(mechanism) else {
             return self.reply(Reply::new(504, "5.5.4", "Unrecognized authentication type"));
@@ -739,20 +876,28 @@ impl Session {
                     self.config.max_message_size
                 ),
             );
-            self.recent.clear();
+            self.end_transcript();
             return Step::Reply(reply);
         }
         if !txn.chunked {
             self.log_client(format!("({} octets of message content)", txn.received));
         }
-        if let Some(injected) = txn.injected.filter(|i| i.stage == Stage::AfterData) {
-            // Received in full, then refused: nothing is stored.
-            let step = self.inject(&injected);
-            self.recent.clear();
+        let injected = match self.chaos(Stage::AfterData) {
+            Some(step) => Some(step),
+            None => txn
+                .injected
+                .filter(|i| i.stage == Stage::AfterData)
+                .map(|i| Step::Inject(i.injection())),
+        };
+        if let Some(step) = injected {
+            // Received in full, then refused (or dropped): nothing is stored.
+            let step = self.emit(step);
+            self.end_transcript();
             return step;
         }
         self.phase = Phase::Delivering;
         let mut transcript = self.prelude.clone();
+        transcript.append(&mut self.carried);
         transcript.extend(self.recent.iter().cloned());
         let envelope = Envelope {
             mail_from: txn.mail_from,
@@ -776,6 +921,19 @@ impl Session {
     fn reply(&mut self, reply: Reply) -> Step {
         self.log_reply(&reply);
         Step::Reply(reply)
+    }
+
+    /// The current transaction is over without a message: its transcript
+    /// is dropped, unless it shows an injected failure, which the next
+    /// message's transcript then carries.
+    fn end_transcript(&mut self) {
+        if self.recent_injected && self.carried.len() < MAX_CARRIED_LINES {
+            let room = MAX_CARRIED_LINES - self.carried.len();
+            let take = self.recent.len().min(room);
+            self.carried.extend(self.recent.drain(..take));
+        }
+        self.recent.clear();
+        self.recent_injected = false;
     }
 
     fn log_client(&mut self, line: String) {
@@ -878,16 +1036,19 @@ mod tests {
         session: Session,
         delivered: Vec<Delivery>,
         tls_started: usize,
+        /// The greeting's step, for the first `send` to report.
+        greeting: Option<Step>,
     }
 
     impl Harness {
         fn new(config: SessionConfig) -> Self {
             let mut session = Session::new(Arc::new(config), None, false, "nonce".into());
-            assert_eq!(session.greeting().code, 220);
+            assert!(matches!(session.greeting(), Step::Reply(r) if r.code == 220));
             Harness {
                 session,
                 delivered: Vec::new(),
                 tls_started: 0,
+                greeting: None,
             }
         }
 
@@ -901,7 +1062,8 @@ mod tests {
             self.session.feed(input);
             let mut replies = Vec::new();
             loop {
-                match self.session.advance() {
+                let step = self.greeting.take();
+                match step.unwrap_or_else(|| self.session.advance()) {
                     Step::Reply(r) => replies.push(short(&r)),
                     Step::Deliver(d) => {
                         self.delivered.push(*d);
@@ -916,6 +1078,20 @@ mod tests {
                     Step::Close => {
                         replies.push("CLOSE".into());
                         return replies;
+                    }
+                    Step::Inject(Injection {
+                        outcome: Outcome::Reply(r),
+                        ..
+                    }) => replies.push(short(&r)),
+                    Step::Inject(Injection {
+                        outcome: Outcome::Disconnect,
+                        ..
+                    }) => {
+                        replies.push("DROP".into());
+                        return replies;
+                    }
+                    Step::Pause { stage, delay } => {
+                        replies.push(format!("PAUSE {stage} {}ms", delay.as_millis()))
                     }
                 }
             }
@@ -1459,5 +1635,112 @@ mod tests {
         let replies = h.send(b"MAIL FROM:<a@x>\r\nRCPT TO:<fail-421@x>\r\nNOOP\r\n");
         assert_eq!(replies, ["250 2.1.0", "421 4.3.2", "CLOSE"]);
         assert!(h.delivered.is_empty());
+    }
+
+    fn with_rules(text: &str) -> Harness {
+        let config = SessionConfig {
+            chaos: Chaos::new(chaos::Rules::parse(text).unwrap()),
+            ..SessionConfig::default()
+        };
+        let mut session = Session::new(Arc::new(config), None, false, "nonce".into());
+        let greeting = session.greeting();
+        Harness {
+            session,
+            delivered: Vec::new(),
+            tls_started: 0,
+            greeting: Some(greeting),
+        }
+    }
+
+    #[test]
+    fn chaos_at_connect_refuses_and_closes() {
+        let mut h = with_rules("connect=421");
+        assert_eq!(h.send(b""), ["421 4.3.2", "CLOSE"]);
+        let mut h = with_rules("connect=disconnect");
+        assert_eq!(h.send(b""), ["DROP"]);
+        let mut h = with_rules("connect=delay:250ms");
+        assert_eq!(h.send(b""), ["PAUSE connect 250ms", "220"]);
+    }
+
+    #[test]
+    fn chaos_at_each_command_stage() {
+        let mut h = with_rules("helo=554");
+        assert_eq!(h.send(b""), ["220"]);
+        assert_eq!(h.send(b"EHLO c\r\n"), ["554 5.7.1"]);
+        let mut h = with_rules("auth=535,mail=451");
+        h.send(b"");
+        h.ehlo();
+        assert_eq!(h.send(b"AUTH PLAIN AGJvYgB4\r\n"), ["535 5.7.8"]);
+        assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["451 4.3.0"]);
+        let mut h = with_rules("rcpt=452");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        assert_eq!(replies, ["250 2.1.0", "452 4.3.1", "554 5.5.1"]);
+    }
+
+    #[test]
+    fn chaos_at_data_and_after_it() {
+        let mut h = with_rules("data=554");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "554 5.7.1"]);
+        // BDAT: the chunk is read and thrown away.
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 4\r\nabcdNOOP\r\n");
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "554 5.7.1", "250 2.0.0"]
+        );
+        let mut h = with_rules("after-data=disconnect");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "354 2.0.0", "DROP"]);
+        assert!(h.delivered.is_empty());
+        assert!(h.session.is_closed());
+    }
+
+    #[test]
+    fn chaos_delay_comes_before_the_reply() {
+        let mut h = with_rules("rcpt=delay:2s,after-data=delay:10ms");
+        h.send(b"");
+        h.ehlo();
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n");
+        assert_eq!(
+            replies,
+            [
+                "250 2.1.0",
+                "PAUSE rcpt 2000ms",
+                "250 2.1.5",
+                "354 2.0.0",
+                "PAUSE after-data 10ms",
+                "250 2.0.0"
+            ]
+        );
+        let transcript = h.delivered[0].envelope.transcript.join("\n");
+        assert!(
+            transcript.contains("(reply delayed 2000 ms by a chaos rule at rcpt)"),
+            "{transcript}"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_an_injected_failure_carries_it_in_its_transcript() {
+        let h = &mut with_rules("");
+        h.send(b"");
+        h.ehlo();
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<fail-451@x>\r\nRSET\r\n");
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<ok@x>\r\nDATA\r\nx\r\n.\r\n");
+        let transcript = h.delivered[0].envelope.transcript.join("\n");
+        assert!(
+            transcript.contains("(failure injected at rcpt by the address)\nS: 451 4.3.0"),
+            "{transcript}"
+        );
+        assert!(transcript.contains("C: RCPT TO:<ok@x>"), "{transcript}");
+        // Once only: the next message starts clean.
+        h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<ok@x>\r\nDATA\r\nx\r\n.\r\n");
+        let second = h.delivered[1].envelope.transcript.join("\n");
+        assert!(!second.contains("injected"), "{second}");
     }
 }

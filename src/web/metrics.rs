@@ -8,12 +8,16 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
-use crate::stats::{LATENCY_BUCKETS, RejectReason, Snapshot};
+use crate::stats::{ChaosKey, LATENCY_BUCKETS, RejectReason, Snapshot};
 use crate::store::Counts;
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let counts = state.store.counts().await?;
-    let body = render(&counts, &state.stats.snapshot());
+    let body = render(
+        &counts,
+        &state.stats.snapshot(),
+        &state.stats.chaos_counts(),
+    );
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -33,7 +37,7 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
     let _ = writeln!(out, "{name}{labels} {value}");
 }
 
-fn render(counts: &Counts, stats: &Snapshot) -> String {
+fn render(counts: &Counts, stats: &Snapshot, chaos: &[(ChaosKey, u64)]) -> String {
     let mut out = String::with_capacity(4096);
     let simple: [(&str, &str, &str, u64); 9] = [
         (
@@ -112,6 +116,22 @@ fn render(counts: &Counts, stats: &Snapshot) -> String {
         );
     }
 
+    let name = "letterbox_smtp_chaos_injected_total";
+    family(
+        &mut out,
+        name,
+        "counter",
+        "SMTP failures, dropped connections and delays injected by chaos rules or fail-CODE@ addresses.",
+    );
+    for ((source, stage, outcome), value) in chaos {
+        sample(
+            &mut out,
+            name,
+            &format!("{{source=\"{source}\",stage=\"{stage}\",outcome=\"{outcome}\"}}"),
+            value,
+        );
+    }
+
     let name = "letterbox_ingest_duration_seconds";
     family(
         &mut out,
@@ -167,7 +187,8 @@ mod tests {
             unread: 2,
             database_bytes: 4096,
         };
-        let text = render(&counts, &stats.snapshot());
+        stats.chaos_injected("rule", "rcpt", "451");
+        let text = render(&counts, &stats.snapshot(), &stats.chaos_counts());
         assert!(text.contains("\nletterbox_messages 3\n"), "{text}");
         assert!(text.contains("letterbox_smtp_accepted_bytes_total 1234\n"));
         assert!(text.contains("letterbox_smtp_rejected_total{reason=\"message_too_big\"} 1\n"));
@@ -175,6 +196,9 @@ mod tests {
         assert!(text.contains("letterbox_ingest_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
         assert!(text.contains("letterbox_ingest_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
         assert!(text.contains("letterbox_ingest_duration_seconds_count 1\n"));
+        assert!(text.contains(
+            "letterbox_smtp_chaos_injected_total{source=\"rule\",stage=\"rcpt\",outcome=\"451\"} 1\n"
+        ));
 
         // The exposition format: each sample's family was declared by a
         // TYPE line before it, and no family is declared twice.

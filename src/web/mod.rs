@@ -54,6 +54,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// Largest message accepted, also for `POST /api/v1/send`.
     pub max_message_size: u64,
+    /// The SMTP failure injection rules, changed by `/api/v1/chaos`.
+    pub chaos: crate::smtp::chaos::Chaos,
 }
 
 /// How the application is exposed: under which path, to whom.

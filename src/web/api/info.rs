@@ -78,8 +78,8 @@ fn resident_memory_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// Mailpit's `WebUIConfiguration`: what the UI may offer. Relay, chaos and
-/// spam checks are not configured in Letterbox yet.
+/// Mailpit's `WebUIConfiguration`: what the UI may offer. Relay and spam
+/// checks are not configured in Letterbox yet; chaos is always available.
 pub async fn webui() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "Label": "",
@@ -93,7 +93,7 @@ pub async fn webui() -> Json<serde_json::Value> {
             "PreserveMessageIDs": false,
         },
         "SpamAssassin": false,
-        "ChaosEnabled": false,
+        "ChaosEnabled": true,
         "DuplicatesIgnored": false,
         "HideDeleteAllButton": false,
     }))

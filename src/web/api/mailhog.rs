@@ -35,6 +35,13 @@ pub fn v2_routes() -> Router<AppState> {
     Router::new()
         .route("/messages", get(list))
         .route("/search", get(search))
+        .route(
+            "/jim",
+            get(super::chaos::jim_get)
+                .post(super::chaos::jim_post)
+                .put(super::chaos::jim_put)
+                .delete(super::chaos::jim_delete),
+        )
 }
 
 #[derive(Serialize)]

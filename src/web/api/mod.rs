@@ -1,5 +1,6 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
+pub mod chaos;
 pub mod docs;
 pub mod events;
 pub mod extract;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
         .route("/info", get(info::info))
+        .route("/chaos", get(chaos::get).put(chaos::put))
         .route("/events", get(events::events))
         .route("/openapi.json", get(docs::openapi))
         // The page lives at `/api/v1/`, so its relative links resolve under

@@ -31,6 +31,9 @@ pub struct Chrome {
     pub unread: u64,
     /// The search box's text.
     pub query: String,
+    /// The chaos rules in their textual form, while any is active: the
+    /// banner saying that SMTP sessions may fail on purpose.
+    pub chaos: Option<String>,
 }
 
 impl Chrome {
@@ -40,6 +43,9 @@ impl Chrome {
             webroot: crate::web::webroot(),
             unread: counts.unread,
             query: query.to_string(),
+            chaos: Some(state.chaos.rules())
+                .filter(|rules| rules.is_active())
+                .map(|rules| rules.to_string()),
         })
     }
 }
