@@ -211,6 +211,18 @@ pub struct Config {
     /// 127.0.0.1 and read the mail.
     #[arg(long, env = "LETTERBOX_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    /// An inbox rule NAME=QUERY (repeatable; in the environment, rules
+    /// separated by `;`): messages matching the search QUERY go to inbox
+    /// NAME, e.g. `billing=to:@billing.example.com`. An SMTP AUTH login
+    /// names the inbox before any rule; the first matching rule wins; other
+    /// mail goes to the inbox `default`.
+    #[arg(long = "inbox", env = "LETTERBOX_INBOX", value_delimiter = ';', value_parser = parse_inbox_rule)]
+    pub inbox_rules: Vec<crate::inbox::Rule>,
+}
+
+fn parse_inbox_rule(text: &str) -> Result<crate::inbox::Rule, String> {
+    crate::inbox::Rule::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]

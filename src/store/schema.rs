@@ -98,6 +98,16 @@ const MIGRATIONS: &[&str] = &[
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(reply_to_addrs) j)
     FROM messages;
     "#,
+    // 4: inboxes. Every message is in one, chosen at ingest; existing
+    // messages land in the default inbox. The first index serves
+    // inbox-filtered lists newest first (the rowid it ends with is the
+    // list's order) and per-inbox totals; the second per-inbox unread
+    // counts, as `messages_unread` does for the whole store.
+    r#"
+    ALTER TABLE messages ADD COLUMN inbox TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX messages_by_inbox ON messages(inbox);
+    CREATE INDEX messages_unread_by_inbox ON messages(inbox) WHERE read = 0;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -54,6 +54,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// Largest message accepted, also for `POST /api/v1/send`.
     pub max_message_size: u64,
+    /// The inbox rules (for which inboxes exist while empty).
+    pub inboxes: Arc<crate::inbox::Inboxes>,
 }
 
 /// How the application is exposed: under which path, to whom.

@@ -3,6 +3,7 @@
 pub mod docs;
 pub mod events;
 pub mod extract;
+pub mod inboxes;
 pub mod info;
 pub mod mailhog;
 pub mod messages;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(messages::delete),
         )
         .route("/search", get(search::search).delete(search::delete))
+        .route("/inboxes", get(inboxes::list))
         .route("/send", post(send::send))
         .route("/wait", get(wait::wait))
         .route("/webui", get(info::webui))
