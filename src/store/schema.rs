@@ -152,6 +152,39 @@ mod tests {
     }
 
     #[test]
+    fn existing_messages_move_into_the_default_inbox() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database as the release before inboxes left it.
+        for (version, sql) in MIGRATIONS.iter().enumerate().take(3) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version as i64 + 1)
+                .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO messages (id, received_at, size, envelope) VALUES ('A', 1, 1, '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let inbox: String = conn
+            .query_row("SELECT inbox FROM messages WHERE id = 'A'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(inbox, crate::inbox::DEFAULT_INBOX);
+        // Inbox-filtered lists walk the index in list order: no sorting.
+        let plans: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id FROM messages m WHERE m.inbox = 'x' ORDER BY m.rowid DESC",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plans.iter().any(|p| p.contains("messages_by_inbox")), "{plans:?}");
+        assert!(!plans.iter().any(|p| p.contains("TEMP B-TREE")), "{plans:?}");
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();

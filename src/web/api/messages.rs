@@ -181,6 +181,7 @@ struct MessageJson<'a> {
     attachments: Vec<Attachment>,
     envelope: EnvelopeJson<'a>,
     problems: &'a [String],
+    inbox: &'a str,
 }
 
 pub async fn show(
@@ -273,6 +274,7 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
             transcript: &e.transcript,
         },
         problems: &message.problems,
+        inbox: &s.inbox,
     };
     Json(json).into_response()
 }
