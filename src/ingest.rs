@@ -91,8 +91,8 @@ impl Ingest {
             tokio::task::spawn_blocking(move || {
                 prepare(id, received_at_ms, envelope, raw, &inboxes)
             })
-                .await
-                .map_err(|_| IngestError::ShuttingDown)?
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?
         };
         let (id, size) = (prepared.id.clone(), prepared.size);
         // The log line's fields are copied only when it will be written.

@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use common::{Launch, Letterbox, TempDir, eventually};
 use futures_util::StreamExt;
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::Tls;
@@ -18,6 +16,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const RULES: &[&str] = &[
     "--inbox",
@@ -29,16 +29,12 @@ const RULES: &[&str] = &[
 ];
 
 /// Sends a message with lettre, logged in as `user` when given; its ID.
-async fn send_as(
-    addr: SocketAddr,
-    user: Option<&str>,
-    to: &str,
-    subject: &str,
-) -> String {
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-        .port(addr.port())
-        .timeout(Some(common::TIMEOUT))
-        .tls(Tls::None);
+async fn send_as(addr: SocketAddr, user: Option<&str>, to: &str, subject: &str) -> String {
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+            .port(addr.port())
+            .timeout(Some(common::TIMEOUT))
+            .tls(Tls::None);
     if let Some(user) = user {
         builder = builder
             .credentials(Credentials::new(user.into(), "any password".into()))
@@ -209,7 +205,10 @@ async fn read_and_delete_touch_only_the_inbox_asked_for() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(lb.get_ok("/api/v1/messages?inbox=billing").await["unread"], 0);
+    assert_eq!(
+        lb.get_ok("/api/v1/messages?inbox=billing").await["unread"],
+        0
+    );
     assert_eq!(lb.list().await["unread"], 4);
 
     // Delete the search matches in one inbox only.
@@ -229,7 +228,10 @@ async fn read_and_delete_touch_only_the_inbox_asked_for() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(lb.get_ok("/api/v1/messages?inbox=billing").await["total"], 0);
+    assert_eq!(
+        lb.get_ok("/api/v1/messages?inbox=billing").await["total"],
+        0
+    );
     assert_eq!(lb.list().await["total"], 4);
     // A rule's inbox still exists once empty.
     let (status, _) = lb.get_json("/api/v1/messages?inbox=billing").await;
@@ -300,11 +302,17 @@ async fn an_unknown_inbox_is_a_404_and_a_bad_name_a_400() {
         let (status, body) = common::json_of(path, request.send().await.unwrap()).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
         let error = body["Error"].as_str().unwrap_or_default();
-        assert!(error.contains("inbox") && error.contains("not found"), "{body}");
+        assert!(
+            error.contains("inbox") && error.contains("not found"),
+            "{body}"
+        );
     }
     let (status, body) = lb.get_json("/api/v1/messages?inbox=a%20b").await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["Error"].as_str().unwrap().contains("not valid"), "{body}");
+    assert!(
+        body["Error"].as_str().unwrap().contains("not valid"),
+        "{body}"
+    );
     // Nothing was read or deleted by the refused requests.
     let list = lb.list().await;
     assert_eq!(list["total"], 1);
@@ -318,9 +326,8 @@ impl EventStream {
     async fn open(lb: &Letterbox, path: &str) -> EventStream {
         let addr = lb.http_addr;
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
-        );
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
@@ -335,7 +342,10 @@ impl EventStream {
             let (mut kind, mut data) = (None, None);
             loop {
                 let mut line = String::new();
-                assert!(self.0.read_line(&mut line).await.unwrap() > 0, "stream closed");
+                assert!(
+                    self.0.read_line(&mut line).await.unwrap() > 0,
+                    "stream closed"
+                );
                 let line = line.trim_end();
                 if let Some(k) = line.strip_prefix("event: ") {
                     kind = Some(k.to_string());
@@ -390,7 +400,9 @@ async fn next_ws_event(
             .unwrap_or_else(|_| panic!("no {kind} event"))
             .expect("the socket is open")
             .expect("a frame");
-        let WsMessage::Text(text) = frame else { continue };
+        let WsMessage::Text(text) = frame else {
+            continue;
+        };
         let event: Value = serde_json::from_str(&text).expect("events are JSON");
         if event["Type"] == kind {
             return event;
@@ -452,7 +464,11 @@ async fn rules_come_from_the_environment_separated_by_semicolons() {
         .collect();
     assert_eq!(
         names,
-        [json!(["default", 0]), json!(["billing", 1]), json!(["ops", 1])]
+        [
+            json!(["default", 0]),
+            json!(["billing", 1]),
+            json!(["ops", 1])
+        ]
     );
 }
 

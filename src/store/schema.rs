@@ -167,7 +167,9 @@ mod tests {
         .unwrap();
         migrate(&mut conn).unwrap();
         let inbox: String = conn
-            .query_row("SELECT inbox FROM messages WHERE id = 'A'", [], |r| r.get(0))
+            .query_row("SELECT inbox FROM messages WHERE id = 'A'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(inbox, crate::inbox::DEFAULT_INBOX);
         // Inbox-filtered lists walk the index in list order: no sorting.
@@ -180,8 +182,14 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert!(plans.iter().any(|p| p.contains("messages_by_inbox")), "{plans:?}");
-        assert!(!plans.iter().any(|p| p.contains("TEMP B-TREE")), "{plans:?}");
+        assert!(
+            plans.iter().any(|p| p.contains("messages_by_inbox")),
+            "{plans:?}"
+        );
+        assert!(
+            !plans.iter().any(|p| p.contains("TEMP B-TREE")),
+            "{plans:?}"
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -75,7 +75,8 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<Stri
         let mut changed = true;
         let frames = tokio::select! {
             event = events.recv() => match event {
-                Ok(event) if !push::concerns(&event, inbox.as_deref()) => continue,
+                // Nothing to send, but the counts in `stats` changed.
+                Ok(event) if !push::concerns(&event, inbox.as_deref()) => Vec::new(),
                 Ok(event) => push::messages(&event).into_iter().map(frame).collect(),
                 Err(RecvError::Lagged(_)) => vec![frame(push::resync())],
                 Err(RecvError::Closed) => return,

@@ -18,28 +18,30 @@ pub async fn events(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let inbox = inboxes::param(&state, &params).await?.map(|i| i.into_string());
+    let inbox = inboxes::param(&state, &params)
+        .await?
+        .map(|i| i.into_string());
     let receiver = state.events.subscribe();
     // Each store event can become several SSE events: keep a queue.
     let queue: Vec<(&'static str, serde_json::Value)> = Vec::new();
     let stream = stream::unfold((receiver, queue), move |(mut receiver, mut queue)| {
         let inbox = inbox.clone();
         async move {
-        loop {
-            if let Some((kind, data)) = queue.pop() {
-                let event = SseEvent::default().event(kind).data(data.to_string());
-                return Some((Ok(event), (receiver, queue)));
-            }
-            match receiver.recv().await {
-                Ok(event) if !push::concerns(&event, inbox.as_deref()) => {}
-                Ok(event) => {
-                    queue = push::messages(&event);
-                    queue.reverse();
+            loop {
+                if let Some((kind, data)) = queue.pop() {
+                    let event = SseEvent::default().event(kind).data(data.to_string());
+                    return Some((Ok(event), (receiver, queue)));
                 }
-                Err(RecvError::Lagged(_)) => queue = vec![push::resync()],
-                Err(RecvError::Closed) => return None,
+                match receiver.recv().await {
+                    Ok(event) if !push::concerns(&event, inbox.as_deref()) => {}
+                    Ok(event) => {
+                        queue = push::messages(&event);
+                        queue.reverse();
+                    }
+                    Err(RecvError::Lagged(_)) => queue = vec![push::resync()],
+                    Err(RecvError::Closed) => return None,
+                }
             }
-        }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

@@ -70,7 +70,9 @@ pub fn scope_query(query: Option<Query>, inbox: Option<&InboxName>) -> Option<Qu
 pub fn scope_selection(selection: Selection, inbox: Option<&InboxName>) -> Selection {
     match (selection, inbox) {
         (selection, None) | (selection @ Selection::Ids(_), _) => selection,
-        (Selection::All, Some(inbox)) => Selection::Query(Query::default().in_inbox(inbox.as_str())),
+        (Selection::All, Some(inbox)) => {
+            Selection::Query(Query::default().in_inbox(inbox.as_str()))
+        }
         (Selection::Query(query), Some(inbox)) => Selection::Query(query.in_inbox(inbox.as_str())),
     }
 }

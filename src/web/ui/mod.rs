@@ -31,6 +31,8 @@ pub struct Chrome {
     pub unread: u64,
     /// The search box's text.
     pub query: String,
+    /// The inbox the page is confined to; empty for every inbox.
+    pub inbox: String,
 }
 
 impl Chrome {
@@ -40,6 +42,7 @@ impl Chrome {
             webroot: crate::web::webroot(),
             unread: counts.unread,
             query: query.to_string(),
+            inbox: String::new(),
         })
     }
 }
