@@ -190,6 +190,16 @@ mod tests {
             !plans.iter().any(|p| p.contains("TEMP B-TREE")),
             "{plans:?}"
         );
+        // Per-inbox counts read the indexes only.
+        for (sql, index) in [
+            (super::super::read::INBOX_TOTALS, "messages_by_inbox"),
+            (super::super::read::INBOX_UNREAD, "messages_unread_by_inbox"),
+        ] {
+            let plan: String = conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
+                .unwrap();
+            assert!(plan.contains(&format!("COVERING INDEX {index}")), "{plan}");
+        }
     }
 
     #[test]
