@@ -217,7 +217,13 @@ pub struct Config {
     /// NAME, e.g. `billing=to:@billing.example.com`. An SMTP AUTH login
     /// names the inbox before any rule; the first matching rule wins; other
     /// mail goes to the inbox `default`.
-    #[arg(long = "inbox", env = "LETTERBOX_INBOX", value_delimiter = ';', value_parser = parse_inbox_rule)]
+    #[arg(
+        long = "inbox",
+        env = "LETTERBOX_INBOX",
+        value_name = "NAME=QUERY",
+        value_delimiter = ';',
+        value_parser = parse_inbox_rule
+    )]
     pub inbox_rules: Vec<crate::inbox::Rule>,
 }
 

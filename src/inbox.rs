@@ -32,10 +32,11 @@ pub enum InboxError {
         "inbox name {0:?} is not valid: use 1 to {MAX_NAME_LEN} letters, digits, '.', '_' or '-'"
     )]
     BadName(String),
-    #[error("--inbox {0:?}: expected NAME=QUERY, e.g. billing=to:@billing.example.com")]
-    NotARule(String),
-    #[error("--inbox {rule:?}: {problem}")]
-    BadRule { rule: String, problem: String },
+    // The rule itself is shown by whoever reports the error (clap does).
+    #[error("expected NAME=QUERY, e.g. billing=to:@billing.example.com")]
+    NotARule,
+    #[error("{0}")]
+    BadRule(String),
 }
 
 fn name_char(c: char) -> bool {
@@ -100,13 +101,8 @@ impl Rule {
     /// `smaller:`, each possibly negated: the filters that can be checked
     /// against one message before it is stored.
     pub fn parse(text: &str) -> Result<Rule, InboxError> {
-        let (name, query) = text
-            .split_once('=')
-            .ok_or_else(|| InboxError::NotARule(text.to_string()))?;
-        let bad = |problem: String| InboxError::BadRule {
-            rule: text.to_string(),
-            problem,
-        };
+        let (name, query) = text.split_once('=').ok_or(InboxError::NotARule)?;
+        let bad = InboxError::BadRule;
         let name = InboxName::parse(name.trim()).map_err(|e| bad(e.to_string()))?;
         let query = Query::parse(query).map_err(|e| bad(e.to_string()))?;
         if query.is_empty() {
