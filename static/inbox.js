@@ -214,28 +214,30 @@ export class Inbox {
 
   /**
    * The inbox switcher's unread counts, with a link for each inbox that
-   * appeared since the page was rendered. Names are set as text only.
+   * appeared since the page was rendered; it shows once there is more than
+   * one inbox. Names are set as text only.
    */
   refreshSwitcher(allUnread, inboxes) {
-    if (!this.switcher) return;
+    if (!this.switcher || (this.switcher.hidden && inboxes.length < 2)) return;
     const links = new Map([...this.switcher.querySelectorAll('a[data-inbox]')]
       .map((a) => [a.dataset.inbox, a]));
-    links.get('')?.querySelector('.count')?.replaceChildren(String(allUnread));
-    for (const { Name, Unread } of inboxes) {
+    const entries = [{ Name: '', Unread: allUnread }, ...inboxes];
+    for (const { Name, Unread } of entries) {
       let link = links.get(Name);
       if (!link) {
         link = document.createElement('a');
         link.dataset.inbox = Name;
-        link.href = at(`?${new URLSearchParams({ inbox: Name })}`);
+        link.href = at(Name ? `?${new URLSearchParams({ inbox: Name })}` : '');
+        if (Name === this.inbox) link.setAttribute('aria-current', 'page');
         const count = document.createElement('span');
         count.className = 'count';
         count.title = 'Unread messages';
-        link.append(`${Name} `, count);
+        link.append(`${Name || 'All'} `, count);
         this.switcher.append(link);
       }
       link.querySelector('.count').textContent = String(Unread);
     }
-    if (inboxes.length > 1) this.switcher.hidden = false;
+    this.switcher.hidden = false;
   }
 
   /** Range text, page links, empty notice and toolbar state. */

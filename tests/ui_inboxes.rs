@@ -130,3 +130,50 @@ async fn an_unknown_inbox_page_is_a_404() {
     assert!(body.contains("inbox nosuch not found"), "{body}");
     assert_eq!(lb.get("/?inbox=default").await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_switcher_appears_when_a_second_inbox_does() {
+    let lb = Letterbox::start();
+    send(&lb, "bob@example.com", "plain").await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        mark_document(driver).await;
+        // One inbox: nothing to switch between.
+        assert_eq!(
+            js(driver, "document.getElementById('inbox-switcher').hidden").await,
+            json!(true)
+        );
+        assert!(switcher(driver).await.is_empty());
+
+        let mut smtp = lb.session().await;
+        smtp.cmd("AUTH PLAIN AGNybQBzZWNyZXQ=")
+            .await
+            .assert(235, "2.7.0");
+        smtp.send_message(
+            "app@example.com",
+            &["x@example.com"],
+            &letter("x@example.com", "welcome"),
+        )
+        .await;
+        smtp.quit().await;
+        wait_js(
+            driver,
+            &format!("{SWITCHER} === '{}'", json!([" 2", "default 1", "crm 1"])),
+        )
+        .await;
+        assert_eq!(
+            js(driver, "document.getElementById('inbox-switcher').hidden").await,
+            json!(false)
+        );
+        assert_eq!(
+            js(
+                driver,
+                "document.querySelector('#inbox-switcher [aria-current]').dataset.inbox"
+            )
+            .await,
+            json!("")
+        );
+        assert_not_reloaded(driver).await;
+    })
+    .await;
+}
