@@ -24,23 +24,21 @@ pub async fn events(
     let receiver = state.events.subscribe();
     // Each store event can become several SSE events: keep a queue.
     let queue: Vec<(&'static str, serde_json::Value)> = Vec::new();
-    let stream = stream::unfold((receiver, queue), move |(mut receiver, mut queue)| {
-        let inbox = inbox.clone();
-        async move {
-            loop {
-                if let Some((kind, data)) = queue.pop() {
-                    let event = SseEvent::default().event(kind).data(data.to_string());
-                    return Some((Ok(event), (receiver, queue)));
+    let state = (receiver, queue, inbox);
+    let stream = stream::unfold(state, |(mut receiver, mut queue, inbox)| async move {
+        loop {
+            if let Some((kind, data)) = queue.pop() {
+                let event = SseEvent::default().event(kind).data(data.to_string());
+                return Some((Ok(event), (receiver, queue, inbox)));
+            }
+            match receiver.recv().await {
+                Ok(event) if !push::concerns(&event, inbox.as_deref()) => {}
+                Ok(event) => {
+                    queue = push::messages(&event);
+                    queue.reverse();
                 }
-                match receiver.recv().await {
-                    Ok(event) if !push::concerns(&event, inbox.as_deref()) => {}
-                    Ok(event) => {
-                        queue = push::messages(&event);
-                        queue.reverse();
-                    }
-                    Err(RecvError::Lagged(_)) => queue = vec![push::resync()],
-                    Err(RecvError::Closed) => return None,
-                }
+                Err(RecvError::Lagged(_)) => queue = vec![push::resync()],
+                Err(RecvError::Closed) => return None,
             }
         }
     });
