@@ -216,6 +216,23 @@ pub struct Config {
     /// (see the README); changeable at runtime through /api/v1/chaos.
     #[arg(long, env = "LETTERBOX_CHAOS")]
     pub chaos: Option<String>,
+    /// An inbox rule NAME=QUERY (repeatable; in the environment, rules
+    /// separated by `;`): messages matching the search QUERY go to inbox
+    /// NAME, e.g. `billing=to:@billing.example.com`. An SMTP AUTH login
+    /// names the inbox before any rule; the first matching rule wins; other
+    /// mail goes to the inbox `default`.
+    #[arg(
+        long = "inbox",
+        env = "LETTERBOX_INBOX",
+        value_name = "NAME=QUERY",
+        value_delimiter = ';',
+        value_parser = parse_inbox_rule
+    )]
+    pub inbox_rules: Vec<crate::inbox::Rule>,
+}
+
+fn parse_inbox_rule(text: &str) -> Result<crate::inbox::Rule, String> {
+    crate::inbox::Rule::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tracing::{Level, info};
 
+use crate::inbox::Inboxes;
 use crate::message;
 use crate::smtp::Envelope;
 use crate::smtp::reply::Reply;
@@ -39,15 +40,17 @@ pub enum IngestError {
 pub struct Ingest {
     store: Store,
     stats: Arc<Stats>,
+    inboxes: Arc<Inboxes>,
     /// Monotonic ULIDs: IDs sort by arrival even within one millisecond.
     ids: Arc<Mutex<ulid::Generator>>,
 }
 
 impl Ingest {
-    pub fn new(store: Store, stats: Arc<Stats>) -> Self {
+    pub fn new(store: Store, stats: Arc<Stats>, inboxes: Arc<Inboxes>) -> Self {
         Ingest {
             store,
             stats,
+            inboxes,
             ids: Arc::new(Mutex::new(ulid::Generator::new())),
         }
     }
@@ -82,11 +85,14 @@ impl Ingest {
         // Small messages take microseconds to parse and compress: doing that
         // in place is cheaper than handing them to the blocking pool.
         let prepared = if raw.len() <= INLINE_PREPARE_MAX {
-            prepare(id, received_at_ms, envelope, raw)
+            prepare(id, received_at_ms, envelope, raw, &self.inboxes)
         } else {
-            tokio::task::spawn_blocking(move || prepare(id, received_at_ms, envelope, raw))
-                .await
-                .map_err(|_| IngestError::ShuttingDown)?
+            let inboxes = self.inboxes.clone();
+            tokio::task::spawn_blocking(move || {
+                prepare(id, received_at_ms, envelope, raw, &inboxes)
+            })
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?
         };
         let (id, size) = (prepared.id.clone(), prepared.size);
         // The log line's fields are copied only when it will be written.
@@ -112,12 +118,20 @@ impl Ingest {
     }
 }
 
-/// Parses and compresses a message: CPU work kept off the async runtime.
-pub fn prepare(id: String, received_at_ms: i64, envelope: Envelope, raw: Vec<u8>) -> NewMessage {
+/// Parses and compresses a message and chooses its inbox: CPU work kept
+/// off the async runtime.
+pub fn prepare(
+    id: String,
+    received_at_ms: i64,
+    envelope: Envelope,
+    raw: Vec<u8>,
+    inboxes: &Inboxes,
+) -> NewMessage {
     let mut parsed = message::parse(&raw);
     // Bcc recipients are only in the envelope; their plus-tags count too.
     let envelope_tags = envelope.rcpt_to.iter().filter_map(|a| message::plus_tag(a));
     message::add_tags(&mut parsed.tags, envelope_tags.collect::<Vec<_>>());
+    let inbox = inboxes.choose(&envelope, &parsed, raw.len() as u64);
     let raw_zstd = COMPRESSOR.with_borrow_mut(|compressor| {
         let compressor = compressor.get_or_insert_with(|| {
             zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("zstd level 1 is valid")
@@ -133,5 +147,6 @@ pub fn prepare(id: String, received_at_ms: i64, envelope: Envelope, raw: Vec<u8>
         raw_zstd,
         parsed,
         envelope,
+        inbox,
     }
 }

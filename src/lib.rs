@@ -10,6 +10,7 @@ pub mod compose;
 pub mod config;
 pub mod events;
 pub mod extract;
+pub mod inbox;
 pub mod ingest;
 pub mod message;
 pub mod net;
@@ -127,7 +128,8 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         events.clone(),
     )?;
     let stats = Arc::new(Stats::default());
-    let ingest = Ingest::new(store.clone(), stats.clone());
+    let inboxes = Arc::new(inbox::Inboxes::new(config.inbox_rules.clone()));
+    let ingest = Ingest::new(store.clone(), stats.clone(), inboxes.clone());
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let smtp_server = Arc::new(SmtpServer {
@@ -169,6 +171,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         stats,
         max_message_size: config.max_message_size,
         chaos: chaos.clone(),
+        inboxes,
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());

@@ -62,6 +62,8 @@ pub enum Filter {
     /// Received before / after this instant (Unix milliseconds).
     Before(i64),
     After(i64),
+    /// `inbox:NAME`: messages in that inbox (exact, case-sensitive name).
+    Inbox(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,24 @@ impl Query {
 
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
+    }
+
+    /// This query narrowed to one inbox.
+    pub fn in_inbox(mut self, inbox: &str) -> Query {
+        self.terms.push(Term {
+            negated: false,
+            filter: Filter::Inbox(inbox.to_string()),
+        });
+        self
+    }
+
+    /// The inbox this query is confined to, if a (non-negated) `inbox:`
+    /// term confines it.
+    pub fn inbox(&self) -> Option<&str> {
+        self.terms.iter().find_map(|t| match &t.filter {
+            Filter::Inbox(name) if !t.negated => Some(name.as_str()),
+            _ => None,
+        })
     }
 }
 
@@ -177,6 +197,7 @@ const FILTER_KEYS: &[&str] = &[
     "smaller",
     "before",
     "after",
+    "inbox",
 ];
 
 fn is_filter_key(word: &str) -> bool {
@@ -246,6 +267,7 @@ fn term(token: Token) -> Result<Term, QueryError> {
         "smaller" => Filter::SmallerThan(size(&key, &value)?),
         "before" => Filter::Before(date(&key, &value)?),
         "after" => Filter::After(date(&key, &value)?),
+        "inbox" => Filter::Inbox(value),
         _ => unreachable!("tokenize only accepts known filter keys"),
     };
     Ok(Term { negated, filter })

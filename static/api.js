@@ -22,9 +22,11 @@ async function call(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
-/** One page of the inbox, or of a search when `query` is not empty. */
-export function listPage(query, start, limit) {
+/** One page of the mail (of one `inbox`, if given), or of a search when
+ *  `query` is not empty. */
+export function listPage(query, start, limit, inbox) {
   const params = new URLSearchParams({ start, limit });
+  if (inbox) params.set('inbox', inbox);
   if (query) {
     params.set('query', query);
     return call('GET', at(`api/v1/search?${params}`));
@@ -40,12 +42,16 @@ export function deleteMessages(ids) {
   return call('DELETE', at('api/v1/messages'), { IDs: ids });
 }
 
-/** Deletes every message, or every match of `query`. */
-export function deleteAll(query) {
+/** Deletes every message, or every match of `query`, in `inbox` if given. */
+export function deleteAll(query, inbox) {
+  const params = new URLSearchParams();
+  if (inbox) params.set('inbox', inbox);
   if (query) {
-    return call('DELETE', at(`api/v1/search?${new URLSearchParams({ query })}`));
+    params.set('query', query);
+    return call('DELETE', at(`api/v1/search?${params}`));
   }
-  return call('DELETE', at('api/v1/messages'));
+  const text = params.toString();
+  return call('DELETE', at(text ? `api/v1/messages?${text}` : 'api/v1/messages'));
 }
 
 /** Whether a message still exists. */

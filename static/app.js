@@ -19,6 +19,7 @@ const page = inbox ? new Inbox(inbox, unread) : message ? new MessagePage(messag
 const status = document.getElementById('status');
 const statusLabel = status.querySelector('.label');
 connect({
+  inbox: body.dataset.inbox || '',
   onEvent: (event) => page?.onEvent(event),
   // Also on the first connection: mail may have arrived since the page was
   // rendered.

@@ -27,6 +27,9 @@ export class Inbox {
     this.pageSize = Number(section.dataset.pageSize) || 50;
     this.query = section.dataset.query || '';
     this.matched = Number(section.dataset.matched) || 0;
+    // The inbox shown ('' for all); the socket sends only its new mail.
+    this.inbox = section.dataset.inbox || '';
+    this.switcher = section.querySelector('#inbox-switcher');
     this.pending = emptyPending();
     this.scheduled = false;
     this.resyncing = null;
@@ -66,10 +69,14 @@ export class Inbox {
       case 'resync': // this page missed events
         p.resync = true;
         break;
-      case 'stats':
+      case 'stats': {
         this.unread.set(Data.Unread);
-        if (this.isLive) this.pending.total = Data.Total;
+        const inboxes = Array.isArray(Data.Inboxes) ? Data.Inboxes : [];
+        this.refreshSwitcher(Data.Unread, inboxes);
+        const mine = this.inbox ? inboxes.find((i) => i.Name === this.inbox) : Data;
+        if (this.isLive && mine) this.pending.total = mine.Total;
         break;
+      }
       default:
         return;
     }
@@ -152,7 +159,7 @@ export class Inbox {
     this.pending.resync = false;
     this.resyncing = (async () => {
       try {
-        const page = await api.listPage(this.query, this.start, this.pageSize);
+        const page = await api.listPage(this.query, this.start, this.pageSize, this.inbox);
         const rows = page.messages.map((summary) => {
           const row = this.row(summary.ID);
           if (!row) return this.buildRow(summary);
@@ -161,7 +168,8 @@ export class Inbox {
         });
         this.list.replaceChildren(...rows);
         this.matched = page.messages_count;
-        this.unread.set(page.unread);
+        // Confined to an inbox, the page counts that inbox only.
+        if (!this.inbox) this.unread.set(page.unread);
         this.newNotice.hidden = true;
       } catch (error) {
         console.warn('reloading the list failed', error);
@@ -204,13 +212,43 @@ export class Inbox {
     return row;
   }
 
+  /**
+   * The inbox switcher's unread counts, with a link for each inbox that
+   * appeared since the page was rendered; it shows once there is more than
+   * one inbox. Names are set as text only.
+   */
+  refreshSwitcher(allUnread, inboxes) {
+    if (!this.switcher || (this.switcher.hidden && inboxes.length < 2)) return;
+    const links = new Map([...this.switcher.querySelectorAll('a[data-inbox]')]
+      .map((a) => [a.dataset.inbox, a]));
+    const entries = [{ Name: '', Unread: allUnread }, ...inboxes];
+    for (const { Name, Unread } of entries) {
+      let link = links.get(Name);
+      if (!link) {
+        link = document.createElement('a');
+        link.dataset.inbox = Name;
+        link.href = at(Name ? `?${new URLSearchParams({ inbox: Name })}` : '');
+        if (Name === this.inbox) link.setAttribute('aria-current', 'page');
+        const count = document.createElement('span');
+        count.className = 'count';
+        count.title = 'Unread messages';
+        link.append(`${Name || 'All'} `, count);
+        this.switcher.append(link);
+      }
+      link.querySelector('.count').textContent = String(Unread);
+    }
+    this.switcher.hidden = false;
+  }
+
   /** Range text, page links, empty notice and toolbar state. */
   refreshChrome() {
     const shown = this.list.children.length;
     this.range.textContent = shown === 0 ? `0 of ${this.matched}`
       : `${this.start + 1}–${this.start + shown} of ${this.matched}`;
     this.empty.hidden = shown > 0;
-    this.pages.replaceChildren(...pageLinks(this.query, this.start, this.matched, this.pageSize));
+    this.pages.replaceChildren(
+      ...pageLinks(this.query, this.inbox, this.start, this.matched, this.pageSize),
+    );
     this.refreshSelection();
   }
 
@@ -260,9 +298,10 @@ export class Inbox {
   async act(action) {
     try {
       if (action === 'delete-all') {
-        const what = this.query ? 'every message matching this search' : 'every message';
+        let what = this.query ? 'every message matching this search' : 'every message';
+        if (this.inbox) what += ` in inbox ${this.inbox}`;
         if (!confirm(`Delete ${what}? This cannot be undone.`)) return;
-        await api.deleteAll(this.query);
+        await api.deleteAll(this.query, this.inbox);
         await this.resync();
         return;
       }
@@ -366,10 +405,11 @@ function fillTags(row, tags) {
 }
 
 /** The same links as the server renders (src/web/ui/inbox.rs `page_links`). */
-function pageLinks(query, start, matched, pageSize) {
+function pageLinks(query, inbox, start, matched, pageSize) {
   const href = (from) => {
     const params = new URLSearchParams();
     if (query) params.set('q', query);
+    if (inbox) params.set('inbox', inbox);
     if (from > 0) params.set('start', from);
     const text = params.toString();
     return at(text ? `?${text}` : '');

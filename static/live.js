@@ -7,12 +7,13 @@ const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
 
 /**
- * Connects and keeps connected.
+ * Connects and keeps connected; with `inbox`, `new` events come only for
+ * that inbox's messages.
  * - onEvent({Type, Data}) for each event;
  * - onConnected() after each successful (re)connection: time to resync;
  * - onState('connecting' | 'live' | 'offline', retryInMs).
  */
-export function connect({ onEvent, onConnected, onState }) {
+export function connect({ inbox, onEvent, onConnected, onState }) {
   let failures = 0;
   let retryTimer = null;
 
@@ -21,6 +22,7 @@ export function connect({ onEvent, onConnected, onState }) {
     onState('connecting');
     const url = new URL(at('api/events'), location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (inbox) url.searchParams.set('inbox', inbox);
     const socket = new WebSocket(url);
     socket.addEventListener('open', () => {
       failures = 0;

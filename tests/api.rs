@@ -69,6 +69,8 @@ async fn list_entries_have_the_mailpit_shape() {
             "Created",
             "From",
             "ID",
+            // A Letterbox addition: the message's inbox.
+            "Inbox",
             "MessageID",
             "Read",
             "ReplyTo",

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::events::Events;
+use crate::inbox::InboxName;
 use crate::message::{Address, ParsedMessage, Part};
 use crate::search::Query;
 use crate::smtp::Envelope;
@@ -77,6 +78,8 @@ pub struct NewMessage {
     pub raw_zstd: Vec<u8>,
     pub parsed: ParsedMessage,
     pub envelope: Envelope,
+    /// The inbox chosen at ingest.
+    pub inbox: InboxName,
 }
 
 /// A list entry, in Mailpit's `MessageSummary` JSON shape.
@@ -101,6 +104,8 @@ pub struct Summary {
     pub size: u64,
     pub attachments: u32,
     pub snippet: String,
+    /// The message's inbox (a Letterbox addition to Mailpit's shape).
+    pub inbox: String,
 }
 
 /// Everything stored about one message except its raw bytes.
@@ -137,6 +142,15 @@ pub enum Cursor {
     /// millisecond precision: a cursor taken just before sending must not
     /// miss a message received within the same millisecond).
     AfterTime(i64),
+}
+
+/// One inbox's message counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InboxCounts {
+    pub name: String,
+    pub total: u64,
+    pub unread: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -349,6 +363,17 @@ impl Store {
 
     pub async fn counts(&self) -> Result<Counts, StoreError> {
         self.read(read::counts).await
+    }
+
+    /// Counts of every inbox holding messages, by name.
+    pub async fn inbox_counts(&self) -> Result<Vec<InboxCounts>, StoreError> {
+        self.read(read::inbox_counts).await
+    }
+
+    /// Whether any message is in `inbox`.
+    pub async fn inbox_in_use(&self, inbox: String) -> Result<bool, StoreError> {
+        self.read(move |conn| read::inbox_in_use(conn, &inbox))
+            .await
     }
 
     /// Waits until every write queued so far is committed, then stops the

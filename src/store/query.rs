@@ -104,6 +104,11 @@ impl Condition {
             Filter::SmallerThan(n) => self.compare("m.size <", *n as i64),
             Filter::Before(ms) => self.compare("m.received_at <", *ms),
             Filter::After(ms) => self.compare("m.received_at >", *ms),
+            // Equality, so the `messages_by_inbox` index serves it.
+            Filter::Inbox(name) => {
+                self.sql.push_str("m.inbox = ?");
+                self.param(name.clone());
+            }
         }
     }
 

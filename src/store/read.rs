@@ -8,7 +8,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
 use super::query::Condition;
-use super::{Counts, Cursor, NewMessage, Page, StoreError, StoredMessage, Summary};
+use super::{Counts, Cursor, InboxCounts, NewMessage, Page, StoreError, StoredMessage, Summary};
 use crate::message::{Part, PartRole};
 use crate::search::Query;
 use crate::timefmt;
@@ -74,7 +74,7 @@ impl Readers {
 /// Columns of `messages m` that [`summary_from_row`] reads, by position.
 const SUMMARY_COLUMNS: &str = "m.id, m.message_id, m.read, m.from_addr, m.to_addrs, m.cc_addrs, \
      m.bcc_addrs, m.reply_to_addrs, m.subject, m.received_at, m.envelope, m.size, m.attachments, \
-     m.snippet, m.rowid";
+     m.snippet, m.rowid, m.inbox";
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -104,6 +104,7 @@ fn summary_from_row(row: &Row<'_>) -> Result<Summary, StoreError> {
         size: row.get(11)?,
         attachments: row.get(12)?,
         snippet: row.get(13)?,
+        inbox: row.get(15)?,
     })
 }
 
@@ -127,6 +128,7 @@ impl NewMessage {
             size: self.size,
             attachments: p.attachments,
             snippet: p.snippet.clone(),
+            inbox: self.inbox.to_string(),
         }
     }
 }
@@ -151,9 +153,18 @@ pub fn search(
         rowids.push(row.get::<_, i64>(14)?);
     }
     fill_tags(conn, &mut messages, &rowids)?;
-    let counts = counts(conn)?;
-    let (matched, matched_unread) = if query.is_empty() {
-        (counts.total, counts.unread)
+    // The "mailbox" of the page's totals is the inbox the query is confined
+    // to, if it is.
+    let counts = match query.inbox() {
+        Some(inbox) => counts_in(conn, inbox)?,
+        None => {
+            let c = counts(conn)?;
+            (c.total, c.unread)
+        }
+    };
+    let only_inbox = query.terms.len() == 1 && query.inbox().is_some();
+    let (matched, matched_unread) = if query.is_empty() || only_inbox {
+        counts
     } else {
         let sql = format!(
             "SELECT count(*), coalesce(sum(m.read = 0), 0) FROM messages m WHERE {}",
@@ -166,8 +177,8 @@ pub fn search(
     };
     Ok(Page {
         messages,
-        total: counts.total,
-        unread: counts.unread,
+        total: counts.0,
+        unread: counts.1,
         matched,
         matched_unread,
         tags: tags(conn)?,
@@ -278,6 +289,53 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
     })
 }
 
+/// Total and unread messages in one inbox (both from an index alone).
+fn counts_in(conn: &Connection, inbox: &str) -> Result<(u64, u64), StoreError> {
+    let total = conn
+        .prepare_cached("SELECT count(*) FROM messages WHERE inbox = ?1")?
+        .query_row([inbox], |r| r.get(0))?;
+    let unread = conn
+        .prepare_cached("SELECT count(*) FROM messages WHERE inbox = ?1 AND read = 0")?
+        .query_row([inbox], |r| r.get(0))?;
+    Ok((total, unread))
+}
+
+/// Each inbox's counts, from the two inbox indexes alone (no table rows
+/// read): `stats` events ask for them after every change.
+pub fn inbox_counts(conn: &Connection) -> Result<Vec<InboxCounts>, StoreError> {
+    let mut counts: Vec<InboxCounts> = conn
+        .prepare_cached(INBOX_TOTALS)?
+        .query_map([], |r| {
+            Ok(InboxCounts {
+                name: r.get(0)?,
+                total: r.get(1)?,
+                unread: 0,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare_cached(INBOX_UNREAD)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        // Both lists are sorted by name.
+        if let Ok(i) = counts.binary_search_by(|c| c.name.as_str().cmp(&name)) {
+            counts[i].unread = row.get(1)?;
+        }
+    }
+    Ok(counts)
+}
+
+pub(super) const INBOX_TOTALS: &str =
+    "SELECT inbox, count(*) FROM messages GROUP BY inbox ORDER BY inbox";
+pub(super) const INBOX_UNREAD: &str =
+    "SELECT inbox, count(*) FROM messages WHERE read = 0 GROUP BY inbox ORDER BY inbox";
+
+pub fn inbox_in_use(conn: &Connection, inbox: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE inbox = ?1)")?
+        .query_row([inbox], |r| r.get(0))?)
+}
+
 pub fn message(conn: &Connection, id: &str) -> Result<Option<StoredMessage>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SUMMARY_COLUMNS}, m.date, m.inline, m.problems FROM messages m WHERE m.id = ?1"
@@ -293,9 +351,9 @@ pub fn message(conn: &Connection, id: &str) -> Result<Option<StoredMessage>, Sto
     let received_at_ms: i64 = row.get(9)?;
     let message = StoredMessage {
         received_at_ms,
-        date: row.get(15)?,
-        inline: row.get(16)?,
-        problems: parse_json(&row.get::<_, String>(17)?)?,
+        date: row.get(16)?,
+        inline: row.get(17)?,
+        problems: parse_json(&row.get::<_, String>(18)?)?,
         envelope: parse_json(&envelope)?,
         parts: parts(conn, rowid)?,
         summary,

@@ -98,6 +98,16 @@ const MIGRATIONS: &[&str] = &[
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(reply_to_addrs) j)
     FROM messages;
     "#,
+    // 4: inboxes. Every message is in one, chosen at ingest; existing
+    // messages land in the default inbox. The first index serves
+    // inbox-filtered lists newest first (the rowid it ends with is the
+    // list's order) and per-inbox totals; the second per-inbox unread
+    // counts, as `messages_unread` does for the whole store.
+    r#"
+    ALTER TABLE messages ADD COLUMN inbox TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX messages_by_inbox ON messages(inbox);
+    CREATE INDEX messages_unread_by_inbox ON messages(inbox) WHERE read = 0;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +149,57 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn existing_messages_move_into_the_default_inbox() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database as the release before inboxes left it.
+        for (version, sql) in MIGRATIONS.iter().enumerate().take(3) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version as i64 + 1)
+                .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO messages (id, received_at, size, envelope) VALUES ('A', 1, 1, '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let inbox: String = conn
+            .query_row("SELECT inbox FROM messages WHERE id = 'A'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(inbox, crate::inbox::DEFAULT_INBOX);
+        // Inbox-filtered lists walk the index in list order: no sorting.
+        let plans: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id FROM messages m WHERE m.inbox = 'x' ORDER BY m.rowid DESC",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plans.iter().any(|p| p.contains("messages_by_inbox")),
+            "{plans:?}"
+        );
+        assert!(
+            !plans.iter().any(|p| p.contains("TEMP B-TREE")),
+            "{plans:?}"
+        );
+        // Per-inbox counts read the indexes only.
+        for (sql, index) in [
+            (super::super::read::INBOX_TOTALS, "messages_by_inbox"),
+            (super::super::read::INBOX_UNREAD, "messages_unread_by_inbox"),
+        ] {
+            let plan: String = conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {sql}"), [], |r| r.get(3))
+                .unwrap();
+            assert!(plan.contains(&format!("COVERING INDEX {index}")), "{plan}");
+        }
     }
 
     #[test]

@@ -572,8 +572,9 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
     let p = &m.parsed;
     tx.prepare_cached(
         "INSERT INTO messages (id, received_at, message_id, subject, from_addr, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs, date, size, attachments, inline, snippet, envelope, problems)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            bcc_addrs, reply_to_addrs, date, size, attachments, inline, snippet, envelope, problems,
+            inbox)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         m.id,
@@ -592,6 +593,7 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
         p.snippet,
         json(&m.envelope),
         json(&p.problems),
+        m.inbox.as_str(),
     ])?;
     let rowid = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO message_raw (rowid, data) VALUES (?1, ?2)")?
@@ -690,7 +692,8 @@ mod tests {
 
     fn insert(id: &str) -> (Op, oneshot::Receiver<Result<(), StoreError>>) {
         let raw = format!("Subject: batch {id}\r\n\r\nshared words\r\n").into_bytes();
-        let message = crate::ingest::prepare(id.into(), 0, Envelope::default(), raw);
+        let inboxes = crate::inbox::Inboxes::default();
+        let message = crate::ingest::prepare(id.into(), 0, Envelope::default(), raw, &inboxes);
         let (reply, answer) = oneshot::channel();
         (Op::Insert(Box::new(message), reply), answer)
     }

@@ -56,6 +56,8 @@ pub struct AppState {
     pub max_message_size: u64,
     /// The SMTP failure injection rules, changed by `/api/v1/chaos`.
     pub chaos: crate::smtp::chaos::Chaos,
+    /// The inbox rules (for which inboxes exist while empty).
+    pub inboxes: Arc<crate::inbox::Inboxes>,
 }
 
 /// How the application is exposed: under which path, to whom.

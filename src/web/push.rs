@@ -3,7 +3,7 @@
 //!
 //! | type       | data                                   |
 //! |------------|----------------------------------------|
-//! | `new`      | the message summary                    |
+//! | `new`      | the message summary (with its `Inbox`) |
 //! | `update`   | `{"ID": ..., "Read": bool}` or `{"ID": ..., "Tags": [...]}` |
 //! | `delete`   | `{"ID": ...}`                          |
 //! | `prune`    | `null`: many changed at once, re-fetch |
@@ -42,6 +42,16 @@ pub fn messages(event: &Event) -> Vec<(&'static str, Value)> {
             .iter()
             .map(|(id, tags)| ("update", json!({ "ID": id, "Tags": tags })))
             .collect(),
+    }
+}
+
+/// Whether a subscriber confined to `inbox` (if any) hears of `event`:
+/// new messages only from its inbox; changes by ID always (IDs it never
+/// listed are harmless to it).
+pub fn concerns(event: &Event, inbox: Option<&str>) -> bool {
+    match (event, inbox) {
+        (Event::New(summary), Some(inbox)) => summary.inbox == inbox,
+        _ => true,
     }
 }
 

@@ -1,8 +1,9 @@
 //! `GET /api/events`: the WebSocket that pushes store changes to browsers,
 //! each a Mailpit envelope `{"Type": "...", "Data": ...}` with the types
 //! and payloads of [`crate::web::push`], plus `stats`
-//! (`{"Total", "Unread", "Version"}`, at most a few per second, after
-//! changes).
+//! (`{"Total", "Unread", "Version", "Inboxes"}`, at most a few per second,
+//! after changes; `Inboxes` as `GET /api/v1/inboxes` answers).
+//! `?inbox=NAME` leaves out new messages of other inboxes.
 //!
 //! Only same-origin pages (and origins `--api-cors` lists) may connect.
 //! The socket ends when the server shuts down. Each connection reads the store's
@@ -10,15 +11,17 @@
 //! falls behind it is told to `resync`, and a client that stops reading
 //! altogether is dropped (it reconnects and reloads).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until, timeout};
 
+use crate::web::api::inboxes;
 use crate::web::{AppState, push};
 
 /// Keeps idle connections alive through proxies.
@@ -31,8 +34,16 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The upgrade. Cross-origin pages never get here: `web::origin::guard`
 /// refuses their upgrades (unless `--api-cors` lists them) for every route.
-pub async fn events(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.on_upgrade(move |socket| serve_socket(socket, state))
+pub async fn events(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let inbox = match inboxes::param(&state, &params).await {
+        Ok(inbox) => inbox.map(|i| i.into_string()),
+        Err(err) => return err.into_response(),
+    };
+    ws.on_upgrade(move |socket| serve_socket(socket, state, inbox))
 }
 
 fn frame((kind, data): (&str, Value)) -> Message {
@@ -41,17 +52,19 @@ fn frame((kind, data): (&str, Value)) -> Message {
 
 async fn stats_frame(state: &AppState) -> Option<Message> {
     let counts = state.store.counts().await.ok()?;
+    let inboxes = inboxes::inboxes(state).await.ok()?;
     Some(frame((
         "stats",
         json!({
             "Total": counts.total,
             "Unread": counts.unread,
             "Version": env!("CARGO_PKG_VERSION"),
+            "Inboxes": inboxes,
         }),
     )))
 }
 
-async fn serve_socket(mut socket: WebSocket, state: AppState) {
+async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<String>) {
     // Counted in `letterbox_websocket_clients` while this lives.
     let _client = state.stats.websocket_client();
     let mut events = state.events.subscribe();
@@ -62,6 +75,8 @@ async fn serve_socket(mut socket: WebSocket, state: AppState) {
         let mut changed = true;
         let frames = tokio::select! {
             event = events.recv() => match event {
+                // Nothing to send, but the counts in `stats` changed.
+                Ok(event) if !push::concerns(&event, inbox.as_deref()) => Vec::new(),
                 Ok(event) => push::messages(&event).into_iter().map(frame).collect(),
                 Err(RecvError::Lagged(_)) => vec![frame(push::resync())],
                 Err(RecvError::Closed) => return,

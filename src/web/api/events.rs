@@ -4,26 +4,35 @@
 
 use std::convert::Infallible;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::web::{AppState, push};
+use super::inboxes;
+use super::params::Params;
+use crate::web::{ApiError, AppState, push};
 
+/// `?inbox=NAME` leaves out new messages of other inboxes.
 pub async fn events(
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    Query(params): Query<Params>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let inbox = inboxes::param(&state, &params)
+        .await?
+        .map(|i| i.into_string());
     let receiver = state.events.subscribe();
     // Each store event can become several SSE events: keep a queue.
     let queue: Vec<(&'static str, serde_json::Value)> = Vec::new();
-    let stream = stream::unfold((receiver, queue), |(mut receiver, mut queue)| async move {
+    let state = (receiver, queue, inbox);
+    let stream = stream::unfold(state, |(mut receiver, mut queue, inbox)| async move {
         loop {
             if let Some((kind, data)) = queue.pop() {
                 let event = SseEvent::default().event(kind).data(data.to_string());
-                return Some((Ok(event), (receiver, queue)));
+                return Some((Ok(event), (receiver, queue, inbox)));
             }
             match receiver.recv().await {
+                Ok(event) if !push::concerns(&event, inbox.as_deref()) => {}
                 Ok(event) => {
                     queue = push::messages(&event);
                     queue.reverse();
@@ -33,5 +42,5 @@ pub async fn events(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use mailparse::MailHeaderMap;
 use serde::{Deserialize, Serialize};
 
+use super::inboxes;
 use super::params::{Params, json_body, paging, search_query};
 use crate::message::{Address, Part, PartRole, part_text};
 use crate::store::{Page, Selection, StoredMessage, Summary};
@@ -50,19 +51,24 @@ pub async fn list(
     Query(params): Query<Params>,
 ) -> Result<Json<MessagesSummary>, ApiError> {
     let (start, limit) = paging(&params)?;
-    let page = state.store.list(start, limit).await?;
+    let inbox = inboxes::param(&state, &params).await?;
+    let page = match inboxes::scope_query(None, inbox.as_ref()) {
+        Some(query) => state.store.search(query, start, limit).await?,
+        None => state.store.list(start, limit).await?,
+    };
     Ok(Json(MessagesSummary::new(page, start)))
 }
 
 /// Resolves `latest` (the newest message matching the `query` parameter,
-/// if one is given) and checks the message exists.
+/// if one is given, in the `inbox` one names) and checks the message exists.
 pub async fn find(
     state: &AppState,
     id: String,
     params: &Params,
 ) -> Result<StoredMessage, ApiError> {
     let id = if id == "latest" {
-        let query = search_query(params)?;
+        let inbox = inboxes::param(state, params).await?;
+        let query = inboxes::scope_query(search_query(params)?, inbox.as_ref());
         state
             .store
             .latest_id(query)
@@ -175,6 +181,7 @@ struct MessageJson<'a> {
     attachments: Vec<Attachment>,
     envelope: EnvelopeJson<'a>,
     problems: &'a [String],
+    inbox: &'a str,
 }
 
 pub async fn show(
@@ -267,6 +274,7 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
             transcript: &e.transcript,
         },
         problems: &message.problems,
+        inbox: &s.inbox,
     };
     Json(json).into_response()
 }
@@ -354,8 +362,14 @@ struct SetRead {
 }
 
 /// `PUT /api/v1/messages {"IDs": [...], "Read": true}`: marks the listed
-/// messages, or the matches of `Search`, or (with neither) every message.
-pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+/// messages, or the matches of `Search`, or (with neither) every message;
+/// `?inbox=` confines the last two to one inbox.
+pub async fn set_read(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let inbox = inboxes::param(&state, &params).await?;
     let request: SetRead = json_body(
         &body,
         r#"expected {"IDs": ["<ID>", ...], "Read": true} or {"Search": "<query>", "Read": false}"#,
@@ -369,6 +383,7 @@ pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Resp
     } else {
         Selection::All
     };
+    let selection = inboxes::scope_selection(selection, inbox.as_ref());
     state.store.set_read(selection, request.read).await?;
     Ok(().into_response())
 }
@@ -409,8 +424,14 @@ fn delete_selection(body: &[u8]) -> Result<Selection, ApiError> {
     })
 }
 
-pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let selection = delete_selection(&body)?;
+/// `?inbox=` confines "every message" to one inbox.
+pub async fn delete(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let inbox = inboxes::param(&state, &params).await?;
+    let selection = inboxes::scope_selection(delete_selection(&body)?, inbox.as_ref());
     let deleted = state.store.delete(selection).await?;
     state.stats.messages_deleted(deleted);
     // An empty body: both the Mailpit and the MailHog clients accept it

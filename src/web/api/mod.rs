@@ -4,6 +4,7 @@ pub mod chaos;
 pub mod docs;
 pub mod events;
 pub mod extract;
+pub mod inboxes;
 pub mod info;
 pub mod mailhog;
 pub mod messages;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(messages::delete),
         )
         .route("/search", get(search::search).delete(search::delete))
+        .route("/inboxes", get(inboxes::list))
         .route("/send", post(send::send))
         .route("/wait", get(wait::wait))
         .route("/webui", get(info::webui))

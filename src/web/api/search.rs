@@ -4,13 +4,21 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
+use super::inboxes;
 use super::messages::MessagesSummary;
 use super::params::{Params, paging, search_query};
 use crate::store::Selection;
 use crate::web::{ApiError, AppState};
 
-fn required_query(params: &Params) -> Result<crate::search::Query, ApiError> {
-    search_query(params)?.ok_or_else(|| ApiError::bad_request("the query parameter is required"))
+/// The `query` parameter, confined to the `inbox` one if given.
+async fn required_query(
+    state: &AppState,
+    params: &Params,
+) -> Result<crate::search::Query, ApiError> {
+    let query = search_query(params)?
+        .ok_or_else(|| ApiError::bad_request("the query parameter is required"))?;
+    let inbox = inboxes::param(state, params).await?;
+    Ok(inboxes::scope_query(Some(query), inbox.as_ref()).unwrap_or_default())
 }
 
 /// Matches, newest first, paginated in SQL.
@@ -18,7 +26,7 @@ pub async fn search(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Json<MessagesSummary>, ApiError> {
-    let query = required_query(&params)?;
+    let query = required_query(&state, &params).await?;
     let (start, limit) = paging(&params)?;
     let page = state.store.search(query, start, limit).await?;
     Ok(Json(MessagesSummary::new(page, start)))
@@ -30,7 +38,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let query = required_query(&params)?;
+    let query = required_query(&state, &params).await?;
     let deleted = state.store.delete(Selection::Query(query)).await?;
     state.stats.messages_deleted(deleted);
     Ok(().into_response())

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::inboxes;
 use super::messages::{find_with_raw, message_json};
 use super::params::{Params, search_query};
 use crate::config::parse_duration;
@@ -92,7 +93,9 @@ async fn first_match(
     loop {
         match events.recv().await {
             Ok(Event::New(summary)) => {
-                if !after_cursor(cursor, &summary) {
+                if !after_cursor(cursor, &summary)
+                    || query.inbox().is_some_and(|inbox| inbox != summary.inbox)
+                {
                     continue;
                 }
                 if query.is_empty()
@@ -129,7 +132,8 @@ pub async fn wait(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let query = search_query(&params)?.unwrap_or_default();
+    let inbox = inboxes::param(&state, &params).await?;
+    let query = inboxes::scope_query(search_query(&params)?, inbox.as_ref()).unwrap_or_default();
     let cursor = cursor(&params)?;
     let timeout = timeout(&params)?;
     let full = params.get("full").is_some_and(|v| v == "1" || v == "true");

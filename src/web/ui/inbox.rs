@@ -1,5 +1,6 @@
-//! `/` and `/?q=...&start=...`: one page of the inbox or of a search,
-//! newest first, paginated in SQL so 100,000 messages cost the same as 50.
+//! `/` and `/?q=...&inbox=...&start=...`: one page of the mail (of every
+//! inbox, or of one) or of a search, newest first, paginated in SQL so
+//! 100,000 messages cost the same as 50.
 
 use std::collections::HashMap;
 
@@ -9,8 +10,9 @@ use axum::response::Response;
 
 use super::{Chrome, PageError, format, render};
 use crate::search;
-use crate::store::Summary;
+use crate::store::{InboxCounts, Summary};
 use crate::timefmt;
+use crate::web::api::inboxes;
 use crate::web::{AppState, webroot};
 
 /// Rows per page (Mailpit's default page size).
@@ -87,15 +89,30 @@ struct InboxPage {
     links: Vec<PageLink>,
     /// Why the query was refused, if it was.
     query_error: Option<String>,
+    /// Every inbox with its counts, for the switcher.
+    inboxes: Vec<InboxCounts>,
 }
 
 impl InboxPage {
-    fn page_title(&self) -> &'static str {
-        if self.chrome.query.is_empty() {
+    fn page_title(&self) -> String {
+        let what = if self.chrome.query.is_empty() {
             "Inbox"
         } else {
             "Search"
+        };
+        match self.chrome.inbox.as_str() {
+            "" => what.to_string(),
+            inbox => format!("{what}: {inbox}"),
         }
+    }
+
+    /// The switcher shows once there is a choice (or one was made).
+    fn show_switcher(&self) -> bool {
+        self.inboxes.len() > 1 || !self.chrome.inbox.is_empty()
+    }
+
+    fn inbox_href(&self, name: &str) -> String {
+        href("", name, 0)
     }
 
     /// `1–50 of 1,234`.
@@ -112,11 +129,14 @@ impl InboxPage {
     }
 }
 
-/// The query string of the page starting at `start` of `query`.
-fn href(query: &str, start: u64) -> String {
+/// The query string of the page starting at `start` of `query` in `inbox`.
+fn href(query: &str, inbox: &str, start: u64) -> String {
     let mut params = Vec::new();
     if !query.is_empty() {
         params.push(format!("q={}", format::query_value(query)));
+    }
+    if !inbox.is_empty() {
+        params.push(format!("inbox={}", format::query_value(inbox)));
     }
     if start > 0 {
         params.push(format!("start={start}"));
@@ -129,27 +149,27 @@ fn href(query: &str, start: u64) -> String {
     }
 }
 
-fn page_links(query: &str, start: u64, matched: u64) -> Vec<PageLink> {
+fn page_links(query: &str, inbox: &str, start: u64, matched: u64) -> Vec<PageLink> {
     let last_page_start = matched.saturating_sub(1) / PAGE_SIZE * PAGE_SIZE;
     let mut links = Vec::new();
     if start > 0 {
         links.push(PageLink {
             label: "Newest",
-            href: href(query, 0),
+            href: href(query, inbox, 0),
         });
         links.push(PageLink {
             label: "Newer",
-            href: href(query, start.saturating_sub(PAGE_SIZE)),
+            href: href(query, inbox, start.saturating_sub(PAGE_SIZE)),
         });
     }
     if start + PAGE_SIZE < matched {
         links.push(PageLink {
             label: "Older",
-            href: href(query, start + PAGE_SIZE),
+            href: href(query, inbox, start + PAGE_SIZE),
         });
         links.push(PageLink {
             label: "Oldest",
-            href: href(query, last_page_start),
+            href: href(query, inbox, last_page_start),
         });
     }
     links
@@ -167,11 +187,14 @@ pub async fn page(
         .and_then(|s| s.parse::<u64>().ok())
         .filter(|&s| i64::try_from(s).is_ok())
         .unwrap_or(0);
-    let chrome = Chrome::load(&state, text).await?;
+    let mut chrome = Chrome::load(&state, text).await?;
+    // An unknown inbox is a 404 page, as in the API.
+    let inbox = inboxes::param(&state, &params).await?;
     let (query, query_error) = match search::Query::parse(text) {
-        Ok(query) => (Some(query), None),
+        Ok(query) => (inboxes::scope_query(Some(query), inbox.as_ref()), None),
         Err(err) => (None, Some(err.to_string())),
     };
+    chrome.inbox = inbox.map(|i| i.into_string()).unwrap_or_default();
     let found = match query {
         Some(query) => Some(state.store.search(query, start, PAGE_SIZE).await?),
         None => None,
@@ -185,7 +208,8 @@ pub async fn page(
         None => (Vec::new(), 0),
     };
     render(&InboxPage {
-        links: page_links(text, start, matched),
+        links: page_links(text, &chrome.inbox, start, matched),
+        inboxes: inboxes::inboxes(&state).await?,
         chrome,
         rows,
         // The empty row the script clones for messages that arrive live,
@@ -210,19 +234,28 @@ mod tests {
                 .map(|l| (l.label, l.href.clone()))
                 .collect::<Vec<_>>()
         };
-        assert!(page_links("", 0, 50).is_empty());
+        assert!(page_links("", "", 0, 50).is_empty());
         assert_eq!(
-            labels(&page_links("", 0, 120)),
+            labels(&page_links("", "", 0, 120)),
             [
                 ("Older", "/?start=50".into()),
                 ("Oldest", "/?start=100".into())
             ]
         );
         assert_eq!(
-            labels(&page_links("to:a b&c", 100, 120)),
+            labels(&page_links("to:a b&c", "", 100, 120)),
             [
                 ("Newest", "/?q=to%3Aa+b%26c".into()),
                 ("Newer", "/?q=to%3Aa+b%26c&start=50".into())
+            ]
+        );
+        assert_eq!(
+            labels(&page_links("x", "billing", 50, 120)),
+            [
+                ("Newest", "/?q=x&inbox=billing".into()),
+                ("Newer", "/?q=x&inbox=billing".into()),
+                ("Older", "/?q=x&inbox=billing&start=100".into()),
+                ("Oldest", "/?q=x&inbox=billing&start=100".into())
             ]
         );
     }

@@ -34,6 +34,8 @@ pub struct Chrome {
     /// The chaos rules in their textual form, while any is active: the
     /// banner saying that SMTP sessions may fail on purpose.
     pub chaos: Option<String>,
+    /// The inbox the page is confined to; empty for every inbox.
+    pub inbox: String,
 }
 
 impl Chrome {
@@ -46,6 +48,7 @@ impl Chrome {
             chaos: Some(state.chaos.rules())
                 .filter(|rules| rules.is_active())
                 .map(|rules| rules.to_string()),
+            inbox: String::new(),
         })
     }
 }
