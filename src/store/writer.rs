@@ -174,8 +174,17 @@ impl Writer {
         let mut count = self.count;
         let mut done = Vec::with_capacity(batch.len());
         let committed = self.conn.transaction().and_then(|tx| {
-            for op in batch.drain(..) {
+            // Reversed so that `pop` takes them in order and whatever is
+            // left on an early return is still in `batch` to be answered.
+            batch.reverse();
+            while let Some(op) = batch.pop() {
                 done.push(apply(&tx, op, &mut count));
+                if tx.is_autocommit() {
+                    // SQLITE_FULL or an I/O error can make SQLite roll the
+                    // whole transaction back; the operations after it would
+                    // then run (and commit) on their own.
+                    return Err(rolled_back());
+                }
             }
             tx.commit()
         });
@@ -192,7 +201,8 @@ impl Writer {
                     Done::Nothing => {}
                 }
             }
-            // Operations never reached if `transaction()` itself failed.
+            // Operations never reached: `transaction()` itself failed, or
+            // SQLite rolled the transaction back part-way.
             for op in batch.drain(..) {
                 match op {
                     Op::Insert(_, reply) => drop(reply.send(Err(failed()))),
@@ -292,6 +302,13 @@ impl Writer {
             }
         }
     }
+}
+
+fn rolled_back() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("SQLite rolled the transaction back".into()),
+    )
 }
 
 /// Applies one operation inside the batch transaction. A failing operation
@@ -619,4 +636,100 @@ fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
         tx.prepare_cached(sql)?.execute([rowid])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::Envelope;
+
+    fn writer(dir: &Path) -> Writer {
+        let mut conn = open(&dir.join("w.db")).expect("opening a test database");
+        schema::migrate(&mut conn).expect("migrating");
+        Writer {
+            conn,
+            count: 0,
+            retention: Retention {
+                max_messages: 0,
+                max_age: None,
+            },
+            prune_pending: false,
+            close_requested: None,
+            events: Events::default(),
+        }
+    }
+
+    /// Queues `n` inserts of incompressible messages of `size` bytes,
+    /// commits them as one batch and returns how many succeeded.
+    fn insert_batch(w: &mut Writer, n: usize, size: usize, tag: &str) -> usize {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut receivers = Vec::new();
+        let mut batch = Vec::new();
+        for i in 0..n {
+            let mut raw = format!("Subject: {tag} {i}\r\n\r\n").into_bytes();
+            raw.extend((0..size).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                b'a' + (seed % 26) as u8
+            }));
+            let id = format!("{tag}-{i}");
+            let message = crate::ingest::prepare(id, 0, Envelope::default(), raw);
+            let (tx, rx) = oneshot::channel();
+            batch.push(Op::Insert(Box::new(message), tx));
+            receivers.push(rx);
+        }
+        w.commit_batch(&mut batch);
+        assert!(batch.is_empty(), "every operation is answered");
+        receivers
+            .into_iter()
+            .map(|mut rx| rx.try_recv().expect("an answer"))
+            .filter(Result::is_ok)
+            .count()
+    }
+
+    fn stored(w: &Writer) -> (u64, u64) {
+        let count = |sql: &str| w.conn.query_row(sql, [], |r| r.get(0)).expect("counting");
+        (
+            count("SELECT count(*) FROM messages"),
+            count("SELECT count(*) FROM message_raw"),
+        )
+    }
+
+    #[test]
+    fn a_full_database_fails_the_batch_and_recovers() {
+        let dir = std::env::temp_dir().join(format!("letterbox-writer-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).expect("creating a test directory");
+        let mut w = writer(&dir);
+        assert_eq!(insert_batch(&mut w, 5, 1000, "fits"), 5);
+        let pages: u64 = w
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("page_count");
+        // The same limit SQLite reports for a full disk: SQLITE_FULL.
+        w.conn
+            .pragma_update(None, "max_page_count", pages + 4)
+            .expect("limiting the size");
+        let ok = insert_batch(&mut w, 20, 8000, "full");
+        assert!(ok < 20, "the database never filled up");
+        let (messages, raws) = stored(&w);
+        assert_eq!(messages, 5 + ok as u64, "only answered messages are kept");
+        assert_eq!(messages, raws, "no message is stored half");
+        assert_eq!(w.count, messages);
+
+        // Space comes back: writes succeed again.
+        w.conn
+            .pragma_update(None, "max_page_count", 1_000_000)
+            .expect("lifting the limit");
+        assert_eq!(insert_batch(&mut w, 3, 8000, "again"), 3);
+        let (messages, raws) = stored(&w);
+        assert_eq!((messages, raws), (8 + ok as u64, 8 + ok as u64));
+        let check: String = w
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        drop(w);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
