@@ -697,7 +697,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_database_fails_the_batch_and_recovers() {
+    fn a_full_or_read_only_database_fails_the_batch_and_recovers() {
         let dir = std::env::temp_dir().join(format!("letterbox-writer-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).expect("creating a test directory");
         let mut w = writer(&dir);
@@ -724,6 +724,18 @@ mod tests {
         assert_eq!(insert_batch(&mut w, 3, 8000, "again"), 3);
         let (messages, raws) = stored(&w);
         assert_eq!((messages, raws), (8 + ok as u64, 8 + ok as u64));
+        // A read-only database (SQLITE_READONLY) fails the same way.
+        w.conn
+            .pragma_update(None, "query_only", true)
+            .expect("making the connection read-only");
+        assert_eq!(insert_batch(&mut w, 3, 100, "read-only"), 0);
+        w.conn
+            .pragma_update(None, "query_only", false)
+            .expect("making the connection writable");
+        assert_eq!(insert_batch(&mut w, 2, 100, "writable"), 2);
+        let (messages, raws) = stored(&w);
+        assert_eq!((messages, raws), (10 + ok as u64, 10 + ok as u64));
+        assert_eq!(w.count, messages);
         let check: String = w
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
