@@ -180,6 +180,13 @@ Content-Disposition: attachment; filename=\"../../\\\"x\r\n.html\"\r\n\r\n<scrip
                 .to_vec(),
         ),
         (
+            // Regression: a panic in html_to_text, found by fuzzing.
+            "entity before multi-byte text".into(),
+            "Subject: entity\r\nContent-Type: text/html; charset=utf-8\r\n\r\n&abcdefghij\u{e9}x; &\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\r\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+        (
             "huge declared sizes".into(),
             b"Subject: sizes\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n\
 --z\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 99999999999999999999\r\n\r\nx\r\n--z--\r\n"
