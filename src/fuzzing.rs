@@ -56,7 +56,7 @@ pub fn smtp_session(data: &[u8]) {
                         delivery.data.len()
                     );
                     delivered += 1;
-                    let outcome = if delivered % 2 == 0 {
+                    let outcome = if delivered.is_multiple_of(2) {
                         Ok("01HZZZZZZZZZZZZZZZZZZZZZZZ".to_string())
                     } else {
                         Err(smtp::reply::Reply::new(451, "4.3.0", "storage failure"))
@@ -98,7 +98,10 @@ fn check_reply(reply: &smtp::reply::Reply) {
 /// codes. Checks that every indexed byte range lies inside the message.
 pub fn ingest_parse(raw: &[u8]) {
     let parsed = message::parse(raw);
-    assert!(parsed.parts.len() <= message::MAX_PARTS, "part index too big");
+    assert!(
+        parsed.parts.len() <= message::MAX_PARTS,
+        "part index too big"
+    );
     let len = raw.len() as u64;
     let mut html = String::new();
     for part in &parsed.parts {

@@ -38,7 +38,9 @@ fn blast_message(round: usize, n: usize) -> Vec<u8> {
         match line % 9 {
             0 => out.extend_from_slice(b".starts with a dot\r\n"),
             4 => out.extend_from_slice(b"..two dots \xc3\xa9t\xc3\xa9\r\n"),
-            _ => out.extend_from_slice(format!("{round}-{n} line {line} of {lines}\r\n").as_bytes()),
+            _ => {
+                out.extend_from_slice(format!("{round}-{n} line {line} of {lines}\r\n").as_bytes())
+            }
         }
     }
     out
@@ -62,6 +64,9 @@ async fn read_reply(reader: &mut BufReader<TcpStream>) -> Option<(u16, String)> 
     }
 }
 
+/// Acknowledged messages: the queued-as ID and the bytes sent.
+type Acked = Vec<(String, Vec<u8>)>;
+
 /// Sends messages `next..` of `round` on one connection until `plan` is
 /// used up or the server goes away; records each acknowledged ID.
 async fn blast_client(
@@ -69,7 +74,7 @@ async fn blast_client(
     round: usize,
     next: Arc<AtomicUsize>,
     plan: usize,
-    acked: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    acked: Arc<Mutex<Acked>>,
 ) {
     let Ok(stream) = TcpStream::connect(addr).await else {
         return;
@@ -100,7 +105,12 @@ async fn blast_client(
                 _ => return,
             }
         }
-        if smtp.get_mut().write_all(&data_payload(&data)).await.is_err() {
+        if smtp
+            .get_mut()
+            .write_all(&data_payload(&data))
+            .await
+            .is_err()
+        {
             return;
         }
         match read_reply(&mut smtp).await {
@@ -142,7 +152,11 @@ async fn verify_acked(lb: &Letterbox, acked: &[(String, Vec<u8>)]) -> u64 {
     let total = lb.get_ok("/api/v1/messages?limit=1").await["total"]
         .as_u64()
         .expect("a total");
-    assert!(total >= acked.len() as u64, "{total} listed < {} acked", acked.len());
+    assert!(
+        total >= acked.len() as u64,
+        "{total} listed < {} acked",
+        acked.len()
+    );
     total
 }
 
@@ -204,10 +218,7 @@ async fn acknowledged_messages_survive_kill_9_mid_blast() {
     }
     let lb = Letterbox::with_args(&["--db", &db]);
     let total = verify_acked(&lb, &all_acked).await;
-    eprintln!(
-        "{} acknowledged, {total} stored, 0 lost",
-        all_acked.len()
-    );
+    eprintln!("{} acknowledged, {total} stored, 0 lost", all_acked.len());
     drop(lb);
     integrity_check(&db);
 }
@@ -425,7 +436,9 @@ async fn a_full_disk_gets_451_and_recovers() {
     let mut acked = Vec::new();
     for n in 0..3 {
         let data = bulky_message(&format!("before {n}"), 1000);
-        let id = lb.send_raw("a@example.com", &["b@example.com"], &data).await;
+        let id = lb
+            .send_raw("a@example.com", &["b@example.com"], &data)
+            .await;
         acked.push((id, data));
     }
 
@@ -438,14 +451,18 @@ async fn a_full_disk_gets_451_and_recovers() {
     // Space returns.
     std::fs::remove_file(&filler).expect("removing the filler");
     let data = bulky_message("after space returned", 1000);
-    let id = lb.send_raw("a@example.com", &["b@example.com"], &data).await;
+    let id = lb
+        .send_raw("a@example.com", &["b@example.com"], &data)
+        .await;
     acked.push((id, data));
 
     // A read-only file system cannot be had here: remounting fails while
     // the database is open. The writer's unit test
     // (a_full_or_read_only_database_...) covers SQLITE_READONLY.
     let data = bulky_message("writable again", 1000);
-    let id = lb.send_raw("a@example.com", &["b@example.com"], &data).await;
+    let id = lb
+        .send_raw("a@example.com", &["b@example.com"], &data)
+        .await;
     acked.push((id, data));
 
     // Nothing half-stored, nothing corrupt, and it all survives a restart.
@@ -478,10 +495,7 @@ async fn bdat_with_wrong_lengths() {
     for bad in ["BDAT", "BDAT -1", "BDAT 12abc", "BDAT 5 FIRST"] {
         smtp.envelope("a@example.com", &["b@example.com"]).await;
         let reply = smtp.cmd(bad).await;
-        assert!(
-            reply.code == 501 || reply.code == 500,
-            "{bad}: {reply:?}"
-        );
+        assert!(reply.code == 501 || reply.code == 500, "{bad}: {reply:?}");
         smtp.expect("RSET", 250, "2.0.0").await;
     }
     // A chunk bigger than the message limit is read, thrown away and refused.
@@ -624,7 +638,8 @@ async fn starttls_twice_is_refused_inside_tls() {
 async fn auth_with_bad_base64_gets_501() {
     let lb = Letterbox::with_args(&["--smtp-auth", "user:pass"]);
     let mut smtp = lb.session().await;
-    smtp.expect("AUTH PLAIN !!!not-base64!!!", 501, "5.5.2").await;
+    smtp.expect("AUTH PLAIN !!!not-base64!!!", 501, "5.5.2")
+        .await;
     smtp.expect("AUTH LOGIN", 334, "").await;
     smtp.expect("%%%", 501, "5.5.2").await;
     smtp.expect("AUTH PLAIN", 334, "").await;

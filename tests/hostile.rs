@@ -84,16 +84,71 @@ fn big_header(bytes: usize) -> Vec<u8> {
 
 /// WHATWG encoding labels plus names that are unknown, empty or odd.
 const CHARSETS: &[&str] = &[
-    "utf-8", "utf8", "unicode-1-1-utf-8", "us-ascii", "ascii", "ibm866", "866", "cp866",
-    "iso-8859-1", "latin1", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5",
-    "iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-8-i", "iso-8859-10", "iso-8859-13",
-    "iso-8859-14", "iso-8859-15", "iso-8859-16", "koi8-r", "koi8-u", "macintosh",
-    "x-mac-cyrillic", "windows-874", "windows-1250", "windows-1251", "windows-1252", "cp1252",
-    "windows-1253", "windows-1254", "windows-1255", "windows-1256", "windows-1257",
-    "windows-1258", "x-user-defined", "gbk", "gb2312", "gb18030", "big5", "big5-hkscs",
-    "euc-jp", "iso-2022-jp", "shift_jis", "sjis", "euc-kr", "ks_c_5601-1987", "iso-2022-kr",
-    "hz-gb-2312", "replacement", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-7",
-    "x-unknown-charset", "", "\"utf-8\"", "UTF-8 ", "utf-8\t; x=y", "ébène", "../../etc/passwd",
+    "utf-8",
+    "utf8",
+    "unicode-1-1-utf-8",
+    "us-ascii",
+    "ascii",
+    "ibm866",
+    "866",
+    "cp866",
+    "iso-8859-1",
+    "latin1",
+    "iso-8859-2",
+    "iso-8859-3",
+    "iso-8859-4",
+    "iso-8859-5",
+    "iso-8859-6",
+    "iso-8859-7",
+    "iso-8859-8",
+    "iso-8859-8-i",
+    "iso-8859-10",
+    "iso-8859-13",
+    "iso-8859-14",
+    "iso-8859-15",
+    "iso-8859-16",
+    "koi8-r",
+    "koi8-u",
+    "macintosh",
+    "x-mac-cyrillic",
+    "windows-874",
+    "windows-1250",
+    "windows-1251",
+    "windows-1252",
+    "cp1252",
+    "windows-1253",
+    "windows-1254",
+    "windows-1255",
+    "windows-1256",
+    "windows-1257",
+    "windows-1258",
+    "x-user-defined",
+    "gbk",
+    "gb2312",
+    "gb18030",
+    "big5",
+    "big5-hkscs",
+    "euc-jp",
+    "iso-2022-jp",
+    "shift_jis",
+    "sjis",
+    "euc-kr",
+    "ks_c_5601-1987",
+    "iso-2022-kr",
+    "hz-gb-2312",
+    "replacement",
+    "utf-16",
+    "utf-16be",
+    "utf-16le",
+    "utf-32",
+    "utf-7",
+    "x-unknown-charset",
+    "",
+    "\"utf-8\"",
+    "UTF-8 ",
+    "utf-8\t; x=y",
+    "ébène",
+    "../../etc/passwd",
 ];
 
 /// One message per charset label: a text part, an HTML part and a subject
@@ -199,7 +254,10 @@ fn torture_messages() -> Vec<(String, Vec<u8>)> {
     let mut out = vec![
         ("nested multipart x100".to_string(), nested_multipart(100)),
         ("nested multipart x2000".to_string(), nested_multipart(2000)),
-        ("nested message/rfc822 x500".to_string(), nested_messages(500)),
+        (
+            "nested message/rfc822 x500".to_string(),
+            nested_messages(500),
+        ),
         ("10,000 parts".to_string(), many_parts(10_000)),
         ("10,010 parts".to_string(), many_parts(10_010)),
         ("1 MB header".to_string(), big_header(1024 * 1024)),
@@ -217,9 +275,16 @@ fn torture_messages() -> Vec<(String, Vec<u8>)> {
 async fn fetch(lb: &Letterbox, path: &str, errors: &mut Vec<String>) -> (u16, Vec<u8>) {
     let response = lb.get(path).await;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+    let body = response
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     if status >= 500 {
-        errors.push(format!("{path}: {status} {}", String::from_utf8_lossy(&body)));
+        errors.push(format!(
+            "{path}: {status} {}",
+            String::from_utf8_lossy(&body)
+        ));
     }
     (status, body)
 }
@@ -237,7 +302,11 @@ async fn check_views(lb: &Letterbox, id: &str, sent: &[u8]) -> Vec<String> {
     let e = &mut errors;
     let (status, raw) = fetch(lb, &format!("/api/v1/message/{id}/raw"), e).await;
     if status != 200 || raw != expected_stored(sent) {
-        e.push(format!("raw: {status}, {} bytes for {} sent", raw.len(), sent.len()));
+        e.push(format!(
+            "raw: {status}, {} bytes for {} sent",
+            raw.len(),
+            sent.len()
+        ));
     }
     let path = format!("/api/v1/message/{id}");
     let (status, body) = fetch(lb, &path, e).await;
@@ -356,9 +425,9 @@ async fn every_view_of_the_shared_corpus_renders() {
         .into_iter()
         .map(|path| {
             let data = std::fs::read(&path).expect("reading a corpus file");
-            let name = path.file_name().map_or_else(String::new, |n| {
-                n.to_string_lossy().into_owned()
-            });
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             (name, data)
         })
         .collect();

@@ -19,12 +19,24 @@ fn hostile_parts() -> Vec<u8> {
         ("text/html", "../../evil.html", "<script>alert(1)</script>"),
         ("TEXT/HTML", "..\\..\\win.ini", "<script>alert(2)</script>"),
         ("image/svg+xml", "/etc/passwd", "<svg onload=\"alert(3)\"/>"),
-        ("application/xhtml+xml", "a\"b;c.xhtml", "<html xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(4)</script></html>"),
+        (
+            "application/xhtml+xml",
+            "a\"b;c.xhtml",
+            "<html xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(4)</script></html>",
+        ),
         ("text/xml", ".htaccess", "<x/>"),
         ("application/pdf", "  . .hidden.pdf  ", "%PDF-1.4"),
         ("application/x-unknown", "ab\u{202e}lmth.exe", "MZ"),
-        ("text/html; charset=utf-8\"; x=\"", "name\r\nSet-Cookie: x=y.html", "<script>alert(5)</script>"),
-        ("image/png", "looks-like.png", "<html><script>alert(6)</script></html>"),
+        (
+            "text/html; charset=utf-8\"; x=\"",
+            "name\r\nSet-Cookie: x=y.html",
+            "<script>alert(5)</script>",
+        ),
+        (
+            "image/png",
+            "looks-like.png",
+            "<html><script>alert(6)</script></html>",
+        ),
         ("text/plain", "plain.html", "<script>alert(7)</script>"),
         ("not a type", "", "<script>alert(8)</script>"),
     ];
@@ -90,7 +102,11 @@ async fn every_kind_of_response_carries_the_security_headers() {
         let response = lb.get(path).await;
         let status = response.status().as_u16();
         assert!(status < 500, "{path}: {status}");
-        assert_eq!(header(&response, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
         let frames = header(&response, "x-frame-options");
         let csp = header(&response, "content-security-policy").to_string();
         if path.starts_with("/view/") && path.ends_with(".html") {
@@ -108,7 +124,9 @@ async fn every_kind_of_response_carries_the_security_headers() {
                 "{path}: an HTML response without a content security policy: {csp:?}"
             );
             assert!(
-                csp.contains("frame-ancestors") || frames == "SAMEORIGIN" || csp.contains("sandbox"),
+                csp.contains("frame-ancestors")
+                    || frames == "SAMEORIGIN"
+                    || csp.contains("sandbox"),
                 "{path}: {csp}"
             );
         }
@@ -173,7 +191,9 @@ async fn no_state_changing_route_accepts_another_origin() {
                 .header("Origin", origin);
             if let Some(body) = &body {
                 // A form can send text/plain without a preflight.
-                request = request.header("Content-Type", "text/plain").body(body.clone());
+                request = request
+                    .header("Content-Type", "text/plain")
+                    .body(body.clone());
             }
             let response = request.send().await.expect("sending");
             assert_eq!(
@@ -183,8 +203,12 @@ async fn no_state_changing_route_accepts_another_origin() {
             );
         }
     }
-    assert_eq!(lb.ids().await, [id.clone()]);
-    assert_eq!(lb.message(&id).await, before, "a refused request changed the message");
+    assert_eq!(lb.ids().await, std::slice::from_ref(&id));
+    assert_eq!(
+        lb.message(&id).await,
+        before,
+        "a refused request changed the message"
+    );
 }
 
 #[tokio::test]
@@ -217,12 +241,17 @@ fn assert_safe_disposition(value: &str, what: &str) {
         .unwrap_or_else(|| panic!("{what}: no quoted filename in {value:?}"));
     assert!(!name.is_empty(), "{what}: empty filename");
     assert!(!name.contains(['/', '\\']), "{what}: path in {name:?}");
-    assert!(!name.starts_with('.'), "{what}: hidden or relative {name:?}");
+    assert!(
+        !name.starts_with('.'),
+        "{what}: hidden or relative {name:?}"
+    );
     assert!(!name.contains(".."), "{what}: {name:?}");
     if let Some((_, encoded)) = value.split_once("filename*=UTF-8''") {
         let upper = encoded.to_ascii_uppercase();
         assert!(
-            !encoded.contains(['/', '\\', '"', ';', ' ']) && !upper.contains("%2F") && !upper.contains("%5C"),
+            !encoded.contains(['/', '\\', '"', ';', ' '])
+                && !upper.contains("%2F")
+                && !upper.contains("%5C"),
             "{what}: {encoded:?}"
         );
     }
@@ -255,7 +284,11 @@ async fn parts_cannot_render_as_html_on_our_origin() {
             let ctype = header(&response, "content-type").to_ascii_lowercase();
             let disposition = header(&response, "content-disposition").to_string();
             let csp = header(&response, "content-security-policy").to_string();
-            assert_eq!(header(&response, "x-content-type-options"), "nosniff", "{what}");
+            assert_eq!(
+                header(&response, "x-content-type-options"),
+                "nosniff",
+                "{what}"
+            );
             assert!(csp.starts_with("sandbox"), "{what}: {csp:?}");
             assert!(!csp.contains("script"), "{what}: {csp:?}");
             assert_safe_disposition(&disposition, &what);
@@ -263,7 +296,10 @@ async fn parts_cannot_render_as_html_on_our_origin() {
             if query.is_empty() && passive {
                 assert!(disposition.starts_with("inline"), "{what}: {disposition}");
             } else {
-                assert!(disposition.starts_with("attachment"), "{what}: {disposition}");
+                assert!(
+                    disposition.starts_with("attachment"),
+                    "{what}: {disposition}"
+                );
             }
         }
     }
