@@ -853,6 +853,9 @@ Content-Type: text/plain\r\n\r\ninner text\r\n--c--\r\n--b--\r\n";
     fn an_ampersand_before_multi_byte_text_does_not_panic() {
         // Regression (fuzzing): the entity window ended inside `é`.
         assert_eq!(html_to_text("&abcdefghij\u{e9}x;"), "&abcdefghij\u{e9}x;");
-        assert_eq!(html_to_text("&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"), "&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}");
+        assert_eq!(
+            html_to_text("&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"),
+            "&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"
+        );
     }
 }
