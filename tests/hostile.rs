@@ -19,7 +19,7 @@ const PER_MESSAGE: Duration = Duration::from_secs(120);
 
 /// Parts fetched one by one per message; a message with more has an evenly
 /// spread sample fetched (the MIME parts tab still lists all of them).
-const PARTS_FETCHED: usize = 200;
+const PARTS_FETCHED: usize = 60;
 
 const TABS: [&str; 6] = ["html", "text", "headers", "parts", "raw", "envelope"];
 
