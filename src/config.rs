@@ -134,7 +134,8 @@ pub struct Config {
     #[arg(long, env = "LETTERBOX_SMTP_MAX_RECIPIENTS", default_value_t = 1000)]
     pub smtp_max_recipients: usize,
 
-    /// Close SMTP connections idle this long (e.g. 300s, 5m).
+    /// Close SMTP connections idle this long (e.g. 300s, 5m); a command
+    /// must also be complete within this long of the previous reply.
     #[arg(long, env = "LETTERBOX_SMTP_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
     pub smtp_idle_timeout: Duration,
 

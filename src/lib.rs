@@ -10,6 +10,8 @@ pub mod compose;
 pub mod config;
 pub mod events;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inbox;
 pub mod ingest;
 pub mod message;

@@ -630,7 +630,11 @@ fn push_decoded(out: &mut String, text: &str) {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // Bytes, not chars: 12 bytes in may be inside a multi-byte char
+        // (found by fuzzing); `;` is ASCII, so where it is is a boundary.
+        let end = rest.as_bytes()[..rest.len().min(12)]
+            .iter()
+            .position(|&b| b == b';');
         let decoded = end.and_then(|end| {
             let entity = &rest[1..end];
             let ch = match entity {
@@ -843,5 +847,15 @@ Content-Type: text/plain\r\n\r\ninner text\r\n--c--\r\n--b--\r\n";
     #[test]
     fn entities_decode() {
         assert_eq!(html_to_text("a&lt;b&#62;c&#x41;&bogus;"), "a<b>cA&bogus;");
+    }
+
+    #[test]
+    fn an_ampersand_before_multi_byte_text_does_not_panic() {
+        // Regression (fuzzing): the entity window ended inside `é`.
+        assert_eq!(html_to_text("&abcdefghij\u{e9}x;"), "&abcdefghij\u{e9}x;");
+        assert_eq!(
+            html_to_text("&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"),
+            "&\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"
+        );
     }
 }

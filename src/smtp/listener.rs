@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -127,9 +127,14 @@ where
 {
     let mut out = Vec::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
+    // When the last reply went out: a command must be complete within the
+    // idle timeout of it, so a client trickling a byte at a time (or an
+    // endless line) cannot hold a connection forever.
+    let mut last_reply = Instant::now();
     loop {
         match first.take().unwrap_or_else(|| session.advance()) {
             Step::Reply(reply) => {
+                last_reply = Instant::now();
                 count_rejection(server, &reply);
                 reply.write_to(&mut out);
             }
@@ -169,6 +174,7 @@ where
                     }
                 });
                 let reply = session.delivered(outcome);
+                last_reply = Instant::now();
                 count_rejection(server, &reply);
                 reply.write_to(&mut out);
             }
@@ -186,9 +192,14 @@ where
                 // A client in the middle of a transaction may finish it after
                 // shutdown began; an idle one is told to come back later.
                 let idle = !session.is_busy();
+                let wait = if session.is_receiving_content() {
+                    server.idle_timeout
+                } else {
+                    server.idle_timeout.saturating_sub(last_reply.elapsed())
+                };
                 let read = tokio::select! {
                     () = server.shutdown.cancelled(), if idle => None,
-                    read = tokio::time::timeout(server.idle_timeout, stream.read(&mut buf)) => Some(read),
+                    read = tokio::time::timeout(wait, stream.read(&mut buf)) => Some(read),
                 };
                 let closing = match read {
                     None => Some(session.shutting_down()),

@@ -250,6 +250,12 @@ impl Session {
         self.txn.is_some() || !matches!(self.phase, Phase::Command | Phase::Closed)
     }
 
+    /// True while message content (DATA or a BDAT chunk) is being read,
+    /// where every byte is progress; elsewhere only a whole command is.
+    pub fn is_receiving_content(&self) -> bool {
+        matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
+    }
+
     /// The reply for an idle connection when the server shuts down; the
     /// session is closed afterwards.
     pub fn shutting_down(&mut self) -> Reply {

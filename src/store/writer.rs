@@ -315,6 +315,12 @@ fn run_batch(
     let mut applied = Vec::with_capacity(batch.len());
     for op in batch {
         let outcome = apply(&tx, op, count, isolate)?;
+        if tx.is_autocommit() {
+            // SQLITE_FULL or an I/O error can make SQLite roll the whole
+            // transaction back; the operations after it would then run
+            // (and commit) on their own while this batch is reported failed.
+            return Err(rolled_back());
+        }
         if outcome.failed() && !isolate {
             return Ok(None); // dropping `tx` rolls it back
         }
@@ -322,6 +328,13 @@ fn run_batch(
     }
     tx.commit()?;
     Ok(Some(applied))
+}
+
+fn rolled_back() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("SQLite rolled the transaction back".into()),
+    )
 }
 
 /// Applies one operation inside the batch transaction; in a savepoint of its
@@ -734,5 +747,90 @@ mod tests {
         let found = "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'shared'";
         assert_eq!(count(&writer, found), 3);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Queues `n` inserts of incompressible messages of `size` bytes,
+    /// commits them as one batch and returns how many succeeded.
+    fn insert_batch(w: &mut Writer, n: usize, size: usize, tag: &str) -> usize {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut receivers = Vec::new();
+        let mut batch = Vec::new();
+        for i in 0..n {
+            let mut raw = format!("Subject: {tag} {i}\r\n\r\n").into_bytes();
+            raw.extend((0..size).map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                b'a' + (seed % 26) as u8
+            }));
+            let id = format!("{tag}-{i}");
+            let inboxes = crate::inbox::Inboxes::default();
+            let message = crate::ingest::prepare(id, 0, Envelope::default(), raw, &inboxes);
+            let (tx, rx) = oneshot::channel();
+            batch.push(Op::Insert(Box::new(message), tx));
+            receivers.push(rx);
+        }
+        w.commit_batch(&mut batch);
+        assert!(batch.is_empty(), "every operation is answered");
+        receivers
+            .into_iter()
+            .map(|mut rx| rx.try_recv().expect("an answer"))
+            .filter(Result::is_ok)
+            .count()
+    }
+
+    fn stored(w: &Writer) -> (u64, u64) {
+        let count = |sql: &str| w.conn.query_row(sql, [], |r| r.get(0)).expect("counting");
+        (
+            count("SELECT count(*) FROM messages"),
+            count("SELECT count(*) FROM message_raw"),
+        )
+    }
+
+    #[test]
+    fn a_full_or_read_only_database_fails_the_batch_and_recovers() {
+        let (mut w, dir) = writer("full");
+        assert_eq!(insert_batch(&mut w, 5, 1000, "fits"), 5);
+        let pages: u64 = w
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("page_count");
+        // The same limit SQLite reports for a full disk: SQLITE_FULL.
+        w.conn
+            .pragma_update(None, "max_page_count", pages + 4)
+            .expect("limiting the size");
+        let ok = insert_batch(&mut w, 20, 8000, "full");
+        assert!(ok < 20, "the database never filled up");
+        let (messages, raws) = stored(&w);
+        assert_eq!(messages, 5 + ok as u64, "only answered messages are kept");
+        assert_eq!(messages, raws, "no message is stored half");
+        assert_eq!(w.count, messages);
+
+        // Space comes back: writes succeed again.
+        w.conn
+            .pragma_update(None, "max_page_count", 1_000_000)
+            .expect("lifting the limit");
+        assert_eq!(insert_batch(&mut w, 3, 8000, "again"), 3);
+        let (messages, raws) = stored(&w);
+        assert_eq!((messages, raws), (8 + ok as u64, 8 + ok as u64));
+        // A read-only database (SQLITE_READONLY) fails the same way.
+        w.conn
+            .pragma_update(None, "query_only", true)
+            .expect("making the connection read-only");
+        assert_eq!(insert_batch(&mut w, 3, 100, "read-only"), 0);
+        w.conn
+            .pragma_update(None, "query_only", false)
+            .expect("making the connection writable");
+        assert_eq!(insert_batch(&mut w, 2, 100, "writable"), 2);
+        let (messages, raws) = stored(&w);
+        assert_eq!((messages, raws), (10 + ok as u64, 10 + ok as u64));
+        assert_eq!(w.count, messages);
+        let check: String = w
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        drop(w);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

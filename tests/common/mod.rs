@@ -380,6 +380,11 @@ impl Letterbox {
         read_tail(&self.stderr_log)
     }
 
+    /// The server's process ID (for `/proc/PID/status` and the like).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to clean up. Waits until the process is gone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -26,9 +26,13 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// The page's only resource is its inline style.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
 /// Every path and method with its summary and parameters: a page that
 /// needs no script and loads nothing from the network.
-pub async fn page() -> Html<String> {
+pub async fn page() -> impl IntoResponse {
     let spec: serde_json::Value =
         serde_json::from_str(OPENAPI).expect("openapi.json is valid JSON");
     let mut rows = String::new();
@@ -60,7 +64,7 @@ pub async fn page() -> Html<String> {
             }
         }
     }
-    Html(format!(
+    let html = Html(format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>Letterbox API</title>\
 <meta name=viewport content=\"width=device-width\">\
 <style>body{{font:15px/1.4 system-ui,sans-serif;margin:2rem;max-width:75rem}}\
@@ -69,5 +73,6 @@ table{{border-collapse:collapse}}td{{border-top:1px solid #8884;padding:.35rem .
 <h1>Letterbox API</h1><p>{}</p><p>Machine-readable: <a href=\"openapi.json\">openapi.json</a> (OpenAPI 3.1).</p>\
 <table>{rows}</table></html>",
         escape(spec["info"]["description"].as_str().unwrap_or(""))
-    ))
+    ));
+    ([(header::CONTENT_SECURITY_POLICY, PAGE_CSP)], html)
 }
