@@ -211,6 +211,9 @@ pub struct Config {
     /// 127.0.0.1 and read the mail.
     #[arg(long, env = "LETTERBOX_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    #[command(flatten)]
+    pub relay: crate::relay::RelayArgs,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod ingest;
 pub mod message;
 pub mod net;
+pub mod relay;
 pub mod search;
 pub mod smtp;
 pub mod stats;
@@ -50,6 +51,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Relay(#[from] relay::RelayConfigError),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -102,6 +105,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     };
     let auth = config.auth_policy()?;
     let location = config.store_location()?;
+    let relay_settings = config.relay.settings()?;
 
     let smtp_listener = bind(config.smtp).await?;
     let smtps_listener = match config.smtps {
@@ -158,12 +162,25 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     if let Some(listener) = smtps_listener {
         tasks.spawn(smtp::listener::serve(listener, smtp_server, true));
     }
+    let relay = match relay_settings {
+        Some(settings) => Some(relay::Relay::start(
+            settings,
+            &config.hostname,
+            store.clone(),
+            &events,
+            stats.clone(),
+            &shutdown,
+            &tasks,
+        )?),
+        None => None,
+    };
     let state = web::AppState {
         store: store.clone(),
         ingest,
         events: events.clone(),
         stats,
         max_message_size: config.max_message_size,
+        relay,
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 use super::query::Condition;
-use super::{NewMessage, Selection, StoreError, schema};
+use super::relay::{RelayAttempt, RelayNext};
+use super::{NewMessage, Selection, StoreError, relay, schema};
 use crate::events::{Event, Events};
 use crate::message::Address;
 use crate::timefmt;
@@ -58,6 +59,21 @@ pub enum Change {
         to: String,
     },
     DeleteTag(String),
+    /// Queue a release of message `id` to the relay (1 if it exists).
+    QueueRelay {
+        id: String,
+        mail_from: String,
+        recipients: Vec<String>,
+        now_ms: i64,
+    },
+    /// Claim a queued release for an attempt (1 if it was queued).
+    StartRelay(i64),
+    /// Record an attempt of a release and what follows from it.
+    FinishRelay {
+        job: i64,
+        attempt: RelayAttempt,
+        next: RelayNext,
+    },
 }
 
 pub fn start(
@@ -70,6 +86,7 @@ pub fn start(
         source,
     })?;
     schema::migrate(&mut conn)?;
+    relay::requeue_interrupted(&conn)?;
     let count: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
     let writer = Writer {
@@ -330,7 +347,8 @@ fn apply_change(
             if matches!(selection, Selection::All) {
                 tx.execute_batch(
                     "DELETE FROM messages_fts; DELETE FROM messages_fields; DELETE FROM message_parts; DELETE FROM message_raw;
-                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM messages;",
+                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM relay_jobs;
+                     DELETE FROM messages;",
                 )?;
             } else {
                 for (rowid, _) in &rows {
@@ -395,6 +413,16 @@ fn apply_change(
                 tx.execute("UPDATE tags SET name = ?1 WHERE id = ?2", params![to, old])?;
             }
             (rows.len() as u64, Some(tags_changed(tx, &rows)?))
+        }
+        Change::QueueRelay {
+            id,
+            mail_from,
+            recipients,
+            now_ms,
+        } => (relay::queue(tx, id, mail_from, recipients, *now_ms)?, None),
+        Change::StartRelay(job) => (relay::start(tx, *job)?, None),
+        Change::FinishRelay { job, attempt, next } => {
+            (relay::finish(tx, *job, attempt, *next)?, None)
         }
         Change::DeleteTag(name) => {
             let rows = tagged(tx, name)?;
@@ -614,6 +642,7 @@ fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
         "DELETE FROM message_parts WHERE message = ?1",
         "DELETE FROM message_tags WHERE message = ?1",
         "DELETE FROM message_raw WHERE rowid = ?1",
+        "DELETE FROM relay_jobs WHERE message = ?1",
         "DELETE FROM messages WHERE rowid = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([rowid])?;

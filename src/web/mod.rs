@@ -54,6 +54,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// Largest message accepted, also for `POST /api/v1/send`.
     pub max_message_size: u64,
+    /// The relay for releasing messages, if one is configured.
+    pub relay: Option<Arc<crate::relay::Relay>>,
 }
 
 /// How the application is exposed: under which path, to whom.

@@ -8,6 +8,7 @@ pub mod mailhog;
 pub mod messages;
 mod params;
 pub mod parts;
+pub mod relay;
 pub mod search;
 pub mod send;
 pub mod tags;
@@ -38,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/part/{part_id}", get(parts::part))
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
+        .route("/message/{id}/release", post(relay::release))
+        .route("/message/{id}/relay", get(relay::status))
         .route("/info", get(info::info))
         .route("/events", get(events::events))
         .route("/openapi.json", get(docs::openapi))
