@@ -38,20 +38,20 @@ fn no_relay() -> ApiError {
     ApiError::bad_request("no relay is configured: start Letterbox with --relay-host HOST:PORT")
 }
 
-/// Queues the message for delivery through the relay; answers `ok` as
-/// Mailpit does. Delivery happens in the background: its progress is at
-/// `GET /api/v1/message/{ID}/relay`.
+/// Queues the message for delivery through the relay; answers `200` with
+/// an empty body, as the other changes do. Delivery happens in the
+/// background: its progress is at `GET /api/v1/message/{ID}/relay`.
 pub async fn release(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Params>,
     body: Bytes,
-) -> Result<&'static str, ApiError> {
+) -> Result<(), ApiError> {
     let relay = state.relay.clone().ok_or_else(no_relay)?;
     let request: ReleaseRequest = json_body(&body, EXPECTED)?;
     let message = find(&state, id, &params).await?;
     relay.release(&message, &request.to).await?;
-    Ok("ok")
+    Ok(())
 }
 
 /// One release of a message, as the API shows it.
