@@ -36,7 +36,11 @@ fn tricky_message(subject: &str) -> Vec<u8> {
 async fn release(lb: &Letterbox, id: &str, to: &[&str]) {
     let body = json!({ "To": to }).to_string();
     let (status, text) = lb
-        .request("POST", &format!("/api/v1/message/{id}/release"), Some(&body))
+        .request(
+            "POST",
+            &format!("/api/v1/message/{id}/release"),
+            Some(&body),
+        )
         .await;
     assert_eq!((status, text.as_str()), (200, ""), "release {id} to {to:?}");
 }
@@ -80,7 +84,12 @@ async fn release_delivers_the_stored_message_unchanged() {
         .send_raw("app@example.com", &["rcpt@example.com"], &data)
         .await;
 
-    release(&lb, &id, &["me@example.org", "Someone Else <else@example.org>"]).await;
+    release(
+        &lb,
+        &id,
+        &["me@example.org", "Someone Else <else@example.org>"],
+    )
+    .await;
     let done = release_in_state(&lb, &id, "sent").await;
     assert_eq!(outcomes(&done), ["sent"]);
     assert_eq!(done["From"], "app@example.com");
@@ -91,10 +100,17 @@ async fn release_delivers_the_stored_message_unchanged() {
     let upstream_id = common::ids_of(&arrived)[0].clone();
     assert!(reply.contains(&upstream_id), "{reply}");
     assert!(reply.starts_with("250 "), "{reply}");
-    assert_eq!(upstream.raw(&upstream_id).await, data, "bytes changed on the way");
+    assert_eq!(
+        upstream.raw(&upstream_id).await,
+        data,
+        "bytes changed on the way"
+    );
     let envelope = &upstream.message(&upstream_id).await["Envelope"];
     assert_eq!(envelope["MailFrom"], "app@example.com");
-    assert_eq!(envelope["RcptTo"], json!(["me@example.org", "else@example.org"]));
+    assert_eq!(
+        envelope["RcptTo"],
+        json!(["me@example.org", "else@example.org"])
+    );
 
     let status = relay_status(&lb, &id).await;
     assert_eq!(status["Enabled"], true);
@@ -273,7 +289,10 @@ async fn a_permanent_refusal_is_recorded_without_retrying() {
     let failed = release_in_state(&lb, &id, "failed").await;
     assert_eq!(outcomes(&failed), ["permanent"]);
     let reply = failed["Attempts"][0]["Reply"].as_str().unwrap();
-    assert!(reply.contains("RCPT TO:<fail-550@example.org>: 550"), "{reply}");
+    assert!(
+        reply.contains("RCPT TO:<fail-550@example.org>: 550"),
+        "{reply}"
+    );
     assert_eq!(upstream.list().await["total"], 0);
 }
 
@@ -442,8 +461,13 @@ async fn bad_releases_are_refused_with_a_reason() {
     let err = lb
         .request_err("POST", &path, Some(r#"{"To": ["me@evil.test"]}"#), 400)
         .await;
-    assert!(err.contains("me@evil.test") && err.contains("allowed"), "{err}");
-    let err = lb.request_err("POST", &path, Some(r#"{"To": []}"#), 400).await;
+    assert!(
+        err.contains("me@evil.test") && err.contains("allowed"),
+        "{err}"
+    );
+    let err = lb
+        .request_err("POST", &path, Some(r#"{"To": []}"#), 400)
+        .await;
     assert!(err.contains("no recipients"), "{err}");
     let err = lb
         .request_err("POST", &path, Some(r#"{"To": ["not an address"]}"#), 400)
@@ -471,16 +495,17 @@ async fn bad_releases_are_refused_with_a_reason() {
 
     // Deleting a message takes its pending releases with it.
     release(&lb, &id, &["me@example.org"]).await;
-    assert_eq!(relay_status(&lb, &id).await["Releases"][0]["State"], "queued");
+    assert_eq!(
+        relay_status(&lb, &id).await["Releases"][0]["State"],
+        "queued"
+    );
     lb.request_ok("DELETE", "/api/v1/messages", &json!({ "IDs": [id] }))
         .await;
     lb.request_err("GET", &format!("/api/v1/message/{id}/relay"), None, 404)
         .await;
-    let conn = rusqlite::Connection::open_with_flags(
-        &db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM relay_jobs", [], |r| r.get(0))
         .unwrap();

@@ -59,10 +59,7 @@ async fn release_from_the_message_page() {
     })
     .await;
     let arrived = upstream.wait_for_total(1).await;
-    assert_eq!(
-        arrived["messages"][0]["Subject"],
-        "release me from the UI"
-    );
+    assert_eq!(arrived["messages"][0]["Subject"], "release me from the UI");
 }
 
 #[tokio::test]

@@ -318,7 +318,10 @@ impl Connection<'_> {
 fn refusal(what: &str, reply: &Reply) -> DeliveryError {
     // Never record a credential, even one the relay echoed back.
     let what = if what.starts_with("AUTH") {
-        what.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        what.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
     } else {
         what.to_string()
     };

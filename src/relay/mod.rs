@@ -128,11 +128,7 @@ impl Relay {
             .from
             .clone()
             .unwrap_or_else(|| message.envelope.mail_from.clone());
-        if !self
-            .store
-            .queue_relay(id.clone(), from, recipients)
-            .await?
-        {
+        if !self.store.queue_relay(id.clone(), from, recipients).await? {
             return Err(ReleaseError::NotFound(id));
         }
         self.wake.notify_one();
@@ -165,7 +161,10 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(bare_address(" me@example.com ").as_deref(), Some("me@example.com"));
+        assert_eq!(
+            bare_address(" me@example.com ").as_deref(),
+            Some("me@example.com")
+        );
         assert_eq!(
             bare_address("Me <me@example.com>").as_deref(),
             Some("me@example.com")

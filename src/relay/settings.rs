@@ -412,7 +412,10 @@ mod tests {
         };
         let settings = args.settings().unwrap().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!((settings.host.as_str(), settings.port), ("flag.example", 2525));
+        assert_eq!(
+            (settings.host.as_str(), settings.port),
+            ("flag.example", 2525)
+        );
         assert_eq!(settings.from.as_deref(), Some("file@example.com"));
         assert_eq!(settings.lifetime, DEFAULT_LIFETIME);
 

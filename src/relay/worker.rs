@@ -38,9 +38,7 @@ pub async fn run(relay: Arc<Relay>, shutdown: CancellationToken) {
                 continue;
             }
             Ok(_) => match relay.store.relay_next_due().await {
-                Ok(Some(due)) => Some(Duration::from_millis(
-                    due.saturating_sub(now).max(0) as u64,
-                )),
+                Ok(Some(due)) => Some(Duration::from_millis(due.saturating_sub(now).max(0) as u64)),
                 Ok(None) => Some(IDLE_CHECK),
                 Err(err) => store_trouble(err),
             },
@@ -99,9 +97,8 @@ async fn attempt(relay: &Relay, job: RelayJob) {
             (AttemptOutcome::Permanent, reply, RelayNext::Failed)
         }
         Err(DeliveryError::Temporary(reply)) => {
-            let retry_at = now.saturating_add(
-                backoff(relay.settings.retry_initial, failures).as_millis() as i64,
-            );
+            let retry_at = now
+                .saturating_add(backoff(relay.settings.retry_initial, failures).as_millis() as i64);
             let deadline = job
                 .created_ms
                 .saturating_add(relay.settings.lifetime.as_millis() as i64);
@@ -155,7 +152,10 @@ pub async fn auto_relay(
             Ok(Event::New(summary)) => summary,
             Ok(_) => continue,
             Err(RecvError::Lagged(n)) => {
-                warn!(missed = n, "auto-relay fell behind; some new messages were not checked");
+                warn!(
+                    missed = n,
+                    "auto-relay fell behind; some new messages were not checked"
+                );
                 continue;
             }
             Err(RecvError::Closed) => return,
@@ -175,7 +175,13 @@ async fn auto_relay_one(relay: &Relay, query: &Query, id: String) -> Result<(), 
         return Ok(());
     };
     let allowed = |r: &&String| relay.settings.allowed.as_ref().is_none_or(|a| a.allows(r));
-    let recipients: Vec<String> = message.envelope.rcpt_to.iter().filter(allowed).cloned().collect();
+    let recipients: Vec<String> = message
+        .envelope
+        .rcpt_to
+        .iter()
+        .filter(allowed)
+        .cloned()
+        .collect();
     if recipients.is_empty() {
         info!(%id, "matches --relay-matching, but no recipient is allowed");
         return Ok(());

@@ -106,7 +106,9 @@ pub fn queue(
 /// Claims a queued release for an attempt; 0 if it is gone or not queued.
 pub fn start(tx: &Transaction<'_>, job: i64) -> Result<u64, rusqlite::Error> {
     let n = tx
-        .prepare_cached("UPDATE relay_jobs SET state = 'sending' WHERE id = ?1 AND state = 'queued'")?
+        .prepare_cached(
+            "UPDATE relay_jobs SET state = 'sending' WHERE id = ?1 AND state = 'queued'",
+        )?
         .execute([job])?;
     Ok(n as u64)
 }
