@@ -30,6 +30,7 @@ export class MessagePage {
     if (Type === 'stats') this.unread.set(Data.Unread);
     if ((Type === 'delete' && Data.ID === this.id) || Type === 'truncate') this.showGone();
     if (Type === 'prune' || Type === 'resync') this.checkExists();
+    if (Type === 'relay' && Data.ID === this.id) this.refreshRelay();
   }
 
   /** After a reconnection: was this message deleted meanwhile? */
@@ -85,7 +86,11 @@ export class MessagePage {
     });
   }
 
-  /** Redraws the releases from the API, again shortly while any is pending. */
+  /**
+   * Redraws the releases from the API. `relay` events trigger it; while a
+   * release is pending it also looks again now and then, in case the live
+   * connection is down.
+   */
   async refreshRelay() {
     clearTimeout(this.relayTimer);
     let status;
@@ -98,7 +103,7 @@ export class MessagePage {
     list.replaceChildren(...status.Releases.map(releaseItem));
     this.relay.hidden = status.Releases.length === 0;
     if (status.Releases.some((r) => r.State === 'queued' || r.State === 'sending')) {
-      this.relayTimer = setTimeout(() => this.refreshRelay(), 1000);
+      this.relayTimer = setTimeout(() => this.refreshRelay(), 5000);
     }
   }
 

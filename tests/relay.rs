@@ -246,10 +246,23 @@ async fn temporary_failures_are_retried_until_accepted() {
     let id = lb
         .send_raw("app@example.com", &["rcpt@example.com"], &data)
         .await;
+    let mut events = lb.get("/api/v1/events").await;
     release(&lb, &id, &["me@example.org"]).await;
 
     let done = release_in_state(&lb, &id, "sent").await;
     assert_eq!(outcomes(&done), ["temporary", "temporary", "sent"]);
+    // Each change of state was an event: queued, then three times started
+    // and finished.
+    let event = format!("event: relay\ndata: {{\"ID\":\"{id}\"}}");
+    let mut stream = String::new();
+    while stream.matches(&event).count() < 7 {
+        let chunk = tokio::time::timeout(common::TIMEOUT, events.chunk())
+            .await
+            .expect("relay events in time")
+            .unwrap()
+            .expect("the stream stays open");
+        stream.push_str(&String::from_utf8_lossy(&chunk));
+    }
     let first = done["Attempts"][0]["Reply"].as_str().unwrap();
     assert!(
         first.contains("RCPT TO:<me@example.org>") && first.contains("451 4.3.0 Try again later"),

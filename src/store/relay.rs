@@ -138,6 +138,15 @@ pub fn finish(
     Ok(n as u64)
 }
 
+/// The ID of the message a release belongs to.
+pub fn message_of(tx: &Transaction<'_>, job: i64) -> Result<Option<String>, rusqlite::Error> {
+    tx.prepare_cached(
+        "SELECT m.id FROM relay_jobs j JOIN messages m ON m.rowid = j.message WHERE j.id = ?1",
+    )?
+    .query_row([job], |r| r.get(0))
+    .optional()
+}
+
 /// At start: attempts cut off by a crash or shutdown are queued again.
 pub fn requeue_interrupted(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.execute(

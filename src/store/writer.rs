@@ -419,10 +419,17 @@ fn apply_change(
             mail_from,
             recipients,
             now_ms,
-        } => (relay::queue(tx, id, mail_from, recipients, *now_ms)?, None),
-        Change::StartRelay(job) => (relay::start(tx, *job)?, None),
+        } => {
+            let n = relay::queue(tx, id, mail_from, recipients, *now_ms)?;
+            (n, (n > 0).then(|| Event::RelayChanged(id.clone())))
+        }
+        Change::StartRelay(job) => {
+            let n = relay::start(tx, *job)?;
+            (n, relay_event(tx, n, *job)?)
+        }
         Change::FinishRelay { job, attempt, next } => {
-            (relay::finish(tx, *job, attempt, *next)?, None)
+            let n = relay::finish(tx, *job, attempt, *next)?;
+            (n, relay_event(tx, n, *job)?)
         }
         Change::DeleteTag(name) => {
             let rows = tagged(tx, name)?;
@@ -435,6 +442,14 @@ fn apply_change(
             (n, (n > 0).then_some(tags_changed(tx, &rows)?))
         }
     })
+}
+
+/// The event for a change to release `job`, if it changed anything.
+fn relay_event(tx: &Transaction<'_>, n: u64, job: i64) -> Result<Option<Event>, rusqlite::Error> {
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(relay::message_of(tx, job)?.map(Event::RelayChanged))
 }
 
 /// The (rowid, id) of every message in the selection, oldest first.
