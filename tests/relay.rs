@@ -151,6 +151,27 @@ async fn starttls_login_and_sender_from_a_config_file() {
 }
 
 #[tokio::test]
+async fn implicit_tls() {
+    let upstream = Letterbox::with_args(&["--smtps", "127.0.0.1:0"]);
+    let smtps = upstream.smtps_addr.expect("an SMTPS listener").to_string();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &smtps,
+        "--relay-tls",
+        "tls",
+        "--relay-tls-insecure",
+    ]);
+    let id = lb.send_simple("implicit tls").await;
+    release(&lb, &id, &["me@example.org"]).await;
+    release_in_state(&lb, &id, "sent").await;
+    let upstream_id = common::ids_of(&upstream.wait_for_total(1).await)[0].clone();
+    assert_eq!(
+        upstream.message(&upstream_id).await["Envelope"]["TLS"],
+        true
+    );
+}
+
+#[tokio::test]
 async fn a_certificate_that_cannot_be_verified_is_not_trusted() {
     let upstream = Letterbox::start(); // self-signed
     let lb = Letterbox::with_args(&[

@@ -332,3 +332,163 @@ fn refusal(what: &str, reply: &Reply) -> DeliveryError {
         DeliveryError::Temporary(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Serves one connection: sends each scripted reply after reading one
+    /// line (the greeting first, unprompted); returns the lines read.
+    async fn script(
+        replies: &'static [&'static str],
+    ) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut read = BufReader::new(read);
+            let mut seen = Vec::new();
+            for (n, reply) in replies.iter().enumerate() {
+                if n > 0 {
+                    let mut line = String::new();
+                    if read.read_line(&mut line).await.unwrap() == 0 {
+                        break;
+                    }
+                    seen.push(line.trim_end().to_string());
+                }
+                write.write_all(reply.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (port, task)
+    }
+
+    fn upstream(port: u16, tls: TlsMode, login: Option<(&str, &str)>) -> Upstream {
+        Upstream {
+            host: "127.0.0.1".into(),
+            port,
+            tls,
+            tls_config: Arc::new(tls::accepting_any_client().unwrap()),
+            login: login.map(|(u, p)| (u.into(), p.into())),
+            helo_name: "letterbox.test".into(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    use crate::tls;
+
+    #[tokio::test]
+    async fn logs_in_with_login_when_plain_is_not_offered() {
+        let (port, server) = script(&[
+            "220 hi\r\n",
+            "250-hello\r\n250 AUTH LOGIN\r\n",
+            "334 VXNlcm5hbWU6\r\n",
+            "334 UGFzc3dvcmQ6\r\n",
+            "235 2.7.0 ok\r\n",
+            "250 ok\r\n",
+            "250 ok\r\n",
+            "354 go\r\n",
+        ])
+        .await;
+        let up = upstream(port, TlsMode::None, Some(("me", "pw")));
+        let result = deliver(
+            &up,
+            "a@x.test",
+            &["b@y.test".into()],
+            b"Subject: x\r\n\r\nhi\r\n",
+        )
+        .await;
+        // The script ends before the final reply: the connection closes.
+        assert!(
+            matches!(result, Err(DeliveryError::Temporary(_))),
+            "{result:?}"
+        );
+        let seen = server.await.unwrap();
+        assert_eq!(
+            seen,
+            [
+                "EHLO letterbox.test",
+                "AUTH LOGIN",
+                "bWU=",
+                "cHc=",
+                "MAIL FROM:<a@x.test>",
+                "RCPT TO:<b@y.test>",
+                "DATA"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_are_permanent_or_temporary_by_code_and_hide_credentials() {
+        let (port, _server) = script(&[
+            "220 hi\r\n",
+            "250-hello\r\n250 AUTH PLAIN\r\n",
+            "535 5.7.8 bad credentials\r\n",
+        ])
+        .await;
+        let up = upstream(port, TlsMode::None, Some(("me", "secret")));
+        let err = deliver(&up, "a@x.test", &["b@y.test".into()], b"x")
+            .await
+            .unwrap_err();
+        let DeliveryError::Permanent(text) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(text, "AUTH PLAIN: 535 5.7.8 bad credentials");
+
+        let (port, _server) = script(&["220 hi\r\n", "250 hello\r\n", "421 4.3.2 busy\r\n"]).await;
+        let err = deliver(
+            &upstream(port, TlsMode::None, None),
+            "",
+            &["b@y.test".into()],
+            b"x",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DeliveryError::Temporary("MAIL FROM:<>: 421 4.3.2 busy".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn starttls_is_required_when_asked_for() {
+        let (port, _server) = script(&["220 hi\r\n", "250 hello\r\n"]).await;
+        let err = deliver(
+            &upstream(port, TlsMode::StartTls, None),
+            "a@x",
+            &["b@y".into()],
+            b"x",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("does not offer STARTTLS"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn nothing_may_follow_the_starttls_reply_before_the_handshake() {
+        // A reply smuggled in after "220 ready" would be read as if it came
+        // over TLS: the client must refuse.
+        let (port, _server) = script(&[
+            "220 hi\r\n",
+            "250-hello\r\n250 STARTTLS\r\n",
+            "220 ready\r\n250 injected\r\n",
+        ])
+        .await;
+        let err = deliver(
+            &upstream(port, TlsMode::StartTls, None),
+            "a@x",
+            &["b@y".into()],
+            b"x",
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("before the TLS handshake"),
+            "{err}"
+        );
+    }
+}
