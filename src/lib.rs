@@ -106,6 +106,9 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     let auth = config.auth_policy()?;
     let location = config.store_location()?;
     let relay_settings = config.relay.settings()?;
+    if let Some(settings) = &relay_settings {
+        settings.check_not_self(config.smtp)?;
+    }
 
     let smtp_listener = bind(config.smtp).await?;
     let smtps_listener = match config.smtps {

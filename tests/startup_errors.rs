@@ -166,6 +166,17 @@ fn bad_relay_settings() {
         Launch::default().args(&["--relay-matching", "subject:x"]),
         &["--relay-matching", "no --relay-host"],
     );
+    fails_with(
+        Launch::default().args(&[
+            "--smtp",
+            "127.0.0.1:2599",
+            "--relay-host",
+            "localhost:2599",
+            "--relay-matching",
+            "subject:x",
+        ]),
+        &["localhost:2599", "relayed again"],
+    );
     let missing = dir.file("missing.conf");
     fails_with(
         Launch::default().args(&["--relay-config", &missing]),

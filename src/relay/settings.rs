@@ -126,6 +126,10 @@ pub enum RelayConfigError {
     NoHost(&'static str),
     #[error("--relay-user needs --relay-password (and the other way round)")]
     HalfLogin,
+    #[error(
+        "--relay-host {0} is this Letterbox's own SMTP listener: with --relay-matching every relayed message would be relayed again"
+    )]
+    RelaysToItself(String),
 }
 
 /// Which recipients may be relayed to.
@@ -183,6 +187,24 @@ pub struct RelaySettings {
     pub matching: Option<(String, Query)>,
     pub lifetime: Duration,
     pub retry_initial: Duration,
+}
+
+impl RelaySettings {
+    /// Refuses an auto-relay into our own SMTP listener, which would feed
+    /// every relayed message back in to be relayed again, forever.
+    pub fn check_not_self(&self, smtp: std::net::SocketAddr) -> Result<(), RelayConfigError> {
+        let local = matches!(self.host.as_str(), "localhost" | "127.0.0.1" | "::1")
+            || self.host == smtp.ip().to_string()
+            || (smtp.ip().is_unspecified()
+                && self
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()));
+        if self.matching.is_some() && local && self.port == smtp.port() {
+            return Err(RelayConfigError::RelaysToItself(self.server.clone()));
+        }
+        Ok(())
+    }
 }
 
 /// The values a `--relay-config` file may set.
