@@ -339,7 +339,7 @@ async fn temporary_failures_give_up_after_the_lifetime() {
         "--relay-retry-initial",
         "50ms",
         "--relay-lifetime",
-        "300ms",
+        "2s",
     ]);
     let id = lb.send_simple("never").await;
     release(&lb, &id, &["fail-451@example.org"]).await;
