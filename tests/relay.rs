@@ -529,10 +529,11 @@ async fn bad_releases_are_refused_with_a_reason() {
 
     // Deleting a message takes its pending releases with it.
     release(&lb, &id, &["me@example.org"]).await;
-    assert_eq!(
-        relay_status(&lb, &id).await["Releases"][0]["State"],
-        "queued"
-    );
+    eventually("a failed attempt and an hour to wait", async || {
+        let release = relay_status(&lb, &id).await["Releases"][0].clone();
+        (release["State"] == "queued" && release["Attempts"].as_array()?.len() == 1).then_some(())
+    })
+    .await;
     lb.request_ok("DELETE", "/api/v1/messages", &json!({ "IDs": [id] }))
         .await;
     lb.request_err("GET", &format!("/api/v1/message/{id}/relay"), None, 404)
