@@ -217,6 +217,7 @@ pub struct Config {
     /// (see the README); changeable at runtime through /api/v1/chaos.
     #[arg(long, env = "LETTERBOX_CHAOS")]
     pub chaos: Option<String>,
+
     /// An inbox rule NAME=QUERY (repeatable; in the environment, rules
     /// separated by `;`): messages matching the search QUERY go to inbox
     /// NAME, e.g. `billing=to:@billing.example.com`. An SMTP AUTH login
@@ -230,6 +231,9 @@ pub struct Config {
         value_parser = parse_inbox_rule
     )]
     pub inbox_rules: Vec<crate::inbox::Rule>,
+
+    #[command(flatten)]
+    pub relay: crate::relay::RelayArgs,
 }
 
 fn parse_inbox_rule(text: &str) -> Result<crate::inbox::Rule, String> {

@@ -24,6 +24,9 @@ pub enum Event {
     },
     /// The tags of these messages changed: each message with its tags now.
     TagsChanged(Arc<[(String, Vec<String>)]>),
+    /// A release of this message to the relay was queued, started, sent
+    /// or failed.
+    RelayChanged(String),
 }
 
 /// The publishing side, shared by every clone. `None` once closed.

@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod message;
 pub mod net;
+pub mod relay;
 pub mod search;
 pub mod smtp;
 pub mod stats;
@@ -53,6 +54,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Relay(#[from] relay::RelayConfigError),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -108,6 +111,10 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     let auth = config.auth_policy()?;
     let chaos = smtp::chaos::Chaos::new(config.chaos_rules()?);
     let location = config.store_location()?;
+    let relay_settings = config.relay.settings()?;
+    if let Some(settings) = &relay_settings {
+        settings.check_not_self(config.smtp)?;
+    }
 
     let smtp_listener = bind(config.smtp).await?;
     let smtps_listener = match config.smtps {
@@ -166,6 +173,18 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     if let Some(listener) = smtps_listener {
         tasks.spawn(smtp::listener::serve(listener, smtp_server, true));
     }
+    let relay = match relay_settings {
+        Some(settings) => Some(relay::Relay::start(
+            settings,
+            &config.hostname,
+            store.clone(),
+            &events,
+            stats.clone(),
+            &shutdown,
+            &tasks,
+        )?),
+        None => None,
+    };
     let state = web::AppState {
         store: store.clone(),
         ingest,
@@ -174,6 +193,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         max_message_size: config.max_message_size,
         chaos: chaos.clone(),
         inboxes,
+        relay,
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());

@@ -131,6 +131,7 @@ pub struct Stats {
     ingest_latency: Histogram,
     /// Injected failures by (source, stage, outcome); rare enough for a lock.
     chaos_injected: Mutex<BTreeMap<ChaosKey, u64>>,
+    relay: [AtomicU64; 3],
 }
 
 /// `source` (rule or address), `stage` and `outcome` (reply code,
@@ -149,6 +150,7 @@ impl Default for Stats {
             websocket_clients: AtomicU64::new(0),
             ingest_latency: Histogram::default(),
             chaos_injected: Mutex::default(),
+            relay: Default::default(),
         }
     }
 }
@@ -165,6 +167,10 @@ pub struct Snapshot {
     pub messages_deleted: u64,
     pub websocket_clients: u64,
     pub ingest_latency: HistogramSnapshot,
+    /// Relay attempts: delivered, given up for good, to be retried.
+    pub relay_sent: u64,
+    pub relay_failed: u64,
+    pub relay_retried: u64,
 }
 
 impl Snapshot {
@@ -229,6 +235,21 @@ impl Stats {
         WebSocketClient(self.clone())
     }
 
+    /// A release was delivered to the relay.
+    pub fn relay_sent(&self) {
+        self.relay[0].fetch_add(1, Relaxed);
+    }
+
+    /// A release failed for good (5xx, or its lifetime ran out).
+    pub fn relay_failed(&self) {
+        self.relay[1].fetch_add(1, Relaxed);
+    }
+
+    /// An attempt failed temporarily; the release will be tried again.
+    pub fn relay_retried(&self) {
+        self.relay[2].fetch_add(1, Relaxed);
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             uptime_secs: self.started.elapsed().as_secs(),
@@ -239,6 +260,9 @@ impl Stats {
             messages_deleted: self.messages_deleted.load(Relaxed),
             websocket_clients: self.websocket_clients.load(Relaxed),
             ingest_latency: self.ingest_latency.snapshot(),
+            relay_sent: self.relay[0].load(Relaxed),
+            relay_failed: self.relay[1].load(Relaxed),
+            relay_retried: self.relay[2].load(Relaxed),
         }
     }
 }

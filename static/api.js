@@ -54,6 +54,16 @@ export function deleteAll(query, inbox) {
   return call('DELETE', at(text ? `api/v1/messages?${text}` : 'api/v1/messages'));
 }
 
+/** Queues the message for delivery through the relay to `to`. */
+export function release(id, to) {
+  return call('POST', at(`api/v1/message/${encodeURIComponent(id)}/release`), { To: to });
+}
+
+/** The message's releases and their attempts. */
+export function relayStatus(id) {
+  return call('GET', at(`api/v1/message/${encodeURIComponent(id)}/relay`));
+}
+
 /** Whether a message still exists. */
 export async function exists(id) {
   const response = await fetch(at(`api/v1/message/${encodeURIComponent(id)}/headers`));

@@ -1,5 +1,6 @@
-// The message page: marks the message read when opened, offers delete and
-// mark-unread, notices when another tab deletes it, and adds tab keys.
+// The message page: marks the message read when opened, offers delete,
+// mark-unread and release, notices when another tab deletes it, and adds
+// tab keys.
 
 import { at } from './root.js';
 import * as api from './api.js';
@@ -15,6 +16,10 @@ export class MessagePage {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
     });
+    this.relay = article.querySelector('#relay');
+    this.releaseDialog = article.querySelector('#release-dialog');
+    if (this.releaseDialog) this.setUpRelease();
+    if (this.relay.dataset.pending === 'true') this.refreshRelay();
     // Opening a message in the UI reads it (the API alone never does).
     if (article.dataset.read === 'false') {
       api.setRead([this.id], true).catch((error) => console.warn('marking read failed', error));
@@ -25,6 +30,7 @@ export class MessagePage {
     if (Type === 'stats') this.unread.set(Data.Unread);
     if ((Type === 'delete' && Data.ID === this.id) || Type === 'truncate') this.showGone();
     if (Type === 'prune' || Type === 'resync') this.checkExists();
+    if (Type === 'relay' && Data.ID === this.id) this.refreshRelay();
   }
 
   /** After a reconnection: was this message deleted meanwhile? */
@@ -50,6 +56,8 @@ export class MessagePage {
       if (action === 'delete') {
         await api.deleteMessages([this.id]);
         location.href = at('');
+      } else if (action === 'release') {
+        this.releaseDialog?.showModal();
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
         location.href = at('');
@@ -59,7 +67,48 @@ export class MessagePage {
     }
   }
 
+  setUpRelease() {
+    const form = this.releaseDialog.querySelector('form');
+    const error = form.querySelector('#release-error');
+    form.querySelector('[data-close]').addEventListener('click', () => this.releaseDialog.close());
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const to = form.elements.to.value.split(',').map((s) => s.trim()).filter(Boolean);
+      error.hidden = true;
+      try {
+        await api.release(this.id, to);
+        this.releaseDialog.close();
+        this.refreshRelay();
+      } catch (failure) {
+        error.textContent = failure.message;
+        error.hidden = false;
+      }
+    });
+  }
+
+  /**
+   * Redraws the releases from the API. `relay` events trigger it; while a
+   * release is pending it also looks again now and then, in case the live
+   * connection is down.
+   */
+  async refreshRelay() {
+    clearTimeout(this.relayTimer);
+    let status;
+    try {
+      status = await api.relayStatus(this.id);
+    } catch {
+      return; // Deleted, or offline: nothing to show.
+    }
+    const list = this.relay.querySelector('ol');
+    list.replaceChildren(...status.Releases.map(releaseItem));
+    this.relay.hidden = status.Releases.length === 0;
+    if (status.Releases.some((r) => r.State === 'queued' || r.State === 'sending')) {
+      this.relayTimer = setTimeout(() => this.refreshRelay(), 5000);
+    }
+  }
+
   onKey(key) {
+    if (this.releaseDialog?.open) return false; // Esc closes it natively.
     if (key >= '1' && key <= '9') {
       const tab = this.tabs[Number(key) - 1];
       if (!tab) return false;
@@ -73,4 +122,27 @@ export class MessagePage {
       default: return false;
     }
   }
+}
+
+/** One release as the page shows it, built from text only. */
+function releaseItem(release) {
+  const item = document.createElement('li');
+  const state = document.createElement('span');
+  state.className = `state ${release.State}`;
+  state.textContent = release.State;
+  item.append(state, ` to ${release.To.join(', ')}, released ${new Date(release.Created).toLocaleString()}`);
+  const attempts = document.createElement('ul');
+  attempts.className = 'attempts';
+  const outcomes = { sent: 'sent', temporary: 'temporary failure', permanent: 'permanent failure' };
+  for (const attempt of release.Attempts) {
+    const line = document.createElement('li');
+    const at = document.createElement('time');
+    at.textContent = attempt.At;
+    const reply = document.createElement('code');
+    reply.textContent = attempt.Reply;
+    line.append(at, ` ${outcomes[attempt.Outcome] ?? attempt.Outcome}: `, reply);
+    attempts.append(line);
+  }
+  item.append(attempts);
+  return item;
 }

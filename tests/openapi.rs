@@ -207,6 +207,10 @@ async fn responses_fit_their_schemas() {
             "/api/v1/message/{id}/codes",
             format!("/api/v1/message/{id}/codes"),
         ),
+        (
+            "/api/v1/message/{id}/relay",
+            format!("/api/v1/message/{id}/relay"),
+        ),
         ("/api/v1/tags", "/api/v1/tags".to_string()),
         ("/api/v1/info", "/api/v1/info".to_string()),
         ("/api/v1/webui", "/api/v1/webui".to_string()),

@@ -148,3 +148,56 @@ fn malformed_chaos_rules() {
         &["--chaos", "unknown stage \"quit\""],
     );
 }
+
+#[test]
+fn bad_relay_settings() {
+    let dir = TempDir::new("relay");
+    fails_with(
+        Launch::default().args(&[
+            "--relay-host",
+            "127.0.0.1:2525",
+            "--relay-allowed-recipients",
+            "(unclosed",
+        ]),
+        &["--relay-allowed-recipients", "(unclosed"],
+    );
+    fails_with(
+        Launch::default().args(&[
+            "--relay-host",
+            "127.0.0.1:2525",
+            "--relay-matching",
+            "larger:huge",
+        ]),
+        &["--relay-matching", "larger:huge"],
+    );
+    fails_with(
+        Launch::default().args(&["--relay-host", "relay.example.com:smtp"]),
+        &["--relay-host", "port"],
+    );
+    fails_with(
+        Launch::default().args(&["--relay-matching", "subject:x"]),
+        &["--relay-matching", "no --relay-host"],
+    );
+    fails_with(
+        Launch::default().args(&[
+            "--smtp",
+            "127.0.0.1:2599",
+            "--relay-host",
+            "localhost:2599",
+            "--relay-matching",
+            "subject:x",
+        ]),
+        &["localhost:2599", "relayed again"],
+    );
+    let missing = dir.file("missing.conf");
+    fails_with(
+        Launch::default().args(&["--relay-config", &missing]),
+        &["--relay-config", &missing],
+    );
+    let bad = dir.file("relay.conf");
+    std::fs::write(&bad, "host = 127.0.0.1:2525\ntls = sometimes\n").unwrap();
+    fails_with(
+        Launch::default().env("LETTERBOX_RELAY_CONFIG", &bad),
+        &[&bad, "line 2", "sometimes"],
+    );
+}

@@ -7,6 +7,7 @@
 
 mod query;
 mod read;
+mod relay;
 mod schema;
 mod writer;
 
@@ -23,6 +24,7 @@ use crate::message::{Address, ParsedMessage, Part};
 use crate::search::Query;
 use crate::smtp::Envelope;
 
+pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayState};
 pub use schema::MigrationError;
 pub use writer::Change;
 
@@ -359,6 +361,58 @@ impl Store {
     /// The raw message exactly as received.
     pub async fn raw(&self, id: String) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(move |conn| read::raw(conn, &id)).await
+    }
+
+    /// Queues a release of message `id` to the relay; false if there is no
+    /// such message.
+    pub async fn queue_relay(
+        &self,
+        id: String,
+        mail_from: String,
+        recipients: Vec<String>,
+    ) -> Result<bool, StoreError> {
+        let now_ms = crate::timefmt::now_millis();
+        let change = Change::QueueRelay {
+            id,
+            mail_from,
+            recipients,
+            now_ms,
+        };
+        Ok(self.change(change).await? > 0)
+    }
+
+    /// Claims a queued release for an attempt; false if it is gone or was
+    /// not queued.
+    pub async fn start_relay(&self, job: i64) -> Result<bool, StoreError> {
+        Ok(self.change(Change::StartRelay(job)).await? > 0)
+    }
+
+    /// Records an attempt of a release and what follows from it.
+    pub async fn finish_relay(
+        &self,
+        job: i64,
+        attempt: RelayAttempt,
+        next: RelayNext,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .change(Change::FinishRelay { job, attempt, next })
+            .await?
+            > 0)
+    }
+
+    /// Queued releases due at `now_ms`, the longest waiting first.
+    pub async fn relay_due(&self, now_ms: i64, limit: u64) -> Result<Vec<RelayJob>, StoreError> {
+        self.read(move |conn| relay::due(conn, now_ms, limit)).await
+    }
+
+    /// When the next queued release is due.
+    pub async fn relay_next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.read(relay::next_due).await
+    }
+
+    /// Every release of message `id`, oldest first.
+    pub async fn relay_jobs(&self, id: String) -> Result<Vec<RelayJob>, StoreError> {
+        self.read(move |conn| relay::for_message(conn, &id)).await
     }
 
     pub async fn counts(&self) -> Result<Counts, StoreError> {

@@ -108,6 +108,24 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_inbox ON messages(inbox);
     CREATE INDEX messages_unread_by_inbox ON messages(inbox) WHERE read = 0;
     "#,
+    // 5: the relay queue: messages released to an upstream SMTP server, one
+    // row per release, with every attempt and the upstream's reply. Rows go
+    // with their message (deleted explicitly by the writer).
+    r#"
+    CREATE TABLE relay_jobs (
+        id              INTEGER PRIMARY KEY,
+        message         INTEGER NOT NULL,           -- messages.rowid
+        mail_from       TEXT NOT NULL,
+        recipients      TEXT NOT NULL,              -- JSON [String]
+        state           TEXT NOT NULL
+            CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        created_at      INTEGER NOT NULL,           -- Unix milliseconds
+        next_attempt_at INTEGER NOT NULL,           -- Unix milliseconds
+        attempts        TEXT NOT NULL DEFAULT '[]'  -- JSON [RelayAttempt]
+    );
+    CREATE INDEX relay_jobs_by_message ON relay_jobs(message);
+    CREATE INDEX relay_jobs_due ON relay_jobs(next_attempt_at) WHERE state = 'queued';
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]

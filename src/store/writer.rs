@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 use super::query::Condition;
-use super::{NewMessage, Selection, StoreError, schema};
+use super::relay::{RelayAttempt, RelayNext};
+use super::{NewMessage, Selection, StoreError, relay, schema};
 use crate::events::{Event, Events};
 use crate::message::Address;
 use crate::timefmt;
@@ -58,6 +59,21 @@ pub enum Change {
         to: String,
     },
     DeleteTag(String),
+    /// Queue a release of message `id` to the relay (1 if it exists).
+    QueueRelay {
+        id: String,
+        mail_from: String,
+        recipients: Vec<String>,
+        now_ms: i64,
+    },
+    /// Claim a queued release for an attempt (1 if it was queued).
+    StartRelay(i64),
+    /// Record an attempt of a release and what follows from it.
+    FinishRelay {
+        job: i64,
+        attempt: RelayAttempt,
+        next: RelayNext,
+    },
 }
 
 pub fn start(
@@ -70,6 +86,7 @@ pub fn start(
         source,
     })?;
     schema::migrate(&mut conn)?;
+    relay::requeue_interrupted(&conn)?;
     let count: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
     let writer = Writer {
@@ -377,7 +394,8 @@ fn apply_change(
             if matches!(selection, Selection::All) {
                 tx.execute_batch(
                     "DELETE FROM messages_fts; DELETE FROM messages_fields; DELETE FROM message_parts; DELETE FROM message_raw;
-                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM messages;",
+                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM relay_jobs;
+                     DELETE FROM messages;",
                 )?;
             } else {
                 for (rowid, _) in &rows {
@@ -443,6 +461,23 @@ fn apply_change(
             }
             (rows.len() as u64, Some(tags_changed(tx, &rows)?))
         }
+        Change::QueueRelay {
+            id,
+            mail_from,
+            recipients,
+            now_ms,
+        } => {
+            let n = relay::queue(tx, id, mail_from, recipients, *now_ms)?;
+            (n, (n > 0).then(|| Event::RelayChanged(id.clone())))
+        }
+        Change::StartRelay(job) => {
+            let n = relay::start(tx, *job)?;
+            (n, relay_event(tx, n, *job)?)
+        }
+        Change::FinishRelay { job, attempt, next } => {
+            let n = relay::finish(tx, *job, attempt, *next)?;
+            (n, relay_event(tx, n, *job)?)
+        }
         Change::DeleteTag(name) => {
             let rows = tagged(tx, name)?;
             tx.execute(
@@ -454,6 +489,14 @@ fn apply_change(
             (n, (n > 0).then_some(tags_changed(tx, &rows)?))
         }
     })
+}
+
+/// The event for a change to release `job`, if it changed anything.
+fn relay_event(tx: &Transaction<'_>, n: u64, job: i64) -> Result<Option<Event>, rusqlite::Error> {
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(relay::message_of(tx, job)?.map(Event::RelayChanged))
 }
 
 /// The (rowid, id) of every message in the selection, oldest first.
@@ -669,6 +712,7 @@ fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
         "DELETE FROM message_parts WHERE message = ?1",
         "DELETE FROM message_tags WHERE message = ?1",
         "DELETE FROM message_raw WHERE rowid = ?1",
+        "DELETE FROM relay_jobs WHERE message = ?1",
         "DELETE FROM messages WHERE rowid = ?1",
     ] {
         tx.prepare_cached(sql)?.execute([rowid])?;

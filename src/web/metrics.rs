@@ -132,6 +132,21 @@ fn render(counts: &Counts, stats: &Snapshot, chaos: &[(ChaosKey, u64)]) -> Strin
         );
     }
 
+    let name = "letterbox_relay_attempts_total";
+    family(
+        &mut out,
+        name,
+        "counter",
+        "Relay delivery attempts, by result: sent, retried (failed for now), failed (for good).",
+    );
+    for (result, value) in [
+        ("sent", stats.relay_sent),
+        ("retried", stats.relay_retried),
+        ("failed", stats.relay_failed),
+    ] {
+        sample(&mut out, name, &format!("{{result=\"{result}\"}}"), value);
+    }
+
     let name = "letterbox_ingest_duration_seconds";
     family(
         &mut out,

@@ -58,6 +58,8 @@ pub struct AppState {
     pub chaos: crate::smtp::chaos::Chaos,
     /// The inbox rules (for which inboxes exist while empty).
     pub inboxes: Arc<crate::inbox::Inboxes>,
+    /// The relay for releasing messages, if one is configured.
+    pub relay: Option<Arc<crate::relay::Relay>>,
 }
 
 /// How the application is exposed: under which path, to whom.

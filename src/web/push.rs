@@ -9,6 +9,7 @@
 //! | `prune`    | `null`: many changed at once, re-fetch |
 //! | `truncate` | `null`: every message deleted          |
 //! | `resync`   | `null`: events were missed, re-fetch   |
+//! | `relay`    | `{"ID": ...}`: a release of this message changed state |
 
 use serde_json::{Value, json};
 
@@ -42,6 +43,7 @@ pub fn messages(event: &Event) -> Vec<(&'static str, Value)> {
             .iter()
             .map(|(id, tags)| ("update", json!({ "ID": id, "Tags": tags })))
             .collect(),
+        Event::RelayChanged(id) => vec![("relay", json!({ "ID": id }))],
     }
 }
 

@@ -78,16 +78,19 @@ fn resident_memory_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-/// Mailpit's `WebUIConfiguration`: what the UI may offer. Relay and spam
-/// checks are not configured in Letterbox yet; chaos is always available.
-pub async fn webui() -> Json<serde_json::Value> {
+/// Mailpit's `WebUIConfiguration`: what the UI may offer. Spam checks are
+/// not available in Letterbox; chaos always is.
+pub async fn webui(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let relay = state.relay.as_ref().map(|r| r.settings());
     Json(serde_json::json!({
         "Label": "",
         "MessageRelay": {
-            "Enabled": false,
-            "SMTPServer": "",
-            "ReturnPath": "",
-            "AllowedRecipients": "",
+            "Enabled": relay.is_some(),
+            "SMTPServer": relay.map(|r| r.server.clone()).unwrap_or_default(),
+            "ReturnPath": relay.and_then(|r| r.from.clone()).unwrap_or_default(),
+            "AllowedRecipients": relay
+                .and_then(|r| r.allowed.as_ref().map(|a| a.pattern.clone()))
+                .unwrap_or_default(),
             "BlockedRecipients": "",
             "OverrideFrom": "",
             "PreserveMessageIDs": false,

@@ -10,6 +10,7 @@ pub mod mailhog;
 pub mod messages;
 mod params;
 pub mod parts;
+pub mod relay;
 pub mod search;
 pub mod send;
 pub mod tags;
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/part/{part_id}", get(parts::part))
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
+        .route("/message/{id}/release", post(relay::release))
+        .route("/message/{id}/relay", get(relay::status))
         .route("/info", get(info::info))
         .route("/chaos", get(chaos::get).put(chaos::put))
         .route("/events", get(events::events))

@@ -14,7 +14,7 @@ use super::{Chrome, PageError, render};
 use crate::message::part_text;
 use crate::message::{Part, PartRole};
 use crate::smtp::Envelope;
-use crate::store::StoredMessage;
+use crate::store::{AttemptOutcome, RelayJob, RelayState, StoredMessage};
 use crate::timefmt;
 use crate::web::api::messages::find_with_raw;
 use crate::web::api::parts::renders_passively;
@@ -131,11 +131,87 @@ pub enum TabBody {
     Envelope(Box<Envelope>),
 }
 
+/// The Release button and the message's releases.
+pub struct RelayView {
+    /// The relay's `host:port`, when one is configured.
+    pub server: Option<String>,
+    /// Prefilled recipients: the message's To addresses.
+    pub default_to: String,
+    pub releases: Vec<ReleaseView>,
+    /// A release is still queued or being sent: the page keeps it fresh.
+    pub pending: bool,
+}
+
+pub struct ReleaseView {
+    pub state: &'static str,
+    pub to: String,
+    pub created: String,
+    pub attempts: Vec<AttemptView>,
+}
+
+pub struct AttemptView {
+    pub at: String,
+    pub outcome: &'static str,
+    pub reply: String,
+}
+
+fn state_label(state: RelayState) -> &'static str {
+    match state {
+        RelayState::Queued => "queued",
+        RelayState::Sending => "sending",
+        RelayState::Sent => "sent",
+        RelayState::Failed => "failed",
+    }
+}
+
+fn relay_view(state: &AppState, message: &StoredMessage, jobs: Vec<RelayJob>) -> RelayView {
+    let pending = jobs
+        .iter()
+        .any(|j| matches!(j.state, RelayState::Queued | RelayState::Sending));
+    let releases = jobs
+        .into_iter()
+        .map(|job| ReleaseView {
+            state: state_label(job.state),
+            to: job.recipients.join(", "),
+            created: format::exact_time(job.created_ms),
+            attempts: job
+                .attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    at: a.at,
+                    outcome: match a.outcome {
+                        AttemptOutcome::Sent => "sent",
+                        AttemptOutcome::Temporary => "temporary failure",
+                        AttemptOutcome::Permanent => "permanent failure",
+                    },
+                    reply: a.reply,
+                })
+                .collect(),
+        })
+        .collect();
+    let to = &message.summary.to;
+    let default_to = if to.is_empty() {
+        message.envelope.rcpt_to.join(", ")
+    } else {
+        to.iter()
+            .map(|a| a.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    RelayView {
+        server: state.relay.as_ref().map(|r| r.settings().server.clone()),
+        default_to,
+        releases,
+        pending,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
     chrome: Chrome,
     m: Heading,
+    relay: RelayView,
     tabs: Vec<TabLink>,
     body: TabBody,
 }
@@ -180,6 +256,8 @@ async fn show(
 ) -> Result<Response, PageError> {
     let (message, raw) = find_with_raw(&state, id, &params).await?;
     let chrome = Chrome::load(&state, "").await?;
+    let jobs = state.store.relay_jobs(message.summary.id.clone()).await?;
+    let relay = relay_view(&state, &message, jobs);
     let has_html = message.parts.iter().any(|p| p.role == PartRole::Html);
     let tab = tab.unwrap_or(if has_html { "html" } else { "text" });
     let id = &message.summary.id;
@@ -208,6 +286,7 @@ async fn show(
     render(&MessagePage {
         chrome,
         m: heading(&message, &raw),
+        relay,
         tabs,
         body,
     })

@@ -1,0 +1,566 @@
+//! Releasing mail through a relay: a second Letterbox (or a scripted SMTP
+//! server in the test) is the upstream, on its own loopback port.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use common::{Launch, Letterbox, TempDir, eventually, simple_message};
+
+/// A message with what a relay must not touch: a line starting with a dot,
+/// 8-bit text, a long header and trailing spaces.
+fn tricky_message(subject: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.com>\r\n\
+         To: Recipient <rcpt@example.com>\r\n\
+         Subject: {subject}\r\n\
+         X-Long: {}\r\n\
+         Message-ID: <{}@tests.example.com>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
+         \r\n\
+         Grüße aus der Testsuite.  \r\n\
+         .a line that starts with a dot\r\n\
+         ..and one with two\r\n",
+        "x".repeat(300),
+        subject.replace(' ', ".")
+    )
+    .into_bytes()
+}
+
+async fn release(lb: &Letterbox, id: &str, to: &[&str]) {
+    let body = json!({ "To": to }).to_string();
+    let (status, text) = lb
+        .request(
+            "POST",
+            &format!("/api/v1/message/{id}/release"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!((status, text.as_str()), (200, ""), "release {id} to {to:?}");
+}
+
+async fn relay_status(lb: &Letterbox, id: &str) -> Value {
+    lb.get_ok(&format!("/api/v1/message/{id}/relay")).await
+}
+
+/// Waits until the first release of `id` is in `state`; returns it.
+async fn release_in_state(lb: &Letterbox, id: &str, state: &str) -> Value {
+    eventually(&format!("release of {id} is {state}"), async || {
+        let status = relay_status(lb, id).await;
+        let first = status["Releases"][0].clone();
+        (first["State"] == state).then_some(first)
+    })
+    .await
+}
+
+fn outcomes(release: &Value) -> Vec<String> {
+    release["Attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["Outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+#[tokio::test]
+async fn release_delivers_the_stored_message_unchanged() {
+    let upstream = Letterbox::start();
+    let relay = upstream.smtp_addr.to_string();
+    let lb = Letterbox::with_args(&["--relay-host", &relay]);
+    let data = tricky_message("release me");
+    let id = lb
+        .send_raw("app@example.com", &["rcpt@example.com"], &data)
+        .await;
+
+    release(
+        &lb,
+        &id,
+        &["me@example.org", "Someone Else <else@example.org>"],
+    )
+    .await;
+    let done = release_in_state(&lb, &id, "sent").await;
+    assert_eq!(outcomes(&done), ["sent"]);
+    assert_eq!(done["From"], "app@example.com");
+    assert_eq!(done["To"], json!(["me@example.org", "else@example.org"]));
+    let reply = done["Attempts"][0]["Reply"].as_str().unwrap();
+
+    let arrived = upstream.wait_for_total(1).await;
+    let upstream_id = common::ids_of(&arrived)[0].clone();
+    assert!(reply.contains(&upstream_id), "{reply}");
+    assert!(reply.starts_with("250 "), "{reply}");
+    assert_eq!(
+        upstream.raw(&upstream_id).await,
+        data,
+        "bytes changed on the way"
+    );
+    let envelope = &upstream.message(&upstream_id).await["Envelope"];
+    assert_eq!(envelope["MailFrom"], "app@example.com");
+    assert_eq!(
+        envelope["RcptTo"],
+        json!(["me@example.org", "else@example.org"])
+    );
+
+    let status = relay_status(&lb, &id).await;
+    assert_eq!(status["Enabled"], true);
+    assert_eq!(status["SMTPServer"], relay);
+    let webui = lb.get_ok("/api/v1/webui").await;
+    assert_eq!(webui["MessageRelay"]["Enabled"], true);
+    let metrics = lb.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("letterbox_relay_attempts_total{result=\"sent\"} 1\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn starttls_login_and_sender_from_a_config_file() {
+    let upstream = Letterbox::with_args(&["--smtp-auth", "relay:s3cret=x"]);
+    let dir = TempDir::new("relay-config");
+    let config = dir.file("relay.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "# the test relay\nhost = {}\ntls = starttls\ntls-insecure = yes\n\
+             user = relay\npassword = s3cret=x\nfrom = bounces@example.com\n",
+            upstream.smtp_addr
+        ),
+    )
+    .unwrap();
+    let lb = Letterbox::with_args(&["--relay-config", &config]);
+    let id = lb.send_simple("over tls").await;
+    release(&lb, &id, &["me@example.org"]).await;
+    release_in_state(&lb, &id, "sent").await;
+
+    let upstream_id = common::ids_of(&upstream.wait_for_total(1).await)[0].clone();
+    let envelope = &upstream.message(&upstream_id).await["Envelope"];
+    assert_eq!(envelope["TLS"], true, "{envelope}");
+    assert_eq!(envelope["AuthUser"], "relay", "{envelope}");
+    assert_eq!(envelope["MailFrom"], "bounces@example.com", "{envelope}");
+}
+
+#[tokio::test]
+async fn implicit_tls() {
+    let upstream = Letterbox::with_args(&["--smtps", "127.0.0.1:0"]);
+    let smtps = upstream.smtps_addr.expect("an SMTPS listener").to_string();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &smtps,
+        "--relay-tls",
+        "tls",
+        "--relay-tls-insecure",
+    ]);
+    let id = lb.send_simple("implicit tls").await;
+    release(&lb, &id, &["me@example.org"]).await;
+    release_in_state(&lb, &id, "sent").await;
+    let upstream_id = common::ids_of(&upstream.wait_for_total(1).await)[0].clone();
+    assert_eq!(
+        upstream.message(&upstream_id).await["Envelope"]["TLS"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_that_cannot_be_verified_is_not_trusted() {
+    let upstream = Letterbox::start(); // self-signed
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &upstream.smtp_addr.to_string(),
+        "--relay-tls",
+        "starttls",
+        "--relay-lifetime",
+        "0s",
+    ]);
+    let id = lb.send_simple("untrusted").await;
+    release(&lb, &id, &["me@example.org"]).await;
+    let failed = release_in_state(&lb, &id, "failed").await;
+    let reply = failed["Attempts"][0]["Reply"].as_str().unwrap();
+    assert!(reply.contains("TLS"), "{reply}");
+    assert_eq!(upstream.list().await["total"], 0);
+}
+
+/// An SMTP server that refuses RCPT with `451` the first `refusals` times,
+/// then accepts; it keeps every message's DATA as received.
+async fn scripted_upstream(refusals: usize) -> (SocketAddr, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(Mutex::new(0));
+    let store = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let (store, refused) = (store.clone(), refused.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read);
+                write.write_all(b"220 scripted ESMTP\r\n").await.unwrap();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-scripted\r\n250 8BITMIME\r\n",
+                        "RCPT" => {
+                            let mut n = refused.lock().unwrap();
+                            if *n < refusals {
+                                *n += 1;
+                                b"451 4.3.0 Try again later\r\n"
+                            } else {
+                                b"250 2.1.5 Ok\r\n"
+                            }
+                        }
+                        "DATA" => {
+                            write.write_all(b"354 Go ahead\r\n").await.unwrap();
+                            let mut data = Vec::new();
+                            loop {
+                                let mut chunk = Vec::new();
+                                lines.read_until(b'\n', &mut chunk).await.unwrap();
+                                if chunk == b".\r\n" || chunk.is_empty() {
+                                    break;
+                                }
+                                data.extend_from_slice(&chunk);
+                            }
+                            store.lock().unwrap().push(data);
+                            b"250 2.0.0 Ok: accepted by the script\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 Bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 Ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (addr, received)
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_until_accepted() {
+    let (addr, received) = scripted_upstream(2).await;
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &addr.to_string(),
+        "--relay-retry-initial",
+        "100ms",
+    ]);
+    let data = tricky_message("third time lucky");
+    let id = lb
+        .send_raw("app@example.com", &["rcpt@example.com"], &data)
+        .await;
+    let mut events = lb.get("/api/v1/events").await;
+    release(&lb, &id, &["me@example.org"]).await;
+
+    let done = release_in_state(&lb, &id, "sent").await;
+    assert_eq!(outcomes(&done), ["temporary", "temporary", "sent"]);
+    // Each change of state was an event: queued, then three times started
+    // and finished.
+    let event = format!("event: relay\ndata: {{\"ID\":\"{id}\"}}");
+    let mut stream = String::new();
+    while stream.matches(&event).count() < 7 {
+        let chunk = tokio::time::timeout(common::TIMEOUT, events.chunk())
+            .await
+            .expect("relay events in time")
+            .unwrap()
+            .expect("the stream stays open");
+        stream.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let first = done["Attempts"][0]["Reply"].as_str().unwrap();
+    assert!(
+        first.contains("RCPT TO:<me@example.org>") && first.contains("451 4.3.0 Try again later"),
+        "{first}"
+    );
+    assert!(
+        done["Attempts"][2]["Reply"]
+            .as_str()
+            .unwrap()
+            .contains("accepted by the script")
+    );
+    assert!(done["NextAttempt"].is_null(), "{done}");
+    // On the wire the dots are stuffed; unstuffed it is the stored message.
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let unstuffed: Vec<u8> = got[0]
+        .split_inclusive(|&b| b == b'\n')
+        .flat_map(|line| line.strip_prefix(b".").unwrap_or(line).to_vec())
+        .collect();
+    assert_eq!(unstuffed, data);
+    let metrics = lb.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("letterbox_relay_attempts_total{result=\"retried\"} 2\n"));
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_recorded_without_retrying() {
+    let upstream = Letterbox::start();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &upstream.smtp_addr.to_string(),
+        "--relay-retry-initial",
+        "50ms",
+    ]);
+    let id = lb.send_simple("refused").await;
+    // Letterbox's failure injection: this recipient gets 550.
+    release(&lb, &id, &["fail-550@example.org"]).await;
+    let failed = release_in_state(&lb, &id, "failed").await;
+    assert_eq!(outcomes(&failed), ["permanent"]);
+    let reply = failed["Attempts"][0]["Reply"].as_str().unwrap();
+    assert!(
+        reply.contains("RCPT TO:<fail-550@example.org>: 550"),
+        "{reply}"
+    );
+    assert_eq!(upstream.list().await["total"], 0);
+}
+
+#[tokio::test]
+async fn temporary_failures_give_up_after_the_lifetime() {
+    let upstream = Letterbox::start();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &upstream.smtp_addr.to_string(),
+        "--relay-retry-initial",
+        "50ms",
+        "--relay-lifetime",
+        "2s",
+    ]);
+    let id = lb.send_simple("never").await;
+    release(&lb, &id, &["fail-451@example.org"]).await;
+    let failed = release_in_state(&lb, &id, "failed").await;
+    let outcomes = outcomes(&failed);
+    assert!(outcomes.len() >= 2, "{failed}");
+    assert!(outcomes.iter().all(|o| o == "temporary"), "{failed}");
+    assert!(failed["NextAttempt"].is_null());
+}
+
+#[tokio::test]
+async fn an_unresponsive_relay_never_blocks_ingest_or_the_ui() {
+    // Accepts connections and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = silent.accept().await {
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    let lb = Letterbox::with_args(&["--relay-host", &addr.to_string()]);
+    let first = lb.send_simple("stuck").await;
+    release(&lb, &first, &["me@example.org"]).await;
+    release_in_state(&lb, &first, "sending").await;
+
+    // While the relay hangs: mail comes in, the API and the UI answer, and
+    // more releases are queued.
+    let ids = lb.send_numbered(5).await;
+    assert_eq!(lb.list().await["total"], 6);
+    let page = lb.get(&format!("/message/{}", ids[0])).await;
+    assert_eq!(page.status(), 200);
+    release(&lb, &ids[0], &["me@example.org"]).await;
+    let queued = release_in_state(&lb, &ids[0], "queued").await;
+    assert!(queued["NextAttempt"].is_string(), "{queued}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_and_ingest_goes_on() {
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &closed_port().to_string(),
+        "--relay-retry-initial",
+        "50ms",
+    ]);
+    let id = lb.send_simple("nobody home").await;
+    release(&lb, &id, &["me@example.org"]).await;
+    let release = eventually("two failed attempts", async || {
+        let r = relay_status(&lb, &id).await["Releases"][0].clone();
+        (r["Attempts"].as_array().unwrap().len() >= 2).then_some(r)
+    })
+    .await;
+    let reply = release["Attempts"][0]["Reply"].as_str().unwrap();
+    assert!(reply.contains("connecting to"), "{reply}");
+    assert_eq!(release["Attempts"][0]["Outcome"], "temporary");
+    lb.send_numbered(3).await;
+    assert_eq!(lb.list().await["total"], 4);
+}
+
+#[tokio::test]
+async fn the_queue_survives_a_restart() {
+    let dir = TempDir::new("relay-restart");
+    let db = dir.file("letterbox.db");
+    // First the relay hangs: the release is cut off in the middle of its
+    // attempt by a kill.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = silent.accept().await {
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    let mut lb = Letterbox::with_args(&["--db", &db, "--relay-host", &silent_addr.to_string()]);
+    let data = tricky_message("survives");
+    let id = lb
+        .send_raw("app@example.com", &["rcpt@example.com"], &data)
+        .await;
+    release(&lb, &id, &["me@example.org"]).await;
+    release_in_state(&lb, &id, "sending").await;
+    lb.kill();
+    drop(lb);
+
+    // Started again with a working relay, it delivers what was pending.
+    let upstream = Letterbox::start();
+    let lb = Launch::default()
+        .args(&["--db", &db])
+        .env("LETTERBOX_RELAY_HOST", &upstream.smtp_addr.to_string())
+        .start();
+    let done = release_in_state(&lb, &id, "sent").await;
+    assert_eq!(outcomes(&done), ["sent"]);
+    let upstream_id = common::ids_of(&upstream.wait_for_total(1).await)[0].clone();
+    assert_eq!(upstream.raw(&upstream_id).await, data);
+}
+
+#[tokio::test]
+async fn matching_messages_are_relayed_automatically() {
+    let upstream = Letterbox::start();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &upstream.smtp_addr.to_string(),
+        "--relay-matching",
+        "subject:urgent",
+        "--relay-allowed-recipients",
+        r"@allowed\.test$",
+    ]);
+    lb.send_raw(
+        "app@example.com",
+        &["a@allowed.test"],
+        &simple_message("routine", "stays here"),
+    )
+    .await;
+    let data = simple_message("urgent: disk full", "goes out");
+    let id = lb
+        .send_raw(
+            "app@example.com",
+            &["ops@ALLOWED.test", "boss@other.test"],
+            &data,
+        )
+        .await;
+
+    let done = release_in_state(&lb, &id, "sent").await;
+    assert_eq!(done["To"], json!(["ops@ALLOWED.test"]));
+    let arrived = upstream.wait_for_total(1).await;
+    let upstream_id = common::ids_of(&arrived)[0].clone();
+    assert_eq!(upstream.raw(&upstream_id).await, data);
+    let envelope = &upstream.message(&upstream_id).await["Envelope"];
+    assert_eq!(envelope["RcptTo"], json!(["ops@ALLOWED.test"]));
+    // The routine message was never released.
+    let routine = lb.search_ids("subject:routine").await;
+    let status = relay_status(&lb, &routine[0]).await;
+    assert_eq!(status["Releases"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_releases_are_refused_with_a_reason() {
+    let dir = TempDir::new("relay-refusals");
+    let db = dir.file("letterbox.db");
+    let lb = Letterbox::with_args(&[
+        "--db",
+        &db,
+        "--relay-host",
+        &closed_port().to_string(),
+        "--relay-allowed-recipients",
+        r"@example\.org$",
+        "--relay-retry-initial",
+        "1h",
+    ]);
+    let id = lb.send_simple("careful").await;
+    let path = format!("/api/v1/message/{id}/release");
+    let err = lb
+        .request_err("POST", &path, Some(r#"{"To": ["me@evil.test"]}"#), 400)
+        .await;
+    assert!(
+        err.contains("me@evil.test") && err.contains("allowed"),
+        "{err}"
+    );
+    let err = lb
+        .request_err("POST", &path, Some(r#"{"To": []}"#), 400)
+        .await;
+    assert!(err.contains("no recipients"), "{err}");
+    let err = lb
+        .request_err("POST", &path, Some(r#"{"To": ["not an address"]}"#), 400)
+        .await;
+    assert!(err.contains("not an email address"), "{err}");
+    let err = lb
+        .request_err(
+            "POST",
+            &path,
+            Some(r#"{"To": ["a@example.org>\r\nRCPT TO:<b@evil.test"]}"#),
+            400,
+        )
+        .await;
+    assert!(err.contains("not an email address"), "{err}");
+    let err = lb.request_err("POST", &path, Some("[1]"), 400).await;
+    assert!(err.contains("JSON"), "{err}");
+    lb.request_err(
+        "POST",
+        "/api/v1/message/nope/release",
+        Some(r#"{"To": ["me@example.org"]}"#),
+        404,
+    )
+    .await;
+    assert_eq!(relay_status(&lb, &id).await["Releases"], json!([]));
+
+    // Deleting a message takes its pending releases with it.
+    release(&lb, &id, &["me@example.org"]).await;
+    eventually("a failed attempt and an hour to wait", async || {
+        let release = relay_status(&lb, &id).await["Releases"][0].clone();
+        (release["State"] == "queued" && release["Attempts"].as_array()?.len() == 1).then_some(())
+    })
+    .await;
+    lb.request_ok("DELETE", "/api/v1/messages", &json!({ "IDs": [id] }))
+        .await;
+    lb.request_err("GET", &format!("/api/v1/message/{id}/relay"), None, 404)
+        .await;
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM relay_jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "a release outlived its message");
+}
+
+#[tokio::test]
+async fn without_a_relay_release_says_how_to_configure_one() {
+    let lb = Letterbox::start();
+    let id = lb.send_simple("stays").await;
+    let err = lb
+        .request_err(
+            "POST",
+            &format!("/api/v1/message/{id}/release"),
+            Some(r#"{"To": ["me@example.org"]}"#),
+            400,
+        )
+        .await;
+    assert!(err.contains("--relay-host"), "{err}");
+    let status = relay_status(&lb, &id).await;
+    assert_eq!(status["Enabled"], false);
+    assert_eq!(status["Releases"], json!([]));
+}
