@@ -141,7 +141,10 @@ where
             Step::Inject(injection) => {
                 count_injection(server, peer, &injection, &injection.outcome_label());
                 match injection.outcome {
-                    Injected::Reply(reply) => reply.write_to(&mut out),
+                    Injected::Reply(reply) => {
+                        last_reply = Instant::now();
+                        reply.write_to(&mut out);
+                    }
                     Injected::Disconnect => {
                         // Replies to earlier pipelined commands still go out.
                         flush(stream, &mut out).await?;
