@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::npm;
+use common::{Letterbox, npm};
 
 /// Checks of client methods that Letterbox supports; all must pass.
 const SUPPORTED: &[&str] = &[
@@ -26,9 +26,9 @@ const SUPPORTED: &[&str] = &[
     "getInfo",
     "getConfiguration",
     "chaosTriggers",
-    // getAttachmentThumbnail, releaseMessage, htmlCheck, linkCheck and
-    // spamAssassinCheck: features Letterbox does not have; they must fail
-    // with a clear 404.
+    "releaseWithoutRelay",
+    // getAttachmentThumbnail, htmlCheck, linkCheck and spamAssassinCheck:
+    // features Letterbox does not have; they must fail with a clear 404.
     "unsupportedMethodsFailCleanly",
 ];
 
@@ -60,4 +60,31 @@ async fn get_message_attachment() {
 #[tokio::test]
 async fn render_message_html_and_text() {
     assert_pass(&["renderMessage"]).await;
+}
+
+/// `releaseMessage` against an instance whose relay is a second Letterbox:
+/// the upstream receives the message, addressed to the released recipient.
+#[tokio::test]
+async fn release_message_through_a_relay() {
+    let upstream = Letterbox::start();
+    let relay = upstream.smtp_addr.to_string();
+    let lb = Letterbox::with_args(&["--relay-host", &relay]);
+    if !npm::assert_checks_pass_on(
+        &lb,
+        "mailpit-api",
+        "mailpit-client.mjs",
+        &["releaseMessage"],
+    )
+    .await
+    {
+        return;
+    }
+    let arrived = upstream.wait_for_total(1).await;
+    let id = common::ids_of(&arrived)[0].clone();
+    let message = upstream.message(&id).await;
+    assert_eq!(message["Subject"], "Release me");
+    assert_eq!(
+        message["Envelope"]["RcptTo"],
+        serde_json::json!(["released@example.test"])
+    );
 }

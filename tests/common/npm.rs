@@ -46,9 +46,10 @@ fn installed(package: &str) -> bool {
     false
 }
 
-/// Runs the named checks of `script` against a fresh Letterbox; returns
-/// each check's error, or `None` for a pass. `None` overall when skipped.
+/// Runs the named checks of `script` against `lb`; returns each check's
+/// error, or `None` for a pass. `None` overall when skipped.
 pub async fn run_checks(
+    lb: &Letterbox,
     package: &str,
     script: &str,
     checks: &[&str],
@@ -56,7 +57,6 @@ pub async fn run_checks(
     if !installed(package) {
         return None;
     }
-    let lb = Letterbox::start();
     let mut command = Command::new("node");
     command
         .current_dir(npm_dir())
@@ -89,14 +89,26 @@ pub async fn run_checks(
     Some(results)
 }
 
-/// Every named check must pass.
+/// Every named check must pass against a fresh Letterbox.
 pub async fn assert_checks_pass(package: &str, script: &str, checks: &[&str]) {
-    let Some(results) = run_checks(package, script, checks).await else {
-        return;
+    assert_checks_pass_on(&Letterbox::start(), package, script, checks).await;
+}
+
+/// Every named check must pass against `lb`. Returns whether they ran
+/// (false when skipped outside CI).
+pub async fn assert_checks_pass_on(
+    lb: &Letterbox,
+    package: &str,
+    script: &str,
+    checks: &[&str],
+) -> bool {
+    let Some(results) = run_checks(lb, package, script, checks).await else {
+        return false;
     };
     let failures: Vec<String> = results
         .into_iter()
         .filter_map(|(name, error)| error.map(|e| format!("{name}: {e}")))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    true
 }
