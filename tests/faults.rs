@@ -1,6 +1,7 @@
 //! Faults: nothing acknowledged is lost. `kill -9` in the middle of a blast,
-//! hundreds of slow and idle clients, a full or read-only disk, and clients
-//! that misbehave in ways `smtp_protocol.rs` does not already cover.
+//! a full or read-only disk, and clients that misbehave in ways
+//! `smtp_protocol.rs` does not already cover. Slow and idle clients are in
+//! `slow_clients.rs`.
 //!
 //! `LETTERBOX_LONG_TESTS=1` makes the crash test send 10,000 messages per
 //! round at five kill points instead of 1,000 at three.
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Letterbox, Smtp, TIMEOUT, TempDir, data_payload, queued_id};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 fn long_tests() -> bool {
@@ -222,112 +223,6 @@ async fn acknowledged_messages_survive_kill_9_mid_blast() {
     eprintln!("{} acknowledged, {total} stored, 0 lost", all_acked.len());
     drop(lb);
     integrity_check(&db);
-}
-
-// ---------------------------------------------------------------------------
-// Slow and idle clients
-// ---------------------------------------------------------------------------
-
-/// How a slow connection ended: with the idle-timeout reply or otherwise.
-async fn slow_connection(addr: SocketAddr, trickle: bool) -> Result<(), String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    let mut greeting = String::new();
-    read.read_line(&mut greeting)
-        .await
-        .map_err(|e| format!("greeting: {e}"))?;
-    if !greeting.starts_with("220 ") {
-        return Err(format!("greeting {greeting:?}"));
-    }
-    // A trickler never completes its command: one byte a second.
-    let trickler = tokio::spawn(async move {
-        if trickle {
-            for byte in b"EHLO ".iter().chain(std::iter::repeat(&b'x')) {
-                if write.write_all(&[*byte]).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        } else {
-            // Keep the write half open without sending anything.
-            std::future::pending::<()>().await;
-        }
-    });
-    let mut rest = String::new();
-    let result = tokio::time::timeout(3 * TIMEOUT, read.read_to_string(&mut rest)).await;
-    trickler.abort();
-    match result {
-        Ok(_) if rest.starts_with("421 4.4.2 ") => Ok(()),
-        Ok(_) => Err(format!("ended with {rest:?}")),
-        Err(_) => Err("never closed".into()),
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn slow_and_idle_clients_neither_block_others_nor_stay_forever() {
-    const SLOW: usize = 500;
-    let lb = Letterbox::with_args(&["--smtp-idle-timeout", "8s"]);
-    let opened = Instant::now();
-    let slow: Vec<_> = (0..SLOW)
-        .map(|n| tokio::spawn(slow_connection(lb.smtp_addr, n % 2 == 0)))
-        .collect();
-    // Every slow connection has been accepted and greeted.
-    common::eventually("all slow connections open", async || {
-        let metrics = lb.get("/metrics").await.text().await.ok()?;
-        let active = metrics
-            .lines()
-            .find(|l| l.starts_with("letterbox_smtp_sessions_active "))?
-            .rsplit(' ')
-            .next()?
-            .parse::<f64>()
-            .ok()?;
-        (active >= SLOW as f64).then_some(())
-    })
-    .await;
-    let open_time = opened.elapsed();
-
-    let started = Instant::now();
-    let id = lb.send_simple("past the slow ones").await;
-    let fresh = started.elapsed();
-    assert_eq!(lb.message(&id).await["Subject"], "past the slow ones");
-    eprintln!(
-        "{SLOW} slow connections open after {open_time:.2?}; a fresh client's message took {fresh:.2?}"
-    );
-
-    let mut failures = Vec::new();
-    for (n, task) in slow.into_iter().enumerate() {
-        if let Err(err) = task.await.expect("a slow connection task") {
-            let kind = if n % 2 == 0 { "trickling" } else { "idle" };
-            failures.push(format!("{kind} {n}: {err}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} slow connections not closed by the idle timeout: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(10)]
-    );
-    eprintln!("all closed after {:.2?}", opened.elapsed());
-}
-
-/// A client sending content slowly but steadily is not cut off: inside
-/// DATA every byte counts as progress.
-#[tokio::test]
-async fn slow_message_content_is_not_an_idle_connection() {
-    let lb = Letterbox::with_args(&["--smtp-idle-timeout", "2s"]);
-    let mut smtp = lb.session().await;
-    smtp.start_data("a@example.com", &["b@example.com"]).await;
-    let data = b"Subject: slow\r\n\r\nline one\r\nline two\r\nline three\r\n";
-    let payload = data_payload(data);
-    for piece in payload.chunks(payload.len() / 4 + 1) {
-        smtp.send(piece).await;
-        tokio::time::sleep(Duration::from_millis(900)).await;
-    }
-    let id = queued_id(&smtp.reply().await);
-    assert_eq!(lb.raw(&id).await, data);
 }
 
 // ---------------------------------------------------------------------------
