@@ -380,6 +380,74 @@ async fn search_pages_count_matches_not_the_mailbox() {
     assert_eq!(none["total"], 30, "{none}");
 }
 
+/// Word searches are answered by the full-text index alone, and queries
+/// on the read flag and tags by a narrow index: their counts and deep pages
+/// must agree with the general path whatever is read.
+#[tokio::test]
+async fn counts_and_deep_pages_hold_whatever_is_read() {
+    let lb = Letterbox::start();
+    let mut alpha = Vec::new();
+    for i in 0..6 {
+        alpha.push(lb.send_simple(&format!("alpha {i}")).await);
+        if i % 2 == 0 {
+            lb.send_simple(&format!("beta {i}")).await;
+        }
+    }
+    let newest_first: Vec<String> = alpha.iter().rev().cloned().collect();
+    let set_read = |ids: &[String], read: bool| {
+        let body = json!({"IDs": ids, "Read": read});
+        let lb = &lb;
+        async move { lb.request_ok("PUT", "/api/v1/messages", &body).await }
+    };
+    let counts = |query: &'static str| {
+        let lb = &lb;
+        async move {
+            let page = lb.search(query).await;
+            (
+                page["messages_count"].as_u64().unwrap(),
+                page["messages_unread"].as_u64().unwrap(),
+            )
+        }
+    };
+
+    // Every message unread, then one read, then all read.
+    assert_eq!(counts("alpha").await, (6, 6));
+    assert_eq!(counts("alpha subject:alpha").await, (6, 6));
+    set_read(&alpha[..1], true).await;
+    assert_eq!(counts("alpha").await, (6, 5));
+    assert_eq!(counts("alpha hello").await, (6, 5));
+    assert_eq!(counts("is:unread").await, (8, 8));
+    assert_eq!(counts("is:read").await, (1, 0));
+    set_read(&lb.ids().await, true).await;
+    assert_eq!(counts("alpha").await, (6, 0));
+    assert_eq!(counts("is:unread").await, (0, 0));
+    set_read(&alpha[3..], false).await;
+    assert_eq!(counts("alpha").await, (6, 3));
+    assert_eq!(counts("is:unread").await, (3, 3));
+
+    // Pages past the first, newest first, from each path.
+    for query in ["alpha", "alpha subject:alpha", "is:unread", ""] {
+        let expected: Vec<String> = match query {
+            "is:unread" => newest_first[..3].to_vec(),
+            "" => lb.ids().await,
+            _ => newest_first.clone(),
+        };
+        for start in [0, 2, 5, 9] {
+            let path = match query {
+                "" => format!("/api/v1/messages?start={start}&limit=2"),
+                _ => format!(
+                    "/api/v1/search?query={}&start={start}&limit=2",
+                    letterbox::client::encode(query)
+                ),
+            };
+            let page = lb.get_ok(&path).await;
+            let from = start.min(expected.len());
+            let to = (start + 2).min(expected.len());
+            assert_eq!(ids_of(&page), expected[from..to], "{query} start={start}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn search_lists_every_tag_in_use_and_each_messages_tags() {
     let lb = Letterbox::start();

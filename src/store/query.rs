@@ -14,6 +14,10 @@ use crate::search::{AddressField, Filter, Query};
 pub struct Condition {
     pub sql: String,
     pub params: Vec<Value>,
+    /// Whether the condition reads a column of `messages` other than the
+    /// rowid and `read`. When it does not, the narrow `messages_rowid_read`
+    /// index can answer it without touching the table's wide rows.
+    pub reads_row: bool,
 }
 
 impl Condition {
@@ -37,6 +41,21 @@ impl Condition {
         out
     }
 
+    /// The whole query as one FTS5 expression, when it is only words,
+    /// phrases and header filters, none negated: the full-text index alone
+    /// then answers it, newest first, and stops at the page's end.
+    pub fn text_only(query: &Query) -> Option<String> {
+        let mut terms = Vec::with_capacity(query.terms.len());
+        for term in &query.terms {
+            match (term.negated, text_term(&term.filter)?) {
+                (false, TextTerm::Match(expression)) => terms.push(format!("({expression})")),
+                // Negations and unmatchable terms take the general path.
+                _ => return None,
+            }
+        }
+        (!terms.is_empty()).then(|| terms.join(" AND "))
+    }
+
     /// Adds `AND extra` with its parameters.
     pub fn and(mut self, extra: &str, params: impl IntoIterator<Item = Value>) -> Condition {
         self.sql = format!("({}) AND {extra}", self.sql);
@@ -50,6 +69,7 @@ impl Condition {
     }
 
     fn like(&mut self, column: &str, needle: &str) {
+        self.reads_row = true;
         self.sql.push_str(column);
         self.sql.push_str(r" LIKE ? ESCAPE '\'");
         self.param(like_pattern(needle));
@@ -63,10 +83,10 @@ impl Condition {
 
     fn filter(&mut self, filter: &Filter) {
         match filter {
-            Filter::Text { text, phrase } => match fts_phrase(text, !phrase) {
-                Some(expr) => self.fts(expr),
+            Filter::Text { .. } | Filter::Header { .. } => match text_term(filter) {
+                Some(TextTerm::Match(expression)) => self.fts(expression),
                 // Nothing indexable in it (only punctuation): match nothing.
-                None => self.sql.push('0'),
+                _ => self.sql.push('0'),
             },
             Filter::Address(field, needle) => self.address(*field, needle),
             Filter::Subject(needle) => {
@@ -80,39 +100,33 @@ impl Condition {
                 );
                 self.param(name.clone());
             }
-            Filter::Header { name, value } => {
-                // The name sits between marker words: an exact name match.
-                let Some(name) = fts_phrase(&format!("{HEADER_MARK} {name} {VALUE_MARK}"), false)
-                else {
-                    return self.sql.push('0');
-                };
-                // Value words (as prefixes) close to that header's name.
-                let expr = match value.as_deref().and_then(|v| fts_phrase(v, true)) {
-                    Some(value) => format!("headers : NEAR({name} {value}, 64)"),
-                    None => format!("headers : {name}"),
-                };
-                self.fts(expr);
-            }
             Filter::Read => self.sql.push_str("m.read = 1"),
             Filter::Unread => self.sql.push_str("m.read = 0"),
             Filter::Tagged => self
                 .sql
                 .push_str("EXISTS (SELECT 1 FROM message_tags mt WHERE mt.message = m.rowid)"),
-            Filter::HasAttachment => self.sql.push_str("m.attachments > 0"),
-            Filter::HasInline => self.sql.push_str("m.inline > 0"),
+            Filter::HasAttachment => self.column_test("m.attachments > 0"),
+            Filter::HasInline => self.column_test("m.inline > 0"),
             Filter::LargerThan(n) => self.compare("m.size >", *n as i64),
             Filter::SmallerThan(n) => self.compare("m.size <", *n as i64),
             Filter::Before(ms) => self.compare("m.received_at <", *ms),
             Filter::After(ms) => self.compare("m.received_at >", *ms),
             // Equality, so the `messages_by_inbox` index serves it.
             Filter::Inbox(name) => {
-                self.sql.push_str("m.inbox = ?");
+                self.column_test("m.inbox = ?");
                 self.param(name.clone());
             }
         }
     }
 
+    /// A test of a column other than the rowid and `read`.
+    fn column_test(&mut self, sql: &str) {
+        self.reads_row = true;
+        self.sql.push_str(sql);
+    }
+
     fn compare(&mut self, lhs: &str, value: i64) {
+        self.reads_row = true;
         self.sql.push_str(lhs);
         self.sql.push_str(" ?");
         self.param(value);
@@ -189,11 +203,39 @@ impl Condition {
             ],
         };
         // `?1` above refers to one parameter; number it for this condition.
+        self.reads_row = true;
         let index = self.params.len() + 1;
         let sql = parts.join(" OR ").replace("?1", &format!("?{index}"));
         self.sql.push_str(&sql);
         self.param(pattern);
     }
+}
+
+/// How the full-text index answers a word, phrase or header filter.
+enum TextTerm {
+    /// An FTS5 expression.
+    Match(String),
+    /// Nothing indexable in it (only punctuation): it matches nothing.
+    Nothing,
+}
+
+/// The full-text form of `filter`; `None` for filters on other columns.
+fn text_term(filter: &Filter) -> Option<TextTerm> {
+    let expression = match filter {
+        Filter::Text { text, phrase } => fts_phrase(text, !phrase),
+        Filter::Header { name, value } => {
+            // The name sits between marker words: an exact name match.
+            fts_phrase(&format!("{HEADER_MARK} {name} {VALUE_MARK}"), false).map(|name| {
+                // Value words (as prefixes) close to that header's name.
+                match value.as_deref().and_then(|v| fts_phrase(v, true)) {
+                    Some(value) => format!("headers : NEAR({name} {value}, 64)"),
+                    None => format!("headers : {name}"),
+                }
+            })
+        }
+        _ => return None,
+    };
+    Some(expression.map_or(TextTerm::Nothing, TextTerm::Match))
 }
 
 /// `%needle%` with LIKE's wildcards escaped.
@@ -260,6 +302,53 @@ mod tests {
         assert_eq!(c.params[0], Value::Text("{to_addrs} : \"bob@ex\"".into()));
         // Two characters are shorter than a trigram: scanned with LIKE.
         assert_eq!(c.params[1], Value::Text("%ab%".into()));
+    }
+
+    #[test]
+    fn words_and_header_filters_become_one_text_expression() {
+        let text = |q: &str| Condition::text_only(&Query::parse(q).unwrap());
+        assert_eq!(text("reset").as_deref(), Some(r#"("reset"*)"#));
+        assert_eq!(
+            text(r#"reset "your password" header:X-Tag:a"#),
+            Some(format!(
+                r#"("reset"*) AND ("your password") AND (headers : NEAR("{HEADER_MARK} X-Tag {VALUE_MARK}" "a"*, 64))"#
+            ))
+        );
+        // Anything else takes the general path.
+        for q in [
+            "",
+            "reset -password",
+            "reset subject:hi",
+            "reset is:unread",
+            "--",
+        ] {
+            assert_eq!(text(q), None, "{q}");
+        }
+    }
+
+    #[test]
+    fn only_column_tests_read_the_row() {
+        let reads = |q: &str| Condition::for_query(&Query::parse(q).unwrap()).reads_row;
+        for q in [
+            "",
+            "reset",
+            "is:unread",
+            "tag:x",
+            "is:tagged",
+            "subject:long",
+            "header:X",
+        ] {
+            assert!(!reads(q), "{q}");
+        }
+        for q in [
+            "subject:ab",
+            "from:a",
+            "has:attachment",
+            "larger:1K",
+            "message-id:abc",
+        ] {
+            assert!(reads(q), "{q}");
+        }
     }
 
     #[test]

@@ -140,12 +140,32 @@ pub fn search(
     limit: u64,
 ) -> Result<Page, StoreError> {
     let condition = Condition::for_query(query);
+    let text_only = Condition::text_only(query);
+    // The page's rowids first, from the narrowest source that answers the
+    // query, so rows skipped by `start` are never read; then its 50 rows.
+    let (page_rowids, page_params) = match &text_only {
+        Some(expression) => (
+            format!(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? \
+                 ORDER BY rowid DESC LIMIT {limit} OFFSET {start}"
+            ),
+            vec![Value::Text(expression.clone())],
+        ),
+        None => (
+            format!(
+                "SELECT m.rowid FROM messages m {} WHERE {} \
+                 ORDER BY m.rowid DESC LIMIT {limit} OFFSET {start}",
+                narrow_index(&condition),
+                condition.sql
+            ),
+            condition.params.clone(),
+        ),
+    };
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE {} ORDER BY m.rowid DESC LIMIT {limit} OFFSET {start}",
-        condition.sql
+        "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE m.rowid IN ({page_rowids}) ORDER BY m.rowid DESC"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(&condition.params))?;
+    let mut rows = stmt.query(params_from_iter(&page_params))?;
     let mut messages = Vec::new();
     let mut rowids = Vec::new();
     while let Some(row) = rows.next()? {
@@ -165,9 +185,12 @@ pub fn search(
     let only_inbox = query.terms.len() == 1 && query.inbox().is_some();
     let (matched, matched_unread) = if query.is_empty() || only_inbox {
         counts
+    } else if let Some(expression) = &text_only {
+        text_match_counts(conn, expression, counts)?
     } else {
         let sql = format!(
-            "SELECT count(*), coalesce(sum(m.read = 0), 0) FROM messages m WHERE {}",
+            "SELECT count(*), coalesce(sum(m.read = 0), 0) FROM messages m {} WHERE {}",
+            narrow_index(&condition),
             condition.sql
         );
         conn.prepare_cached(&sql)?
@@ -183,6 +206,42 @@ pub fn search(
         matched_unread,
         tags: tags(conn)?,
     })
+}
+
+/// `INDEXED BY` the narrow rowid-and-read index when the condition reads
+/// nothing else: rows are then tested without reading the wide table rows.
+fn narrow_index(condition: &Condition) -> &'static str {
+    if condition.reads_row {
+        ""
+    } else {
+        "INDEXED BY messages_rowid_read"
+    }
+}
+
+/// All matches and the unread ones of a full-text expression, given the
+/// store's `(total, unread)`. The index counts the matches alone; the
+/// unread among them need a lookup per match unless every message or none
+/// is unread (a CI run reads no mail, so all of it is).
+fn text_match_counts(
+    conn: &Connection,
+    expression: &str,
+    (total, unread): (u64, u64),
+) -> Result<(u64, u64), StoreError> {
+    let matched: u64 = conn
+        .prepare_cached("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1")?
+        .query_row([expression], |r| r.get(0))?;
+    let matched_unread = if unread == 0 {
+        0
+    } else if unread == total {
+        matched
+    } else {
+        conn.prepare_cached(
+            "SELECT count(*) FROM messages m INDEXED BY messages_rowid_read WHERE m.read = 0 \
+             AND m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1)",
+        )?
+        .query_row([expression], |r| r.get(0))?
+    };
+    Ok((matched, matched_unread))
 }
 
 /// Sets `tags` on each summary, in one query for the whole page.

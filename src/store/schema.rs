@@ -126,6 +126,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX relay_jobs_by_message ON relay_jobs(message);
     CREATE INDEX relay_jobs_due ON relay_jobs(next_attempt_at) WHERE state = 'queued';
     "#,
+    // 6: the list order and the read flag, a few bytes per message. A deep
+    // page (`start=90000`) walks this instead of the table's wide rows, and
+    // counting the unread among a search's matches reads `read` from it.
+    r#"
+    CREATE INDEX messages_rowid_read ON messages(rowid, read);
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
