@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Launch, TempDir};
+use common::{Launch, Letterbox, TempDir};
 
 #[tokio::test]
 async fn a_mailpit_compose_environment() {
@@ -59,4 +59,44 @@ async fn letterbox_settings_win() {
     assert_eq!(list["total"], 3, "{list}");
     let mailpit_login = lb.get_with_login("/api/v1/messages", "dev", "secret").await;
     assert_eq!(mailpit_login.status(), 401);
+}
+
+/// Mailpit's relay variables: `MP_SMTP_RELAY_ALL` sends every message on to
+/// the relay at `MP_SMTP_RELAY_HOST`:`MP_SMTP_RELAY_PORT`, here a second
+/// Letterbox.
+#[tokio::test]
+async fn a_mailpit_relay_environment_relays_everything() {
+    let upstream = Letterbox::start();
+    let lb = Launch::default()
+        .env("MP_SMTP_RELAY_HOST", &upstream.smtp_addr.ip().to_string())
+        .env("MP_SMTP_RELAY_PORT", &upstream.smtp_addr.port().to_string())
+        .env("MP_SMTP_RELAY_ALL", "true")
+        .env("MP_SMTP_RELAY_ALLOWED_RECIPIENTS", "@example\\.com$")
+        .start();
+    lb.send_simple("relayed by Mailpit's variables").await;
+    let arrived = upstream.wait_for_total(1).await;
+    let id = common::ids_of(&arrived)[0].clone();
+    let message = upstream.message(&id).await;
+    assert_eq!(message["Subject"], "relayed by Mailpit's variables");
+    assert_eq!(
+        message["Envelope"]["RcptTo"],
+        serde_json::json!(["rcpt@example.com"])
+    );
+}
+
+/// A relay setting Letterbox cannot honour stops the start with a message
+/// that names it and says what to use instead.
+#[test]
+fn a_relay_setting_that_cannot_be_honoured_stops_the_start() {
+    let finished = Launch::default()
+        .env("MP_SMTP_RELAY_HOST", "smtp.example.com")
+        .env("MP_SMTP_RELAY_OVERRIDE_FROM", "noreply@example.com")
+        .run_to_exit();
+    assert!(!finished.status.success());
+    assert!(
+        finished.stderr.contains("MP_SMTP_RELAY_OVERRIDE_FROM")
+            && finished.stderr.contains("MP_SMTP_RELAY_RETURN_PATH"),
+        "{}",
+        finished.stderr
+    );
 }

@@ -9,6 +9,7 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 
 use super::{Config, ConfigError, parse_duration, parse_webroot};
+use crate::relay::TlsMode;
 
 /// One `MP_*` variable: the Letterbox argument it stands in for (`None`
 /// when it needs no setting here) and how its value applies.
@@ -165,7 +166,174 @@ const ALIASES: &[Alias] = &[
             Ok(())
         },
     },
+    // The relay. Mailpit splits the server into host and port; the port
+    // alone (some templates always set it) configures nothing.
+    Alias {
+        name: "MP_SMTP_RELAY_HOST",
+        arg: Some("relay_host"),
+        apply: |c, v| {
+            let host = v.trim();
+            c.relay.relay_host = Some(if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host.to_string()
+            });
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_PORT",
+        arg: Some("relay_host"),
+        apply: |c, v| {
+            let port: u16 = v.trim().parse().map_err(|_| "not a port number")?;
+            if let Some(host) = &c.relay.relay_host {
+                c.relay.relay_host = Some(format!("{host}:{port}"));
+            }
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_STARTTLS",
+        arg: Some("relay_tls"),
+        apply: |c, v| {
+            if boolean(v)? {
+                c.relay.relay_tls = Some(TlsMode::StartTls);
+            }
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_TLS",
+        arg: Some("relay_tls"),
+        apply: |c, v| {
+            if boolean(v)? {
+                if c.relay.relay_tls == Some(TlsMode::StartTls) {
+                    return Err("MP_SMTP_RELAY_STARTTLS is true too: choose one".into());
+                }
+                c.relay.relay_tls = Some(TlsMode::Tls);
+            }
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_ALLOW_INSECURE",
+        arg: Some("relay_tls_insecure"),
+        apply: |c, v| {
+            c.relay.relay_tls_insecure = boolean(v)?;
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_USERNAME",
+        arg: Some("relay_user"),
+        apply: |c, v| {
+            c.relay.relay_user = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_PASSWORD",
+        arg: Some("relay_password"),
+        apply: |c, v| {
+            c.relay.relay_password = Some(v.to_string());
+            Ok(())
+        },
+    },
+    // After the login: `none` drops one that came from MP_* variables.
+    Alias {
+        name: "MP_SMTP_RELAY_AUTH",
+        arg: Some("relay_user"),
+        apply: |c, v| match v.trim().to_ascii_lowercase().as_str() {
+            "none" => {
+                c.relay.relay_user = None;
+                c.relay.relay_password = None;
+                Ok(())
+            }
+            "plain" | "login" => Ok(()),
+            _ => Err("use none, plain or login (CRAM-MD5 to a relay is not supported)".into()),
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_RETURN_PATH",
+        arg: Some("relay_from"),
+        apply: |c, v| {
+            c.relay.relay_from = Some(v.trim().to_string());
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_ALLOWED_RECIPIENTS",
+        arg: Some("relay_allowed_recipients"),
+        apply: |c, v| {
+            c.relay.relay_allowed_recipients = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_ALL",
+        arg: Some("relay_all"),
+        apply: |c, v| {
+            c.relay.relay_all = boolean(v)?;
+            Ok(())
+        },
+    },
+    // Relayed messages go out byte for byte, their Message-ID included.
+    Alias {
+        name: "MP_SMTP_RELAY_PRESERVE_MESSAGE_IDS",
+        arg: None,
+        apply: |_, v| boolean(v).map(drop),
+    },
+    // Relay settings Letterbox cannot honour are refused, not ignored: a
+    // relay that quietly behaves otherwise than configured sends real mail.
+    Alias {
+        name: "MP_SMTP_RELAY_MATCHING",
+        arg: None,
+        apply: |_, _| {
+            Err("Mailpit's recipient regex has no equivalent here: use --relay-matching with a search query, e.g. 'to:@example.com'".into())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_BLOCKED_RECIPIENTS",
+        arg: None,
+        apply: |_, _| {
+            Err("not supported: list who may be relayed to with MP_SMTP_RELAY_ALLOWED_RECIPIENTS instead".into())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_OVERRIDE_FROM",
+        arg: None,
+        apply: |_, _| {
+            Err("messages are relayed unchanged, so their From cannot be rewritten; MP_SMTP_RELAY_RETURN_PATH sets the envelope sender".into())
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_SECRET",
+        arg: None,
+        apply: |_, _| Err("CRAM-MD5 to a relay is not supported: use a password".into()),
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_FORWARD_SMTP_ERRORS",
+        arg: None,
+        apply: |_, v| {
+            match boolean(v)? {
+            false => Ok(()),
+            true => Err("not supported: the sending app gets its 250 before the relay is tried; the relay's replies are in the API and the UI".into()),
+        }
+        },
+    },
+    Alias {
+        name: "MP_SMTP_RELAY_CONFIG",
+        arg: None,
+        apply: |_, _| {
+            Err("Mailpit's YAML relay file is not read: use the MP_SMTP_RELAY_* variables, or --relay-config with one key = value a line".into())
+        },
+    },
 ];
+
+/// Variables whose values are secrets: never repeated in an error.
+fn is_secret(name: &str) -> bool {
+    name.ends_with("PASSWORD") || name.ends_with("SECRET")
+}
 
 /// Fills every setting that neither a flag nor a `LETTERBOX_*` variable
 /// gave from its `MP_*` variable, if that is set.
@@ -190,7 +358,10 @@ pub(super) fn apply(
         }
         (alias.apply)(config, &value).map_err(|problem| ConfigError::Mailpit {
             name: alias.name,
-            value: value.clone(),
+            value: match is_secret(alias.name) {
+                true => "(hidden)".to_string(),
+                false => value.clone(),
+            },
             problem,
         })?;
         applied.push(alias.name);
@@ -395,5 +566,109 @@ mod tests {
             let err = parse_with(&[], &[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");
         }
+    }
+
+    #[test]
+    fn a_mailpit_relay_environment_is_understood() {
+        let config = parse(&[
+            ("MP_SMTP_RELAY_HOST", "smtp.example.com"),
+            ("MP_SMTP_RELAY_PORT", "587"),
+            ("MP_SMTP_RELAY_STARTTLS", "true"),
+            ("MP_SMTP_RELAY_TLS", "false"),
+            ("MP_SMTP_RELAY_ALLOW_INSECURE", "true"),
+            ("MP_SMTP_RELAY_AUTH", "plain"),
+            ("MP_SMTP_RELAY_USERNAME", "apikey"),
+            ("MP_SMTP_RELAY_PASSWORD", "s3cret"),
+            ("MP_SMTP_RELAY_RETURN_PATH", "bounces@example.com"),
+            ("MP_SMTP_RELAY_ALLOWED_RECIPIENTS", "@example\\.com$"),
+            ("MP_SMTP_RELAY_ALL", "true"),
+            ("MP_SMTP_RELAY_PRESERVE_MESSAGE_IDS", "true"),
+            ("MP_SMTP_RELAY_FORWARD_SMTP_ERRORS", "false"),
+        ]);
+        let relay = config.relay.settings().unwrap().expect("a relay");
+        assert_eq!((relay.host.as_str(), relay.port), ("smtp.example.com", 587));
+        assert_eq!(relay.tls, TlsMode::StartTls);
+        assert!(relay.tls_insecure);
+        assert_eq!(relay.login, Some(("apikey".into(), "s3cret".into())));
+        assert_eq!(relay.from.as_deref(), Some("bounces@example.com"));
+        assert!(relay.allowed.unwrap().allows("me@example.com"));
+        assert!(relay.matching.unwrap().1.is_empty(), "relay all");
+
+        // The port alone configures nothing; an IPv6 host gets brackets;
+        // implicit TLS; `none` drops the login.
+        assert!(
+            parse(&[("MP_SMTP_RELAY_PORT", "25")])
+                .relay
+                .relay_host
+                .is_none()
+        );
+        let relay = parse(&[
+            ("MP_SMTP_RELAY_HOST", "::1"),
+            ("MP_SMTP_RELAY_TLS", "1"),
+            ("MP_SMTP_RELAY_USERNAME", "u"),
+            ("MP_SMTP_RELAY_PASSWORD", "p"),
+            ("MP_SMTP_RELAY_AUTH", "none"),
+        ])
+        .relay
+        .settings()
+        .unwrap()
+        .expect("a relay");
+        assert_eq!(
+            (relay.host.as_str(), relay.port, relay.tls),
+            ("::1", 465, TlsMode::Tls)
+        );
+        assert_eq!(relay.login, None);
+        // A flag wins over the variables.
+        let flagged = parse_with(
+            &["--relay-host", "flag.example:2525"],
+            &[
+                ("MP_SMTP_RELAY_HOST", "mp.example"),
+                ("MP_SMTP_RELAY_PORT", "26"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            flagged.relay.relay_host.as_deref(),
+            Some("flag.example:2525")
+        );
+    }
+
+    #[test]
+    fn relay_settings_that_cannot_be_honoured_are_refused() {
+        for (name, value, says) in [
+            ("MP_SMTP_RELAY_MATCHING", "@example", "--relay-matching"),
+            (
+                "MP_SMTP_RELAY_BLOCKED_RECIPIENTS",
+                "@example",
+                "ALLOWED_RECIPIENTS",
+            ),
+            (
+                "MP_SMTP_RELAY_OVERRIDE_FROM",
+                "a@example.com",
+                "RETURN_PATH",
+            ),
+            ("MP_SMTP_RELAY_FORWARD_SMTP_ERRORS", "true", "not supported"),
+            ("MP_SMTP_RELAY_CONFIG", "/etc/relay.yml", "--relay-config"),
+            ("MP_SMTP_RELAY_AUTH", "cram-md5", "not supported"),
+        ] {
+            let err = parse_with(&[], &[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(says), "{err}");
+        }
+        let both = parse_with(
+            &[],
+            &[
+                ("MP_SMTP_RELAY_STARTTLS", "true"),
+                ("MP_SMTP_RELAY_TLS", "true"),
+            ],
+        );
+        assert!(both.unwrap_err().to_string().contains("choose one"));
+        // A secret is never repeated.
+        let err = parse_with(&[], &[("MP_SMTP_RELAY_SECRET", "hunter2")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MP_SMTP_RELAY_SECRET") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }

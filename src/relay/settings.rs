@@ -60,6 +60,11 @@ pub struct RelayArgs {
     #[arg(long, env = "LETTERBOX_RELAY_MATCHING")]
     pub relay_matching: Option<String>,
 
+    /// Relay every incoming message to its envelope recipients (those
+    /// allowed): --relay-matching with a query that matches everything.
+    #[arg(long, env = "LETTERBOX_RELAY_ALL", conflicts_with = "relay_matching")]
+    pub relay_all: bool,
+
     /// Give up on a release that has not gone out after this long (e.g. 1h,
     /// 3d). Default 24h.
     #[arg(long, env = "LETTERBOX_RELAY_LIFETIME", value_parser = parse_duration)]
@@ -122,6 +127,8 @@ pub enum RelayConfigError {
     Regex { pattern: String, problem: String },
     #[error("--relay-matching {query:?}: {problem}")]
     Matching { query: String, problem: String },
+    #[error("--relay-all and --relay-matching {0:?} are both set: choose one")]
+    AllAndMatching(String),
     #[error("{0} is set but no --relay-host: nothing could be relayed")]
     NoHost(&'static str),
     #[error("--relay-user needs --relay-password (and the other way round)")]
@@ -218,6 +225,7 @@ struct FileValues {
     from: Option<String>,
     allowed_recipients: Option<String>,
     matching: Option<String>,
+    all: Option<bool>,
     lifetime: Option<Duration>,
     retry_initial: Option<Duration>,
 }
@@ -263,6 +271,7 @@ fn parse_file_text(text: &str) -> Result<FileValues, (usize, String)> {
             "from" => values.from = Some(value),
             "allowed-recipients" => values.allowed_recipients = Some(value),
             "matching" => values.matching = Some(value),
+            "all" => values.all = Some(bool_value(&value)?),
             "lifetime" => values.lifetime = Some(duration(&value)?),
             "retry-initial" => values.retry_initial = Some(duration(&value)?),
             other => return Err(fail(format!("unknown key {other:?}"))),
@@ -318,10 +327,15 @@ impl RelayArgs {
         let password = pick(&self.relay_password, file.password);
         let allowed = pick(&self.relay_allowed_recipients, file.allowed_recipients);
         let matching = pick(&self.relay_matching, file.matching);
+        let all = self.relay_all || file.all.unwrap_or(false);
+        if let Some(query) = matching.as_ref().filter(|_| all) {
+            return Err(RelayConfigError::AllAndMatching(query.clone()));
+        }
         let Some(server) = host.filter(|h| !h.trim().is_empty()) else {
             // Settings that mean nothing without a relay are a mistake worth
             // hearing about at start.
             return match () {
+                _ if all => Err(RelayConfigError::NoHost("--relay-all")),
                 _ if matching.is_some() => Err(RelayConfigError::NoHost("--relay-matching")),
                 _ if allowed.is_some() => {
                     Err(RelayConfigError::NoHost("--relay-allowed-recipients"))
@@ -343,6 +357,8 @@ impl RelayArgs {
             .map(|p| AllowedRecipients::new(&p))
             .transpose()?;
         let matching = match matching.filter(|q| !q.trim().is_empty()) {
+            // The empty query matches every message.
+            None if all => Some(("(every message)".to_string(), Query::default())),
             Some(text) => {
                 let query = Query::parse(&text).map_err(|e| RelayConfigError::Matching {
                     query: text.clone(),
@@ -449,6 +465,35 @@ mod tests {
         assert!(matches!(
             orphan.settings(),
             Err(RelayConfigError::NoHost(_))
+        ));
+    }
+
+    #[test]
+    fn relay_all_is_a_query_that_matches_everything() {
+        let all = RelayArgs {
+            relay_host: Some("mx:25".into()),
+            relay_all: true,
+            ..RelayArgs::default()
+        };
+        let (_, query) = all.settings().unwrap().unwrap().matching.unwrap();
+        assert!(query.is_empty());
+        // From a file too, and never together with --relay-matching.
+        assert_eq!(parse_file_text("all = yes").unwrap().all, Some(true));
+        let both = RelayArgs {
+            relay_matching: Some("subject:x".into()),
+            ..all.clone()
+        };
+        assert!(matches!(
+            both.settings(),
+            Err(RelayConfigError::AllAndMatching(_))
+        ));
+        let orphan = RelayArgs {
+            relay_host: None,
+            ..all
+        };
+        assert!(matches!(
+            orphan.settings(),
+            Err(RelayConfigError::NoHost("--relay-all"))
         ));
     }
 }
