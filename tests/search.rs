@@ -448,6 +448,88 @@ async fn counts_and_deep_pages_hold_whatever_is_read() {
     }
 }
 
+/// A word searches as a prefix whether it stands for one indexed term, a
+/// few (read from each term's match list) or many (a prefix query).
+#[tokio::test]
+async fn a_word_matches_every_term_it_starts() {
+    let lb = Letterbox::start();
+    let alpha = lb.send_simple("alpha").await;
+    let alpine = lb.send_simple("Alpine").await;
+    let alps = lb.send_simple("Älps").await;
+    let mut many = Vec::new();
+    for i in 0..20 {
+        many.push(lb.send_simple(&format!("zq{i}x")).await);
+    }
+    let set = |ids: &[&String]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    for (query, expected) in [
+        ("alpha", set(&[&alpha])),
+        ("alp", set(&[&alpha, &alpine, &alps])),
+        ("ALP", set(&[&alpha, &alpine, &alps])),
+        ("älp", set(&[&alpha, &alpine, &alps])),
+        ("alpz", BTreeSet::new()),
+        (
+            "zq",
+            many.iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .cloned()
+                .collect(),
+        ),
+        (
+            "zq1",
+            set(&[
+                &many[1], &many[10], &many[11], &many[12], &many[13], &many[14], &many[15],
+                &many[16], &many[17], &many[18], &many[19],
+            ]),
+        ),
+        ("zq1 alp", BTreeSet::new()),
+    ] {
+        let page = lb.search(query).await;
+        assert_eq!(matches(&lb, query).await, expected, "{query}");
+        assert_eq!(page["messages_count"], expected.len(), "{query}");
+    }
+}
+
+/// With hundreds of messages read and hundreds not, the unread among a
+/// word's matches are counted by a lookup per match.
+#[tokio::test]
+async fn unread_matches_when_many_are_read_and_many_not() {
+    let lb = Letterbox::start();
+    let mut smtp = lb.session().await;
+    for i in 0..500 {
+        let subject = if i % 2 == 0 { "even" } else { "odd" };
+        let data = common::simple_message(&format!("{subject} {i}"), "Hello.");
+        smtp.send_message("a@example.com", &["b@example.com"], &data)
+            .await;
+    }
+    smtp.quit().await;
+    let ids = lb.ids().await;
+    assert_eq!(ids.len(), 500);
+    // 250 read and 250 not: too many of either to test one by one.
+    lb.request_ok(
+        "PUT",
+        "/api/v1/messages",
+        &json!({"IDs": &ids[..250], "Read": true}),
+    )
+    .await;
+    for word in ["even", "odd", "hello"] {
+        let page = lb.search(word).await;
+        let expected = if word == "hello" {
+            (500, 250)
+        } else {
+            (250, 125)
+        };
+        assert_eq!(
+            (
+                page["messages_count"].as_u64().unwrap(),
+                page["messages_unread"].as_u64().unwrap()
+            ),
+            expected,
+            "{word}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn search_lists_every_tag_in_use_and_each_messages_tags() {
     let lb = Letterbox::start();

@@ -20,9 +20,20 @@ pub struct Condition {
     pub reads_row: bool,
 }
 
+/// Lists the full-text index's terms that start with a word, so that a
+/// word's prefix search can read those terms' match lists instead: FTS5
+/// builds a prefix query's list in memory, several times slower. `None`
+/// when there are too many terms to list, or no lookup is wanted.
+pub type PrefixTerms<'a> = dyn FnMut(&str) -> Option<Vec<String>> + 'a;
+
 impl Condition {
     /// `WHERE ...` text: `1` (everything) for an empty query.
     pub fn for_query(query: &Query) -> Condition {
+        Condition::for_query_with(query, &mut |_| None)
+    }
+
+    /// [`Condition::for_query`], with words looked up in `terms`.
+    pub fn for_query_with(query: &Query, terms: &mut PrefixTerms) -> Condition {
         let mut out = Condition::default();
         for term in &query.terms {
             if !out.sql.is_empty() {
@@ -32,7 +43,7 @@ impl Condition {
                 out.sql.push_str("NOT ");
             }
             out.sql.push('(');
-            out.filter(&term.filter);
+            out.filter(&term.filter, terms);
             out.sql.push(')');
         }
         if out.sql.is_empty() {
@@ -44,16 +55,16 @@ impl Condition {
     /// The whole query as one FTS5 expression, when it is only words,
     /// phrases and header filters, none negated: the full-text index alone
     /// then answers it, newest first, and stops at the page's end.
-    pub fn text_only(query: &Query) -> Option<String> {
-        let mut terms = Vec::with_capacity(query.terms.len());
+    pub fn text_only(query: &Query, terms: &mut PrefixTerms) -> Option<String> {
+        let mut parts = Vec::with_capacity(query.terms.len());
         for term in &query.terms {
-            match (term.negated, text_term(&term.filter)?) {
-                (false, TextTerm::Match(expression)) => terms.push(format!("({expression})")),
+            match (term.negated, text_term(&term.filter, terms)?) {
+                (false, TextTerm::Match(expression)) => parts.push(format!("({expression})")),
                 // Negations and unmatchable terms take the general path.
                 _ => return None,
             }
         }
-        (!terms.is_empty()).then(|| terms.join(" AND "))
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 
     /// Adds `AND extra` with its parameters.
@@ -81,9 +92,9 @@ impl Condition {
         self.param(expression);
     }
 
-    fn filter(&mut self, filter: &Filter) {
+    fn filter(&mut self, filter: &Filter, terms: &mut PrefixTerms) {
         match filter {
-            Filter::Text { .. } | Filter::Header { .. } => match text_term(filter) {
+            Filter::Text { .. } | Filter::Header { .. } => match text_term(filter, terms) {
                 Some(TextTerm::Match(expression)) => self.fts(expression),
                 // Nothing indexable in it (only punctuation): match nothing.
                 _ => self.sql.push('0'),
@@ -215,13 +226,35 @@ impl Condition {
 enum TextTerm {
     /// An FTS5 expression.
     Match(String),
-    /// Nothing indexable in it (only punctuation): it matches nothing.
+    /// Nothing indexable in it (only punctuation), or a word no indexed
+    /// term starts with: it matches nothing.
     Nothing,
 }
 
+/// The most terms a word's prefix is turned into; a prefix that starts
+/// more stays a prefix query.
+pub const MAX_PREFIX_TERMS: usize = 16;
+
 /// The full-text form of `filter`; `None` for filters on other columns.
-fn text_term(filter: &Filter) -> Option<TextTerm> {
+fn text_term(filter: &Filter, terms: &mut PrefixTerms) -> Option<TextTerm> {
     let expression = match filter {
+        // A plain ASCII word is one token, its lower case, for the index's
+        // tokenizer: the terms it is a prefix of are exactly its matches.
+        Filter::Text {
+            text,
+            phrase: false,
+        } if text.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            match terms(&text.to_ascii_lowercase()) {
+                Some(list) if list.is_empty() => None,
+                Some(list) => Some(
+                    list.iter()
+                        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+                        .collect::<Vec<_>>()
+                        .join(" OR "),
+                ),
+                None => fts_phrase(text, true),
+            }
+        }
         Filter::Text { text, phrase } => fts_phrase(text, !phrase),
         Filter::Header { name, value } => {
             // The name sits between marker words: an exact name match.
@@ -306,7 +339,7 @@ mod tests {
 
     #[test]
     fn words_and_header_filters_become_one_text_expression() {
-        let text = |q: &str| Condition::text_only(&Query::parse(q).unwrap());
+        let text = |q: &str| Condition::text_only(&Query::parse(q).unwrap(), &mut |_| None);
         assert_eq!(text("reset").as_deref(), Some(r#"("reset"*)"#));
         assert_eq!(
             text(r#"reset "your password" header:X-Tag:a"#),
@@ -324,6 +357,52 @@ mod tests {
         ] {
             assert_eq!(text(q), None, "{q}");
         }
+    }
+
+    #[test]
+    fn a_words_prefix_becomes_the_terms_it_starts() {
+        let mut looked_up = Vec::new();
+        let mut terms = |prefix: &str| {
+            looked_up.push(prefix.to_string());
+            match prefix {
+                "load" => Some(vec!["load".to_string(), "loadgen".to_string()]),
+                "many" => None,
+                _ => Some(Vec::new()),
+            }
+        };
+        let q = Query::parse(r#"Load many "whole phrase" zzz mail-box"#).unwrap();
+        let c = Condition::for_query_with(&q, &mut terms);
+        let params: Vec<_> = c
+            .params
+            .iter()
+            .map(|p| match p {
+                Value::Text(t) => t.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // Known terms, a prefix query when there are too many, phrases and
+        // words of several tokens as they were; a word no term starts
+        // matches nothing.
+        assert_eq!(
+            params,
+            [
+                r#""load" OR "loadgen""#,
+                r#""many"*"#,
+                r#""whole phrase""#,
+                r#""mail-box"*"#
+            ]
+        );
+        assert!(c.sql.contains("(0)"), "{}", c.sql);
+        assert_eq!(
+            Condition::text_only(&Query::parse("load").unwrap(), &mut terms).as_deref(),
+            Some(r#"("load" OR "loadgen")"#)
+        );
+        assert_eq!(
+            Condition::text_only(&Query::parse("zzz").unwrap(), &mut terms),
+            None
+        );
+        // Only plain words are looked up.
+        assert_eq!(looked_up, ["load", "many", "zzz", "load", "zzz"]);
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Reads, each on a pooled read-only connection of its own (WAL lets them
 //! run while the writer commits).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
-use super::query::Condition;
+use super::query::{Condition, MAX_PREFIX_TERMS};
 use super::{Counts, Cursor, InboxCounts, NewMessage, Page, StoreError, StoredMessage, Summary};
 use crate::message::{Part, PartRole};
 use crate::search::Query;
@@ -139,8 +140,9 @@ pub fn search(
     start: u64,
     limit: u64,
 ) -> Result<Page, StoreError> {
-    let condition = Condition::for_query(query);
-    let text_only = Condition::text_only(query);
+    let mut terms = prefix_terms(conn);
+    let condition = Condition::for_query_with(query, &mut terms);
+    let text_only = Condition::text_only(query, &mut terms);
     // The page's rowids first, from the narrowest source that answers the
     // query, so rows skipped by `start` are never read; then its 50 rows.
     let (page_rowids, page_params) = match &text_only {
@@ -218,28 +220,86 @@ fn narrow_index(condition: &Condition) -> &'static str {
     }
 }
 
+/// A memoised lookup of the index's terms that start with a prefix, for
+/// [`Condition::for_query_with`]. A failed lookup leaves the prefix query.
+fn prefix_terms(conn: &Connection) -> impl FnMut(&str) -> Option<Vec<String>> + '_ {
+    let mut known: HashMap<String, Option<Vec<String>>> = HashMap::new();
+    move |prefix: &str| {
+        known
+            .entry(prefix.to_string())
+            .or_insert_with(|| terms_starting(conn, prefix).ok().flatten())
+            .clone()
+    }
+}
+
+/// The terms that start with `prefix` (lower-case ASCII alphanumerics);
+/// `None` when there are more than [`MAX_PREFIX_TERMS`].
+fn terms_starting(conn: &Connection, prefix: &str) -> Result<Option<Vec<String>>, StoreError> {
+    // Every term with the prefix sorts before the prefix with its last
+    // byte raised by one (still ASCII: the prefix is alphanumeric).
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let end = String::from_utf8(end).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let terms = conn
+        .prepare_cached(
+            "SELECT term FROM messages_fts_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3",
+        )?
+        .query_map(
+            rusqlite::params![prefix, end, MAX_PREFIX_TERMS as i64 + 1],
+            |r| r.get(0),
+        )?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok((terms.len() <= MAX_PREFIX_TERMS).then_some(terms))
+}
+
+/// Up to this many read (or unread) messages, the unread among a search's
+/// matches are counted by testing each of them against the expression
+/// (about 25 µs each) rather than looking up every match's read flag.
+const PROBE_LIMIT: u64 = 200;
+
 /// All matches and the unread ones of a full-text expression, given the
-/// store's `(total, unread)`. The index counts the matches alone; the
-/// unread among them need a lookup per match unless every message or none
-/// is unread (a CI run reads no mail, so all of it is).
+/// store's `(total, unread)`. The index counts the matches alone. The
+/// unread among them come free when every message or none is unread (a CI
+/// run reads no mail, so all of it is); else from testing whichever of the
+/// read and the unread messages are fewer, when few; else from a lookup
+/// per match.
 fn text_match_counts(
     conn: &Connection,
     expression: &str,
     (total, unread): (u64, u64),
 ) -> Result<(u64, u64), StoreError> {
-    let matched: u64 = conn
-        .prepare_cached("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1")?
-        .query_row([expression], |r| r.get(0))?;
+    let count = |sql: &str| -> Result<u64, StoreError> {
+        Ok(conn
+            .prepare_cached(sql)?
+            .query_row([expression], |r| r.get(0))?)
+    };
+    let matched = count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1")?;
+    let read = total - unread;
+    // Testing one message against a prefix query builds the prefix's whole
+    // match list each time: only whole terms are tested per message.
+    let testable = !expression.contains("\"*");
     let matched_unread = if unread == 0 {
         0
-    } else if unread == total {
+    } else if read == 0 {
         matched
+    } else if testable && read <= PROBE_LIMIT {
+        let read_matches = count(
+            "SELECT count(*) FROM messages m INDEXED BY messages_read WHERE m.read = 1 \
+             AND EXISTS (SELECT 1 FROM messages_fts f WHERE f.rowid = m.rowid AND messages_fts MATCH ?1)",
+        )?;
+        matched.saturating_sub(read_matches)
+    } else if testable && unread <= PROBE_LIMIT {
+        count(
+            "SELECT count(*) FROM messages m INDEXED BY messages_unread WHERE m.read = 0 \
+             AND EXISTS (SELECT 1 FROM messages_fts f WHERE f.rowid = m.rowid AND messages_fts MATCH ?1)",
+        )?
     } else {
-        conn.prepare_cached(
+        count(
             "SELECT count(*) FROM messages m INDEXED BY messages_rowid_read WHERE m.read = 0 \
              AND m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1)",
         )?
-        .query_row([expression], |r| r.get(0))?
     };
     Ok((matched, matched_unread))
 }

@@ -132,6 +132,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX messages_rowid_read ON messages(rowid, read);
     "#,
+    // 7: the full-text index's terms, so a word's prefix search can read
+    // the few whole terms it stands for; and the read messages, so the
+    // unread among a search's matches can be counted from whichever of
+    // read and unread are fewer.
+    r#"
+    CREATE VIRTUAL TABLE messages_fts_terms USING fts5vocab(messages_fts, 'row');
+    CREATE INDEX messages_read ON messages(rowid) WHERE read = 1;
+    "#,
 ];
 
 #[derive(Debug, thiserror::Error)]
