@@ -27,6 +27,8 @@ pub enum Event {
     /// A release of this message to the relay was queued, started, sent
     /// or failed.
     RelayChanged(String),
+    /// The chaos rules changed: their text while any is active.
+    ChaosChanged(Option<Arc<str>>),
 }
 
 /// The publishing side, shared by every clone. `None` once closed.

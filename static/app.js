@@ -18,9 +18,16 @@ const page = inbox ? new Inbox(inbox, unread) : message ? new MessagePage(messag
 
 const status = document.getElementById('status');
 const statusLabel = status.querySelector('.label');
+// The chaos banner follows the rules as they change.
+const chaosBanner = document.getElementById('chaos-banner');
+function showChaos({ Active, Rules }) {
+  chaosBanner.hidden = !Active;
+  chaosBanner.querySelector('.rules').textContent = Rules ?? '';
+}
+
 connect({
   inbox: body.dataset.inbox || '',
-  onEvent: (event) => page?.onEvent(event),
+  onEvent: (event) => (event.Type === 'chaos' ? showChaos(event.Data) : page?.onEvent(event)),
   // Also on the first connection: mail may have arrived since the page was
   // rendered.
   onConnected: () => page?.resync(),

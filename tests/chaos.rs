@@ -304,12 +304,20 @@ async fn address_injections_are_counted_too() {
 async fn the_web_ui_shows_when_chaos_is_active() {
     let lb = Letterbox::with_args(&["--chaos", "rcpt=451@50%,data=delay:2s"]);
     let page = lb.get("/").await.text().await.unwrap();
-    assert!(page.contains("id=\"chaos-banner\""), "{page}");
+    assert!(
+        page.contains("id=\"chaos-banner\" role=\"status\">"),
+        "shown: {page}"
+    );
     assert!(
         page.contains("rcpt=451@50%,data=delay:2000ms"),
         "the rules are named: {page}"
     );
     put_chaos(&lb, &json!({})).await;
     let page = lb.get("/").await.text().await.unwrap();
-    assert!(!page.contains("chaos-banner"), "{page}");
+    // Still there for the live updates, but hidden.
+    assert!(
+        page.contains("id=\"chaos-banner\" role=\"status\" hidden>"),
+        "hidden: {page}"
+    );
+    assert!(!page.contains("rcpt=451"), "{page}");
 }

@@ -4,7 +4,7 @@
 mod browser;
 mod common;
 
-use browser::{screenshot, text};
+use browser::{screenshot, text, wait_js};
 use common::Letterbox;
 use thirtyfour::prelude::*;
 
@@ -29,21 +29,26 @@ async fn a_banner_shows_while_chaos_rules_are_active() {
             assert!(said.contains("Chaos rules are active"), "{page}: {said}");
             assert!(said.contains("rcpt=451@50%"), "{page}: {said}");
         }
-        driver.goto(lb.url("/")).await.unwrap();
+        browser::open_live(driver, &lb.url("/")).await;
         screenshot(driver, "chaos-banner").await;
+        browser::mark_document(driver).await;
 
-        lb.client()
-            .put(lb.url("/api/v1/chaos"))
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
+        // Lifted, and set again: the open page follows without a reload.
+        let put = |body: &'static str| lb.client().put(lb.url("/api/v1/chaos")).body(body).send();
+        assert_eq!(put("{}").await.unwrap().status(), 200);
+        wait_js(driver, "document.getElementById('chaos-banner').hidden").await;
+        let rules = r#"{"Sender": {"ErrorCode": 452, "Probability": 100}}"#;
+        assert_eq!(put(rules).await.unwrap().status(), 200);
+        wait_js(driver, "!document.getElementById('chaos-banner').hidden").await;
+        let said = text(driver, By::Id("chaos-banner")).await;
+        assert!(said.contains("mail=452@100%"), "{said}");
+        browser::assert_not_reloaded(driver).await;
+
+        // A page that reconnects learns the rules as they are now.
+        assert_eq!(put("{}").await.unwrap().status(), 200);
         driver.refresh().await.unwrap();
-        let left = driver.find_all(By::Id("chaos-banner")).await.unwrap();
-        assert!(
-            left.is_empty(),
-            "the banner is gone once the rules are lifted"
-        );
+        let banner = driver.find(By::Id("chaos-banner")).await.unwrap();
+        assert!(!banner.is_displayed().await.unwrap(), "hidden once lifted");
     })
     .await;
 }

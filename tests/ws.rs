@@ -182,3 +182,28 @@ async fn a_shutdown_closes_the_socket_instead_of_waiting_for_it() {
     assert!(lb.wait_exit().success());
     assert!(!lb.stderr().contains("still busy"), "{}", lb.stderr());
 }
+
+/// A connection first learns the chaos rules in force, then every change.
+#[tokio::test]
+async fn chaos_rules_in_force_and_every_change() {
+    let lb = Letterbox::with_args(&["--chaos", "rcpt=451@50%"]);
+    let origin = lb.http.clone();
+    let mut socket = connect(&lb, Some(&origin)).await.expect("connected");
+    assert_eq!(
+        next_event(&mut socket, "chaos").await["Data"],
+        json!({"Active": true, "Rules": "rcpt=451@50%"})
+    );
+    let lift = lb.client().put(lb.url("/api/v1/chaos")).body("{}").send();
+    assert_eq!(lift.await.unwrap().status(), 200);
+    assert_eq!(
+        next_event(&mut socket, "chaos").await["Data"],
+        json!({"Active": false, "Rules": null})
+    );
+    // MailHog's Jim changes the same rules.
+    let jim = lb.client().post(lb.url("/api/v2/jim")).send();
+    assert_eq!(jim.await.unwrap().status(), 200);
+    assert_eq!(
+        next_event(&mut socket, "chaos").await["Data"]["Active"],
+        true
+    );
+}

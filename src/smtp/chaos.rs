@@ -195,6 +195,11 @@ impl Rules {
         self.triggers.iter().any(Trigger::is_active)
     }
 
+    /// The textual form while any rule is active, as the web UI names them.
+    pub fn active_text(&self) -> Option<std::sync::Arc<str>> {
+        self.is_active().then(|| self.to_string().into())
+    }
+
     /// Parses the textual form, rules separated by commas:
     ///
     /// ```text

@@ -10,6 +10,7 @@
 //! | `truncate` | `null`: every message deleted          |
 //! | `resync`   | `null`: events were missed, re-fetch   |
 //! | `relay`    | `{"ID": ...}`: a release of this message changed state |
+//! | `chaos`    | `{"Active": bool, "Rules": "rcpt=451@50%" or null}` |
 
 use serde_json::{Value, json};
 
@@ -44,6 +45,10 @@ pub fn messages(event: &Event) -> Vec<(&'static str, Value)> {
             .map(|(id, tags)| ("update", json!({ "ID": id, "Tags": tags })))
             .collect(),
         Event::RelayChanged(id) => vec![("relay", json!({ "ID": id }))],
+        Event::ChaosChanged(rules) => vec![(
+            "chaos",
+            json!({ "Active": rules.is_some(), "Rules": rules.as_deref() }),
+        )],
     }
 }
 

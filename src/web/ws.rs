@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until, timeout};
 
+use crate::events::Event;
 use crate::web::api::inboxes;
 use crate::web::{AppState, push};
 
@@ -71,6 +72,17 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<Stri
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut stats_due: Option<Instant> = None;
     let mut last_stats = Instant::now() - STATS_EVERY;
+    // The chaos rules as they are now, so that a page reconnecting after a
+    // change it missed shows the right banner.
+    let chaos = Event::ChaosChanged(state.chaos.rules().active_text());
+    for message in push::messages(&chaos) {
+        if !matches!(
+            timeout(SEND_TIMEOUT, socket.send(frame(message))).await,
+            Ok(Ok(()))
+        ) {
+            return;
+        }
+    }
     loop {
         let mut changed = true;
         let frames = tokio::select! {

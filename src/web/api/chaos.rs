@@ -11,6 +11,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::params::json_body;
+use crate::events::Event;
 use crate::smtp::chaos::{Rules, Stage, Trigger};
 use crate::web::{ApiError, AppState};
 
@@ -104,10 +105,17 @@ pub async fn put(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let rules = from_json(&body)?;
-    tracing::info!(rules = %rules, "chaos rules changed");
     let json = to_json(&rules);
-    state.chaos.replace(rules);
+    set_rules(&state, rules);
     Ok(Json(json))
+}
+
+/// Puts `rules` in force and tells the web UI, whose banner follows them.
+fn set_rules(state: &AppState, rules: Rules) {
+    tracing::info!(rules = %rules, "chaos rules changed");
+    let text = rules.active_text();
+    state.chaos.replace(rules);
+    state.events.publish(Event::ChaosChanged(text));
 }
 
 /// MailHog's Jim: chances from 0 to 1.
@@ -233,7 +241,7 @@ fn jim_body(body: &[u8]) -> Result<Jim, ApiError> {
 /// defaults; replaces any chaos rules.
 pub async fn jim_post(State(state): State<AppState>, body: Bytes) -> Result<Json<Jim>, ApiError> {
     let jim = jim_body(&body)?;
-    state.chaos.replace(jim.rules()?);
+    set_rules(&state, jim.rules()?);
     Ok(Json(jim))
 }
 
@@ -247,7 +255,7 @@ pub async fn jim_put(State(state): State<AppState>, body: Bytes) -> Result<Json<
 
 /// `DELETE /api/v2/jim`: sends Jim away, which turns every chaos rule off.
 pub async fn jim_delete(State(state): State<AppState>) -> Json<serde_json::Value> {
-    state.chaos.replace(Rules::default());
+    set_rules(&state, Rules::default());
     Json(serde_json::json!({}))
 }
 

@@ -45,9 +45,11 @@ impl Chrome {
             webroot: crate::web::webroot(),
             unread: counts.unread,
             query: query.to_string(),
-            chaos: Some(state.chaos.rules())
-                .filter(|rules| rules.is_active())
-                .map(|rules| rules.to_string()),
+            chaos: state
+                .chaos
+                .rules()
+                .active_text()
+                .map(|text| text.to_string()),
             inbox: String::new(),
         })
     }
