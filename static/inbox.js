@@ -5,7 +5,7 @@
 // animation frame, and only the newest page's worth of new rows is ever
 // built, so a burst of thousands of messages costs one small DOM update.
 
-import { at } from './root.js';
+import { at, rememberList } from './root.js';
 import * as api from './api.js';
 import { formatSize, fullAddress, shortAddress, showTime } from './format.js';
 
@@ -14,6 +14,7 @@ const MAX_PENDING_DELETES = 500;
 
 export class Inbox {
   constructor(section, unread) {
+    rememberList();
     this.section = section;
     this.unread = unread;
     this.list = section.querySelector('#messages');

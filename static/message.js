@@ -2,7 +2,7 @@
 // mark-unread and release, notices when another tab deletes it, and adds
 // tab keys.
 
-import { at } from './root.js';
+import { listToReturnTo } from './root.js';
 import * as api from './api.js';
 
 export class MessagePage {
@@ -10,6 +10,10 @@ export class MessagePage {
     this.article = article;
     this.unread = unread;
     this.id = article.dataset.id;
+    // Back to the list this tab came from: its inbox, search and page.
+    this.back = listToReturnTo();
+    const backLink = article.querySelector('a.back');
+    if (backLink) backLink.href = this.back;
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
     article.querySelector('.actions').addEventListener('click', (event) => {
@@ -55,12 +59,12 @@ export class MessagePage {
     try {
       if (action === 'delete') {
         await api.deleteMessages([this.id]);
-        location.href = at('');
+        location.href = this.back;
       } else if (action === 'release') {
         this.releaseDialog?.showModal();
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
-        location.href = at('');
+        location.href = this.back;
       }
     } catch (error) {
       alert(`That did not work: ${error.message}`);
@@ -118,7 +122,7 @@ export class MessagePage {
     switch (key) {
       case 'Delete': case '#': this.act('delete'); return true;
       case 'u': this.act('unread'); return true;
-      case 'Escape': case 'Backspace': location.href = at(''); return true;
+      case 'Escape': case 'Backspace': location.href = this.back; return true;
       default: return false;
     }
   }

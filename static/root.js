@@ -8,3 +8,33 @@ export function at(path) {
   const url = new URL(path, root);
   return url.pathname + url.search;
 }
+
+// The list page (inbox, search and page) this tab last showed, so that a
+// message page leads back to it rather than to the first page of all mail.
+// Kept per tab in sessionStorage; the Referer cannot tell, as every page is
+// served with `Referrer-Policy: no-referrer`.
+const LIST_KEY = 'letterbox:list';
+
+/** Remembers the current page as the list to go back to. */
+export function rememberList() {
+  try {
+    sessionStorage.setItem(LIST_KEY, location.pathname + location.search);
+  } catch {
+    // Storage may be disabled: the way back is then the first page.
+  }
+}
+
+/** The list to go back to: the remembered one, or the first page. */
+export function listToReturnTo() {
+  let remembered = null;
+  try {
+    remembered = sessionStorage.getItem(LIST_KEY);
+  } catch {
+    // As above.
+  }
+  const home = at('');
+  // Only a list page under this webroot: nothing else can be stored here,
+  // but a stale entry from another webroot must not lead elsewhere.
+  const [path] = (remembered ?? '').split('?');
+  return remembered && path === home ? remembered : home;
+}

@@ -177,3 +177,46 @@ async fn the_switcher_appears_when_a_second_inbox_does() {
     })
     .await;
 }
+
+/// A message opened from a list leads back to that list (its inbox, search
+/// and page), by its link and by Escape; opened on its own, to the start.
+#[tokio::test]
+async fn a_message_leads_back_to_the_list_it_was_opened_from() {
+    let lb = Letterbox::with_args(&["--inbox", "billing=to:@billing.example.com"]);
+    send(&lb, "ann@billing.example.com", "invoice 1").await;
+    let id = send(&lb, "ann@billing.example.com", "invoice 2").await;
+    send(&lb, "bob@example.com", "plain 1").await;
+    browser::run(async |driver| {
+        let list = "/?q=invoice&inbox=billing";
+        open_live(driver, &lb.url(list)).await;
+        click(driver, By::Css(&format!("li[data-id='{id}'] a.open"))).await;
+        wait_js(driver, &format!("location.pathname === '/message/{id}'")).await;
+        wait_js(
+            driver,
+            &format!("document.querySelector('a.back').getAttribute('href') === '{list}'"),
+        )
+        .await;
+        browser::press(driver, Key::Escape).await;
+        wait_js(
+            driver,
+            &format!("location.pathname + location.search === '{list}'"),
+        )
+        .await;
+        assert_eq!(
+            texts(driver, "#messages .subject").await,
+            ["invoice 2", "invoice 1"]
+        );
+
+        // In a fresh tab nothing was listed: back is the first page.
+        driver.new_tab().await.unwrap();
+        let handles = driver.windows().await.unwrap();
+        driver.switch_to_window(handles[1].clone()).await.unwrap();
+        open_live(driver, &lb.url(&format!("/message/{id}"))).await;
+        wait_js(
+            driver,
+            "document.querySelector('a.back').getAttribute('href') === '/'",
+        )
+        .await;
+    })
+    .await;
+}
