@@ -204,6 +204,7 @@ export class Inbox {
       : recipients.length === 1 ? shortAddress(recipients[0])
         : `${shortAddress(recipients[0])} +${recipients.length - 1}`;
     to.title = recipients.map(fullAddress).join(', ');
+    row.querySelector('.inbox-name').textContent = s.Inbox || '';
     row.querySelector('.subject').textContent = s.Subject || '';
     row.querySelector('.snippet').textContent = s.Snippet || '';
     fillTags(row, s.Tags || []);
@@ -239,6 +240,8 @@ export class Inbox {
       link.querySelector('.count').textContent = String(Unread);
     }
     this.switcher.hidden = false;
+    // Rows of the list of all inboxes now say which is theirs.
+    if (!this.inbox) this.section.classList.add('mixed');
   }
 
   /** Range text, page links, empty notice and toolbar state. */

@@ -23,6 +23,15 @@ async fn send(lb: &Letterbox, to: &str, subject: &str) -> String {
 const SWITCHER: &str = "JSON.stringify([...document.querySelectorAll('#inbox-switcher a')]\
      .map(a => a.dataset.inbox + ' ' + a.querySelector('.count').textContent))";
 
+/// The inbox name each row shows, in order ("" where it is hidden).
+const ROW_INBOXES: &str = "JSON.stringify([...document.querySelectorAll('#messages .inbox-name')]\
+     .map(e => e.checkVisibility() ? e.textContent : ''))";
+
+async fn row_inboxes(driver: &WebDriver) -> Vec<String> {
+    let text = js(driver, ROW_INBOXES).await;
+    serde_json::from_str(text.as_str().unwrap()).unwrap()
+}
+
 async fn switcher(driver: &WebDriver) -> Vec<String> {
     let text = js(driver, SWITCHER).await;
     serde_json::from_str(text.as_str().unwrap()).unwrap()
@@ -40,6 +49,8 @@ async fn the_switcher_confines_the_list_and_keeps_counts_live() {
             ["invoice 1", "plain 1"]
         );
         assert_eq!(switcher(driver).await, [" 2", "default 1", "billing 1"]);
+        // All inboxes in one list: each row names its own.
+        assert_eq!(row_inboxes(driver).await, ["billing", "default"]);
 
         click(driver, By::Css("#inbox-switcher a[data-inbox='billing']")).await;
         wait_js(driver, "location.search === '?inbox=billing'").await;
@@ -50,6 +61,7 @@ async fn the_switcher_confines_the_list_and_keeps_counts_live() {
         .await;
         mark_document(driver).await;
         assert_eq!(texts(driver, "#messages .subject").await, ["invoice 1"]);
+        assert_eq!(row_inboxes(driver).await, [""], "one inbox: no names");
         assert_eq!(
             js(
                 driver,
@@ -138,12 +150,13 @@ async fn the_switcher_appears_when_a_second_inbox_does() {
     browser::run(async |driver| {
         open_live(driver, &lb.url("/")).await;
         mark_document(driver).await;
-        // One inbox: nothing to switch between.
+        // One inbox: nothing to switch between, no names on rows.
         assert_eq!(
             js(driver, "document.getElementById('inbox-switcher').hidden").await,
             json!(true)
         );
         assert!(switcher(driver).await.is_empty());
+        assert_eq!(row_inboxes(driver).await, [""]);
 
         let mut smtp = lb.session().await;
         smtp.cmd("AUTH PLAIN AGNybQBzZWNyZXQ=")
@@ -173,6 +186,12 @@ async fn the_switcher_appears_when_a_second_inbox_does() {
             .await,
             json!("")
         );
+        // The list now mixes inboxes: every row names its own, live.
+        wait_js(
+            driver,
+            &format!("{ROW_INBOXES} === '{}'", json!(["crm", "default"])),
+        )
+        .await;
         assert_not_reloaded(driver).await;
     })
     .await;

@@ -36,6 +36,8 @@ pub struct Row {
     pub time_relative: String,
     pub size: String,
     pub attachments: u32,
+    /// Shown in the list of all inboxes, once there is more than one.
+    pub inbox: String,
 }
 
 impl Row {
@@ -66,6 +68,7 @@ impl Row {
             time_relative: format::relative_time(received, now_ms),
             size: format::size(s.size),
             attachments: s.attachments,
+            inbox: s.inbox.clone(),
         }
     }
 }
@@ -109,6 +112,11 @@ impl InboxPage {
     /// The switcher shows once there is a choice (or one was made).
     fn show_switcher(&self) -> bool {
         self.inboxes.len() > 1 || !self.chrome.inbox.is_empty()
+    }
+
+    /// Whether the list mixes inboxes, so each row names its own.
+    fn mixed(&self) -> bool {
+        self.inboxes.len() > 1 && self.chrome.inbox.is_empty()
     }
 
     fn inbox_href(&self, name: &str) -> String {
