@@ -80,10 +80,26 @@ pub struct Letterbox {
     tasks: TaskTracker,
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
+/// Connections the kernel queues before they are accepted. Beyond it, new
+/// connections' SYNs are dropped and retried after a second or more, so a
+/// burst (a CI suite opening hundreds at once) would stall; the default
+/// of `TcpListener::bind` is 128.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let listen = || {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        // As `TcpListener::bind` does: a restart may bind while old
+        // connections linger in TIME_WAIT.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Opens the store, binds every listener and starts serving.
@@ -116,14 +132,14 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         settings.check_not_self(config.smtp)?;
     }
 
-    let smtp_listener = bind(config.smtp).await?;
+    let smtp_listener = bind(config.smtp)?;
     let smtps_listener = match config.smtps {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(bind(addr)?),
         None => None,
     };
-    let http_listener = bind(config.http).await?;
+    let http_listener = bind(config.http)?;
     let metrics_listener = match config.metrics {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(bind(addr)?),
         None => None,
     };
 
