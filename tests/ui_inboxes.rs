@@ -208,7 +208,7 @@ async fn a_message_leads_back_to_the_list_it_was_opened_from() {
     browser::run(async |driver| {
         let list = "/?q=invoice&inbox=billing";
         open_live(driver, &lb.url(list)).await;
-        click(driver, By::Css(&format!("li[data-id='{id}'] a.open"))).await;
+        click(driver, By::Css(format!("li[data-id='{id}'] a.open"))).await;
         wait_js(driver, &format!("location.pathname === '/message/{id}'")).await;
         wait_js(
             driver,
