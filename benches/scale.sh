@@ -67,12 +67,12 @@ for path in \
   printf '%-44s %s\n' "${path/$latest/<ID>}" "$(time_path "$path")"
 done
 # Until now every message was unread, so a word's unread matches are all of
-# its matches. With one message read, they need a lookup per match.
+# its matches. With one message read, that one is tested against the word.
 curl -sf -X PUT "$base/api/v1/messages" -d "{\"IDs\":[\"$latest\"],\"Read\":true}" >/dev/null
 path="/api/v1/search?query=load"
 printf '%-44s %s\n' "$path (one message read)" "$(time_path "$path")"
 # With half of them read, neither the read nor the unread are few: the
-# unread among the matches need a lookup each.
+# matches are merged with the read ones.
 half=$(curl -sf "$base/api/v1/messages?start=$((stored / 2))&limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"][0]["Created"])')
 curl -sf -X PUT "$base/api/v1/messages" -d "{\"Search\":\"before:$half\",\"Read\":true}" >/dev/null
 printf '%-44s %s\n' "$path (half read)" "$(time_path "$path")"

@@ -263,8 +263,8 @@ const PROBE_LIMIT: u64 = 200;
 /// store's `(total, unread)`. The index counts the matches alone. The
 /// unread among them come free when every message or none is unread (a CI
 /// run reads no mail, so all of it is); else from testing whichever of the
-/// read and the unread messages are fewer, when few; else from a lookup
-/// per match.
+/// read and the unread messages are fewer, when few; else from merging the
+/// matches with the fewer of them.
 fn text_match_counts(
     conn: &Connection,
     expression: &str,
@@ -295,13 +295,47 @@ fn text_match_counts(
             "SELECT count(*) FROM messages m INDEXED BY messages_unread WHERE m.read = 0 \
              AND EXISTS (SELECT 1 FROM messages_fts f WHERE f.rowid = m.rowid AND messages_fts MATCH ?1)",
         )?
+    } else if read < unread {
+        matched - matches_among(conn, expression, "messages_read WHERE read = 1")?
     } else {
-        count(
-            "SELECT count(*) FROM messages m INDEXED BY messages_rowid_read WHERE m.read = 0 \
-             AND m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1)",
-        )?
+        matches_among(conn, expression, "messages_unread WHERE read = 0")?
     };
     Ok((matched, matched_unread))
+}
+
+/// How many of the messages in `rows` (an index of `messages` and the
+/// condition that makes it cover them) match `expression`: both lists are
+/// read in rowid order and merged, one step per entry, where a lookup per
+/// match would descend a b-tree each time.
+fn matches_among(conn: &Connection, expression: &str, rows: &str) -> Result<u64, StoreError> {
+    let mut matches = conn.prepare_cached(
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid",
+    )?;
+    let mut among = conn.prepare_cached(&format!(
+        "SELECT rowid FROM messages INDEXED BY {rows} ORDER BY rowid"
+    ))?;
+    let mut matches = matches.query([expression])?;
+    let mut among = among.query([])?;
+    let next = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<i64>, StoreError> {
+        Ok(match rows.next()? {
+            Some(row) => Some(row.get(0)?),
+            None => None,
+        })
+    };
+    let (mut a, mut b) = (next(&mut matches)?, next(&mut among)?);
+    let mut both = 0;
+    while let (Some(x), Some(y)) = (a, b) {
+        match x.cmp(&y) {
+            std::cmp::Ordering::Less => a = next(&mut matches)?,
+            std::cmp::Ordering::Greater => b = next(&mut among)?,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                a = next(&mut matches)?;
+                b = next(&mut among)?;
+            }
+        }
+    }
+    Ok(both)
 }
 
 /// Sets `tags` on each summary, in one query for the whole page.
