@@ -79,9 +79,7 @@ async fn release_message_through_a_relay() {
     {
         return;
     }
-    let arrived = upstream.wait_for_total(1).await;
-    let id = common::ids_of(&arrived)[0].clone();
-    let message = upstream.message(&id).await;
+    let message = upstream.the_one_message().await;
     assert_eq!(message["Subject"], "Release me");
     assert_eq!(
         message["Envelope"]["RcptTo"],

@@ -74,9 +74,7 @@ async fn a_mailpit_relay_environment_relays_everything() {
         .env("MP_SMTP_RELAY_ALLOWED_RECIPIENTS", "@example\\.com$")
         .start();
     lb.send_simple("relayed by Mailpit's variables").await;
-    let arrived = upstream.wait_for_total(1).await;
-    let id = common::ids_of(&arrived)[0].clone();
-    let message = upstream.message(&id).await;
+    let message = upstream.the_one_message().await;
     assert_eq!(message["Subject"], "relayed by Mailpit's variables");
     assert_eq!(
         message["Envelope"]["RcptTo"],

@@ -546,6 +546,13 @@ impl Letterbox {
         response.bytes().await.expect("reading raw bytes").to_vec()
     }
 
+    /// Waits until exactly one message is stored (one relayed here, say)
+    /// and returns it.
+    pub async fn the_one_message(&self) -> Value {
+        let list = self.wait_for_total(1).await;
+        self.message(&ids_of(&list)[0]).await
+    }
+
     /// Polls the list until `total` is `n` (for effects that follow the 250,
     /// such as pruning).
     pub async fn wait_for_total(&self, n: u64) -> Value {
