@@ -330,6 +330,101 @@ async fn a_permanent_refusal_is_recorded_without_retrying() {
     assert_eq!(upstream.list().await["total"], 0);
 }
 
+/// Recipients refused by the relay do not hold back the others: the
+/// release splits into one per outcome, each with the attempt's reply.
+#[tokio::test]
+async fn each_recipient_is_delivered_retried_or_failed_on_its_own() {
+    let upstream = Letterbox::start();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &upstream.smtp_addr.to_string(),
+        "--relay-retry-initial",
+        "1h",
+    ]);
+    let id = lb.send_simple("split").await;
+    // Letterbox's failure injection on the upstream: 550 and 451 at RCPT.
+    release(
+        &lb,
+        &id,
+        &[
+            "me@example.org",
+            "fail-550@example.org",
+            "fail-451@example.org",
+            "you@example.org",
+        ],
+    )
+    .await;
+    let releases = eventually("the release splits in three", async || {
+        let releases = relay_status(&lb, &id).await["Releases"].clone();
+        (releases.as_array().unwrap().len() == 3).then_some(releases)
+    })
+    .await;
+    let summary: Vec<(String, Value, Vec<String>)> = releases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["State"].as_str().unwrap().to_string(),
+                r["To"].clone(),
+                outcomes(r),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "sent".into(),
+                json!(["me@example.org", "you@example.org"]),
+                vec!["sent".into()]
+            ),
+            (
+                "queued".into(),
+                json!(["fail-451@example.org"]),
+                vec!["temporary".into()]
+            ),
+            (
+                "failed".into(),
+                json!(["fail-550@example.org"]),
+                vec!["permanent".into()]
+            ),
+        ]
+    );
+    let reply = |n: usize| {
+        releases[n]["Attempts"][0]["Reply"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reply(0).starts_with("250 "), "{}", reply(0));
+    assert!(
+        reply(1).contains("RCPT TO:<fail-451@example.org>: 451"),
+        "{}",
+        reply(1)
+    );
+    assert!(
+        reply(2).contains("RCPT TO:<fail-550@example.org>: 550"),
+        "{}",
+        reply(2)
+    );
+    // Every release keeps when it was asked for.
+    assert!(
+        releases
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["Created"] == releases[0]["Created"])
+    );
+
+    let arrived = upstream.the_one_message().await;
+    assert_eq!(arrived["Subject"], "split");
+    assert_eq!(
+        arrived["Envelope"]["RcptTo"],
+        json!(["me@example.org", "you@example.org"])
+    );
+}
+
 #[tokio::test]
 async fn temporary_failures_give_up_after_the_lifetime() {
     let upstream = Letterbox::start();

@@ -30,6 +30,24 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
+/// What one transaction did: the recipients the relay took the message
+/// for, with its reply to the message, and those it refused at RCPT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: Vec<String>,
+    /// `250 2.0.0 Ok: queued as ...`; empty when every recipient was refused
+    /// (the message was then not sent).
+    pub reply: String,
+    pub refused: Vec<Refusal>,
+}
+
+/// A recipient the relay refused, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub recipient: String,
+    pub error: DeliveryError,
+}
+
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct Upstream {
@@ -90,14 +108,15 @@ fn temporary(what: &str, err: impl std::fmt::Display) -> DeliveryError {
     DeliveryError::Temporary(format!("{what}: {err}"))
 }
 
-/// Delivers `data` from `from` to `recipients`; returns the relay's reply
-/// to the message (`250 2.0.0 Ok: queued as ...`).
+/// Delivers `data` from `from` to those of `recipients` the relay accepts.
+/// An error means nobody got it (and says whether to try again); refused
+/// recipients come back in the [`Delivery`], each with its reply.
 pub async fn deliver(
     upstream: &Upstream,
     from: &str,
     recipients: &[String],
     data: &[u8],
-) -> Result<String, DeliveryError> {
+) -> Result<Delivery, DeliveryError> {
     let addr = format!("{}:{}", upstream.host, upstream.port);
     let connect = tokio::time::timeout(upstream.timeout, TcpStream::connect(&addr));
     let tcp = match connect.await {
@@ -129,9 +148,9 @@ pub async fn deliver(
     if let Some((user, password)) = &upstream.login {
         conn.login(user, password).await?;
     }
-    let reply = conn.transaction(from, recipients, data).await?;
+    let delivery = conn.transaction(from, recipients, data).await?;
     let _ = conn.send_line("QUIT").await;
-    Ok(reply)
+    Ok(delivery)
 }
 
 impl Connection<'_> {
@@ -201,7 +220,7 @@ impl Connection<'_> {
         from: &str,
         recipients: &[String],
         data: &[u8],
-    ) -> Result<String, DeliveryError> {
+    ) -> Result<Delivery, DeliveryError> {
         let mut mail = format!("MAIL FROM:<{from}>");
         if !data.is_ascii() && self.supports("8BITMIME") {
             mail.push_str(" BODY=8BITMIME");
@@ -211,18 +230,37 @@ impl Connection<'_> {
             mail.push_str(" SMTPUTF8");
         }
         self.command(&mail, 250).await?;
+        // Each recipient stands alone: the message goes to those accepted,
+        // and the refused ones are retried or failed on their own.
+        let mut sent = Vec::new();
+        let mut refused = Vec::new();
         for rcpt in recipients {
-            // A refused recipient fails the whole release: it was asked for
-            // as a whole, and a partial send cannot be retried cleanly.
             let line = format!("RCPT TO:<{rcpt}>");
             let reply = self.command_reply(&line).await?;
-            if !matches!(reply.code, 250 | 251) {
-                return Err(refusal(&line, &reply));
+            if matches!(reply.code, 250 | 251) {
+                sent.push(rcpt.clone());
+            } else {
+                refused.push(Refusal {
+                    recipient: rcpt.clone(),
+                    error: refusal(&line, &reply),
+                });
             }
+        }
+        if sent.is_empty() {
+            return Ok(Delivery {
+                sent,
+                reply: String::new(),
+                refused,
+            });
         }
         self.command("DATA", 354).await?;
         self.write(&data_payload(data)).await?;
-        Ok(self.expect("the message", 250).await?.line())
+        let reply = self.expect("the message", 250).await?.line();
+        Ok(Delivery {
+            sent,
+            reply,
+            refused,
+        })
     }
 
     async fn command(&mut self, line: &str, code: u16) -> Result<Reply, DeliveryError> {
@@ -452,6 +490,70 @@ mod tests {
             err,
             DeliveryError::Temporary("MAIL FROM:<>: 421 4.3.2 busy".into())
         );
+    }
+
+    #[tokio::test]
+    async fn each_recipient_is_accepted_or_refused_on_its_own() {
+        let (port, server) = script(&[
+            "220 hi\r\n",
+            "250 hello\r\n",
+            "250 ok\r\n",
+            "250 ok\r\n",
+            "550 5.1.1 no such user\r\n",
+            "451 4.3.0 later\r\n",
+            "354 go\r\n",
+            "250 2.0.0 queued as X\r\n",
+        ])
+        .await;
+        let rcpts = ["a@y.test".to_string(), "b@y.test".into(), "c@y.test".into()];
+        let delivery = deliver(
+            &upstream(port, TlsMode::None, None),
+            "s@x.test",
+            &rcpts,
+            b"x\r\n",
+        )
+        .await
+        .unwrap();
+        assert_eq!(delivery.sent, ["a@y.test"]);
+        assert_eq!(delivery.reply, "250 2.0.0 queued as X");
+        assert_eq!(
+            delivery.refused,
+            [
+                Refusal {
+                    recipient: "b@y.test".into(),
+                    error: DeliveryError::Permanent(
+                        "RCPT TO:<b@y.test>: 550 5.1.1 no such user".into()
+                    ),
+                },
+                Refusal {
+                    recipient: "c@y.test".into(),
+                    error: DeliveryError::Temporary("RCPT TO:<c@y.test>: 451 4.3.0 later".into()),
+                },
+            ]
+        );
+        let seen = server.await.unwrap();
+        assert_eq!(seen[5], "DATA", "{seen:?}");
+
+        // Nobody accepted: no DATA, the refusals come back.
+        let (port, server) = script(&[
+            "220 hi\r\n",
+            "250 hello\r\n",
+            "250 ok\r\n",
+            "550 5.1.1 no\r\n",
+            "221 bye\r\n",
+        ])
+        .await;
+        let delivery = deliver(
+            &upstream(port, TlsMode::None, None),
+            "s@x.test",
+            &rcpts[..1],
+            b"x",
+        )
+        .await
+        .unwrap();
+        assert!(delivery.sent.is_empty() && delivery.reply.is_empty());
+        assert_eq!(delivery.refused.len(), 1);
+        assert_eq!(server.await.unwrap().last().unwrap(), "QUIT");
     }
 
     #[tokio::test]

@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Relay;
-use super::client::{self, DeliveryError};
+use super::client::{self, Delivery, DeliveryError, Refusal};
 use super::settings::MAX_RETRY_INTERVAL;
 use crate::events::Event;
 use crate::search::Query;
-use crate::store::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, StoreError};
+use crate::store::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, StoreError};
 use crate::timefmt;
 
 /// Releases read from the queue at a time.
@@ -91,47 +91,106 @@ async fn attempt(relay: &Relay, job: RelayJob) {
     };
     let now = timefmt::now_millis();
     let failures = job.attempts.len() + 1;
-    let (outcome, reply, next) = match result {
-        Ok(reply) => (AttemptOutcome::Sent, reply, RelayNext::Sent),
+    // A temporary failure is retried until the release's lifetime is over.
+    let retry_at =
+        now.saturating_add(backoff(relay.settings.retry_initial, failures).as_millis() as i64);
+    let deadline = job
+        .created_ms
+        .saturating_add(relay.settings.lifetime.as_millis() as i64);
+    let outcomes: Vec<RelayOutcome> = groups(&job.recipients, result)
+        .into_iter()
+        .map(|(recipients, outcome, reply)| {
+            let next = match outcome {
+                AttemptOutcome::Sent => RelayNext::Sent,
+                AttemptOutcome::Permanent => RelayNext::Failed,
+                AttemptOutcome::Temporary if retry_at > deadline => RelayNext::Failed,
+                AttemptOutcome::Temporary => RelayNext::RetryAt(retry_at),
+            };
+            log_outcome(relay, &job, &recipients, &reply, next, now, failures);
+            RelayOutcome {
+                recipients,
+                attempt: RelayAttempt {
+                    at: timefmt::rfc3339_millis(now),
+                    outcome,
+                    reply,
+                },
+                next,
+            }
+        })
+        .collect();
+    if let Err(err) = relay.store.finish_relay(job.job, outcomes).await {
+        // Left `sending`: queued again at the next start.
+        warn!(%err, job = job.job, "recording a relay attempt failed");
+    }
+}
+
+/// The recipients grouped by what the attempt did for them, each group
+/// with the reply to record: those the message went to, those refused for
+/// now, those refused for good. An error concerns them all.
+fn groups(
+    recipients: &[String],
+    result: Result<Delivery, DeliveryError>,
+) -> Vec<(Vec<String>, AttemptOutcome, String)> {
+    let delivery = match result {
+        Ok(delivery) => delivery,
         Err(DeliveryError::Permanent(reply)) => {
-            (AttemptOutcome::Permanent, reply, RelayNext::Failed)
+            return vec![(recipients.to_vec(), AttemptOutcome::Permanent, reply)];
         }
         Err(DeliveryError::Temporary(reply)) => {
-            let retry_at = now
-                .saturating_add(backoff(relay.settings.retry_initial, failures).as_millis() as i64);
-            let deadline = job
-                .created_ms
-                .saturating_add(relay.settings.lifetime.as_millis() as i64);
-            let next = if retry_at > deadline {
-                RelayNext::Failed
-            } else {
-                RelayNext::RetryAt(retry_at)
-            };
-            (AttemptOutcome::Temporary, reply, next)
+            return vec![(recipients.to_vec(), AttemptOutcome::Temporary, reply)];
         }
     };
+    let mut groups = Vec::new();
+    if !delivery.sent.is_empty() {
+        groups.push((delivery.sent, AttemptOutcome::Sent, delivery.reply));
+    }
+    let (permanent, temporary): (Vec<Refusal>, Vec<Refusal>) = delivery
+        .refused
+        .into_iter()
+        .partition(|r| matches!(r.error, DeliveryError::Permanent(_)));
+    for (refused, outcome) in [
+        (temporary, AttemptOutcome::Temporary),
+        (permanent, AttemptOutcome::Permanent),
+    ] {
+        if refused.is_empty() {
+            continue;
+        }
+        let reply = refused
+            .iter()
+            .map(|r| r.error.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        groups.push((
+            refused.into_iter().map(|r| r.recipient).collect(),
+            outcome,
+            reply,
+        ));
+    }
+    groups
+}
+
+fn log_outcome(
+    relay: &Relay,
+    job: &RelayJob,
+    recipients: &[String],
+    reply: &str,
+    next: RelayNext,
+    now: i64,
+    failures: usize,
+) {
     match next {
         RelayNext::Sent => {
             relay.stats.relay_sent();
-            info!(id = %job.message_id, to = ?job.recipients, %reply, "relayed");
+            info!(id = %job.message_id, to = ?recipients, %reply, "relayed");
         }
         RelayNext::RetryAt(at) => {
             relay.stats.relay_retried();
-            info!(id = %job.message_id, %reply, retry_in_ms = at - now, "relay failed for now");
+            info!(id = %job.message_id, to = ?recipients, %reply, retry_in_ms = at - now, "relay failed for now");
         }
         RelayNext::Failed => {
             relay.stats.relay_failed();
-            warn!(id = %job.message_id, %reply, attempts = failures, "relay failed for good");
+            warn!(id = %job.message_id, to = ?recipients, %reply, attempts = failures, "relay failed for good");
         }
-    }
-    let attempt = RelayAttempt {
-        at: timefmt::rfc3339_millis(now),
-        outcome,
-        reply,
-    };
-    if let Err(err) = relay.store.finish_relay(job.job, attempt, next).await {
-        // Left `sending`: queued again at the next start.
-        warn!(%err, job = job.job, "recording a relay attempt failed");
     }
 }
 
@@ -207,5 +266,45 @@ mod tests {
         assert_eq!(backoff(s(30), 2), s(60));
         assert_eq!(backoff(s(30), 4), s(240));
         assert_eq!(backoff(s(30), 40), MAX_RETRY_INTERVAL);
+    }
+
+    #[test]
+    fn recipients_are_grouped_by_outcome() {
+        let rcpts: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let refused = |r: &str, error: DeliveryError| Refusal {
+            recipient: r.into(),
+            error,
+        };
+        let delivery = Delivery {
+            sent: vec!["a".into()],
+            reply: "250 ok".into(),
+            refused: vec![
+                refused("b", DeliveryError::Permanent("550 b".into())),
+                refused("c", DeliveryError::Temporary("451 c".into())),
+                refused("d", DeliveryError::Permanent("550 d".into())),
+            ],
+        };
+        let to = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            groups(&rcpts, Ok(delivery)),
+            [
+                (to(&["a"]), AttemptOutcome::Sent, "250 ok".to_string()),
+                (to(&["c"]), AttemptOutcome::Temporary, "451 c".to_string()),
+                (
+                    to(&["b", "d"]),
+                    AttemptOutcome::Permanent,
+                    "550 b; 550 d".to_string()
+                ),
+            ]
+        );
+        // An error before any recipient concerns them all.
+        assert_eq!(
+            groups(&rcpts, Err(DeliveryError::Temporary("refused".into()))),
+            [(
+                rcpts.clone(),
+                AttemptOutcome::Temporary,
+                "refused".to_string()
+            )]
+        );
     }
 }

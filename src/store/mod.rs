@@ -24,7 +24,7 @@ use crate::message::{Address, ParsedMessage, Part};
 use crate::search::Query;
 use crate::smtp::Envelope;
 
-pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayState};
+pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, RelayState};
 pub use schema::MigrationError;
 pub use writer::Change;
 
@@ -387,17 +387,14 @@ impl Store {
         Ok(self.change(Change::StartRelay(job)).await? > 0)
     }
 
-    /// Records an attempt of a release and what follows from it.
+    /// Records an attempt of a release and what follows from it for each
+    /// group of its recipients (see [`RelayOutcome`]).
     pub async fn finish_relay(
         &self,
         job: i64,
-        attempt: RelayAttempt,
-        next: RelayNext,
+        outcomes: Vec<RelayOutcome>,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .change(Change::FinishRelay { job, attempt, next })
-            .await?
-            > 0)
+        Ok(self.change(Change::FinishRelay { job, outcomes }).await? > 0)
     }
 
     /// Queued releases due at `now_ms`, the longest waiting first.

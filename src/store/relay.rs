@@ -72,6 +72,16 @@ pub enum RelayNext {
     Failed,
 }
 
+/// What an attempt means for some of a release's recipients. An attempt
+/// that went to some recipients and not to others splits the release: one
+/// row per outcome, each with the attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayOutcome {
+    pub recipients: Vec<String>,
+    pub attempt: RelayAttempt,
+    pub next: RelayNext,
+}
+
 /// A release of one message to some recipients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayJob {
@@ -113,28 +123,48 @@ pub fn start(tx: &Transaction<'_>, job: i64) -> Result<u64, rusqlite::Error> {
     Ok(n as u64)
 }
 
-/// Records an attempt and what follows from it; 0 if the release is gone
-/// (its message was deleted meanwhile).
+/// Records an attempt and what follows from it for each group of the
+/// release's recipients: the first group keeps the release's row, the
+/// others get rows of their own with the same history. 0 if the release
+/// is gone (its message was deleted meanwhile).
 pub fn finish(
     tx: &Transaction<'_>,
     job: i64,
-    attempt: &RelayAttempt,
-    next: RelayNext,
+    outcomes: &[RelayOutcome],
 ) -> Result<u64, rusqlite::Error> {
-    let (state, next_ms) = match next {
-        RelayNext::Sent => (RelayState::Sent, None),
-        RelayNext::RetryAt(ms) => (RelayState::Queued, Some(ms)),
-        RelayNext::Failed => (RelayState::Failed, None),
+    let Some((first, others)) = outcomes.split_first() else {
+        return Ok(0);
     };
-    let attempt = serde_json::to_string(attempt).expect("plain data serializes");
+    let columns = |outcome: &RelayOutcome| {
+        let (state, next_ms) = match outcome.next {
+            RelayNext::Sent => (RelayState::Sent, None),
+            RelayNext::RetryAt(ms) => (RelayState::Queued, Some(ms)),
+            RelayNext::Failed => (RelayState::Failed, None),
+        };
+        let recipients = serde_json::to_string(&outcome.recipients).expect("strings serialize");
+        let attempt = serde_json::to_string(&outcome.attempt).expect("plain data serializes");
+        (state.as_str(), next_ms, recipients, attempt)
+    };
+    // Copies first, while the row still holds only the earlier attempts.
+    for outcome in others {
+        let (state, next_ms, recipients, attempt) = columns(outcome);
+        tx.prepare_cached(
+            "INSERT INTO relay_jobs (message, mail_from, recipients, state, created_at, next_attempt_at, attempts)
+             SELECT message, mail_from, ?2, ?3, created_at, coalesce(?4, next_attempt_at),
+                    json_insert(attempts, '$[#]', json(?5))
+             FROM relay_jobs WHERE id = ?1",
+        )?
+        .execute(params![job, recipients, state, next_ms, attempt])?;
+    }
+    let (state, next_ms, recipients, attempt) = columns(first);
     let n = tx
         .prepare_cached(
-            "UPDATE relay_jobs SET state = ?2,
-                next_attempt_at = coalesce(?3, next_attempt_at),
-                attempts = json_insert(attempts, '$[#]', json(?4))
+            "UPDATE relay_jobs SET state = ?2, recipients = ?3,
+                next_attempt_at = coalesce(?4, next_attempt_at),
+                attempts = json_insert(attempts, '$[#]', json(?5))
              WHERE id = ?1",
         )?
-        .execute(params![job, state.as_str(), next_ms, attempt])?;
+        .execute(params![job, state, recipients, next_ms, attempt])?;
     Ok(n as u64)
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 use super::query::Condition;
-use super::relay::{RelayAttempt, RelayNext};
+use super::relay::RelayOutcome;
 use super::{NewMessage, Selection, StoreError, relay, schema};
 use crate::events::{Event, Events};
 use crate::message::Address;
@@ -68,11 +68,11 @@ pub enum Change {
     },
     /// Claim a queued release for an attempt (1 if it was queued).
     StartRelay(i64),
-    /// Record an attempt of a release and what follows from it.
+    /// Record an attempt of a release and what follows from it for each
+    /// group of its recipients.
     FinishRelay {
         job: i64,
-        attempt: RelayAttempt,
-        next: RelayNext,
+        outcomes: Vec<RelayOutcome>,
     },
 }
 
@@ -474,8 +474,8 @@ fn apply_change(
             let n = relay::start(tx, *job)?;
             (n, relay_event(tx, n, *job)?)
         }
-        Change::FinishRelay { job, attempt, next } => {
-            let n = relay::finish(tx, *job, attempt, *next)?;
+        Change::FinishRelay { job, outcomes } => {
+            let n = relay::finish(tx, *job, outcomes)?;
             (n, relay_event(tx, n, *job)?)
         }
         Change::DeleteTag(name) => {
