@@ -42,6 +42,8 @@ pub enum TlsError {
     },
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("certificate {path} cannot be trusted as an authority: {source}")]
+    Authority { path: String, source: rustls::Error },
 }
 
 /// An acceptor for PEM files, or for a fresh self-signed certificate (for
@@ -146,11 +148,20 @@ pub fn trusting_only(certificate: CertificateDer<'static>) -> Result<ClientConfi
 
 /// A client configuration for talking to servers on the internet (the
 /// relay): certificates verified against Mozilla's roots, built in, so a
-/// container image without a CA store works too.
-pub fn verifying_client() -> Result<ClientConfig, rustls::Error> {
-    let roots = rustls::RootCertStore {
+/// container image without a CA store works too, plus the authorities in
+/// `extra_roots` (a PEM file), for a relay with a private CA.
+pub fn verifying_client(extra_roots: Option<&Path>) -> Result<ClientConfig, TlsError> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = extra_roots {
+        for cert in load_certificates(path)? {
+            roots.add(cert).map_err(|source| TlsError::Authority {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+    }
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)

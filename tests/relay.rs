@@ -190,6 +190,29 @@ async fn a_certificate_that_cannot_be_verified_is_not_trusted() {
     assert_eq!(upstream.list().await["total"], 0);
 }
 
+/// `--relay-tls-ca` trusts a relay whose certificate no public authority
+/// signed: here the upstream's own self-signed one.
+#[tokio::test]
+async fn a_relay_certificate_from_a_given_authority_is_trusted() {
+    let dir = TempDir::new("relay-ca");
+    let (cert, key) = common::write_self_signed(&dir);
+    let upstream = Letterbox::with_args(&["--smtp-tls-cert", &cert, "--smtp-tls-key", &key]);
+    let relay = format!("localhost:{}", upstream.smtp_addr.port());
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &relay,
+        "--relay-tls",
+        "starttls",
+        "--relay-tls-ca",
+        &cert,
+    ]);
+    let id = lb.send_simple("trusted").await;
+    release(&lb, &id, &["me@example.org"]).await;
+    release_in_state(&lb, &id, "sent").await;
+    let arrived = upstream.the_one_message().await;
+    assert_eq!(arrived["Envelope"]["TLS"], true, "{arrived}");
+}
+
 /// An SMTP server that refuses RCPT with `451` the first `refusals` times,
 /// then accepts; it keeps every message's DATA as received.
 async fn scripted_upstream(refusals: usize) -> (SocketAddr, Arc<Mutex<Vec<Vec<u8>>>>) {

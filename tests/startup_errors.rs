@@ -194,6 +194,17 @@ fn bad_relay_settings() {
         Launch::default().args(&["--relay-config", &missing]),
         &["--relay-config", &missing],
     );
+    let no_ca = dir.file("missing-ca.pem");
+    fails_with(
+        Launch::default().args(&["--relay-host", "127.0.0.1:2525", "--relay-tls-ca", &no_ca]),
+        &[&no_ca],
+    );
+    let not_pem = dir.file("not-a-ca.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    fails_with(
+        Launch::default().args(&["--relay-host", "127.0.0.1:2525", "--relay-tls-ca", &not_pem]),
+        &[&not_pem],
+    );
     let bad = dir.file("relay.conf");
     std::fs::write(&bad, "host = 127.0.0.1:2525\ntls = sometimes\n").unwrap();
     fails_with(

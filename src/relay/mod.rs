@@ -63,7 +63,7 @@ impl Relay {
         let tls_config = if settings.tls_insecure {
             tls::accepting_any_client()?
         } else {
-            tls::verifying_client()?
+            tls::verifying_client(settings.tls_ca.as_deref())?
         };
         let upstream = client::Upstream::new(&settings, Arc::new(tls_config), hostname);
         let relay = Arc::new(Relay {

@@ -38,6 +38,11 @@ pub struct RelayArgs {
     #[arg(long, env = "LETTERBOX_RELAY_TLS_INSECURE")]
     pub relay_tls_insecure: bool,
 
+    /// PEM file of certificate authorities to trust for the relay besides
+    /// the public ones: a company CA, or a test relay's own certificate.
+    #[arg(long, env = "LETTERBOX_RELAY_TLS_CA")]
+    pub relay_tls_ca: Option<PathBuf>,
+
     /// Login at the relay (AUTH PLAIN, or LOGIN if only that is offered).
     #[arg(long, env = "LETTERBOX_RELAY_USER")]
     pub relay_user: Option<String>,
@@ -127,6 +132,10 @@ pub enum RelayConfigError {
     Regex { pattern: String, problem: String },
     #[error("--relay-matching {query:?}: {problem}")]
     Matching { query: String, problem: String },
+    #[error(
+        "--relay-tls-ca and --relay-tls-insecure are both set: trust that authority, or any certificate"
+    )]
+    CaAndInsecure,
     #[error("--relay-all and --relay-matching {0:?} are both set: choose one")]
     AllAndMatching(String),
     #[error("{0} is set but no --relay-host: nothing could be relayed")]
@@ -188,6 +197,8 @@ pub struct RelaySettings {
     pub port: u16,
     pub tls: TlsMode,
     pub tls_insecure: bool,
+    /// Authorities trusted besides the public ones (a PEM file).
+    pub tls_ca: Option<PathBuf>,
     pub login: Option<(String, String)>,
     pub from: Option<String>,
     pub allowed: Option<AllowedRecipients>,
@@ -220,6 +231,7 @@ struct FileValues {
     host: Option<String>,
     tls: Option<TlsMode>,
     tls_insecure: Option<bool>,
+    tls_ca: Option<PathBuf>,
     user: Option<String>,
     password: Option<String>,
     from: Option<String>,
@@ -266,6 +278,7 @@ fn parse_file_text(text: &str) -> Result<FileValues, (usize, String)> {
             "host" => values.host = Some(value),
             "tls" => values.tls = Some(TlsMode::parse(&value).map_err(fail)?),
             "tls-insecure" => values.tls_insecure = Some(bool_value(&value)?),
+            "tls-ca" => values.tls_ca = Some(PathBuf::from(value)),
             "user" => values.user = Some(value),
             "password" => values.password = Some(value),
             "from" => values.from = Some(value),
@@ -347,6 +360,11 @@ impl RelayArgs {
         let server = server.trim().to_string();
         let tls = self.relay_tls.or(file.tls).unwrap_or(TlsMode::None);
         let (host, port) = split_server(&server, tls)?;
+        let tls_insecure = self.relay_tls_insecure || file.tls_insecure.unwrap_or(false);
+        let tls_ca = self.relay_tls_ca.clone().or(file.tls_ca);
+        if tls_insecure && tls_ca.is_some() {
+            return Err(RelayConfigError::CaAndInsecure);
+        }
         let login = match (user, password) {
             (Some(user), Some(password)) => Some((user, password)),
             (None, None) => None,
@@ -373,7 +391,8 @@ impl RelayArgs {
             host,
             port,
             tls,
-            tls_insecure: self.relay_tls_insecure || file.tls_insecure.unwrap_or(false),
+            tls_insecure,
+            tls_ca,
             login,
             from: pick(&self.relay_from, file.from),
             allowed,
@@ -466,6 +485,31 @@ mod tests {
             orphan.settings(),
             Err(RelayConfigError::NoHost(_))
         ));
+    }
+
+    #[test]
+    fn an_authority_and_trusting_anything_exclude_each_other() {
+        let args = RelayArgs {
+            relay_host: Some("mx:25".into()),
+            relay_tls_ca: Some("/etc/relay-ca.pem".into()),
+            ..RelayArgs::default()
+        };
+        assert_eq!(
+            args.settings().unwrap().unwrap().tls_ca.as_deref(),
+            Some(Path::new("/etc/relay-ca.pem"))
+        );
+        let both = RelayArgs {
+            relay_tls_insecure: true,
+            ..args
+        };
+        assert!(matches!(
+            both.settings(),
+            Err(RelayConfigError::CaAndInsecure)
+        ));
+        assert_eq!(
+            parse_file_text("tls-ca = /a.pem").unwrap().tls_ca,
+            Some(PathBuf::from("/a.pem"))
+        );
     }
 
     #[test]
