@@ -69,3 +69,8 @@ export async function exists(id) {
   const response = await fetch(at(`api/v1/message/${encodeURIComponent(id)}/headers`));
   return response.ok;
 }
+
+/** Lifts every chaos rule. */
+export function liftChaos() {
+  return call('PUT', at('api/v1/chaos'), {});
+}

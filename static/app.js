@@ -1,6 +1,7 @@
 // Progressive enhancement of the server-rendered pages: live updates over
 // the WebSocket, actions, keyboard shortcuts, relative times.
 
+import * as api from './api.js';
 import { refreshTimes } from './format.js';
 import { Inbox } from './inbox.js';
 import { installKeys } from './keys.js';
@@ -18,12 +19,16 @@ const page = inbox ? new Inbox(inbox, unread) : message ? new MessagePage(messag
 
 const status = document.getElementById('status');
 const statusLabel = status.querySelector('.label');
-// The chaos banner follows the rules as they change.
+// The chaos banner follows the rules as they change; its button lifts
+// them (the `chaos` event that follows hides it).
 const chaosBanner = document.getElementById('chaos-banner');
 function showChaos({ Active, Rules }) {
   chaosBanner.hidden = !Active;
   chaosBanner.querySelector('.rules').textContent = Rules ?? '';
 }
+document.getElementById('lift-chaos').addEventListener('click', () => {
+  api.liftChaos().catch((error) => alert(`That did not work: ${error.message}`));
+});
 
 connect({
   inbox: body.dataset.inbox || '',

@@ -44,7 +44,16 @@ async fn a_banner_shows_while_chaos_rules_are_active() {
         assert!(said.contains("mail=452@100%"), "{said}");
         browser::assert_not_reloaded(driver).await;
 
+        // The banner's button lifts them.
+        browser::click(driver, By::Id("lift-chaos")).await;
+        wait_js(driver, "document.getElementById('chaos-banner').hidden").await;
+        let now: serde_json::Value = lb.get_ok("/api/v1/chaos").await;
+        assert_eq!(now["Sender"]["Probability"], 0, "{now}");
+
         // A page that reconnects learns the rules as they are now.
+        assert_eq!(put(rules).await.unwrap().status(), 200);
+        driver.refresh().await.unwrap();
+        wait_js(driver, "!document.getElementById('chaos-banner').hidden").await;
         assert_eq!(put("{}").await.unwrap().status(), 200);
         driver.refresh().await.unwrap();
         let banner = driver.find(By::Id("chaos-banner")).await.unwrap();
