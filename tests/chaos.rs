@@ -195,6 +195,45 @@ async fn authentication_fails_with_535() {
         .await;
 }
 
+/// A slow link: every byte of a 20 KB message at 20,000 bytes a second
+/// takes a second to arrive; the transcript and `/metrics` say why.
+#[tokio::test]
+async fn a_slow_link_paces_the_bytes() {
+    let lb = Letterbox::with_args(&["--chaos", "link=20000@100%"]);
+    let body = "x".repeat(76) + "\r\n";
+    let message = format!("Subject: slow link\r\n\r\n{}", body.repeat(256)); // 20 KiB
+    let started = Instant::now();
+    let id = lb
+        .send_raw(
+            "app@example.test",
+            &["user@example.test"],
+            message.as_bytes(),
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert_eq!(lb.raw(&id).await, message.as_bytes(), "slow, not altered");
+    let transcript = lb.message(&id).await["Envelope"]["Transcript"].to_string();
+    assert!(
+        transcript.contains("(link limited to 20000 bytes a second by a chaos rule)"),
+        "{transcript}"
+    );
+    assert!(metrics(&lb).await.contains(
+        "letterbox_smtp_chaos_injected_total{source=\"rule\",stage=\"link\",outcome=\"slow\"} 1\n"
+    ));
+    // Lifted: new connections are fast again (and the API shows it).
+    put_chaos(&lb, &json!({})).await;
+    assert_eq!(lb.get_ok("/api/v1/chaos").await["Link"]["Probability"], 0);
+    let started = Instant::now();
+    lb.send_raw(
+        "app@example.test",
+        &["user@example.test"],
+        message.as_bytes(),
+    )
+    .await;
+    assert!(started.elapsed() < took, "{:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn jim_maps_onto_the_same_rules() {
     let lb = Letterbox::start();

@@ -9,10 +9,13 @@
 //! stage (a slow server), and `Disconnect` (drop the connection instead of
 //! replying when the trigger fires).
 //!
+//! Besides the stages, a [`LinkSpeed`] rule makes a share of connections
+//! slow: their bytes flow at a limited rate both ways (MailHog's Jim).
+//!
 //! The textual form (`--chaos`, `LETTERBOX_CHAOS`), see [`Rules::parse`]:
 //!
 //! ```text
-//! rcpt=451@50%,connect=421@10%,data=delay:2s,mail=disconnect@5%
+//! rcpt=451@50%,connect=421@10%,data=delay:2s,mail=disconnect@5%,link=1KiB-10KiB@10%
 //! ```
 
 use std::fmt;
@@ -156,6 +159,68 @@ impl Trigger {
     }
 }
 
+/// The fastest a limited link may be: above it, limiting means nothing.
+pub const MAX_LINK_SPEED: u64 = 1 << 30;
+
+/// A slow network: with `probability` percent chance, a new connection's
+/// bytes flow at a rate from `min` to `max` bytes a second, in both
+/// directions, for as long as it lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkSpeed {
+    pub probability: f64,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Default for LinkSpeed {
+    fn default() -> Self {
+        LinkSpeed {
+            probability: 0.0,
+            min: 1024,
+            max: 10240,
+        }
+    }
+}
+
+impl LinkSpeed {
+    pub fn is_active(&self) -> bool {
+        self.probability > 0.0
+    }
+
+    /// Checks the ranges; the message names the fields as the API does.
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..=100.0).contains(&self.probability) {
+            return Err(format!(
+                "Probability {} is not a percentage (0 to 100)",
+                self.probability
+            ));
+        }
+        if self.min == 0 || self.min > self.max || self.max > MAX_LINK_SPEED {
+            return Err(format!(
+                "Min {} and Max {} must be bytes a second with 1 <= Min <= Max <= {MAX_LINK_SPEED}",
+                self.min, self.max
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rate for a new connection, if this one is to be slow.
+    pub fn roll(&self, dice: &mut Dice) -> Option<u64> {
+        if !self.is_active() || !dice.fires(self.probability) {
+            return None;
+        }
+        let span = self.max - self.min;
+        Some(
+            self.min
+                + if span == 0 {
+                    0
+                } else {
+                    dice.next() % (span + 1)
+                },
+        )
+    }
+}
+
 /// A malformed chaos rule, with what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("chaos rule {rule:?}: {problem}")]
@@ -164,16 +229,18 @@ pub struct RuleError {
     pub problem: String,
 }
 
-/// One [`Trigger`] per stage.
+/// One [`Trigger`] per stage, and the link speed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     triggers: [Trigger; Stage::ALL.len()],
+    link: LinkSpeed,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Rules {
             triggers: Stage::ALL.map(Trigger::off),
+            link: LinkSpeed::default(),
         }
     }
 }
@@ -190,9 +257,20 @@ impl Rules {
         Ok(())
     }
 
-    /// True when some stage fails, drops or delays.
+    pub fn link(&self) -> &LinkSpeed {
+        &self.link
+    }
+
+    /// Sets the link speed after checking it.
+    pub fn set_link(&mut self, link: LinkSpeed) -> Result<(), String> {
+        link.check()?;
+        self.link = link;
+        Ok(())
+    }
+
+    /// True when some stage fails, drops or delays, or links are slowed.
     pub fn is_active(&self) -> bool {
-        self.triggers.iter().any(Trigger::is_active)
+        self.triggers.iter().any(Trigger::is_active) || self.link.is_active()
     }
 
     /// The textual form while any rule is active, as the web UI names them.
@@ -207,6 +285,7 @@ impl Rules {
     /// STAGE  = connect | helo | auth | mail | rcpt | data | after-data
     /// EFFECT = (CODE | "disconnect") ["@" PERCENT ["%"]]   (100% if left out)
     ///        | "delay:" DURATION                           (e.g. 500ms, 2s)
+    /// LINK   = "link=" SIZE ["-" SIZE] ["@" PERCENT ["%"]]  (bytes a second, e.g. 1KiB-10KiB@10%)
     /// ```
     ///
     /// Mailpit's `--chaos-triggers` form `Sender:451:50` is also read. An
@@ -219,6 +298,18 @@ impl Rules {
                 rule: rule.to_string(),
                 problem,
             };
+            if let Some(speeds) = rule
+                .split_once('=')
+                .filter(|(name, _)| name.trim().eq_ignore_ascii_case("link"))
+                .map(|(_, speeds)| speeds)
+            {
+                if rules.link.is_active() {
+                    return Err(error("link has a rule already".into()));
+                }
+                let link = parse_link(speeds).map_err(error)?;
+                rules.set_link(link).map_err(error)?;
+                continue;
+            }
             let (stage, trigger) = parse_rule(rule).map_err(error)?;
             if seen.contains(&stage) {
                 return Err(error(format!("{stage} has a rule already")));
@@ -269,6 +360,27 @@ fn parse_rule(rule: &str) -> Result<(Stage, Trigger), String> {
         }
     }
     Ok((stage, trigger))
+}
+
+/// `1KiB-10KiB@10%`: the rate's range (or one rate), and the chance.
+fn parse_link(text: &str) -> Result<LinkSpeed, String> {
+    let (speeds, percent) = text.split_once('@').unwrap_or((text, "100"));
+    let size = |s: &str| {
+        crate::config::parse_size(s.trim())
+            .map_err(|e| format!("{s:?} is not a speed in bytes a second ({e})"))
+    };
+    let (min, max) = match speeds.split_once('-') {
+        Some((min, max)) => (size(min)?, size(max)?),
+        None => {
+            let speed = size(speeds)?;
+            (speed, speed)
+        }
+    };
+    Ok(LinkSpeed {
+        probability: parse_percent(percent)?,
+        min,
+        max,
+    })
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {
@@ -323,6 +435,17 @@ impl fmt::Display for Rules {
                 effects.push(format!("delay:{}ms", trigger.delay.as_millis()));
             }
             f.write_str(&effects.join("+"))?;
+        }
+        if self.link.is_active() {
+            let sep = if first { "" } else { "," };
+            first = false;
+            let LinkSpeed { min, max, .. } = self.link;
+            let speeds = if min == max {
+                min.to_string()
+            } else {
+                format!("{min}-{max}")
+            };
+            write!(f, "{sep}link={speeds}@{}%", self.link.probability)?;
         }
         if first {
             f.write_str("none")?;
@@ -444,6 +567,51 @@ pub fn rule_reply(stage: Stage, code: u16) -> Reply {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn link_rules_parse_show_and_roll() {
+        let rules = Rules::parse("link=1KiB-10KiB@10%,rcpt=451").unwrap();
+        assert_eq!(
+            *rules.link(),
+            LinkSpeed {
+                probability: 10.0,
+                min: 1024,
+                max: 10240
+            }
+        );
+        assert_eq!(rules.to_string(), "rcpt=451@100%,link=1024-10240@10%");
+        assert_eq!(Rules::parse(&rules.to_string()).unwrap(), rules);
+        assert_eq!(
+            Rules::parse("link=2000").unwrap().to_string(),
+            "link=2000@100%"
+        );
+        for (bad, says) in [
+            ("link=10K-1K", "Min 10240 and Max 1024"),
+            ("link=fast", "not a speed"),
+            ("link=0", "Min 0"),
+            ("link=1K@200%", "percentage"),
+            ("link=1K,link=2K", "link has a rule already"),
+        ] {
+            let err = Rules::parse(bad).unwrap_err();
+            assert!(err.to_string().contains(says), "{bad}: {err}");
+        }
+        // Every roll lands in the range; 0% never slows, 100% always does.
+        let mut dice = Dice::seeded("link");
+        let link = LinkSpeed {
+            probability: 100.0,
+            min: 10,
+            max: 20,
+        };
+        for _ in 0..1000 {
+            let speed = link.roll(&mut dice).unwrap();
+            assert!((10..=20).contains(&speed), "{speed}");
+        }
+        let off = LinkSpeed {
+            probability: 0.0,
+            ..link
+        };
+        assert_eq!(off.roll(&mut dice), None);
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Rules {

@@ -71,6 +71,10 @@ async fn connection(
     let nonce = ulid::Ulid::new().to_string();
     let mut session = Session::new(server.session.clone(), Some(peer), implicit_tls, nonce);
     let greeting = session.greeting();
+    if let Some(speed) = session.link_speed() {
+        info!(%peer, speed, "SMTP connection slowed by a chaos rule");
+        server.ingest.stats().chaos_injected("rule", "link", "slow");
+    }
 
     if implicit_tls {
         let mut tls = handshake(server, stream).await?;
@@ -127,6 +131,11 @@ where
 {
     let mut out = Vec::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
+    let pace = session.link_speed().map(|speed| Pace {
+        bytes_per_second: speed,
+        shutdown: &server.shutdown,
+    });
+    let pace = pace.as_ref();
     // When the last reply went out: a command must be complete within the
     // idle timeout of it, so a client trickling a byte at a time (or an
     // endless line) cannot hold a connection forever.
@@ -147,7 +156,7 @@ where
                     }
                     Injected::Disconnect => {
                         // Replies to earlier pipelined commands still go out.
-                        flush(stream, &mut out).await?;
+                        flush(stream, &mut out, pace).await?;
                         let _ = stream.shutdown().await;
                         return Ok(Outcome::Closed);
                     }
@@ -158,7 +167,7 @@ where
                     .ingest
                     .stats()
                     .chaos_injected("rule", stage.label(), "delay");
-                flush(stream, &mut out).await?;
+                flush(stream, &mut out, pace).await?;
                 // Shutdown does not wait for a slow-server delay.
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -182,16 +191,16 @@ where
                 reply.write_to(&mut out);
             }
             Step::StartTls => {
-                flush(stream, &mut out).await?;
+                flush(stream, &mut out, pace).await?;
                 return Ok(Outcome::StartTls);
             }
             Step::Close => {
-                flush(stream, &mut out).await?;
+                flush(stream, &mut out, pace).await?;
                 let _ = stream.shutdown().await;
                 return Ok(Outcome::Closed);
             }
             Step::NeedInput => {
-                flush(stream, &mut out).await?;
+                flush(stream, &mut out, pace).await?;
                 // A client in the middle of a transaction may finish it after
                 // shutdown began; an idle one is told to come back later.
                 let idle = !session.is_busy();
@@ -200,9 +209,11 @@ where
                 } else {
                     server.idle_timeout.saturating_sub(last_reply.elapsed())
                 };
+                // A slow link lets a tenth of a second's worth in at a time.
+                let room = pace.map_or(buf.len(), |p| p.chunk().min(buf.len()));
                 let read = tokio::select! {
                     () = server.shutdown.cancelled(), if idle => None,
-                    read = tokio::time::timeout(wait, stream.read(&mut buf)) => Some(read),
+                    read = tokio::time::timeout(wait, stream.read(&mut buf[..room])) => Some(read),
                 };
                 let closing = match read {
                     None => Some(session.shutting_down()),
@@ -211,6 +222,9 @@ where
                     Some(Ok(Ok(0))) => return Ok(Outcome::Closed),
                     Some(Ok(Ok(n))) => {
                         session.feed(&buf[..n]);
+                        if let Some(pace) = pace {
+                            pace.wait_for(n).await;
+                        }
                         None
                     }
                     Some(Ok(Err(err))) => return Err(err),
@@ -218,7 +232,7 @@ where
                 if let Some(reply) = closing {
                     count_rejection(server, &reply);
                     reply.write_to(&mut out);
-                    flush(stream, &mut out).await?;
+                    flush(stream, &mut out, pace).await?;
                     let _ = stream.shutdown().await;
                     return Ok(Outcome::Closed);
                 }
@@ -242,11 +256,48 @@ fn count_rejection(server: &SmtpServer, reply: &Reply) {
     }
 }
 
-async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
-    if !out.is_empty() {
-        stream.write_all(out).await?;
-        stream.flush().await?;
-        out.clear();
+/// A connection slowed to a chaos rule's link speed: its bytes go both
+/// ways in pieces of a tenth of a second's worth, each followed by the
+/// time it takes at that speed.
+struct Pace<'a> {
+    bytes_per_second: u64,
+    /// Shutdown does not wait for a slow link.
+    shutdown: &'a CancellationToken,
+}
+
+impl Pace<'_> {
+    fn chunk(&self) -> usize {
+        (self.bytes_per_second / 10).clamp(1, 64 * 1024) as usize
     }
+
+    async fn wait_for(&self, bytes: usize) {
+        let time = Duration::from_secs_f64(bytes as f64 / self.bytes_per_second as f64);
+        tokio::select! {
+            () = tokio::time::sleep(time) => {}
+            () = self.shutdown.cancelled() => {}
+        }
+    }
+}
+
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &mut Vec<u8>,
+    pace: Option<&Pace<'_>>,
+) -> io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    match pace {
+        None => stream.write_all(out).await?,
+        Some(pace) => {
+            for piece in out.chunks(pace.chunk()) {
+                stream.write_all(piece).await?;
+                stream.flush().await?;
+                pace.wait_for(piece.len()).await;
+            }
+        }
+    }
+    stream.flush().await?;
+    out.clear();
     Ok(())
 }

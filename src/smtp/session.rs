@@ -169,6 +169,8 @@ pub struct Session {
     pending_delay: Option<(Stage, Duration)>,
     /// The step that comes after a [`Step::Pause`].
     queued: Option<Step>,
+    /// Bytes a second this connection is limited to by a chaos rule.
+    link_speed: Option<u64>,
 }
 
 impl Session {
@@ -199,12 +201,25 @@ impl Session {
             nonce,
             pending_delay: None,
             queued: None,
+            link_speed: None,
         }
+    }
+
+    /// Bytes a second the listener lets through each way, when a chaos rule
+    /// made this connection slow (decided with the greeting).
+    pub fn link_speed(&self) -> Option<u64> {
+        self.link_speed
     }
 
     /// The `220` greeting, sent when the connection opens (unless a chaos
     /// rule at `connect` refuses it, which also closes the session).
     pub fn greeting(&mut self) -> Step {
+        self.link_speed = self.config.chaos.rules().link().roll(&mut self.dice);
+        if let Some(speed) = self.link_speed {
+            self.log(format!(
+                "(link limited to {speed} bytes a second by a chaos rule)"
+            ));
+        }
         let step = match self.chaos(Stage::Connect) {
             Some(step) => self.emit(step),
             None => self.reply(Reply::bare(

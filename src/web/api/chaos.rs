@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::params::json_body;
 use crate::events::Event;
-use crate::smtp::chaos::{Rules, Stage, Trigger};
+use crate::smtp::chaos::{self, LinkSpeed, Rules, Stage, Trigger};
 use crate::web::{ApiError, AppState};
 
 /// One stage's trigger as JSON, as a PUT gives it.
@@ -30,6 +30,19 @@ struct TriggerJson {
     disconnect: Option<bool>,
 }
 
+/// The link speed as JSON, as a PUT gives it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct LinkJson {
+    #[serde(default)]
+    probability: Option<f64>,
+    /// Bytes a second.
+    #[serde(default)]
+    min: Option<u64>,
+    #[serde(default)]
+    max: Option<u64>,
+}
+
 /// The JSON names of the stages, Mailpit's three among them.
 const STAGE_NAMES: [(Stage, &str); 7] = [
     (Stage::Connect, "Connect"),
@@ -41,27 +54,39 @@ const STAGE_NAMES: [(Stage, &str); 7] = [
     (Stage::AfterData, "AfterData"),
 ];
 
-const EXPECTED: &str = r#"expected {"Recipient": {"ErrorCode": 451, "Probability": 50}, ...} with triggers Connect, Helo, Authentication, Sender, Recipient, Data, AfterData, each with ErrorCode (400-599), Probability (0-100), Delay (ms) and Disconnect (true/false)"#;
+const EXPECTED: &str = r#"expected {"Recipient": {"ErrorCode": 451, "Probability": 50}, ...} with triggers Connect, Helo, Authentication, Sender, Recipient, Data, AfterData, each with ErrorCode (400-599), Probability (0-100), Delay (ms) and Disconnect (true/false); and Link with Probability, Min and Max (bytes a second)"#;
+
+/// A whole percentage goes out as an integer, as Mailpit sends it: clients
+/// with an integer field cannot read `50.0`.
+fn percent_json(percent: f64) -> serde_json::Value {
+    if percent.fract() == 0.0 {
+        serde_json::json!(percent as u64)
+    } else {
+        serde_json::json!(percent)
+    }
+}
 
 fn to_json(rules: &Rules) -> serde_json::Value {
     let mut object = serde_json::Map::new();
     for (stage, name) in STAGE_NAMES {
         let trigger = rules.get(stage);
-        // A whole percentage goes out as an integer, as Mailpit sends it:
-        // clients with an integer field cannot read `50.0`.
-        let probability = if trigger.probability.fract() == 0.0 {
-            serde_json::json!(trigger.probability as u64)
-        } else {
-            serde_json::json!(trigger.probability)
-        };
         let json = serde_json::json!({
             "ErrorCode": trigger.error_code,
-            "Probability": probability,
+            "Probability": percent_json(trigger.probability),
             "Delay": u64::try_from(trigger.delay.as_millis()).unwrap_or(u64::MAX),
             "Disconnect": trigger.disconnect,
         });
         object.insert(name.into(), json);
     }
+    let link = rules.link();
+    object.insert(
+        "Link".into(),
+        serde_json::json!({
+            "Probability": percent_json(link.probability),
+            "Min": link.min,
+            "Max": link.max,
+        }),
+    );
     object.into()
 }
 
@@ -85,6 +110,19 @@ fn from_json(body: &[u8]) -> Result<Rules, ApiError> {
         rules
             .set(stage, trigger)
             .map_err(|problem| ApiError::bad_request(format!("{name}: {problem}")))?;
+    }
+    if let Some(value) = object.remove("Link") {
+        let json: LinkJson = serde_json::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("Link: {e}; {EXPECTED}")))?;
+        let off = LinkSpeed::default();
+        let link = LinkSpeed {
+            probability: json.probability.unwrap_or(0.0),
+            min: json.min.unwrap_or(off.min),
+            max: json.max.unwrap_or(off.max),
+        };
+        rules
+            .set_link(link)
+            .map_err(|problem| ApiError::bad_request(format!("Link: {problem}")))?;
     }
     if let Some(unknown) = object.keys().next() {
         return Err(ApiError::bad_request(format!(
@@ -151,8 +189,8 @@ impl Default for Jim {
 impl Jim {
     /// The rules Jim stands for: a refused connection is dropped unanswered
     /// (as MailHog does), a random disconnect happens at DATA, rejections
-    /// are `550` for senders and recipients and `535` for AUTH. Link speed
-    /// is not simulated (a `Delay` rule is the nearest thing).
+    /// are `550` for senders and recipients and `535` for AUTH; an affected
+    /// link carries a connection's bytes at a rate between the two speeds.
     fn rules(&self) -> Result<Rules, ApiError> {
         let chances = [
             ("DisconnectChance", self.disconnect_chance),
@@ -190,6 +228,23 @@ impl Jim {
         set(Stage::Mail, self.reject_sender_chance, 550, false)?;
         set(Stage::Rcpt, self.reject_recipient_chance, 550, false)?;
         set(Stage::Auth, self.reject_auth_chance, 535, false)?;
+        let speed = |name: &str, value: f64| {
+            (value >= 1.0 && value <= chaos::MAX_LINK_SPEED as f64)
+                .then_some(value.round() as u64)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "{name} {value} is not a speed in bytes a second (1 to {})",
+                        chaos::MAX_LINK_SPEED
+                    ))
+                })
+        };
+        rules
+            .set_link(LinkSpeed {
+                probability: (self.link_speed_affect * 1e8).round() / 1e6,
+                min: speed("LinkSpeedMin", self.link_speed_min)?,
+                max: speed("LinkSpeedMax", self.link_speed_max)?,
+            })
+            .map_err(ApiError::bad_request)?;
         Ok(rules)
     }
 
@@ -199,11 +254,12 @@ impl Jim {
         Jim {
             disconnect_chance: chance(Stage::Data),
             accept_chance: 1.0 - chance(Stage::Connect),
-            link_speed_affect: 0.0,
+            link_speed_affect: rules.link().probability / 100.0,
+            link_speed_min: rules.link().min as f64,
+            link_speed_max: rules.link().max as f64,
             reject_sender_chance: chance(Stage::Mail),
             reject_recipient_chance: chance(Stage::Rcpt),
             reject_auth_chance: chance(Stage::Auth),
-            ..Jim::default()
         }
     }
 }
@@ -307,10 +363,41 @@ mod tests {
         let rules = Jim::default().rules().unwrap();
         assert_eq!(
             rules.to_string(),
-            "connect=disconnect@1%,auth=535@5%,mail=550@5%,rcpt=550@5%,data=disconnect@0.5%"
+            "connect=disconnect@1%,auth=535@5%,mail=550@5%,rcpt=550@5%,data=disconnect@0.5%,link=1024-10240@10%"
         );
         let jim = Jim::of(&rules);
         assert!((jim.accept_chance - 0.99).abs() < 1e-9);
         assert!((jim.reject_recipient_chance - 0.05).abs() < 1e-9);
+        assert!((jim.link_speed_affect - 0.1).abs() < 1e-9);
+        assert_eq!((jim.link_speed_min, jim.link_speed_max), (1024.0, 10240.0));
+        let slow = Jim {
+            link_speed_min: 20000.0,
+            link_speed_max: 10.0,
+            ..Jim::default()
+        };
+        assert!(
+            slow.rules()
+                .unwrap_err()
+                .message
+                .contains("Min 20000 and Max 10")
+        );
+    }
+
+    #[test]
+    fn the_link_speed_is_set_and_shown_as_json() {
+        let rules =
+            from_json(br#"{"Link": {"Probability": 25, "Min": 1000, "Max": 2000}}"#).unwrap();
+        assert_eq!(rules.to_string(), "link=1000-2000@25%");
+        assert_eq!(
+            to_json(&rules)["Link"],
+            serde_json::json!({"Probability": 25, "Min": 1000, "Max": 2000})
+        );
+        for (body, says) in [
+            (r#"{"Link": {"Probability": 5, "Min": 0}}"#, "Link: Min 0"),
+            (r#"{"Link": {"Speed": 5}}"#, "unknown field `Speed`"),
+        ] {
+            let err = from_json(body.as_bytes()).expect_err(body);
+            assert!(err.message.contains(says), "{body}: {}", err.message);
+        }
     }
 }
