@@ -77,6 +77,20 @@ half=$(curl -sf "$base/api/v1/messages?start=$((stored / 2))&limit=1" | python3 
 curl -sf -X PUT "$base/api/v1/messages" -d "{\"Search\":\"before:$half\",\"Read\":true}" >/dev/null
 printf '%-44s %s\n' "$path (half read)" "$(time_path "$path")"
 
+# A waiting request tests every new message against its query. This one
+# ("example -load") fails for every message smtp-source sends, and both of
+# its words are in all 100,000 stored ones: after a burst of 1,000, one
+# message that matches is sent; how long until the wait answers?
+curl -s -o /dev/null "$base/api/v1/wait?query=example%20-load&timeout=600s" &
+waiter=$!
+sleep 0.3
+"$load" "$smtp" 1000 10 2000 >/dev/null 2>&1
+t0=$(date +%s%N)
+curl -sf -o /dev/null -X POST "$base/api/v1/send" -d '{"From":{"Email":"x@example.com"},"To":[{"Email":"y@example.com"}],"Subject":"the one","Text":"hi"}'
+wait "$waiter"
+t1=$(date +%s%N)
+echo "wait answered $(( (t1 - t0) / 1000000 )) ms after its match, behind 1,000 messages that did not match"
+
 kill "$pid"; wait "$pid" 2>/dev/null || true
 t0=$(date +%s%N); start; t1=$(date +%s%N)
 echo "restart until ready with $stored messages: $(( (t1 - t0) / 1000000 )) ms"

@@ -126,6 +126,34 @@ async fn a_match_sent_after_the_call_ends_the_wait_and_others_do_not() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ID"], id.as_str(), "{body}");
     assert_eq!(body["Subject"], "wanted");
+
+    // Words and header filters too: each new message is looked up in the
+    // full-text index on its own.
+    let since = just_before_now();
+    let params = [
+        ("query", "unicorn header:X-Kind:rare -hello"),
+        ("after", since.as_str()),
+        ("timeout", LONG),
+    ];
+    let waiting = wait(&http, &lb.http, &params);
+    let sending = async {
+        lb.send_simple("unicorn without the header").await;
+        lb.send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"X-Kind: rare\r\nSubject: unicorns\r\n\r\nhello\r\n",
+        )
+        .await;
+        lb.send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"X-Kind: rare\r\nSubject: a unicorn\r\n\r\nbye\r\n",
+        )
+        .await
+    };
+    let ((status, body), id) = tokio::join!(waiting, sending);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ID"], id.as_str(), "{body}");
 }
 
 #[tokio::test]

@@ -405,7 +405,8 @@ fn first_id(
 }
 
 pub fn latest_id(conn: &Connection, query: &Query) -> Result<Option<String>, StoreError> {
-    first_id(conn, Condition::for_query(query), "DESC")
+    let condition = Condition::for_query_with(query, &mut prefix_terms(conn));
+    first_id(conn, condition, "DESC")
 }
 
 pub fn first_after(
@@ -413,7 +414,7 @@ pub fn first_after(
     query: &Query,
     cursor: &Cursor,
 ) -> Result<Option<String>, StoreError> {
-    let condition = Condition::for_query(query);
+    let condition = Condition::for_query_with(query, &mut prefix_terms(conn));
     let condition = match cursor {
         // Later IDs sort after earlier ones (ULIDs); the rowid keeps the
         // commit order among them.
@@ -423,8 +424,10 @@ pub fn first_after(
     first_id(conn, condition, "ASC")
 }
 
+/// Whether message `id` matches `query` (asked for each new message by
+/// waiting requests and the auto-relay).
 pub fn matches(conn: &Connection, query: &Query, id: &str) -> Result<bool, StoreError> {
-    let condition = Condition::for_query(query).and("m.id = ?", [Value::Text(id.to_string())]);
+    let condition = Condition::for_one_row(query).and("m.id = ?", [Value::Text(id.to_string())]);
     Ok(first_id(conn, condition, "ASC")?.is_some())
 }
 
