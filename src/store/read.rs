@@ -140,24 +140,28 @@ pub fn search(
     start: u64,
     limit: u64,
 ) -> Result<Page, StoreError> {
+    // A query of words and header filters alone is answered by the
+    // full-text index; anything else by a condition on `messages`.
     let mut terms = prefix_terms(conn);
-    let condition = Condition::for_query_with(query, &mut terms);
-    let text_only = Condition::text_only(query, &mut terms);
+    let plan = match Condition::text_only(query, &mut terms) {
+        Some(expression) => Plan::Text(expression),
+        None => Plan::Rows(Condition::for_query_with(query, &mut terms)),
+    };
     // The page's rowids first, from the narrowest source that answers the
     // query, so rows skipped by `start` are never read; then its 50 rows.
-    let (page_rowids, page_params) = match &text_only {
-        Some(expression) => (
+    let (page_rowids, page_params) = match &plan {
+        Plan::Text(expression) => (
             format!(
                 "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? \
                  ORDER BY rowid DESC LIMIT {limit} OFFSET {start}"
             ),
             vec![Value::Text(expression.clone())],
         ),
-        None => (
+        Plan::Rows(condition) => (
             format!(
                 "SELECT m.rowid FROM messages m {} WHERE {} \
                  ORDER BY m.rowid DESC LIMIT {limit} OFFSET {start}",
-                narrow_index(&condition),
+                narrow_index(condition),
                 condition.sql
             ),
             condition.params.clone(),
@@ -185,20 +189,20 @@ pub fn search(
         }
     };
     let only_inbox = query.terms.len() == 1 && query.inbox().is_some();
-    let (matched, matched_unread) = if query.is_empty() || only_inbox {
-        counts
-    } else if let Some(expression) = &text_only {
-        text_match_counts(conn, expression, counts)?
-    } else {
-        let sql = format!(
-            "SELECT count(*), coalesce(sum(m.read = 0), 0) FROM messages m {} WHERE {}",
-            narrow_index(&condition),
-            condition.sql
-        );
-        conn.prepare_cached(&sql)?
-            .query_row(params_from_iter(&condition.params), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
+    let (matched, matched_unread) = match &plan {
+        _ if query.is_empty() || only_inbox => counts,
+        Plan::Text(expression) => text_match_counts(conn, expression, counts)?,
+        Plan::Rows(condition) => {
+            let sql = format!(
+                "SELECT count(*), coalesce(sum(m.read = 0), 0) FROM messages m {} WHERE {}",
+                narrow_index(condition),
+                condition.sql
+            );
+            conn.prepare_cached(&sql)?
+                .query_row(params_from_iter(&condition.params), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+        }
     };
     Ok(Page {
         messages,
@@ -208,6 +212,14 @@ pub fn search(
         matched_unread,
         tags: tags(conn)?,
     })
+}
+
+/// How a search finds its matches.
+enum Plan {
+    /// One FTS5 expression: the full-text index lists them in rowid order.
+    Text(String),
+    /// A condition on `messages m`.
+    Rows(Condition),
 }
 
 /// `INDEXED BY` the narrow rowid-and-read index when the condition reads
@@ -296,24 +308,26 @@ fn text_match_counts(
              AND EXISTS (SELECT 1 FROM messages_fts f WHERE f.rowid = m.rowid AND messages_fts MATCH ?1)",
         )?
     } else if read < unread {
-        matched - matches_among(conn, expression, "messages_read WHERE read = 1")?
+        matched - matches_among(conn, expression, true)?
     } else {
-        matches_among(conn, expression, "messages_unread WHERE read = 0")?
+        matches_among(conn, expression, false)?
     };
     Ok((matched, matched_unread))
 }
 
-/// How many of the messages in `rows` (an index of `messages` and the
-/// condition that makes it cover them) match `expression`: both lists are
-/// read in rowid order and merged, one step per entry, where a lookup per
-/// match would descend a b-tree each time.
-fn matches_among(conn: &Connection, expression: &str, rows: &str) -> Result<u64, StoreError> {
+/// How many of the read (or unread) messages match `expression`: both
+/// lists are read in rowid order, from the FTS5 index and from the partial
+/// index of read (or unread) messages, and merged, one step per entry,
+/// where a lookup per match would descend a b-tree each time.
+fn matches_among(conn: &Connection, expression: &str, read: bool) -> Result<u64, StoreError> {
     let mut matches = conn.prepare_cached(
         "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid",
     )?;
-    let mut among = conn.prepare_cached(&format!(
-        "SELECT rowid FROM messages INDEXED BY {rows} ORDER BY rowid"
-    ))?;
+    let mut among = conn.prepare_cached(if read {
+        "SELECT rowid FROM messages INDEXED BY messages_read WHERE read = 1 ORDER BY rowid"
+    } else {
+        "SELECT rowid FROM messages INDEXED BY messages_unread WHERE read = 0 ORDER BY rowid"
+    })?;
     let mut matches = matches.query([expression])?;
     let mut among = among.query([])?;
     let next = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<i64>, StoreError> {
