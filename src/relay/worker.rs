@@ -133,12 +133,7 @@ fn groups(
 ) -> Vec<(Vec<String>, AttemptOutcome, String)> {
     let delivery = match result {
         Ok(delivery) => delivery,
-        Err(DeliveryError::Permanent(reply)) => {
-            return vec![(recipients.to_vec(), AttemptOutcome::Permanent, reply)];
-        }
-        Err(DeliveryError::Temporary(reply)) => {
-            return vec![(recipients.to_vec(), AttemptOutcome::Temporary, reply)];
-        }
+        Err(err) => return vec![(recipients.to_vec(), outcome_of(&err), err.to_string())],
     };
     let mut groups = Vec::new();
     if !delivery.sent.is_empty() {
@@ -147,7 +142,7 @@ fn groups(
     let (permanent, temporary): (Vec<Refusal>, Vec<Refusal>) = delivery
         .refused
         .into_iter()
-        .partition(|r| matches!(r.error, DeliveryError::Permanent(_)));
+        .partition(|r| outcome_of(&r.error) == AttemptOutcome::Permanent);
     for (refused, outcome) in [
         (temporary, AttemptOutcome::Temporary),
         (permanent, AttemptOutcome::Permanent),
@@ -167,6 +162,13 @@ fn groups(
         ));
     }
     groups
+}
+
+fn outcome_of(err: &DeliveryError) -> AttemptOutcome {
+    match err {
+        DeliveryError::Temporary(_) => AttemptOutcome::Temporary,
+        DeliveryError::Permanent(_) => AttemptOutcome::Permanent,
+    }
 }
 
 fn log_outcome(
