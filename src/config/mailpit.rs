@@ -283,51 +283,42 @@ const ALIASES: &[Alias] = &[
         arg: None,
         apply: |_, v| boolean(v).map(drop),
     },
-    // Relay settings Letterbox cannot honour are refused, not ignored: a
-    // relay that quietly behaves otherwise than configured sends real mail.
-    Alias {
-        name: "MP_SMTP_RELAY_MATCHING",
-        arg: None,
-        apply: |_, _| {
-            Err("Mailpit's recipient regex has no equivalent here: use --relay-matching with a search query, e.g. 'to:@example.com'".into())
-        },
-    },
-    Alias {
-        name: "MP_SMTP_RELAY_BLOCKED_RECIPIENTS",
-        arg: None,
-        apply: |_, _| {
-            Err("not supported: list who may be relayed to with MP_SMTP_RELAY_ALLOWED_RECIPIENTS instead".into())
-        },
-    },
-    Alias {
-        name: "MP_SMTP_RELAY_OVERRIDE_FROM",
-        arg: None,
-        apply: |_, _| {
-            Err("messages are relayed unchanged, so their From cannot be rewritten; MP_SMTP_RELAY_RETURN_PATH sets the envelope sender".into())
-        },
-    },
-    Alias {
-        name: "MP_SMTP_RELAY_SECRET",
-        arg: None,
-        apply: |_, _| Err("CRAM-MD5 to a relay is not supported: use a password".into()),
-    },
     Alias {
         name: "MP_SMTP_RELAY_FORWARD_SMTP_ERRORS",
         arg: None,
-        apply: |_, v| {
-            match boolean(v)? {
+        apply: |_, v| match boolean(v)? {
             false => Ok(()),
-            true => Err("not supported: the sending app gets its 250 before the relay is tried; the relay's replies are in the API and the UI".into()),
-        }
+            true => Err(REPLIES_IN_THE_API.into()),
         },
     },
-    Alias {
-        name: "MP_SMTP_RELAY_CONFIG",
-        arg: None,
-        apply: |_, _| {
-            Err("Mailpit's YAML relay file is not read: use the MP_SMTP_RELAY_* variables, or --relay-config with one key = value a line".into())
-        },
-    },
+];
+
+const REPLIES_IN_THE_API: &str = "not supported: the sending app gets its 250 before the relay is tried; the relay's replies are in the API and the UI";
+
+/// Mailpit's relay variables whose meaning Letterbox cannot give, with what
+/// to use instead. Set to anything, they are refused, not ignored: a relay
+/// that quietly behaves otherwise than configured sends real mail.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "MP_SMTP_RELAY_MATCHING",
+        "Mailpit's recipient regex has no equivalent here: use --relay-matching with a search query, e.g. 'to:@example.com'",
+    ),
+    (
+        "MP_SMTP_RELAY_BLOCKED_RECIPIENTS",
+        "not supported: list who may be relayed to with MP_SMTP_RELAY_ALLOWED_RECIPIENTS instead",
+    ),
+    (
+        "MP_SMTP_RELAY_OVERRIDE_FROM",
+        "messages are relayed unchanged, so their From cannot be rewritten; MP_SMTP_RELAY_RETURN_PATH sets the envelope sender",
+    ),
+    (
+        "MP_SMTP_RELAY_SECRET",
+        "CRAM-MD5 to a relay is not supported: use a password",
+    ),
+    (
+        "MP_SMTP_RELAY_CONFIG",
+        "Mailpit's YAML relay file is not read: use the MP_SMTP_RELAY_* variables, or --relay-config with one key = value a line",
+    ),
 ];
 
 /// Variables whose values are secrets: never repeated in an error.
@@ -342,9 +333,25 @@ pub(super) fn apply(
     matches: &ArgMatches,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let error = |name: &'static str, value: String, problem: String| ConfigError::Mailpit {
+        name,
+        value: if is_secret(name) {
+            "(hidden)".to_string()
+        } else {
+            value
+        },
+        problem,
+    };
+    if let Some((name, value, problem)) = REFUSED
+        .iter()
+        .find_map(|&(name, problem)| set(name).map(|value| (name, value, problem)))
+    {
+        return Err(error(name, value, problem.to_string()));
+    }
     let mut applied = Vec::new();
     for alias in ALIASES {
-        let Some(value) = env(alias.name).filter(|v| !v.trim().is_empty()) else {
+        let Some(value) = set(alias.name) else {
             continue;
         };
         let given = alias.arg.is_some_and(|arg| {
@@ -356,14 +363,8 @@ pub(super) fn apply(
         if given {
             continue;
         }
-        (alias.apply)(config, &value).map_err(|problem| ConfigError::Mailpit {
-            name: alias.name,
-            value: match is_secret(alias.name) {
-                true => "(hidden)".to_string(),
-                false => value.clone(),
-            },
-            problem,
-        })?;
+        (alias.apply)(config, &value)
+            .map_err(|problem| error(alias.name, value.clone(), problem))?;
         applied.push(alias.name);
     }
     // clap checks that a certificate comes with its key; do the same for
