@@ -293,6 +293,7 @@ impl Rules {
     pub fn parse(text: &str) -> Result<Rules, RuleError> {
         let mut rules = Rules::default();
         let mut seen = Vec::new();
+        let mut seen_link = false;
         for rule in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             let error = |problem: String| RuleError {
                 rule: rule.to_string(),
@@ -303,9 +304,10 @@ impl Rules {
                 .filter(|(name, _)| name.trim().eq_ignore_ascii_case("link"))
                 .map(|(_, speeds)| speeds)
             {
-                if rules.link.is_active() {
+                if seen_link {
                     return Err(error("link has a rule already".into()));
                 }
+                seen_link = true;
                 let link = parse_link(speeds).map_err(error)?;
                 rules.set_link(link).map_err(error)?;
                 continue;
@@ -590,6 +592,7 @@ mod tests {
             ("link=0", "Min 0"),
             ("link=1K@200%", "percentage"),
             ("link=1K,link=2K", "link has a rule already"),
+            ("link=1K@0%,link=2K", "link has a rule already"),
         ] {
             let err = Rules::parse(bad).unwrap_err();
             assert!(err.to_string().contains(says), "{bad}: {err}");
