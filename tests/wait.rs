@@ -99,20 +99,31 @@ async fn a_match_already_stored_after_the_cursor_is_returned_at_once() {
     }
 }
 
-#[tokio::test]
-async fn a_match_sent_after_the_call_ends_the_wait_and_others_do_not() {
-    let lb = Letterbox::start();
-    let http = client();
+/// Waits for `query` after now while `sending` runs; the wait must end
+/// with the message whose ID `sending` returns, whether it was set up
+/// before the messages arrived or after. Returns that message.
+async fn wait_ends_with(
+    lb: &Letterbox,
+    query: &str,
+    sending: impl std::future::Future<Output = String>,
+) -> Value {
     let since = just_before_now();
     let params = [
-        ("query", "subject:wanted to:rcpt"),
+        ("query", query),
         ("after", since.as_str()),
         ("timeout", LONG),
     ];
-    let waiting = wait(&http, &lb.http, &params);
-    let sending = async {
-        // Whether the wait is set up before these arrive or after, only
-        // the matching message may end it.
+    let http = client();
+    let ((status, body), id) = tokio::join!(wait(&http, &lb.http, &params), sending);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ID"], id.as_str(), "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_match_sent_after_the_call_ends_the_wait_and_others_do_not() {
+    let lb = Letterbox::start();
+    let body = wait_ends_with(&lb, "subject:wanted to:rcpt", async {
         lb.send_simple("ignored").await;
         lb.send_raw(
             "a@example.com",
@@ -121,22 +132,13 @@ async fn a_match_sent_after_the_call_ends_the_wait_and_others_do_not() {
         )
         .await;
         lb.send_simple("wanted").await
-    };
-    let ((status, body), id) = tokio::join!(waiting, sending);
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["ID"], id.as_str(), "{body}");
+    })
+    .await;
     assert_eq!(body["Subject"], "wanted");
 
     // Words and header filters too: each new message is looked up in the
     // full-text index on its own.
-    let since = just_before_now();
-    let params = [
-        ("query", "unicorn header:X-Kind:rare -hello"),
-        ("after", since.as_str()),
-        ("timeout", LONG),
-    ];
-    let waiting = wait(&http, &lb.http, &params);
-    let sending = async {
+    wait_ends_with(&lb, "unicorn header:X-Kind:rare -hello", async {
         lb.send_simple("unicorn without the header").await;
         lb.send_raw(
             "a@example.com",
@@ -150,10 +152,8 @@ async fn a_match_sent_after_the_call_ends_the_wait_and_others_do_not() {
             b"X-Kind: rare\r\nSubject: a unicorn\r\n\r\nbye\r\n",
         )
         .await
-    };
-    let ((status, body), id) = tokio::join!(waiting, sending);
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["ID"], id.as_str(), "{body}");
+    })
+    .await;
 }
 
 #[tokio::test]
