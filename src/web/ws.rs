@@ -75,13 +75,8 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<Stri
     // The chaos rules as they are now, so that a page reconnecting after a
     // change it missed shows the right banner.
     let chaos = Event::ChaosChanged(state.chaos.rules().active_text());
-    for message in push::messages(&chaos) {
-        if !matches!(
-            timeout(SEND_TIMEOUT, socket.send(frame(message))).await,
-            Ok(Ok(()))
-        ) {
-            return;
-        }
+    if !send_all(&mut socket, push::messages(&chaos).into_iter().map(frame)).await {
+        return;
     }
     loop {
         let mut changed = true;
@@ -113,11 +108,19 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<Stri
         if changed && stats_due.is_none() {
             stats_due = Some((last_stats + STATS_EVERY).max(Instant::now()));
         }
-        for frame in frames {
-            match timeout(SEND_TIMEOUT, socket.send(frame)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return,
-            }
+        if !send_all(&mut socket, frames).await {
+            return;
         }
     }
+}
+
+/// Sends `frames` in order; false once the client is gone or too slow to
+/// take one within [`SEND_TIMEOUT`].
+async fn send_all(socket: &mut WebSocket, frames: impl IntoIterator<Item = Message>) -> bool {
+    for frame in frames {
+        if !matches!(timeout(SEND_TIMEOUT, socket.send(frame)).await, Ok(Ok(()))) {
+            return false;
+        }
+    }
+    true
 }
