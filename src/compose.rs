@@ -22,12 +22,16 @@ pub struct Attachment {
     pub content: Vec<u8>,
 }
 
-/// What to build. Bcc recipients are not written into the message.
+/// What to build. Like Mailpit's, the message keeps its Bcc recipients in
+/// a `Bcc` header (it is stored, never delivered as it is) and the sender
+/// in `Return-Path`.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
     pub from: Option<Mailbox>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
+    /// Plain addresses.
+    pub bcc: Vec<String>,
     pub reply_to: Vec<Mailbox>,
     pub subject: String,
     pub text: String,
@@ -59,6 +63,7 @@ const RESERVED: &[&str] = &[
     "cc",
     "bcc",
     "reply-to",
+    "return-path",
     "date",
     "subject",
     "content-type",
@@ -73,6 +78,11 @@ impl Draft {
     pub fn build(&self, id: &str, now_ms: i64) -> Result<Vec<u8>, ComposeError> {
         let from = self.from.as_ref().ok_or(ComposeError::NoFrom)?;
         let mut out = String::new();
+        header(
+            &mut out,
+            "Return-Path",
+            &format!("<{}>", address(&from.email)?),
+        )?;
         header(&mut out, "From", &mailboxes(std::slice::from_ref(from))?)?;
         for (name, list) in [
             ("To", &self.to),
@@ -82,6 +92,14 @@ impl Draft {
             if !list.is_empty() {
                 header(&mut out, name, &mailboxes(list)?)?;
             }
+        }
+        if !self.bcc.is_empty() {
+            let bcc = self
+                .bcc
+                .iter()
+                .map(|a| address(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            header(&mut out, "Bcc", &bcc.join(", "))?;
         }
         header(&mut out, "Subject", &encode_word(&self.subject))?;
         header(&mut out, "Date", &timefmt::rfc2822(now_ms))?;
@@ -151,16 +169,21 @@ fn header(out: &mut String, name: &str, value: &str) -> Result<(), ComposeError>
     Ok(())
 }
 
+/// An address that can stand in a header as it is.
+fn address(email: &str) -> Result<&str, ComposeError> {
+    let valid = email.contains('@')
+        && !email.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | '"'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(ComposeError::BadAddress(email.to_string()))
+    }
+}
+
 fn mailboxes(list: &[Mailbox]) -> Result<String, ComposeError> {
     let mut out = Vec::new();
     for m in list {
-        let valid = m.email.contains('@')
-            && !m
-                .email
-                .contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ',' | '"'));
-        if !valid {
-            return Err(ComposeError::BadAddress(m.email.clone()));
-        }
+        address(&m.email)?;
         if m.name.is_empty() {
             out.push(format!("<{}>", m.email));
         } else if m.name.is_ascii() {
@@ -207,9 +230,11 @@ fn base64_lines(bytes: &[u8]) -> String {
 }
 
 fn text_part(content_type: &str, text: &str) -> String {
-    let plain = text.is_ascii() && text.lines().all(|l| l.len() < 998);
-    // Line ends are CRLF on the wire either way.
-    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    // 7bit only when the text already is what the wire carries (CRLF line
+    // ends, short ASCII lines): base64 gives back exactly the text sent,
+    // bare `\n`s included, where Mailpit's clients compare it.
+    let crlf_only = text.split("\r\n").all(|l| !l.contains(['\r', '\n']));
+    let plain = crlf_only && text.is_ascii() && text.split("\r\n").all(|l| l.len() < 998);
     if plain {
         format!(
             "Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{text}"
@@ -315,6 +340,41 @@ mod tests {
         let text = String::from_utf8(raw).unwrap();
         assert!(text.contains("X-Campaign: spring\r\n"));
         assert!(text.contains("Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n"));
+        assert!(text.starts_with("Return-Path: <ann@example.com>\r\n"));
+        assert!(
+            !text.contains("Bcc:"),
+            "no Bcc header without Bcc recipients"
+        );
+    }
+
+    #[test]
+    fn bcc_recipients_are_kept_in_a_header() {
+        let mut d = draft();
+        d.bcc = vec!["hidden@example.com".into(), "other@example.com".into()];
+        let text = String::from_utf8(d.build("x", 0).unwrap()).unwrap();
+        assert!(text.contains("\r\nBcc: hidden@example.com, other@example.com\r\n"));
+        d.bcc = vec!["a@b>, evil@x".into()];
+        assert!(matches!(d.build("x", 0), Err(ComposeError::BadAddress(_))));
+    }
+
+    #[test]
+    fn bodies_decode_to_exactly_what_was_sent() {
+        let html = "<div>\n  <p>two\nlines</p></div>";
+        let raw = Draft {
+            from: Some(mailbox("", "a@b.c")),
+            text: "crlf\r\nonly".into(),
+            html: html.into(),
+            ..Draft::default()
+        }
+        .build("x", 0)
+        .unwrap();
+        let m = parse(&raw);
+        let body = |role| {
+            let part = m.parts.iter().find(|p| p.role == role).unwrap();
+            crate::message::part_text(&raw, part)
+        };
+        assert_eq!(body(PartRole::Html), html);
+        assert_eq!(body(PartRole::Text), "crlf\r\nonly");
     }
 
     #[test]

@@ -117,10 +117,18 @@ impl UiAuth {
     }
 
     /// Whether the `Authorization` header carries valid credentials.
+    #[cfg(test)]
     async fn check(self: &Arc<Self>, headers: &HeaderMap) -> bool {
-        let Some((user, password)) = basic_credentials(headers) else {
-            return false;
-        };
+        self.logged_in_user(headers).await.is_some()
+    }
+
+    /// The user whose valid credentials the `Authorization` header carries.
+    async fn logged_in_user(self: &Arc<Self>, headers: &HeaderMap) -> Option<String> {
+        let (user, password) = basic_credentials(headers)?;
+        self.verify(user.clone(), password).await.then_some(user)
+    }
+
+    async fn verify(self: &Arc<Self>, user: String, password: String) -> bool {
         // Every path compares something, so an unknown user costs about
         // as much as a wrong password.
         if let Some(expected) = self.plain.get(&user) {
@@ -171,14 +179,24 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+/// The user a request logged in as (a request extension set by
+/// [`require_login`]), recorded as the `Username` of mail sent through the
+/// API, as Mailpit does.
+#[derive(Debug, Clone)]
+pub struct LoggedIn(pub String);
+
 /// Middleware: lets requests with valid credentials (and health probes)
 /// through; answers everything else with `401` and a Basic challenge.
 pub async fn require_login(
     State(auth): State<Arc<UiAuth>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if OPEN_PATHS.contains(&request.uri().path()) || auth.check(request.headers()).await {
+    if OPEN_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    if let Some(user) = auth.logged_in_user(request.headers()).await {
+        request.extensions_mut().insert(LoggedIn(user));
         return next.run(request).await;
     }
     let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "login required").into_response();

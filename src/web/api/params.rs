@@ -73,3 +73,84 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, 
     }
     serde_json::from_value(value).map_err(invalid)
 }
+
+/// A JSON body of type `T` read as Go's `encoding/json` reads it into
+/// Mailpit's structs: object keys match `names` (the field names `T`
+/// expects) whatever their case, and keys `T` does not know are ignored
+/// (so `T` must not deny unknown fields). The values of the keys in
+/// `opaque` (maps whose keys are data, such as header names) are left as
+/// they are.
+pub fn go_json_body<T: DeserializeOwned>(
+    body: &[u8],
+    expected: &str,
+    names: &[&str],
+    opaque: &[&str],
+) -> Result<T, ApiError> {
+    let mut value: serde_json::Value = json_body(body, expected)?;
+    canonical_keys(&mut value, names, opaque);
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body ({e}): {expected}")))
+}
+
+fn canonical_keys(value: &mut serde_json::Value, names: &[&str], opaque: &[&str]) {
+    match value {
+        serde_json::Value::Object(object) => {
+            let fields = std::mem::take(object);
+            for (key, mut value) in fields {
+                let name = names
+                    .iter()
+                    .find(|name| key.eq_ignore_ascii_case(name))
+                    .map_or(key.clone(), |name| name.to_string());
+                if !opaque.contains(&name.as_str()) {
+                    canonical_keys(&mut value, names, opaque);
+                }
+                // An exact match wins over a key that differs in case.
+                if key == name || !object.contains_key(&name) {
+                    object.insert(name, value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                canonical_keys(item, names, opaque);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_keys_match_whatever_their_case() {
+        let mut value = serde_json::json!({
+            "from": {"EMAIL": "a@x"},
+            "Attachments": [{"FileName": "f.png"}],
+            "headers": {"x-thing": "1"},
+            "Subject": "exact", "SUBJECT": "other",
+        });
+        canonical_keys(
+            &mut value,
+            &[
+                "From",
+                "Email",
+                "Attachments",
+                "Filename",
+                "Headers",
+                "Subject",
+            ],
+            &["Headers"],
+        );
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "From": {"Email": "a@x"},
+                "Attachments": [{"Filename": "f.png"}],
+                "Headers": {"x-thing": "1"},
+                "Subject": "exact",
+            })
+        );
+    }
+}

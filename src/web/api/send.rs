@@ -1,22 +1,27 @@
 //! `POST /api/v1/send`: build a message from JSON (Mailpit's shape) and
 //! store it through the same ingest path as SMTP.
 
-use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::params::json_body;
+use super::params::go_json_body;
 use crate::compose::{Attachment, Draft, Mailbox};
 use crate::ingest::IngestError;
 use crate::smtp::Envelope;
+use crate::web::auth::LoggedIn;
 use crate::web::{ApiError, AppState};
 
+// Read as Go reads Mailpit's request: keys in any case, unknown keys
+// ignored (see `go_json_body`), so no `deny_unknown_fields` here.
+
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[serde(rename_all = "PascalCase")]
 struct Person {
     email: String,
     #[serde(default)]
@@ -24,7 +29,7 @@ struct Person {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[serde(rename_all = "PascalCase")]
 struct SendAttachment {
     /// Base64, optionally as a `data:...;base64,` URL.
     content: String,
@@ -36,7 +41,7 @@ struct SendAttachment {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[serde(rename_all = "PascalCase")]
 struct SendRequest {
     from: Option<Person>,
     #[serde(default)]
@@ -127,17 +132,78 @@ fn attachment(a: SendAttachment) -> Result<Attachment, ApiError> {
     })
 }
 
-pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Json<Sent>, ApiError> {
-    let request: SendRequest = json_body(
-        &body,
-        r#"expected {"From": {"Email": "..."}, "To": [{"Email": "..."}], "Subject": "...", "Text": "..."}"#,
-    )?;
+/// Every field name of [`SendRequest`] and the types in it.
+const FIELD_NAMES: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "ReplyTo",
+    "Subject",
+    "Text",
+    "HTML",
+    "Tags",
+    "Headers",
+    "Attachments",
+    "Email",
+    "Name",
+    "Content",
+    "Filename",
+    "ContentType",
+    "ContentID",
+];
+
+const EXPECTED: &str = r#"expected {"From": {"Email": "..."}, "To": [{"Email": "..."}], "Subject": "...", "Text": "..."}"#;
+
+/// The request body, up to `limit` bytes; a 413 in JSON beyond it.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is over {limit} bytes, the most taken for a message \
+                 of --max-message-size"
+            ),
+        )
+    };
+    let mut chunks = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The largest JSON body taken: a message of `--max-message-size` with its
+/// attachments in base64 (4/3 of their size) and some room for the JSON
+/// around them.
+fn body_limit(max_message_size: u64) -> usize {
+    let limit = max_message_size
+        .saturating_add(max_message_size / 3)
+        .saturating_add(64 * 1024);
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    logged_in: Option<Extension<LoggedIn>>,
+    body: Body,
+) -> Result<Json<Sent>, ApiError> {
+    let body = read_body(body, body_limit(state.max_message_size)).await?;
+    let request: SendRequest = go_json_body(&body, EXPECTED, FIELD_NAMES, &["Headers"])?;
+    drop(body);
+    let bcc: Vec<String> = request.bcc.iter().map(|a| a.trim().to_string()).collect();
     let recipients: Vec<String> = request
         .to
         .iter()
         .chain(&request.cc)
         .map(|p| p.email.trim().to_string())
-        .chain(request.bcc.iter().map(|a| a.trim().to_string()))
+        .chain(bcc.iter().cloned())
         .collect();
     if recipients.is_empty() {
         return Err(ApiError::bad_request(
@@ -148,6 +214,7 @@ pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Json<Sen
         from: request.from.map(mailbox),
         to: request.to.into_iter().map(mailbox).collect(),
         cc: request.cc.into_iter().map(mailbox).collect(),
+        bcc,
         reply_to: request.reply_to.into_iter().map(mailbox).collect(),
         subject: request.subject,
         text: request.text,
@@ -177,6 +244,8 @@ pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Json<Sen
     let envelope = Envelope {
         mail_from: draft.from.map(|f| f.email).unwrap_or_default(),
         rcpt_to: recipients,
+        // Mailpit records the user who logged in to the API.
+        auth_user: logged_in.map(|Extension(LoggedIn(user))| user),
         ..Envelope::default()
     };
     let id = state
