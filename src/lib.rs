@@ -210,6 +210,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         chaos: chaos.clone(),
         inboxes,
         relay,
+        smtp_addrs: std::iter::once(smtp_addr).chain(smtps_addr).collect(),
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());

@@ -25,7 +25,7 @@ async function call(method, path, body) {
 /** One page of the mail (of one `inbox`, if given), or of a search when
  *  `query` is not empty. */
 export function listPage(query, start, limit, inbox) {
-  const params = new URLSearchParams({ start, limit });
+  const params = new URLSearchParams({ start, limit, additions: 1 }); // with each summary's Inbox
   if (inbox) params.set('inbox', inbox);
   if (query) {
     params.set('query', query);

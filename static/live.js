@@ -23,6 +23,7 @@ export function connect({ inbox, onEvent, onConnected, onState }) {
     const url = new URL(at('api/events'), location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     if (inbox) url.searchParams.set('inbox', inbox);
+    url.searchParams.set('additions', '1'); // Letterbox's fields and events, beside Mailpit's
     const socket = new WebSocket(url);
     socket.addEventListener('open', () => {
       failures = 0;

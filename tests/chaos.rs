@@ -223,7 +223,8 @@ async fn a_slow_link_paces_the_bytes() {
     ));
     // Lifted: new connections are fast again (and the API shows it).
     put_chaos(&lb, &json!({})).await;
-    assert_eq!(lb.get_ok("/api/v1/chaos").await["Link"]["Probability"], 0);
+    // (Letterbox's additions to Mailpit's shape are left out when unset.)
+    assert_eq!(lb.get_ok("/api/v1/chaos").await.get("Link"), None);
     let started = Instant::now();
     lb.send_raw(
         "app@example.test",

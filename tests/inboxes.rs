@@ -419,9 +419,10 @@ async fn the_websocket_can_be_confined_to_one_inbox_and_counts_every_inbox() {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 404),
         other => panic!("expected a 404, got {other:?}"),
     }
-    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{url}?inbox=billing"))
-        .await
-        .expect("connects");
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("{url}?inbox=billing&additions=1"))
+            .await
+            .expect("connects");
     send_as(lb.smtp_addr, None, "bob@example.com", "other").await;
     let invoice = send_as(lb.smtp_addr, None, "ann@billing.example.com", "invoice").await;
     let new = next_ws_event(&mut socket, "new").await;

@@ -124,3 +124,170 @@ async fn v1_message_download_and_delete() {
         .unwrap();
     assert_eq!(again.status(), 404);
 }
+
+/// MailHog's `containing` looks in the raw source: an encoded form (what
+/// the `mailhog` client's own suite searches for) matches.
+#[tokio::test]
+async fn containing_matches_the_raw_source() {
+    let lb = Letterbox::start();
+    let encoded = "From: a@example.test\r\nTo: b@example.test\r\nSubject: =?UTF-8?Q?=C3=BC=C3=A4=C3=B6?=\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=C3=BC=C3=A4=C3=B6\r\n";
+    let id = lb
+        .send_raw("a@example.test", &["b@example.test"], encoded.as_bytes())
+        .await;
+    lb.send_simple("other").await;
+    for query in [
+        "=C3=BC=C3=A4=C3=B6",
+        "=c3=bc",
+        "Content-Transfer-Encoding: QUOTED",
+    ] {
+        let result = lb
+            .get_ok(&format!(
+                "/api/v2/search?kind=containing&query={}",
+                query.replace('=', "%3D").replace(' ', "%20")
+            ))
+            .await;
+        assert_eq!(
+            (result["total"].as_u64(), result["count"].as_u64()),
+            (Some(1), Some(1)),
+            "{query}: {result}"
+        );
+        assert_eq!(result["items"][0]["ID"], id.as_str());
+    }
+}
+
+/// A release in MailHog's shape to Letterbox's own SMTP listener stores
+/// the message again for the new recipient; any other host is refused
+/// before anything connects, with the settings that choose the targets.
+#[tokio::test]
+async fn release_goes_only_where_the_configuration_says() {
+    let lb = Letterbox::start();
+    let id = lb.send_simple("to release").await;
+    let port = lb.smtp_addr.port();
+    let release = |body: serde_json::Value| {
+        lb.client()
+            .post(lb.url(&format!("/api/v1/messages/{id}/release")))
+            .body(body.to_string())
+            .send()
+    };
+
+    let response = release(serde_json::json!({"host": "localhost", "port": port.to_string(), "email": "again@example.test"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "", "MailHog's empty answer");
+    let list = lb.list().await;
+    assert_eq!(list["total"], 2, "{list}");
+    let copy = lb
+        .message(list["messages"][0]["ID"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        copy["Envelope"]["RcptTo"],
+        serde_json::json!(["again@example.test"])
+    );
+    assert_eq!(copy["Subject"], "to release");
+
+    for (host, port) in [
+        ("127.0.0.1", "25".to_string()),
+        ("192.0.2.1", port.to_string()),
+        ("example.com", "25".to_string()),
+    ] {
+        let response =
+            release(serde_json::json!({"Host": host, "Port": port, "Email": "x@example.test"}))
+                .await
+                .unwrap();
+        assert_eq!(response.status(), 400, "{host}:{port}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        let text = error["Error"].as_str().unwrap();
+        assert!(
+            text.contains("--smtp") && text.contains("--relay-host"),
+            "{text}"
+        );
+    }
+    assert_eq!(lb.list().await["total"], 2);
+}
+
+/// Peak resident memory of a process (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("a VmHWM line");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("VmHWM in kB");
+    kib * 1024
+}
+
+/// Reads a whole response without keeping it; its first and last bytes.
+async fn drain(response: reqwest::Response) -> (String, String) {
+    let mut response = response;
+    let mut head = Vec::new();
+    let mut tail = Vec::new();
+    while let Some(chunk) = response.chunk().await.expect("the body") {
+        if head.len() < 64 {
+            head.extend_from_slice(&chunk[..chunk.len().min(64)]);
+        }
+        tail.extend_from_slice(&chunk);
+        let keep = tail.len().saturating_sub(64);
+        tail.drain(..keep);
+    }
+    (
+        String::from_utf8_lossy(&head).into_owned(),
+        String::from_utf8_lossy(&tail).into_owned(),
+    )
+}
+
+/// Lists embed whole messages: six large ones stored, the server's peak
+/// memory while serving them stays within a bound set by
+/// `--max-message-size` (the list is written one message at a time), not
+/// by what is stored.
+#[tokio::test]
+async fn lists_of_large_messages_take_bounded_memory() {
+    if !std::path::Path::new("/proc/self/clear_refs").exists() {
+        eprintln!("SKIPPED: needs Linux's /proc to measure peak memory");
+        return;
+    }
+    const MAX: u64 = 10 << 20;
+    let lb = Letterbox::with_args(&["--max-message-size", "10M"]);
+    let line = "All work and no play makes Jack a dull boy.\r\n";
+    let mut message =
+        String::from("From: a@example.test\r\nTo: b@example.test\r\nSubject: big\r\n\r\n");
+    while message.len() < 9 << 20 {
+        message.push_str(line);
+    }
+    for _ in 0..6 {
+        lb.send_raw("a@example.test", &["b@example.test"], message.as_bytes())
+            .await;
+    }
+    for path in [
+        "/api/v2/messages",
+        "/api/v2/search?kind=containing&query=jack",
+        "/api/v2/search?kind=to&query=b@example.test",
+    ] {
+        // Peak memory from now on: "5" resets VmHWM to the current RSS.
+        std::fs::write(format!("/proc/{}/clear_refs", lb.pid()), "5").expect("clear_refs");
+        let before = peak_rss(lb.pid());
+        let response = lb.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let (head, tail) = drain(response).await;
+        assert!(
+            head.starts_with(r#"{"total":6,"start":0,"items":[{"ID":"#),
+            "{path}: {head}"
+        );
+        assert!(tail.ends_with(r#"],"count":6}"#), "{path}: {tail}");
+        let grew = peak_rss(lb.pid()).saturating_sub(before);
+        eprintln!("{path}: peak memory grew by {} KiB", grew >> 10);
+        // One message read, with a copy for `containing`, and some room
+        // for the allocator: far below six embedded messages (over 100 MB).
+        assert!(
+            grew < 3 * MAX,
+            "{path}: the peak memory grew by {} MB serving the list (bound {} MB)",
+            grew >> 20,
+            (3 * MAX) >> 20
+        );
+    }
+}

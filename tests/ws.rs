@@ -20,7 +20,18 @@ fn events_url(lb: &Letterbox) -> String {
 
 /// Connects, sending `origin` as the `Origin` header if given.
 async fn connect(lb: &Letterbox, origin: Option<&str>) -> Result<Socket, tungstenite::Error> {
-    let mut request = events_url(lb).into_client_request().expect("a valid URL");
+    connect_with(lb, "", origin).await
+}
+
+/// Connects to `/api/events` with the query string `query` (`""` or
+/// `?...`), sending `origin` as the `Origin` header if given.
+async fn connect_with(
+    lb: &Letterbox,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Socket, tungstenite::Error> {
+    let url = format!("{}{query}", events_url(lb));
+    let mut request = url.into_client_request().expect("a valid URL");
     if let Some(origin) = origin {
         request.headers_mut().insert(
             "Origin",
@@ -66,9 +77,44 @@ async fn changes_are_pushed_as_mailpit_events() {
         new["Data"]["From"],
         json!({"Name": "Sender", "Address": "sender@example.com"})
     );
+    // Mailpit's summary, key for key: its clients compare whole objects.
+    assert_eq!(
+        keys(&new["Data"]),
+        [
+            "Attachments",
+            "Bcc",
+            "Cc",
+            "Created",
+            "From",
+            "ID",
+            "MessageID",
+            "Read",
+            "ReplyTo",
+            "Size",
+            "Snippet",
+            "Subject",
+            "Tags",
+            "To",
+            "Username"
+        ]
+    );
     let stats = next_event(&mut socket, "stats").await;
-    assert_eq!(stats["Data"]["Total"], 1);
-    assert_eq!(stats["Data"]["Unread"], 1);
+    assert_eq!(
+        stats["Data"],
+        json!({"Total": 1, "Unread": 1, "Version": env!("CARGO_PKG_VERSION")})
+    );
+
+    // Mailpit tells of each message named, even one already as asked.
+    let response = reqwest::Client::new()
+        .put(lb.url("/api/v1/messages"))
+        .json(&json!({"IDs": [id], "Read": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let update = next_event(&mut socket, "update").await;
+    assert_eq!(update["Data"], json!({"ID": id, "Read": false}));
+    assert_eq!(next_event(&mut socket, "stats").await["Data"]["Unread"], 1);
 
     let response = reqwest::Client::new()
         .put(lb.url("/api/v1/messages"))
@@ -89,6 +135,39 @@ async fn changes_are_pushed_as_mailpit_events() {
     lb.delete_messages(None).await;
     let truncate = next_event(&mut socket, "truncate").await;
     assert_eq!(truncate["Data"], Value::Null);
+}
+
+fn keys(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// The web UI asks for Letterbox's additions: each new message's inbox and
+/// the inboxes' counts in `stats`.
+#[tokio::test]
+async fn additions_are_sent_on_request() {
+    let lb = Letterbox::start();
+    let mut socket = connect_with(&lb, "?additions=1", None)
+        .await
+        .expect("connected");
+    let id = lb.send_simple("with additions").await;
+    let new = next_event(&mut socket, "new").await;
+    assert_eq!(
+        (&new["Data"]["ID"], &new["Data"]["Inbox"]),
+        (&json!(id), &json!("default"))
+    );
+    let stats = next_event(&mut socket, "stats").await;
+    assert_eq!(
+        stats["Data"]["Inboxes"],
+        json!([{"Name": "default", "Total": 1, "Unread": 1}]),
+        "{stats}"
+    );
 }
 
 #[tokio::test]
@@ -188,7 +267,9 @@ async fn a_shutdown_closes_the_socket_instead_of_waiting_for_it() {
 async fn chaos_rules_in_force_and_every_change() {
     let lb = Letterbox::with_args(&["--chaos", "rcpt=451@50%"]);
     let origin = lb.http.clone();
-    let mut socket = connect(&lb, Some(&origin)).await.expect("connected");
+    let mut socket = connect_with(&lb, "?additions=1", Some(&origin))
+        .await
+        .expect("connected");
     assert_eq!(
         next_event(&mut socket, "chaos").await["Data"],
         json!({"Active": true, "Rules": "rcpt=451@50%"})

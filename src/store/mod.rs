@@ -106,7 +106,9 @@ pub struct Summary {
     pub size: u64,
     pub attachments: u32,
     pub snippet: String,
-    /// The message's inbox (a Letterbox addition to Mailpit's shape).
+    /// The message's inbox: a Letterbox addition, left out of Mailpit's
+    /// shape (the API adds it on request, see `web::api::additions`).
+    #[serde(skip)]
     pub inbox: String,
 }
 

@@ -416,17 +416,23 @@ fn apply_change(
             let mut changed = Vec::new();
             let mut stmt =
                 tx.prepare_cached("UPDATE messages SET read = ?1 WHERE rowid = ?2 AND read != ?1")?;
-            for row in rows {
+            for row in &rows {
                 if stmt.execute(params![read, row.0])? > 0 {
-                    changed.push(row);
+                    changed.push(row.clone());
                 }
             }
             let n = changed.len() as u64;
+            // Messages named by ID are each announced, changed or not, as
+            // Mailpit does (its clients wait for the `update`).
+            let told = match selection {
+                Selection::Ids(_) => &rows,
+                _ => &changed,
+            };
             let event = Event::ReadChanged {
-                ids: ids(&changed),
+                ids: ids(told),
                 read: *read,
             };
-            (n, (n > 0).then_some(event))
+            (n, (!told.is_empty()).then_some(event))
         }
         Change::SetTags { ids: wanted, tags } => {
             let rows = select(tx, &Selection::Ids(wanted.clone()))?;

@@ -4,6 +4,7 @@
 pub mod api;
 mod assets;
 pub mod auth;
+mod embed;
 mod error;
 pub mod host;
 pub mod listener;
@@ -60,6 +61,9 @@ pub struct AppState {
     pub inboxes: Arc<crate::inbox::Inboxes>,
     /// The relay for releasing messages, if one is configured.
     pub relay: Option<Arc<crate::relay::Relay>>,
+    /// Where Letterbox's own SMTP listeners accept mail: the one place
+    /// besides the relay that MailHog's release may deliver to.
+    pub smtp_addrs: Vec<std::net::SocketAddr>,
 }
 
 /// How the application is exposed: under which path, to whom.

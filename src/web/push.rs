@@ -1,9 +1,15 @@
 //! How store events are sent to browsers and tools: Mailpit's event names
 //! and payloads, shared by the Server-Sent Events stream and the WebSocket.
 //!
+//! Mailpit's event types carry Mailpit's payloads; with `additions` (see
+//! `web::api::additions`) `new` also carries the `Inbox`, and Letterbox's
+//! own types (`resync`, `relay`, `chaos`) are sent too. Without them a
+//! subscriber that fell behind gets Mailpit's `prune` (re-fetch) instead
+//! of `resync`, and `relay` and `chaos` are left out.
+//!
 //! | type       | data                                   |
 //! |------------|----------------------------------------|
-//! | `new`      | the message summary (with its `Inbox`) |
+//! | `new`      | the message summary                    |
 //! | `update`   | `{"ID": ..., "Read": bool}` or `{"ID": ..., "Tags": [...]}` |
 //! | `delete`   | `{"ID": ...}`                          |
 //! | `prune`    | `null`: many changed at once, re-fetch |
@@ -15,16 +21,19 @@
 use serde_json::{Value, json};
 
 use crate::events::Event;
+use crate::web::api::additions::SummaryJson;
 
 /// Beyond this many messages in one change, one `prune` replaces the
 /// per-message `delete` or `update` events (marking 100,000 messages read
 /// is one event, not 100,000).
 const PRUNE_THRESHOLD: usize = 200;
 
-/// The `(type, data)` messages an event becomes, in order.
-pub fn messages(event: &Event) -> Vec<(&'static str, Value)> {
+/// The `(type, data)` messages an event becomes, in order; Letterbox's
+/// additions only if asked for.
+pub fn messages(event: &Event, additions: bool) -> Vec<(&'static str, Value)> {
     match event {
-        Event::New(summary) => vec![("new", json!(summary.as_ref()))],
+        Event::New(summary) => vec![("new", json!(SummaryJson::new(summary, additions)))],
+        Event::RelayChanged(_) | Event::ChaosChanged(_) if !additions => Vec::new(),
         Event::Deleted(ids) | Event::ReadChanged { ids, .. } if ids.len() > PRUNE_THRESHOLD => {
             vec![("prune", Value::Null)]
         }
@@ -62,9 +71,10 @@ pub fn concerns(event: &Event, inbox: Option<&str>) -> bool {
     }
 }
 
-/// What to send after missing events (a lagging subscriber).
-pub fn resync() -> (&'static str, Value) {
-    ("resync", Value::Null)
+/// What to send after missing events (a lagging subscriber): Mailpit's
+/// `prune` also means "re-fetch everything".
+pub fn resync(additions: bool) -> (&'static str, Value) {
+    (if additions { "resync" } else { "prune" }, Value::Null)
 }
 
 #[cfg(test)]
@@ -74,10 +84,10 @@ mod tests {
     #[test]
     fn bulk_deletes_become_one_prune() {
         let few: Vec<String> = (0..3).map(|i| i.to_string()).collect();
-        assert_eq!(messages(&Event::Deleted(few.into())).len(), 3);
+        assert_eq!(messages(&Event::Deleted(few.into()), false).len(), 3);
         let many: Vec<String> = (0..500).map(|i| i.to_string()).collect();
         assert_eq!(
-            messages(&Event::Deleted(many.into())),
+            messages(&Event::Deleted(many.into()), false),
             vec![("prune", Value::Null)]
         );
     }
@@ -89,10 +99,10 @@ mod tests {
             ids: many.clone().into(),
             read: true,
         };
-        assert_eq!(messages(&read), vec![("prune", Value::Null)]);
+        assert_eq!(messages(&read, false), vec![("prune", Value::Null)]);
         let tagged: Vec<(String, Vec<String>)> = many.into_iter().map(|id| (id, vec![])).collect();
         assert_eq!(
-            messages(&Event::TagsChanged(tagged.into())),
+            messages(&Event::TagsChanged(tagged.into()), false),
             vec![("prune", Value::Null)]
         );
     }
@@ -104,13 +114,24 @@ mod tests {
             read: true,
         };
         assert_eq!(
-            messages(&event),
+            messages(&event, false),
             vec![("update", json!({"ID": "A", "Read": true}))]
         );
         let event = Event::TagsChanged(vec![("A".to_string(), vec!["x".to_string()])].into());
         assert_eq!(
-            messages(&event),
+            messages(&event, false),
             vec![("update", json!({"ID": "A", "Tags": ["x"]}))]
         );
+    }
+
+    #[test]
+    fn letterbox_events_only_with_additions() {
+        let chaos = Event::ChaosChanged(None);
+        assert!(messages(&chaos, false).is_empty());
+        assert_eq!(messages(&chaos, true)[0].0, "chaos");
+        let relay = Event::RelayChanged("A".into());
+        assert!(messages(&relay, false).is_empty());
+        assert_eq!(resync(false).0, "prune");
+        assert_eq!(resync(true).0, "resync");
     }
 }

@@ -1,9 +1,11 @@
 //! `GET /api/events`: the WebSocket that pushes store changes to browsers,
 //! each a Mailpit envelope `{"Type": "...", "Data": ...}` with the types
 //! and payloads of [`crate::web::push`], plus `stats`
-//! (`{"Total", "Unread", "Version", "Inboxes"}`, at most a few per second,
-//! after changes; `Inboxes` as `GET /api/v1/inboxes` answers).
-//! `?inbox=NAME` leaves out new messages of other inboxes.
+//! (`{"Total", "Unread", "Version"}`, a quarter of a second after each
+//! change). `?inbox=NAME` leaves out new messages of other inboxes.
+//! `?additions=1` (the web UI's) asks for Letterbox's additions: `Inboxes`
+//! in `stats` (as `GET /api/v1/inboxes` answers), the chaos rules on
+//! connecting, and the events and fields `web::push` lists.
 //!
 //! Only same-origin pages (and origins `--api-cors` lists) may connect.
 //! The socket ends when the server shuts down. Each connection reads the store's
@@ -22,13 +24,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::events::Event;
-use crate::web::api::inboxes;
+use crate::web::api::{additions, inboxes};
 use crate::web::{AppState, push};
 
 /// Keeps idle connections alive through proxies.
 const PING_EVERY: Duration = Duration::from_secs(30);
-/// Shortest gap between two `stats` events on one connection.
-const STATS_EVERY: Duration = Duration::from_millis(250);
+/// How long after a change its `stats` event follows. Changes within it
+/// share one `stats`, counted when it is sent, as Mailpit's debounce does:
+/// a client that makes a change right after another sees counts that
+/// include its own.
+const STATS_DELAY: Duration = Duration::from_millis(250);
 /// A client that has not taken a frame for this long is disconnected (it
 /// reconnects and reloads).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,38 +49,43 @@ pub async fn events(
         Ok(inbox) => inbox.map(|i| i.into_string()),
         Err(err) => return err.into_response(),
     };
-    ws.on_upgrade(move |socket| serve_socket(socket, state, inbox))
+    let additions = additions::requested(&params);
+    ws.on_upgrade(move |socket| serve_socket(socket, state, inbox, additions))
 }
 
 fn frame((kind, data): (&str, Value)) -> Message {
     Message::Text(json!({ "Type": kind, "Data": data }).to_string().into())
 }
 
-async fn stats_frame(state: &AppState) -> Option<Message> {
+async fn stats_frame(state: &AppState, additions: bool) -> Option<Message> {
     let counts = state.store.counts().await.ok()?;
-    let inboxes = inboxes::inboxes(state).await.ok()?;
-    Some(frame((
-        "stats",
-        json!({
-            "Total": counts.total,
-            "Unread": counts.unread,
-            "Version": env!("CARGO_PKG_VERSION"),
-            "Inboxes": inboxes,
-        }),
-    )))
+    let mut stats = json!({
+        "Total": counts.total,
+        "Unread": counts.unread,
+        "Version": env!("CARGO_PKG_VERSION"),
+    });
+    if additions {
+        stats["Inboxes"] = json!(inboxes::inboxes(state).await.ok()?);
+    }
+    Some(frame(("stats", stats)))
 }
 
-async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<String>) {
+async fn serve_socket(
+    mut socket: WebSocket,
+    state: AppState,
+    inbox: Option<String>,
+    additions: bool,
+) {
     // Counted in `letterbox_websocket_clients` while this lives.
     let _client = state.stats.websocket_client();
     let mut events = state.events.subscribe();
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut stats_due: Option<Instant> = None;
-    let mut last_stats = Instant::now() - STATS_EVERY;
     // The chaos rules as they are now, so that a page reconnecting after a
     // change it missed shows the right banner.
     let chaos = Event::ChaosChanged(state.chaos.rules().active_text());
-    if !send_all(&mut socket, push::messages(&chaos).into_iter().map(frame)).await {
+    let frames = push::messages(&chaos, additions).into_iter().map(frame);
+    if !send_all(&mut socket, frames).await {
         return;
     }
     loop {
@@ -84,8 +94,8 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<Stri
             event = events.recv() => match event {
                 // Nothing to send, but the counts in `stats` changed.
                 Ok(event) if !push::concerns(&event, inbox.as_deref()) => Vec::new(),
-                Ok(event) => push::messages(&event).into_iter().map(frame).collect(),
-                Err(RecvError::Lagged(_)) => vec![frame(push::resync())],
+                Ok(event) => push::messages(&event, additions).into_iter().map(frame).collect(),
+                Err(RecvError::Lagged(_)) => vec![frame(push::resync(additions))],
                 Err(RecvError::Closed) => return,
             },
             incoming = socket.recv() => match incoming {
@@ -101,12 +111,11 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, inbox: Option<Stri
             _ = sleep_until(stats_due.unwrap_or_else(Instant::now)), if stats_due.is_some() => {
                 changed = false;
                 stats_due = None;
-                last_stats = Instant::now();
-                stats_frame(&state).await.into_iter().collect()
+                stats_frame(&state, additions).await.into_iter().collect()
             }
         };
         if changed && stats_due.is_none() {
-            stats_due = Some((last_stats + STATS_EVERY).max(Instant::now()));
+            stats_due = Some(Instant::now() + STATS_DELAY);
         }
         if !send_all(&mut socket, frames).await {
             return;

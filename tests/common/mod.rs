@@ -524,9 +524,10 @@ impl Letterbox {
         (status, response.text().await.expect("reading the body"))
     }
 
-    /// Every listed message, newest first (up to 1000).
+    /// Every listed message, newest first (up to 1000), with Letterbox's
+    /// additions (each summary's `Inbox`).
     pub async fn list(&self) -> Value {
-        self.get_ok("/api/v1/messages?limit=1000").await
+        self.get_ok("/api/v1/messages?limit=1000&additions=1").await
     }
 
     /// IDs of every listed message, newest first.
@@ -534,8 +535,10 @@ impl Letterbox {
         ids_of(&self.list().await)
     }
 
+    /// A message with Letterbox's additions (`Envelope`, `Problems`, ...).
     pub async fn message(&self, id: &str) -> Value {
-        self.get_ok(&format!("/api/v1/message/{id}")).await
+        self.get_ok(&format!("/api/v1/message/{id}?additions=1"))
+            .await
     }
 
     /// The raw bytes of a message (must exist).
@@ -1160,11 +1163,15 @@ impl Letterbox {
         (status, response.text().await.expect("reading the body"))
     }
 
-    /// A request that must succeed with `200` and an empty body, as every
-    /// Letterbox endpoint that changes state without creating anything does.
+    /// A request that must succeed with `200` and Mailpit's `ok`, as every
+    /// `PUT` and `DELETE` of Mailpit's API answers.
     pub async fn request_ok(&self, method: &str, path: &str, body: &Value) {
         let (status, text) = self.request(method, path, Some(&body.to_string())).await;
-        assert_eq!((status, text.as_str()), (200, ""), "{method} {path} {body}");
+        assert_eq!(
+            (status, text.as_str()),
+            (200, "ok"),
+            "{method} {path} {body}"
+        );
     }
 
     /// A request that must answer JSON; the status and the JSON.

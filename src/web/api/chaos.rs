@@ -66,27 +66,45 @@ fn percent_json(percent: f64) -> serde_json::Value {
     }
 }
 
+/// Mailpit's three triggers, always shown, as Mailpit shows them.
+const MAILPIT_STAGES: [Stage; 3] = [Stage::Auth, Stage::Mail, Stage::Rcpt];
+
+/// The rules in Mailpit's shape: `Authentication`, `Sender` and
+/// `Recipient`, each `{"ErrorCode", "Probability"}`, so that a client gets
+/// back exactly what it PUT. Letterbox's additions appear only when set:
+/// `Delay` and `Disconnect` on a trigger, the other stages, `Link`.
 fn to_json(rules: &Rules) -> serde_json::Value {
     let mut object = serde_json::Map::new();
     for (stage, name) in STAGE_NAMES {
         let trigger = rules.get(stage);
-        let json = serde_json::json!({
+        if !MAILPIT_STAGES.contains(&stage) && *trigger == Trigger::off(stage) {
+            continue;
+        }
+        let mut json = serde_json::json!({
             "ErrorCode": trigger.error_code,
             "Probability": percent_json(trigger.probability),
-            "Delay": u64::try_from(trigger.delay.as_millis()).unwrap_or(u64::MAX),
-            "Disconnect": trigger.disconnect,
         });
+        if !trigger.delay.is_zero() {
+            json["Delay"] = u64::try_from(trigger.delay.as_millis())
+                .unwrap_or(u64::MAX)
+                .into();
+        }
+        if trigger.disconnect {
+            json["Disconnect"] = true.into();
+        }
         object.insert(name.into(), json);
     }
     let link = rules.link();
-    object.insert(
-        "Link".into(),
-        serde_json::json!({
-            "Probability": percent_json(link.probability),
-            "Min": link.min,
-            "Max": link.max,
-        }),
-    );
+    if *link != LinkSpeed::default() {
+        object.insert(
+            "Link".into(),
+            serde_json::json!({
+                "Probability": percent_json(link.probability),
+                "Min": link.min,
+                "Max": link.max,
+            }),
+        );
+    }
     object.into()
 }
 
@@ -331,10 +349,34 @@ mod tests {
         assert_eq!(json["Recipient"]["Probability"], 50);
         assert_eq!(json["Authentication"]["ErrorCode"], 535);
         assert_eq!(
+            json["Data"],
+            serde_json::json!({"ErrorCode": 451, "Probability": 0, "Delay": 1500})
+        );
+        assert!(
+            json.get("Helo").is_none(),
+            "stages left off are not shown: {json}"
+        );
+        assert!(json.get("Link").is_none(), "{json}");
+        assert_eq!(
             from_json(json.to_string().as_bytes()).unwrap(),
             rules,
             "GET's answer PUT back changes nothing"
         );
+    }
+
+    #[test]
+    fn mailpit_puts_come_back_exactly() {
+        let put = serde_json::json!({
+            "Authentication": {"ErrorCode": 451, "Probability": 5},
+            "Recipient": {"ErrorCode": 452, "Probability": 10},
+            "Sender": {"ErrorCode": 453, "Probability": 15},
+        });
+        let rules = from_json(put.to_string().as_bytes()).unwrap();
+        assert_eq!(to_json(&rules), put);
+        let off = to_json(&Rules::default());
+        let mut keys: Vec<_> = off.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["Authentication", "Recipient", "Sender"]);
     }
 
     #[test]

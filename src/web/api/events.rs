@@ -1,6 +1,7 @@
 //! `GET /api/v1/events`: a Server-Sent Events stream of store changes, for
 //! tools that cannot speak WebSocket. Each SSE event's name is the type
-//! and its data the JSON payload described in `web::push`.
+//! and its data the JSON payload described in `web::push`, with Letterbox's
+//! additions (this is Letterbox's own route).
 
 use std::convert::Infallible;
 
@@ -34,10 +35,10 @@ pub async fn events(
             match receiver.recv().await {
                 Ok(event) if !push::concerns(&event, inbox.as_deref()) => {}
                 Ok(event) => {
-                    queue = push::messages(&event);
+                    queue = push::messages(&event, true);
                     queue.reverse();
                 }
-                Err(RecvError::Lagged(_)) => queue = vec![push::resync()],
+                Err(RecvError::Lagged(_)) => queue = vec![push::resync(true)],
                 Err(RecvError::Closed) => return None,
             }
         }

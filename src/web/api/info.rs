@@ -82,15 +82,18 @@ fn resident_memory_bytes() -> u64 {
 /// not available in Letterbox; chaos always is.
 pub async fn webui(State(state): State<AppState>) -> Json<serde_json::Value> {
     let relay = state.relay.as_ref().map(|r| r.settings());
+    let allowed = relay
+        .and_then(|r| r.allowed.as_ref().map(|a| a.pattern.clone()))
+        .unwrap_or_default();
     Json(serde_json::json!({
         "Label": "",
         "MessageRelay": {
             "Enabled": relay.is_some(),
             "SMTPServer": relay.map(|r| r.server.clone()).unwrap_or_default(),
             "ReturnPath": relay.and_then(|r| r.from.clone()).unwrap_or_default(),
-            "AllowedRecipients": relay
-                .and_then(|r| r.allowed.as_ref().map(|a| a.pattern.clone()))
-                .unwrap_or_default(),
+            "AllowedRecipients": allowed,
+            // Mailpit's former name for the same setting, still sent.
+            "RecipientAllowlist": allowed,
             "BlockedRecipients": "",
             "OverrideFrom": "",
             "PreserveMessageIDs": false,

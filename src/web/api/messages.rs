@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mailparse::MailHeaderMap;
 use serde::{Deserialize, Serialize};
 
+use super::additions::{self, SummaryList};
 use super::inboxes;
 use super::params::{Params, json_body, paging, search_query};
-use crate::message::{Address, Part, PartRole, part_text};
-use crate::store::{Page, Selection, StoredMessage, Summary};
+use crate::message::{Address, Part, PartRole, part_bytes, part_text};
+use crate::store::{Page, Selection, StoredMessage};
 use crate::timefmt;
 use crate::web::{ApiError, AppState};
 
@@ -28,11 +29,12 @@ pub struct MessagesSummary {
     tags: Vec<String>,
     /// Length of this page (legacy Mailpit field).
     count: usize,
-    messages: Vec<Summary>,
+    messages: SummaryList,
 }
 
 impl MessagesSummary {
-    pub fn new(page: Page, start: u64) -> Self {
+    /// With `additions`, each summary carries its `Inbox`.
+    pub fn new(page: Page, start: u64, additions: bool) -> Self {
         MessagesSummary {
             total: page.total,
             unread: page.unread,
@@ -41,7 +43,10 @@ impl MessagesSummary {
             start,
             tags: page.tags,
             count: page.messages.len(),
-            messages: page.messages,
+            messages: SummaryList {
+                summaries: page.messages,
+                additions,
+            },
         }
     }
 }
@@ -56,7 +61,11 @@ pub async fn list(
         Some(query) => state.store.search(query, start, limit).await?,
         None => state.store.list(start, limit).await?,
     };
-    Ok(Json(MessagesSummary::new(page, start)))
+    Ok(Json(MessagesSummary::new(
+        page,
+        start,
+        additions::requested(&params),
+    )))
 }
 
 /// Resolves `latest` (the newest message matching the `query` parameter,
@@ -112,10 +121,35 @@ struct Attachment {
     #[serde(rename = "ContentID")]
     content_id: String,
     size: u64,
+    checksums: Checksums,
 }
 
-impl From<&Part> for Attachment {
-    fn from(part: &Part) -> Self {
+/// Hex digests of an attachment's decoded content, as Mailpit gives them.
+#[derive(Serialize)]
+struct Checksums {
+    #[serde(rename = "MD5")]
+    md5: String,
+    #[serde(rename = "SHA1")]
+    sha1: String,
+    #[serde(rename = "SHA256")]
+    sha256: String,
+}
+
+impl Checksums {
+    fn of(content: &[u8]) -> Self {
+        use md5::Digest as _;
+        use ring::digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest};
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        Checksums {
+            md5: hex(&md5::Md5::digest(content)),
+            sha1: hex(digest(&SHA1_FOR_LEGACY_USE_ONLY, content).as_ref()),
+            sha256: hex(digest(&SHA256, content).as_ref()),
+        }
+    }
+}
+
+impl Attachment {
+    fn new(raw: &[u8], part: &Part) -> Self {
         let content_id = part.content_id.clone().unwrap_or_default();
         Attachment {
             part_id: part.part_id.clone(),
@@ -123,6 +157,7 @@ impl From<&Part> for Attachment {
             content_type: part.content_type.clone(),
             content_id,
             size: part.size,
+            checksums: Checksums::of(&part_bytes(raw, part)),
         }
     }
 }
@@ -136,7 +171,7 @@ struct ListUnsubscribe {
     header_post: String,
 }
 
-/// How the message arrived (a Letterbox addition to Mailpit's shape).
+/// How the message arrived (one of Letterbox's additions).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct EnvelopeJson<'a> {
@@ -152,7 +187,7 @@ struct EnvelopeJson<'a> {
     transcript: &'a [String],
 }
 
-/// Mailpit's `Message`, plus `Envelope` and `Problems`.
+/// Mailpit's `Message`, with Letterbox's additions when asked for.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct MessageJson<'a> {
@@ -160,7 +195,6 @@ struct MessageJson<'a> {
     id: &'a str,
     #[serde(rename = "MessageID")]
     message_id: &'a str,
-    read: bool,
     from: &'a Address,
     to: &'a [Address],
     cc: &'a [Address],
@@ -170,7 +204,6 @@ struct MessageJson<'a> {
     subject: &'a str,
     list_unsubscribe: ListUnsubscribe,
     date: String,
-    created: &'a str,
     tags: &'a [String],
     username: &'a str,
     text: String,
@@ -179,6 +212,16 @@ struct MessageJson<'a> {
     size: u64,
     inline: Vec<Attachment>,
     attachments: Vec<Attachment>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    additions: Option<MessageAdditions<'a>>,
+}
+
+/// Letterbox's additions to a message.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageAdditions<'a> {
+    read: bool,
+    created: &'a str,
     envelope: EnvelopeJson<'a>,
     problems: &'a [String],
     inbox: &'a str,
@@ -190,7 +233,7 @@ pub async fn show(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     let (message, raw) = find_with_raw(&state, id, &params).await?;
-    Ok(message_json(&message, &raw))
+    Ok(message_json(&message, &raw, additions::requested(&params)))
 }
 
 /// The decoded text and HTML bodies (empty when the message has none).
@@ -206,8 +249,9 @@ pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
     (body_of(PartRole::Text), body_of(PartRole::Html))
 }
 
-/// Mailpit's full `Message` JSON for a stored message.
-pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
+/// Mailpit's full `Message` JSON for a stored message, with Letterbox's
+/// additions if asked for.
+pub fn message_json(message: &StoredMessage, raw: &[u8], additions: bool) -> Response {
     let (text, html) = bodies(message, raw);
     let headers = mailparse::parse_headers(raw)
         .map(|(h, _)| h)
@@ -225,7 +269,6 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
     let json = MessageJson {
         id: &s.id,
         message_id: &s.message_id,
-        read: s.read,
         from: &s.from,
         to: &s.to,
         cc: &s.cc,
@@ -245,7 +288,6 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
             .date
             .map(|secs| timefmt::rfc3339_millis(secs * 1000))
             .unwrap_or_else(|| s.created.clone()),
-        created: &s.created,
         tags: &s.tags,
         username: &s.username,
         text,
@@ -255,26 +297,30 @@ pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
             .parts
             .iter()
             .filter(|p| p.role == PartRole::Inline)
-            .map(Into::into)
+            .map(|p| Attachment::new(raw, p))
             .collect(),
         attachments: message
             .parts
             .iter()
             .filter(|p| p.role == PartRole::Attachment)
-            .map(Into::into)
+            .map(|p| Attachment::new(raw, p))
             .collect(),
-        envelope: EnvelopeJson {
-            mail_from: &e.mail_from,
-            rcpt_to: &e.rcpt_to,
-            helo: e.helo.as_deref(),
-            client_addr: e.client_addr.as_deref(),
-            tls: e.tls,
-            auth_user: e.auth_user.as_deref(),
-            smtputf8: e.smtputf8,
-            transcript: &e.transcript,
-        },
-        problems: &message.problems,
-        inbox: &s.inbox,
+        additions: additions.then(|| MessageAdditions {
+            read: s.read,
+            created: &s.created,
+            envelope: EnvelopeJson {
+                mail_from: &e.mail_from,
+                rcpt_to: &e.rcpt_to,
+                helo: e.helo.as_deref(),
+                client_addr: e.client_addr.as_deref(),
+                tls: e.tls,
+                auth_user: e.auth_user.as_deref(),
+                smtputf8: e.smtputf8,
+                transcript: &e.transcript,
+            },
+            problems: &message.problems,
+            inbox: &s.inbox,
+        }),
     };
     Json(json).into_response()
 }
@@ -385,7 +431,7 @@ pub async fn set_read(
     };
     let selection = inboxes::scope_selection(selection, inbox.as_ref());
     state.store.set_read(selection, request.read).await?;
-    Ok(().into_response())
+    Ok(super::ok())
 }
 
 /// Reads the body of `DELETE /api/v1/messages`.
@@ -428,15 +474,16 @@ fn delete_selection(body: &[u8]) -> Result<Selection, ApiError> {
 pub async fn delete(
     State(state): State<AppState>,
     Query(params): Query<Params>,
+    request: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let inbox = inboxes::param(&state, &params).await?;
     let selection = inboxes::scope_selection(delete_selection(&body)?, inbox.as_ref());
     let deleted = state.store.delete(selection).await?;
     state.stats.messages_deleted(deleted);
-    // An empty body: both the Mailpit and the MailHog clients accept it
-    // (the `mailhog` npm client fails on Mailpit's `ok`).
-    Ok(().into_response())
+    // Mailpit's `ok`, but not to the `mailhog` npm client (MailHog shares
+    // this route and answers with nothing).
+    Ok(super::ok_unless_mailhog(&request))
 }
 
 #[cfg(test)]

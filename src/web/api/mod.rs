@@ -1,5 +1,6 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
+pub mod additions;
 pub mod chaos;
 pub mod docs;
 pub mod events;
@@ -7,6 +8,8 @@ pub mod extract;
 pub mod inboxes;
 pub mod info;
 pub mod mailhog;
+mod mailhog_json;
+mod mailhog_release;
 pub mod messages;
 mod params;
 pub mod parts;
@@ -17,9 +20,34 @@ pub mod tags;
 pub mod wait;
 
 use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 use super::AppState;
+
+/// Mailpit's answer to a change (`PUT`, `DELETE`): `ok`, as plain text.
+pub fn ok() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        "ok",
+    )
+        .into_response()
+}
+
+/// [`ok`], or an empty body for a client that sends no `Accept` header:
+/// the `mailhog` npm client sends none, and JSON-parses any body it gets
+/// (Mailpit's client, curl and browsers all send one).
+pub fn ok_unless_mailhog(request: &HeaderMap) -> Response {
+    if request.contains_key(header::ACCEPT) {
+        ok()
+    } else {
+        ().into_response()
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -55,4 +83,22 @@ pub fn routes() -> Router<AppState> {
             get(|| async { axum::response::Redirect::permanent("v1/") }),
         )
         .merge(mailhog::v1_routes())
+        .layer(axum::middleware::from_fn(options_ok))
+}
+
+/// `OPTIONS` on any API path answers 200 with the methods allowed, as
+/// Mailpit's does (CORS preflights from allowed origins are answered
+/// before this, by `web::origin::guard`).
+async fn options_ok(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() != axum::http::Method::OPTIONS {
+        return next.run(request).await;
+    }
+    (
+        [(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE, OPTIONS"),
+        )],
+        "",
+    )
+        .into_response()
 }

@@ -2,11 +2,11 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::inboxes;
 use super::messages::MessagesSummary;
 use super::params::{Params, paging, search_query};
+use super::{additions, inboxes};
 use crate::store::Selection;
 use crate::web::{ApiError, AppState};
 
@@ -29,7 +29,11 @@ pub async fn search(
     let query = required_query(&state, &params).await?;
     let (start, limit) = paging(&params)?;
     let page = state.store.search(query, start, limit).await?;
-    Ok(Json(MessagesSummary::new(page, start)))
+    Ok(Json(MessagesSummary::new(
+        page,
+        start,
+        additions::requested(&params),
+    )))
 }
 
 /// Deletes every match. An empty query is refused: it is not a way to
@@ -41,5 +45,5 @@ pub async fn delete(
     let query = required_query(&state, &params).await?;
     let deleted = state.store.delete(Selection::Query(query)).await?;
     state.stats.messages_deleted(deleted);
-    Ok(().into_response())
+    Ok(super::ok())
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::params::json_body;
@@ -34,7 +34,7 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Result<Response,
     let mut tags = Vec::new();
     add_tags(&mut tags, request.tags.iter().filter_map(|t| clean_tag(t)));
     state.store.set_tags(request.ids, tags).await?;
-    Ok(().into_response())
+    Ok(super::ok())
 }
 
 #[derive(Deserialize)]
@@ -56,7 +56,7 @@ pub async fn rename(
     if state.store.rename_tag(tag.clone(), name).await? == 0 {
         return Err(ApiError::not_found(format!("tag {tag:?} not found")));
     }
-    Ok(().into_response())
+    Ok(super::ok())
 }
 
 /// `DELETE /api/v1/tags/{Tag}`: the messages stay.
@@ -67,5 +67,5 @@ pub async fn delete(
     if state.store.delete_tag(tag.clone()).await? == 0 {
         return Err(ApiError::not_found(format!("tag {tag:?} not found")));
     }
-    Ok(().into_response())
+    Ok(super::ok())
 }

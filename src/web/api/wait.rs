@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::additions::SummaryJson;
 use super::inboxes;
 use super::messages::{find_with_raw, message_json};
 use super::params::{Params, search_query};
@@ -150,10 +151,11 @@ pub async fn wait(
         }
     };
     let (message, raw) = find_with_raw(&state, id, &Params::new()).await?;
+    // Letterbox's own route: Letterbox's additions always.
     Ok(if full {
-        message_json(&message, &raw)
+        message_json(&message, &raw, true)
     } else {
-        Json(message.summary).into_response()
+        Json(SummaryJson::new(&message.summary, true)).into_response()
     })
 }
 

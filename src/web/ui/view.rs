@@ -52,6 +52,7 @@ pub async fn view(
             let mut html = resolve_cids(&part_text(&raw, part), id, &message.parts);
             if params.get("embed").is_some_and(|v| v == "1") {
                 // Links open in a new tab rather than inside the frame.
+                html = crate::web::embed::links_open_in_new_tab(&html);
                 html.insert_str(after_doctype(&html), "<base target=\"_blank\">");
             }
             let remote = params.get("remote").is_some_and(|v| v == "1");
