@@ -146,13 +146,17 @@ fn smtp_session_survives_seeds_and_mutations() {
 
 #[test]
 fn ingest_parse_survives_corpus_and_mutations() {
-    let mut seeds: Vec<(PathBuf, Vec<u8>)> = common::corpus_files()
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).expect("reading a corpus file");
-            (p, bytes)
-        })
-        .collect();
+    // Without the shared corpus (a fresh clone) the fuzzer's own seeds
+    // and regressions still run; corpus_files says what is missing.
+    let mut seeds: Vec<(PathBuf, Vec<u8>)> =
+        common::corpus_files("the corpus seeds of ingest_parse_survives_corpus_and_mutations")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let bytes = std::fs::read(&p).expect("reading a corpus file");
+                (p, bytes)
+            })
+            .collect();
     seeds.extend(files_in(&fuzz_dir("regressions/ingest_parse")));
     run(ingest_parse, &seeds, 0x5eed_0002);
 }
