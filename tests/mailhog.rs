@@ -274,20 +274,22 @@ async fn lists_of_large_messages_take_bounded_memory() {
         let response = lb.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let (head, tail) = drain(response).await;
+        // Six messages listed (`count` may come first or, streamed, last).
+        assert!(head.starts_with(r#"{"total":6,"#), "{path}: {head}");
         assert!(
-            head.starts_with(r#"{"total":6,"start":0,"items":[{"ID":"#),
-            "{path}: {head}"
+            head.contains(r#""count":6,"#) || tail.ends_with(r#"],"count":6}"#),
+            "{path}: {head} ... {tail}"
         );
-        assert!(tail.ends_with(r#"],"count":6}"#), "{path}: {tail}");
         let grew = peak_rss(lb.pid()).saturating_sub(before);
         eprintln!("{path}: peak memory grew by {} KiB", grew >> 10);
-        // One message read, with a copy for `containing`, and some room
-        // for the allocator: far below six embedded messages (over 100 MB).
+        // One message read (decompressed into a buffer that may double),
+        // with a copy for `containing`, and room for the allocator: about
+        // 20 MB measured, where embedding all six took 230 MB.
         assert!(
-            grew < 3 * MAX,
+            grew < 4 * MAX,
             "{path}: the peak memory grew by {} MB serving the list (bound {} MB)",
             grew >> 20,
-            (3 * MAX) >> 20
+            (4 * MAX) >> 20
         );
     }
 }
