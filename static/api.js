@@ -19,7 +19,8 @@ async function call(method, path, body) {
     throw new Error(message);
   }
   const text = await response.text();
-  return text ? JSON.parse(text) : null;
+  // Changes answer Mailpit's plain `ok`: only JSON is parsed.
+  return text && (response.headers.get('Content-Type') || '').includes('json') ? JSON.parse(text) : null;
 }
 
 /** One page of the mail (of one `inbox`, if given), or of a search when

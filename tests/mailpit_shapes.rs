@@ -190,13 +190,14 @@ async fn chaos_echoes_what_was_put() {
 }
 
 /// A request as the `mailhog` npm client (Node's `http.request`) sends it:
-/// no `Accept` header, no body. The status line and the body.
-async fn bare_request(lb: &Letterbox, method: &str, path: &str) -> (String, String) {
+/// no `Accept`, no `User-Agent`, no body; `extra` header lines added. The
+/// status line and the body.
+async fn bare_request(lb: &Letterbox, method: &str, path: &str, extra: &str) -> (String, String) {
     let mut stream = tokio::net::TcpStream::connect(lb.http_addr)
         .await
         .expect("connects");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}\r\n",
         lb.http_addr
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -232,17 +233,22 @@ async fn changes_answer_ok_except_to_the_mailhog_client() {
     // MailHog answers its `DELETE` with nothing, and its client parses
     // any body as JSON.
     lb.send_simple("three").await;
-    let (status, body) = bare_request(&lb, "DELETE", "/api/v1/messages").await;
+    let (status, body) = bare_request(&lb, "DELETE", "/api/v1/messages", "").await;
     assert!(status.contains(" 200 "), "{status}");
     assert_eq!(body, "", "no body for a client that sends no Accept");
     assert_eq!(lb.list().await["total"], 0);
+    // Go's client sends a User-Agent and no Accept: it gets Mailpit's `ok`.
+    let go = "User-Agent: Go-http-client/1.1\r\n";
+    let (status, body) = bare_request(&lb, "DELETE", "/api/v1/messages", go).await;
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(body, "ok");
 }
 
 #[tokio::test]
 async fn options_on_api_paths_is_200() {
     let lb = Letterbox::start();
     for path in ["/api/v1/messages", "/api/v1/send", "/api/v1/message/latest"] {
-        let (status, _) = bare_request(&lb, "OPTIONS", path).await;
+        let (status, _) = bare_request(&lb, "OPTIONS", path, "").await;
         assert!(status.contains(" 200 "), "{path}: {status}");
     }
 }

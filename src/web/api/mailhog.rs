@@ -150,6 +150,9 @@ async fn containing(state: AppState, text: String, params: &Params) -> Result<Re
     });
     let needle = text.to_ascii_lowercase().into_bytes();
     let mut matched = Vec::new();
+    // Mail arriving during the scan shifts the pages: a message may come
+    // round twice.
+    let mut seen = std::collections::HashSet::new();
     let mut offset = 0;
     loop {
         let scanned = state.store.list(offset, SCAN_PAGE).await?;
@@ -158,6 +161,9 @@ async fn containing(state: AppState, text: String, params: &Params) -> Result<Re
         }
         offset += scanned.messages.len() as u64;
         for summary in scanned.messages {
+            if !seen.insert(summary.id.clone()) {
+                continue;
+            }
             let Some(raw) = state.store.raw(summary.id.clone()).await? else {
                 continue; // deleted meanwhile
             };

@@ -38,11 +38,12 @@ pub fn ok() -> Response {
         .into_response()
 }
 
-/// [`ok`], or an empty body for a client that sends no `Accept` header:
-/// the `mailhog` npm client sends none, and JSON-parses any body it gets
-/// (Mailpit's client, curl and browsers all send one).
+/// [`ok`], or an empty body for a client that sends neither `Accept` nor
+/// `User-Agent`: the `mailhog` npm client (Node's bare `http.request`)
+/// sends neither and JSON-parses any body it gets. Mailpit's client,
+/// browsers, curl, Python and Go all send one or the other.
 pub fn ok_unless_mailhog(request: &HeaderMap) -> Response {
-    if request.contains_key(header::ACCEPT) {
+    if request.contains_key(header::ACCEPT) || request.contains_key(header::USER_AGENT) {
         ok()
     } else {
         ().into_response()
