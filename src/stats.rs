@@ -24,10 +24,20 @@ pub enum RejectReason {
     ShuttingDown,
     /// Over `--smtp-max-connections` (421 4.7.0).
     TooManyConnections,
+    /// Over `--smtp-max-connections-per-ip` from one address (421 4.7.0).
+    TooManyFromAddress,
+    /// An HTTP request sent to the SMTP port, e.g. by a web page (554 5.7.0).
+    HttpRequest,
+    /// Several unrecognized commands in a row (421 4.5.0).
+    UnknownCommands,
+    /// Message content in memory over `--smtp-data-budget` (452 4.3.1).
+    DataBudget,
+    /// Message content slower than `--smtp-min-data-rate` (421 4.4.2).
+    DataTooSlow,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::MessageTooBig,
         RejectReason::TooManyRecipients,
         RejectReason::AccessDenied,
@@ -35,6 +45,11 @@ impl RejectReason {
         RejectReason::Storage,
         RejectReason::ShuttingDown,
         RejectReason::TooManyConnections,
+        RejectReason::TooManyFromAddress,
+        RejectReason::HttpRequest,
+        RejectReason::UnknownCommands,
+        RejectReason::DataBudget,
+        RejectReason::DataTooSlow,
     ];
 
     pub fn label(self) -> &'static str {
@@ -46,12 +61,19 @@ impl RejectReason {
             RejectReason::Storage => "storage",
             RejectReason::ShuttingDown => "shutting_down",
             RejectReason::TooManyConnections => "too_many_connections",
+            RejectReason::TooManyFromAddress => "too_many_connections_from_address",
+            RejectReason::HttpRequest => "http_request",
+            RejectReason::UnknownCommands => "unknown_commands",
+            RejectReason::DataBudget => "data_budget",
+            RejectReason::DataTooSlow => "data_too_slow",
         }
     }
 
     /// The reason a negative SMTP reply stands for, by its code and enhanced
     /// status; `None` for protocol errors (bad syntax, wrong order), which
-    /// are the client's mistakes rather than refusals.
+    /// are the client's mistakes rather than refusals. The listener counts
+    /// the refusals whose replies are shared with others itself (too many
+    /// connections from an address, data too slow).
     pub fn of_reply(code: u16, status: Option<&str>) -> Option<RejectReason> {
         match (code, status?) {
             (552, "5.3.4") => Some(RejectReason::MessageTooBig),
@@ -61,6 +83,9 @@ impl RejectReason {
             (451, "4.3.0") => Some(RejectReason::Storage),
             (421, "4.3.2") => Some(RejectReason::ShuttingDown),
             (421, "4.7.0") => Some(RejectReason::TooManyConnections),
+            (554, "5.7.0") => Some(RejectReason::HttpRequest),
+            (421, "4.5.0") => Some(RejectReason::UnknownCommands),
+            (452, "4.3.1") => Some(RejectReason::DataBudget),
             _ => None,
         }
     }

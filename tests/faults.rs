@@ -519,7 +519,7 @@ async fn commands_pipelined_past_a_failed_one_are_answered_in_order() {
 
 #[tokio::test]
 async fn starttls_twice_is_refused_inside_tls() {
-    let lb = Letterbox::start();
+    let lb = Letterbox::with_args(&["--smtp-tls", "self-signed"]);
     let mut tls = lb.session().await.starttls().await;
     tls.ehlo().await;
     let reply = tls.cmd("STARTTLS").await;
