@@ -136,6 +136,13 @@ fn content(raw: &[u8], header_start: usize, body_start: usize, body_end: usize) 
 }
 
 fn to_json(message: &StoredMessage, raw: &[u8]) -> Message {
+    // MailHog keeps a message without the line break before the `.` that
+    // ended its DATA (clients compare bodies with that in mind); the
+    // stored bytes keep it, as every MTA does.
+    let raw = raw
+        .strip_suffix(b"\r\n")
+        .or_else(|| raw.strip_suffix(b"\n"))
+        .unwrap_or(raw);
     let body_start = mailparse::parse_headers(raw).map_or(raw.len(), |(_, end)| end);
     let leaves: Vec<Content> = message
         .parts
