@@ -329,3 +329,28 @@ async fn trickled_data_and_bdat_are_closed_below_the_minimum_rate() {
     assert_rejected(&lb, "data_too_slow", 2).await;
     assert!(lb.ids().await.is_empty());
 }
+
+#[tokio::test]
+async fn each_pipelined_message_is_timed_on_its_own() {
+    // Messages pipelined back to back, each begun in the same write as the
+    // end of the one before: the minimum rate is per message, so a long
+    // session of quick messages is never cut off.
+    let lb = Letterbox::with_args(&["--smtp-idle-timeout", "1s", "--smtp-min-data-rate", "1000"]);
+    let mut smtp = lb.session().await;
+    let next = b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nSubject: m\r\n";
+    smtp.send(next).await;
+    smtp.expect_replies(&[(250, "2.1.0"), (250, "2.1.5"), (354, "")])
+        .await;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        smtp.send(&[b"\r\nbody\r\n.\r\n".as_slice(), next].concat())
+            .await;
+        common::queued_id(&smtp.reply().await);
+        smtp.expect_replies(&[(250, "2.1.0"), (250, "2.1.5"), (354, "")])
+            .await;
+    }
+    smtp.send(b"\r\nlast\r\n.\r\n").await;
+    common::queued_id(&smtp.reply().await);
+    smtp.quit().await;
+    assert_eq!(lb.ids().await.len(), 9);
+}

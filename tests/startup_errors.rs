@@ -201,6 +201,15 @@ fn bad_relay_settings() {
             &[relay, "relayed again"],
         );
     }
+    fails_with(
+        Launch::default().args(&[
+            "--relay-host",
+            "127.0.0.1:2525",
+            "--relay-from",
+            "bounces@example.com> NOTIFY=NEVER",
+        ]),
+        &["--relay-from", "envelope sender"],
+    );
     let missing = dir.file("missing.conf");
     fails_with(
         Launch::default().args(&["--relay-config", &missing]),

@@ -143,6 +143,8 @@ pub enum RelayConfigError {
     NoHost(&'static str),
     #[error("--relay-user needs --relay-password (and the other way round)")]
     HalfLogin,
+    #[error("--relay-from {0:?} cannot be sent as an envelope sender: {1}")]
+    From(String, crate::smtp::address::AddressError),
     #[error(
         "--relay-host {0} is this Letterbox's own SMTP listener: with --relay-matching every relayed message would be relayed again"
     )]
@@ -394,6 +396,12 @@ impl RelayArgs {
             (None, None) => None,
             _ => return Err(RelayConfigError::HalfLogin),
         };
+        let from = pick(&self.relay_from, file.from);
+        if let Some(from) = &from
+            && let Err(err) = crate::smtp::address::Mailbox::parse(from)
+        {
+            return Err(RelayConfigError::From(from.clone(), err));
+        }
         let allowed = allowed
             .filter(|p| !p.is_empty())
             .map(|p| AllowedRecipients::new(&p))
@@ -418,7 +426,7 @@ impl RelayArgs {
             tls_insecure,
             tls_ca,
             login,
-            from: pick(&self.relay_from, file.from),
+            from,
             allowed,
             matching,
             lifetime: self

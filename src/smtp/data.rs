@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(run(&[b"a\rb\n.\n"]).1, Some(6));
         assert_eq!(run(&[b"a\nb\n.\n"]).1, Some(6));
         assert_eq!(run(&[b"a\nb\r\n.\r\n"]).1, Some(8));
-        assert_eq!(run(&[b"a\nb\n.\r\n"]).1, Some(8));
+        assert_eq!(run(&[b"a\nb\n.\r\n"]).1, Some(7));
         assert_eq!(run(&[b"a\r\nb\n.\r\n"]).1, None);
         assert_eq!(run(&[b"a\nb\r\n.\n"]).1, None);
         // The first line: either way.

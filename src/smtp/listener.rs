@@ -163,8 +163,9 @@ where
     // idle timeout of it, so a client trickling a byte at a time (or an
     // endless line) cannot hold a connection forever.
     let mut last_reply = Instant::now();
-    // When the current message's content began, for the minimum rate.
-    let mut content_began: Option<Instant> = None;
+    // Which transaction's content began when, for the minimum rate (a
+    // pipelined next message starts its own clock).
+    let mut content_began: Option<(u64, Instant)> = None;
     loop {
         match first.take().unwrap_or_else(|| session.advance()) {
             Step::Reply(reply) => {
@@ -237,8 +238,11 @@ where
                 // Message content must keep up the minimum rate, however
                 // often single bytes arrive.
                 let rate_left = match (session.content_received(), server.min_data_rate) {
-                    (Some(received), Some(rate)) => {
-                        let began = *content_began.get_or_insert_with(Instant::now);
+                    (Some((transaction, received)), Some(rate)) => {
+                        let began = match content_began {
+                            Some((seen, began)) if seen == transaction => began,
+                            _ => content_began.insert((transaction, Instant::now())).1,
+                        };
                         Some(rate.allowed(received).saturating_sub(began.elapsed()))
                     }
                     _ => {

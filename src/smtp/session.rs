@@ -210,6 +210,8 @@ pub struct Session {
     delivering: Option<Held>,
     /// Unrecognized commands since the last recognized one.
     unknown_in_a_row: usize,
+    /// Transactions begun on this connection (MAIL accepted).
+    transactions: u64,
 }
 
 impl Session {
@@ -243,6 +245,7 @@ impl Session {
             link_speed: None,
             delivering: None,
             unknown_in_a_row: 0,
+            transactions: 0,
         }
     }
 
@@ -328,16 +331,18 @@ impl Session {
         matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
     }
 
-    /// Bytes of message content received in the current transaction, once
-    /// its content has begun (DATA accepted, or a first BDAT chunk); `None`
-    /// before that and after the message is answered.
-    pub fn content_received(&self) -> Option<usize> {
-        match (&self.phase, &self.txn) {
-            (Phase::Data(rx), _) => Some(rx.received()),
-            (Phase::Bdat { .. }, Some(txn)) => Some(txn.received),
-            (_, Some(txn)) if txn.chunked => Some(txn.received),
-            _ => None,
-        }
+    /// The current transaction's number on this connection and the bytes
+    /// of message content it has received, once its content has begun
+    /// (DATA accepted, or a first BDAT chunk); `None` before that and after
+    /// the message is answered.
+    pub fn content_received(&self) -> Option<(u64, usize)> {
+        let received = match (&self.phase, &self.txn) {
+            (Phase::Data(rx), _) => rx.received(),
+            (Phase::Bdat { .. }, Some(txn)) => txn.received,
+            (_, Some(txn)) if txn.chunked => txn.received,
+            _ => return None,
+        };
+        Some((self.transactions, received))
     }
 
     /// The reply for an idle connection when the server shuts down; the
@@ -730,6 +735,7 @@ impl Session {
         {
             return self.inject(&injected);
         }
+        self.transactions += 1;
         self.txn = Some(Transaction {
             mail_from,
             held: Some(self.config.data_budget.hold()),
