@@ -161,8 +161,11 @@ impl Transaction {
         if self.held.as_mut().is_none_or(|held| held.grow(grown)) {
             return true;
         }
+        // What this message held is given back at once, so the others in
+        // flight can finish instead of all failing together.
         self.over_budget = true;
         self.body = Vec::new();
+        self.held = None;
         false
     }
 }
@@ -1603,10 +1606,14 @@ mod tests {
         // The second message goes past what is left: read to its end and
         // refused, so its client tries again; nothing of it is kept.
         second.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
-        assert_eq!(second.send(&[b'y'; 50]), Vec::<String>::new());
+        second.send(&[b'y'; 30]);
+        assert_eq!(budget.in_use(), 90);
+        assert_eq!(second.send(&[b'y'; 20]), Vec::<String>::new());
+        // What it held is given back as soon as it goes over, so the first
+        // message can still finish.
+        assert_eq!(budget.in_use(), 60);
         assert_eq!(second.send(b"\r\n.\r\n"), ["452 4.3.1"]);
         assert!(second.delivered.is_empty());
-        assert_eq!(budget.in_use(), 60);
         // With the budget used up, a new transaction is refused at MAIL.
         first.send(&[b'x'; 38]);
         first.send(b"\r\n");
