@@ -185,8 +185,9 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
             auth,
             starttls: smtp_tls.is_some(),
             require_tls: config.smtp_require_tls,
-            data_budget: smtp::limits::DataBudget::new(
+            data_budget: smtp::limits::DataBudget::counting_in(
                 usize::try_from(data_budget).unwrap_or(usize::MAX),
+                stats.smtp_data_in_flight(),
             ),
             chaos: chaos.clone(),
         }),

@@ -2,7 +2,7 @@
 //! counting never takes a lock on the ingest path.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -151,6 +151,9 @@ pub struct Stats {
     smtp_accepted_bytes: AtomicU64,
     smtp_rejected: [AtomicU64; RejectReason::ALL.len()],
     smtp_sessions: AtomicU64,
+    /// Message content held in memory by SMTP sessions (the data budget's
+    /// count, shared with it).
+    smtp_data_in_flight: Arc<AtomicUsize>,
     messages_deleted: AtomicU64,
     websocket_clients: AtomicU64,
     ingest_latency: Histogram,
@@ -171,6 +174,7 @@ impl Default for Stats {
             smtp_accepted_bytes: AtomicU64::new(0),
             smtp_rejected: Default::default(),
             smtp_sessions: AtomicU64::new(0),
+            smtp_data_in_flight: Arc::default(),
             messages_deleted: AtomicU64::new(0),
             websocket_clients: AtomicU64::new(0),
             ingest_latency: Histogram::default(),
@@ -189,6 +193,7 @@ pub struct Snapshot {
     /// Per reason, in the order of [`RejectReason::ALL`].
     pub smtp_rejected: [u64; RejectReason::ALL.len()],
     pub smtp_sessions: u64,
+    pub smtp_data_in_flight_bytes: u64,
     pub messages_deleted: u64,
     pub websocket_clients: u64,
     pub ingest_latency: HistogramSnapshot,
@@ -249,6 +254,12 @@ impl Stats {
         self.smtp_sessions.fetch_sub(1, Relaxed);
     }
 
+    /// The count of message content in memory, for the data budget to
+    /// keep.
+    pub fn smtp_data_in_flight(&self) -> Arc<AtomicUsize> {
+        self.smtp_data_in_flight.clone()
+    }
+
     pub fn messages_deleted(&self, n: u64) {
         self.messages_deleted.fetch_add(n, Relaxed);
     }
@@ -282,6 +293,7 @@ impl Stats {
             smtp_accepted_bytes: self.smtp_accepted_bytes.load(Relaxed),
             smtp_rejected: std::array::from_fn(|i| self.smtp_rejected[i].load(Relaxed)),
             smtp_sessions: self.smtp_sessions.load(Relaxed),
+            smtp_data_in_flight_bytes: self.smtp_data_in_flight.load(Relaxed) as u64,
             messages_deleted: self.messages_deleted.load(Relaxed),
             websocket_clients: self.websocket_clients.load(Relaxed),
             ingest_latency: self.ingest_latency.snapshot(),

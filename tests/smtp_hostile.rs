@@ -258,11 +258,21 @@ async fn in_flight_data_past_the_budget_gets_452_and_nothing_accepted_is_lost() 
     .await;
     refused.assert(452, "4.3.1");
     assert_rejected(&lb, "data_budget", 1).await;
+    let text = metrics(&lb).await;
+    assert!(
+        text.contains("letterbox_smtp_data_in_flight_bytes 1048576\n"),
+        "{text}"
+    );
     // The holder's message is accepted whole, and the budget is free again.
     holder.send(b".\r\n").await;
     let id = common::queued_id(&holder.reply().await);
     holder.quit().await;
     assert_eq!(lb.raw(&id).await.len(), 1024 * 1024);
+    assert!(
+        metrics(&lb)
+            .await
+            .contains("letterbox_smtp_data_in_flight_bytes 0\n")
+    );
     let mut smtp = lb.session().await;
     smtp.send_note("after").await;
     smtp.quit().await;

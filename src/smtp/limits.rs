@@ -27,10 +27,12 @@ impl Default for DataBudget {
 
 impl DataBudget {
     pub fn new(limit: usize) -> Self {
-        DataBudget {
-            used: Arc::default(),
-            limit,
-        }
+        DataBudget::counting_in(limit, Arc::default())
+    }
+
+    /// A budget that keeps its count in `used` (read by the metrics).
+    pub fn counting_in(limit: usize, used: Arc<AtomicUsize>) -> Self {
+        DataBudget { used, limit }
     }
 
     /// Bytes held right now.
