@@ -89,6 +89,19 @@ async fn a_header_line_or_unknown_commands_in_a_row_end_the_connection() {
     smtp.expect_closed().await;
     assert_rejected(&lb, "unknown_commands", 1).await;
 
+    // Message content read as commands after a refused DATA: its first
+    // header line ends the connection, so no line of it can act as a
+    // command (a MAIL FROM further down, say).
+    let mut smtp = lb.session().await;
+    smtp.send(
+        b"MAIL FROM:<a@example.com>\r\nRCPT TO:<fail-550@example.com>\r\nDATA\r\n\
+          Subject: x\r\n\r\nMAIL FROM:<b@example.com>\r\n",
+    )
+    .await;
+    smtp.expect_replies(&[(250, "2.1.0"), (550, "5."), (554, "5.5.1"), (554, "5.7.0")])
+        .await;
+    smtp.expect_closed().await;
+
     // A mistake between good commands is forgiven.
     let mut smtp = lb.session().await;
     for _ in 0..10 {
