@@ -377,3 +377,22 @@ async fn each_pipelined_message_is_timed_on_its_own() {
     smtp.quit().await;
     assert_eq!(lb.ids().await.len(), 9);
 }
+
+#[tokio::test]
+async fn a_link_slowed_by_a_chaos_rule_is_not_too_slow() {
+    // Letterbox itself reads at 500 bytes a second here: 3 KB take about
+    // six seconds, well past a one-second grace at 1000 bytes a second.
+    let lb = Letterbox::with_args(&[
+        "--chaos",
+        "link=500@100%",
+        "--smtp-idle-timeout",
+        "1s",
+        "--smtp-min-data-rate",
+        "1000",
+    ]);
+    let data = simple_message("slowed", &"x".repeat(3000));
+    let id = lb
+        .send_raw("a@example.com", &["b@example.com"], &data)
+        .await;
+    assert_eq!(lb.raw(&id).await, data);
+}

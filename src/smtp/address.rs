@@ -127,6 +127,42 @@ impl fmt::Display for Mailbox {
     }
 }
 
+/// The addresses in a message's To, Cc and Bcc headers, for a message
+/// sent without RCPT (as MailHog takes them), at most `max`; those that
+/// cannot be written in an SMTP command are left out.
+pub fn recipients_in_headers(body: &[u8], max: usize) -> Vec<String> {
+    let Ok((headers, _)) = mailparse::parse_headers(body) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = Vec::new();
+    for header in headers.iter().filter(|h| {
+        let key = h.get_key_ref();
+        ["to", "cc", "bcc"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+    }) {
+        let Ok(list) = mailparse::addrparse_header(header) else {
+            continue;
+        };
+        let singles = list.iter().flat_map(|addr| match addr {
+            mailparse::MailAddr::Single(info) => vec![info.addr.clone()],
+            mailparse::MailAddr::Group(group) => {
+                group.addrs.iter().map(|info| info.addr.clone()).collect()
+            }
+        });
+        for text in singles {
+            let mailbox = Mailbox::parse(&text).or_else(|_| Mailbox::from_parsed(&text));
+            if let Ok(mailbox) = mailbox
+                && found.len() < max
+                && !found.iter().any(|f| f == mailbox.as_str())
+            {
+                found.push(mailbox.into_string());
+            }
+        }
+    }
+    found
+}
+
 /// RFC 5322 `atext`, plus anything beyond ASCII (RFC 6531).
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()

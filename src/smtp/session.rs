@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use smtp_proto::{Error as ProtoError, Request};
 
-use super::address::Mailbox;
+use super::address::{Mailbox, recipients_in_headers};
 use super::auth::{self, AuthPolicy, Exchange, Mechanism};
 use super::chaos::{self, Chaos, Dice, Injection, Outcome, Source};
 use super::data::{DataProgress, DataReceiver};
@@ -1085,7 +1085,7 @@ impl Session {
             return step;
         }
         if txn.rcpt_to.is_empty() {
-            txn.rcpt_to = recipients_from_headers(&txn.body, self.config.max_recipients);
+            txn.rcpt_to = recipients_in_headers(&txn.body, self.config.max_recipients);
         }
         self.phase = Phase::Delivering;
         self.delivering = txn.held.take();
@@ -1176,42 +1176,6 @@ fn declared_size(line: &str) -> Option<usize> {
         return None;
     }
     Some(digits.parse().unwrap_or(usize::MAX))
-}
-
-/// The addresses in a message's To, Cc and Bcc headers, for a message
-/// sent without RCPT (as MailHog takes them), at most `max`; those that
-/// cannot be written in an SMTP command are left out.
-fn recipients_from_headers(body: &[u8], max: usize) -> Vec<String> {
-    let Ok((headers, _)) = mailparse::parse_headers(body) else {
-        return Vec::new();
-    };
-    let mut found: Vec<String> = Vec::new();
-    for header in headers.iter().filter(|h| {
-        let key = h.get_key_ref();
-        ["to", "cc", "bcc"]
-            .iter()
-            .any(|k| key.eq_ignore_ascii_case(k))
-    }) {
-        let Ok(list) = mailparse::addrparse_header(header) else {
-            continue;
-        };
-        let singles = list.iter().flat_map(|addr| match addr {
-            mailparse::MailAddr::Single(info) => vec![info.addr.clone()],
-            mailparse::MailAddr::Group(group) => {
-                group.addrs.iter().map(|info| info.addr.clone()).collect()
-            }
-        });
-        for text in singles {
-            let mailbox = Mailbox::parse(&text).or_else(|_| Mailbox::from_parsed(&text));
-            if let Ok(mailbox) = mailbox
-                && found.len() < max
-                && !found.iter().any(|f| f == mailbox.as_str())
-            {
-                found.push(mailbox.into_string());
-            }
-        }
-    }
-    found
 }
 
 fn is_postmaster(line: &str) -> bool {
