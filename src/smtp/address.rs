@@ -176,7 +176,8 @@ fn is_dot_atom(text: &str) -> bool {
 }
 
 /// A host name (letters, digits, hyphens and anything beyond ASCII, in
-/// dot-separated labels) or an address literal such as `[127.0.0.1]`.
+/// dot-separated labels, a final dot allowed) or an address literal such
+/// as `[127.0.0.1]`.
 fn is_domain(domain: &str) -> bool {
     if let Some(literal) = domain.strip_prefix('[') {
         return literal.strip_suffix(']').is_some_and(|inner| {
@@ -186,6 +187,7 @@ fn is_domain(domain: &str) -> bool {
                     .all(|c| c.is_ascii_graphic() && !matches!(c, '[' | ']' | '\\'))
         });
     }
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
     !domain.is_empty()
         && domain.split('.').all(|label| {
             !label.is_empty()
@@ -216,6 +218,10 @@ mod tests {
         assert_eq!(
             Mailbox::from_parsed("a@[127.0.0.1]").unwrap().as_str(),
             "a@[127.0.0.1]"
+        );
+        assert_eq!(
+            Mailbox::from_parsed("a@example.com.").unwrap().as_str(),
+            "a@example.com."
         );
     }
 
