@@ -143,8 +143,26 @@ pub struct Config {
     #[arg(long, env = "LETTERBOX_SMTP_MAX_CONNECTIONS", default_value_t = 1000)]
     pub smtp_max_connections: usize,
 
-    /// PEM certificate (chain) for STARTTLS and SMTPS. Without one a
-    /// self-signed certificate is generated at start.
+    /// Most simultaneous SMTP connections from one client address; more
+    /// are turned away with 421 4.7.0. Default: a quarter of
+    /// --smtp-max-connections.
+    #[arg(long, env = "LETTERBOX_SMTP_MAX_CONNECTIONS_PER_IP")]
+    pub smtp_max_connections_per_ip: Option<usize>,
+
+    /// Message content all SMTP connections together may hold in memory
+    /// before it is stored; past it new transactions get 452 4.3.1.
+    /// Default: 256MiB, or --max-message-size if that is larger.
+    #[arg(long, env = "LETTERBOX_SMTP_DATA_BUDGET", value_parser = parse_size)]
+    pub smtp_data_budget: Option<u64>,
+
+    /// Least rate, in bytes a second, at which message content (DATA or
+    /// BDAT) must arrive once the idle timeout's worth of grace is used
+    /// up; slower clients are closed with 421 4.4.2. 0 turns it off.
+    #[arg(long, env = "LETTERBOX_SMTP_MIN_DATA_RATE", default_value = "1K", value_parser = parse_size)]
+    pub smtp_min_data_rate: u64,
+
+    /// PEM certificate (chain) for STARTTLS and SMTPS. Without one (or
+    /// --smtp-tls self-signed) STARTTLS is not offered.
     #[arg(long, env = "LETTERBOX_SMTP_TLS_CERT", requires = "smtp_tls_key")]
     pub smtp_tls_cert: Option<PathBuf>,
 
@@ -152,7 +170,19 @@ pub struct Config {
     #[arg(long, env = "LETTERBOX_SMTP_TLS_KEY", requires = "smtp_tls_cert")]
     pub smtp_tls_key: Option<PathBuf>,
 
-    /// Refuse MAIL and AUTH until the client has started TLS.
+    /// `self-signed`: offer STARTTLS (and SMTPS) with a certificate made
+    /// at start, for localhost and --hostname. Clients that upgrade to TLS
+    /// whenever it is offered then need to accept that certificate.
+    #[arg(
+        long,
+        env = "LETTERBOX_SMTP_TLS",
+        value_enum,
+        conflicts_with = "smtp_tls_cert"
+    )]
+    pub smtp_tls: Option<SmtpTls>,
+
+    /// Refuse MAIL and AUTH until the client has started TLS (needs a
+    /// certificate, or --smtp-tls self-signed).
     #[arg(long, env = "LETTERBOX_SMTP_REQUIRE_TLS")]
     pub smtp_require_tls: bool,
 
@@ -236,6 +266,20 @@ pub struct Config {
     pub relay: crate::relay::RelayArgs,
 }
 
+/// Where the SMTP listeners' certificate comes from, besides PEM files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmtpTls {
+    /// Made at start, for localhost and --hostname.
+    SelfSigned,
+}
+
+/// The certificate for STARTTLS and SMTPS, if there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpCertificate<'a> {
+    Files(&'a Path, &'a Path),
+    SelfSigned,
+}
+
 fn parse_inbox_rule(text: &str) -> Result<crate::inbox::Rule, String> {
     crate::inbox::Rule::parse(text).map_err(|e| e.to_string())
 }
@@ -265,6 +309,14 @@ pub enum ConfigError {
     Cors(String),
     #[error("--chaos: {0}")]
     Chaos(#[from] crate::smtp::chaos::RuleError),
+    #[error(
+        "{0} needs a certificate: give --smtp-tls-cert and --smtp-tls-key, or --smtp-tls self-signed"
+    )]
+    NoSmtpCertificate(&'static str),
+    #[error(
+        "--smtp-data-budget {budget} is smaller than --max-message-size {message}: no message that size could be received"
+    )]
+    DataBudget { budget: u64, message: u64 },
 }
 
 impl Config {
@@ -303,9 +355,49 @@ impl Config {
         ))
     }
 
+    /// The certificate STARTTLS and SMTPS use; `None` means plain SMTP
+    /// only, as Mailpit and MailHog do by default (a client that upgrades
+    /// whenever STARTTLS is offered would refuse a self-signed one).
+    /// Settings that cannot work without one are refused.
+    pub fn smtp_certificate(&self) -> Result<Option<SmtpCertificate<'_>>, ConfigError> {
+        let certificate = match (self.tls_files(), self.smtp_tls) {
+            (Some((cert, key)), _) => Some(SmtpCertificate::Files(cert, key)),
+            (None, Some(SmtpTls::SelfSigned)) => Some(SmtpCertificate::SelfSigned),
+            (None, None) => None,
+        };
+        if certificate.is_none() {
+            if self.smtp_require_tls {
+                return Err(ConfigError::NoSmtpCertificate("--smtp-require-tls"));
+            }
+            if self.smtps.is_some() {
+                return Err(ConfigError::NoSmtpCertificate("--smtps"));
+            }
+        }
+        Ok(certificate)
+    }
+
     /// Certificate and key for HTTPS on the web listener, if configured.
     pub fn ui_tls_files(&self) -> Option<(&Path, &Path)> {
         Some((self.ui_tls_cert.as_deref()?, self.ui_tls_key.as_deref()?))
+    }
+
+    /// Simultaneous SMTP connections one client address may have: one
+    /// client cannot take every slot.
+    pub fn smtp_max_connections_per_ip(&self) -> usize {
+        self.smtp_max_connections_per_ip
+            .unwrap_or((self.smtp_max_connections / 4).max(1))
+    }
+
+    /// Bytes of message content all SMTP sessions may hold in memory.
+    pub fn smtp_data_budget(&self) -> Result<u64, ConfigError> {
+        match self.smtp_data_budget {
+            Some(budget) if budget < self.max_message_size => Err(ConfigError::DataBudget {
+                budget,
+                message: self.max_message_size,
+            }),
+            Some(budget) => Ok(budget),
+            None => Ok(self.max_message_size.max(256 << 20)),
+        }
     }
 
     /// The web UI and API logins from `--ui-auth` and `--ui-auth-file`;

@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use config::{Config, ConfigError};
+use config::{Config, ConfigError, SmtpCertificate};
 use events::Events;
 use ingest::Ingest;
 use smtp::SessionConfig;
@@ -63,6 +63,16 @@ pub enum StartError {
     },
 }
 
+/// Whether and how the SMTP listener offers STARTTLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTlsOffer {
+    /// Plain SMTP only (no certificate given).
+    None,
+    StartTls,
+    /// STARTTLS with a certificate made at start.
+    SelfSigned,
+}
+
 /// A running Letterbox: its bound addresses and the tasks serving them.
 pub struct Letterbox {
     pub smtp_addr: SocketAddr,
@@ -72,7 +82,8 @@ pub struct Letterbox {
     /// The web UI's base URL, e.g. `http://127.0.0.1:8025/`.
     pub web_url: String,
     pub store: Store,
-    pub self_signed_tls: bool,
+    /// How the SMTP listener offers TLS, for the start-up banner.
+    pub smtp_tls: SmtpTlsOffer,
     /// The chaos rules in force (changed at runtime through the API).
     pub chaos: smtp::chaos::Chaos,
     events: Events,
@@ -106,7 +117,15 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     // Everything that can be wrong in the configuration is found before
     // anything is opened or bound.
-    let smtp_tls = tls::acceptor(config.tls_files(), &config.hostname, &[])?;
+    let smtp_certificate = config.smtp_certificate()?;
+    let smtp_tls = match smtp_certificate {
+        Some(SmtpCertificate::Files(cert, key)) => {
+            Some(tls::acceptor(Some((cert, key)), &config.hostname, &[])?)
+        }
+        Some(SmtpCertificate::SelfSigned) => Some(tls::acceptor(None, &config.hostname, &[])?),
+        None => None,
+    };
+    let data_budget = config.smtp_data_budget()?;
     let ui_tls = match config.ui_tls_files() {
         Some(files) => Some(tls::acceptor(
             Some(files),
@@ -129,7 +148,8 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     let location = config.store_location()?;
     let relay_settings = config.relay.settings()?;
     if let Some(settings) = &relay_settings {
-        settings.check_not_self(config.smtp)?;
+        let listeners: Vec<SocketAddr> = std::iter::once(config.smtp).chain(config.smtps).collect();
+        settings.check_not_self(&listeners)?;
     }
 
     let smtp_listener = bind(config.smtp)?;
@@ -163,13 +183,23 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
             max_message_size: usize::try_from(config.max_message_size).unwrap_or(usize::MAX),
             max_recipients: config.smtp_max_recipients,
             auth,
+            starttls: smtp_tls.is_some(),
             require_tls: config.smtp_require_tls,
+            data_budget: smtp::limits::DataBudget::counting_in(
+                usize::try_from(data_budget).unwrap_or(usize::MAX),
+                stats.smtp_data_in_flight(),
+            ),
             chaos: chaos.clone(),
         }),
         tls: smtp_tls,
         ingest: ingest.clone(),
         idle_timeout: config.smtp_idle_timeout,
         connections: Arc::new(Semaphore::new(config.smtp_max_connections)),
+        client_slots: smtp::limits::ClientSlots::new(config.smtp_max_connections_per_ip()),
+        min_data_rate: (config.smtp_min_data_rate > 0).then_some(smtp::limits::MinDataRate {
+            bytes_per_second: config.smtp_min_data_rate,
+            grace: config.smtp_idle_timeout,
+        }),
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });
@@ -231,7 +261,11 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         metrics_addr,
         web_url,
         store,
-        self_signed_tls: config.tls_files().is_none(),
+        smtp_tls: match smtp_certificate {
+            None => SmtpTlsOffer::None,
+            Some(SmtpCertificate::Files(..)) => SmtpTlsOffer::StartTls,
+            Some(SmtpCertificate::SelfSigned) => SmtpTlsOffer::SelfSigned,
+        },
         chaos,
         events,
         shutdown,

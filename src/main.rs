@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use letterbox::SmtpTlsOffer;
 use letterbox::cli::wait::{Outcome, WaitArgs};
 use letterbox::cli::{healthcheck, sendmail};
 use letterbox::config::{Cli, Command, Config};
@@ -63,10 +64,10 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     // them installed, not the default action that kills the process.
     let stop = shutdown_signal()?;
     let letterbox = letterbox::start(config).await?;
-    let tls = if letterbox.self_signed_tls {
-        "STARTTLS with a self-signed certificate"
-    } else {
-        "STARTTLS"
+    let tls = match letterbox.smtp_tls {
+        SmtpTlsOffer::None => "no TLS",
+        SmtpTlsOffer::StartTls => "STARTTLS",
+        SmtpTlsOffer::SelfSigned => "STARTTLS with a self-signed certificate",
     };
     println!("Letterbox {} is ready.", env!("CARGO_PKG_VERSION"));
     println!("  SMTP   {} ({tls})", letterbox.smtp_addr);

@@ -2,7 +2,7 @@
 //! counting never takes a lock on the ingest path.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,10 +24,20 @@ pub enum RejectReason {
     ShuttingDown,
     /// Over `--smtp-max-connections` (421 4.7.0).
     TooManyConnections,
+    /// Over `--smtp-max-connections-per-ip` from one address (421 4.7.0).
+    TooManyFromAddress,
+    /// An HTTP request sent to the SMTP port, e.g. by a web page (554 5.7.0).
+    HttpRequest,
+    /// Several unrecognized commands in a row (421 4.5.0).
+    UnknownCommands,
+    /// Message content in memory over `--smtp-data-budget` (452 4.3.1).
+    DataBudget,
+    /// Message content slower than `--smtp-min-data-rate` (421 4.4.2).
+    DataTooSlow,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::MessageTooBig,
         RejectReason::TooManyRecipients,
         RejectReason::AccessDenied,
@@ -35,6 +45,11 @@ impl RejectReason {
         RejectReason::Storage,
         RejectReason::ShuttingDown,
         RejectReason::TooManyConnections,
+        RejectReason::TooManyFromAddress,
+        RejectReason::HttpRequest,
+        RejectReason::UnknownCommands,
+        RejectReason::DataBudget,
+        RejectReason::DataTooSlow,
     ];
 
     pub fn label(self) -> &'static str {
@@ -46,12 +61,19 @@ impl RejectReason {
             RejectReason::Storage => "storage",
             RejectReason::ShuttingDown => "shutting_down",
             RejectReason::TooManyConnections => "too_many_connections",
+            RejectReason::TooManyFromAddress => "too_many_connections_from_address",
+            RejectReason::HttpRequest => "http_request",
+            RejectReason::UnknownCommands => "unknown_commands",
+            RejectReason::DataBudget => "data_budget",
+            RejectReason::DataTooSlow => "data_too_slow",
         }
     }
 
     /// The reason a negative SMTP reply stands for, by its code and enhanced
     /// status; `None` for protocol errors (bad syntax, wrong order), which
-    /// are the client's mistakes rather than refusals.
+    /// are the client's mistakes rather than refusals. The listener counts
+    /// the refusals whose replies are shared with others itself (too many
+    /// connections from an address, data too slow).
     pub fn of_reply(code: u16, status: Option<&str>) -> Option<RejectReason> {
         match (code, status?) {
             (552, "5.3.4") => Some(RejectReason::MessageTooBig),
@@ -61,6 +83,9 @@ impl RejectReason {
             (451, "4.3.0") => Some(RejectReason::Storage),
             (421, "4.3.2") => Some(RejectReason::ShuttingDown),
             (421, "4.7.0") => Some(RejectReason::TooManyConnections),
+            (554, "5.7.0") => Some(RejectReason::HttpRequest),
+            (421, "4.5.0") => Some(RejectReason::UnknownCommands),
+            (452, "4.3.1") => Some(RejectReason::DataBudget),
             _ => None,
         }
     }
@@ -126,6 +151,9 @@ pub struct Stats {
     smtp_accepted_bytes: AtomicU64,
     smtp_rejected: [AtomicU64; RejectReason::ALL.len()],
     smtp_sessions: AtomicU64,
+    /// Message content held in memory by SMTP sessions (the data budget's
+    /// count, shared with it).
+    smtp_data_in_flight: Arc<AtomicUsize>,
     messages_deleted: AtomicU64,
     websocket_clients: AtomicU64,
     ingest_latency: Histogram,
@@ -146,6 +174,7 @@ impl Default for Stats {
             smtp_accepted_bytes: AtomicU64::new(0),
             smtp_rejected: Default::default(),
             smtp_sessions: AtomicU64::new(0),
+            smtp_data_in_flight: Arc::default(),
             messages_deleted: AtomicU64::new(0),
             websocket_clients: AtomicU64::new(0),
             ingest_latency: Histogram::default(),
@@ -164,6 +193,7 @@ pub struct Snapshot {
     /// Per reason, in the order of [`RejectReason::ALL`].
     pub smtp_rejected: [u64; RejectReason::ALL.len()],
     pub smtp_sessions: u64,
+    pub smtp_data_in_flight_bytes: u64,
     pub messages_deleted: u64,
     pub websocket_clients: u64,
     pub ingest_latency: HistogramSnapshot,
@@ -224,6 +254,12 @@ impl Stats {
         self.smtp_sessions.fetch_sub(1, Relaxed);
     }
 
+    /// The count of message content in memory, for the data budget to
+    /// keep.
+    pub fn smtp_data_in_flight(&self) -> Arc<AtomicUsize> {
+        self.smtp_data_in_flight.clone()
+    }
+
     pub fn messages_deleted(&self, n: u64) {
         self.messages_deleted.fetch_add(n, Relaxed);
     }
@@ -257,6 +293,7 @@ impl Stats {
             smtp_accepted_bytes: self.smtp_accepted_bytes.load(Relaxed),
             smtp_rejected: std::array::from_fn(|i| self.smtp_rejected[i].load(Relaxed)),
             smtp_sessions: self.smtp_sessions.load(Relaxed),
+            smtp_data_in_flight_bytes: self.smtp_data_in_flight.load(Relaxed) as u64,
             messages_deleted: self.messages_deleted.load(Relaxed),
             websocket_clients: self.websocket_clients.load(Relaxed),
             ingest_latency: self.ingest_latency.snapshot(),

@@ -482,6 +482,7 @@ async fn info_counts() {
     smtp.cmd("MAIL FROM:<a@example.com>")
         .await
         .assert(250, "2.1.0");
+    smtp.cmd("RCPT TO:<>").await.assert(501, "5.1.3");
     smtp.cmd("DATA").await.assert(554, "5.5.1");
     smtp.quit().await;
 

@@ -98,3 +98,24 @@ fn a_relay_setting_that_cannot_be_honoured_stops_the_start() {
         finished.stderr
     );
 }
+
+#[tokio::test]
+async fn a_generated_certificate_asked_for_by_mailpit_variables() {
+    // `sans:...` is Mailpit's way to ask for a self-signed certificate:
+    // STARTTLS is offered then, and only then.
+    let lb = Launch::default()
+        .env("MP_SMTP_TLS_CERT", "sans:mail.local")
+        .env("MP_SMTP_TLS_KEY", "sans:mail.local")
+        .start();
+    let mut smtp = lb.smtp().await;
+    let ehlo = smtp.ehlo().await;
+    assert!(ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo:?}");
+    let mut tls = smtp.starttls().await;
+    tls.ehlo().await;
+    tls.send_note("over TLS").await;
+    tls.quit().await;
+
+    let plain = Letterbox::start();
+    let ehlo = plain.smtp().await.ehlo().await;
+    assert!(!ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo:?}");
+}

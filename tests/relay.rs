@@ -68,6 +68,21 @@ fn outcomes(release: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `raw` as relayed: the trace header the relay adds for message `id`, on
+/// top of the stored bytes, which are returned.
+fn without_trace_header(raw: &[u8], id: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let first = format!("Received: by letterbox (Letterbox relay) id {id};\r\n\t");
+    assert!(text.starts_with(&first), "no trace header: {text}");
+    let end = raw[first.len()..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .expect("the trace header ends")
+        + first.len()
+        + 2;
+    raw[end..].to_vec()
+}
+
 /// A loopback port with nothing listening on it.
 fn closed_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -101,7 +116,7 @@ async fn release_delivers_the_stored_message_unchanged() {
     assert!(reply.contains(&upstream_id), "{reply}");
     assert!(reply.starts_with("250 "), "{reply}");
     assert_eq!(
-        upstream.raw(&upstream_id).await,
+        without_trace_header(&upstream.raw(&upstream_id).await, &id),
         data,
         "bytes changed on the way"
     );
@@ -126,7 +141,8 @@ async fn release_delivers_the_stored_message_unchanged() {
 
 #[tokio::test]
 async fn starttls_login_and_sender_from_a_config_file() {
-    let upstream = Letterbox::with_args(&["--smtp-auth", "relay:s3cret=x"]);
+    let upstream =
+        Letterbox::with_args(&["--smtp-auth", "relay:s3cret=x", "--smtp-tls", "self-signed"]);
     let dir = TempDir::new("relay-config");
     let config = dir.file("relay.conf");
     std::fs::write(
@@ -152,7 +168,7 @@ async fn starttls_login_and_sender_from_a_config_file() {
 
 #[tokio::test]
 async fn implicit_tls() {
-    let upstream = Letterbox::with_args(&["--smtps", "127.0.0.1:0"]);
+    let upstream = Letterbox::with_args(&["--smtps", "127.0.0.1:0", "--smtp-tls", "self-signed"]);
     let smtps = upstream.smtps_addr.expect("an SMTPS listener").to_string();
     let lb = Letterbox::with_args(&[
         "--relay-host",
@@ -173,7 +189,7 @@ async fn implicit_tls() {
 
 #[tokio::test]
 async fn a_certificate_that_cannot_be_verified_is_not_trusted() {
-    let upstream = Letterbox::start(); // self-signed
+    let upstream = Letterbox::with_args(&["--smtp-tls", "self-signed"]);
     let lb = Letterbox::with_args(&[
         "--relay-host",
         &upstream.smtp_addr.to_string(),
@@ -326,7 +342,7 @@ async fn temporary_failures_are_retried_until_accepted() {
         .split_inclusive(|&b| b == b'\n')
         .flat_map(|line| line.strip_prefix(b".").unwrap_or(line).to_vec())
         .collect();
-    assert_eq!(unstuffed, data);
+    assert_eq!(without_trace_header(&unstuffed, &id), data);
     let metrics = lb.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("letterbox_relay_attempts_total{result=\"retried\"} 2\n"));
 }
@@ -552,7 +568,10 @@ async fn the_queue_survives_a_restart() {
     let done = release_in_state(&lb, &id, "sent").await;
     assert_eq!(outcomes(&done), ["sent"]);
     let upstream_id = common::ids_of(&upstream.wait_for_total(1).await)[0].clone();
-    assert_eq!(upstream.raw(&upstream_id).await, data);
+    assert_eq!(
+        without_trace_header(&upstream.raw(&upstream_id).await, &id),
+        data
+    );
 }
 
 #[tokio::test]
@@ -585,7 +604,10 @@ async fn matching_messages_are_relayed_automatically() {
     assert_eq!(done["To"], json!(["ops@ALLOWED.test"]));
     let arrived = upstream.wait_for_total(1).await;
     let upstream_id = common::ids_of(&arrived)[0].clone();
-    assert_eq!(upstream.raw(&upstream_id).await, data);
+    assert_eq!(
+        without_trace_header(&upstream.raw(&upstream_id).await, &id),
+        data
+    );
     let envelope = &upstream.message(&upstream_id).await["Envelope"];
     assert_eq!(envelope["RcptTo"], json!(["ops@ALLOWED.test"]));
     // The routine message was never released.
@@ -681,4 +703,34 @@ async fn without_a_relay_release_says_how_to_configure_one() {
     let status = relay_status(&lb, &id).await;
     assert_eq!(status["Enabled"], false);
     assert_eq!(status["Releases"], json!([]));
+}
+
+#[tokio::test]
+async fn a_message_sent_without_rcpt_is_relayed_only_to_allowed_header_recipients() {
+    // MailHog's leniency (recipients from the headers) must not become a
+    // way around the allowlist.
+    let upstream = Letterbox::start();
+    let lb = Letterbox::with_args(&[
+        "--relay-host",
+        &upstream.smtp_addr.to_string(),
+        "--relay-all",
+        "--relay-allowed-recipients",
+        r"@allowed\.test$",
+    ]);
+    let mut smtp = lb.session().await;
+    smtp.expect("MAIL FROM:<nobody@builder>", 250, "2.1.0")
+        .await;
+    smtp.expect("DATA", 354, "").await;
+    smtp.send(
+        b"To: ok@allowed.test, outsider@other.test\r\n\
+          Bcc: \"x@allowed.test> ORCPT=rfc822;y\"@other.test\r\nSubject: no rcpt\r\n\r\nx\r\n.\r\n",
+    )
+    .await;
+    let id = common::queued_id(&smtp.reply().await);
+    smtp.quit().await;
+
+    let done = release_in_state(&lb, &id, "sent").await;
+    assert_eq!(done["To"], json!(["ok@allowed.test"]));
+    let arrived = upstream.the_one_message().await;
+    assert_eq!(arrived["Envelope"]["RcptTo"], json!(["ok@allowed.test"]));
 }

@@ -66,7 +66,13 @@ async fn slow_and_idle_clients_neither_block_others_nor_stay_forever() {
     // still open when the last is greeted. (All 500 connect at once: with
     // the kernel's default listen backlog of 128, some of their SYNs were
     // dropped and retried seconds later.)
-    let lb = Letterbox::with_args(&["--smtp-idle-timeout", "10s"]);
+    // All from one address: the per-address limit is lifted for this.
+    let lb = Letterbox::with_args(&[
+        "--smtp-idle-timeout",
+        "10s",
+        "--smtp-max-connections-per-ip",
+        "1000",
+    ]);
     let opened = Instant::now();
     let greeted = Arc::new(AtomicUsize::new(0));
     let slow: Vec<_> = (0..SLOW)
@@ -104,10 +110,10 @@ async fn slow_and_idle_clients_neither_block_others_nor_stay_forever() {
 }
 
 /// A client sending content slowly but steadily is not cut off: inside
-/// DATA every byte counts as progress.
+/// DATA every byte counts as progress, and it keeps up the minimum rate.
 #[tokio::test]
 async fn slow_message_content_is_not_an_idle_connection() {
-    let lb = Letterbox::with_args(&["--smtp-idle-timeout", "2s"]);
+    let lb = Letterbox::with_args(&["--smtp-idle-timeout", "2s", "--smtp-min-data-rate", "10"]);
     let mut smtp = lb.session().await;
     smtp.start_data("a@example.com", &["b@example.com"]).await;
     let data = b"Subject: slow\r\n\r\nline one\r\nline two\r\nline three\r\n";

@@ -127,7 +127,7 @@ async fn plain_smtp() {
 
 #[tokio::test]
 async fn starttls() {
-    let lb = Letterbox::start();
+    let lb = Letterbox::with_args(&["--smtp-tls", "self-signed"]);
     let tls = Tls::Required(tls_parameters());
     let envelope = send_and_check(&lb, &transport(lb.smtp_addr, tls, None), "starttls").await;
     assert_eq!(envelope["TLS"], true);
@@ -135,7 +135,7 @@ async fn starttls() {
 
 #[tokio::test]
 async fn starttls_when_the_server_requires_it() {
-    let lb = Letterbox::with_args(&["--smtp-require-tls"]);
+    let lb = Letterbox::with_args(&["--smtp-require-tls", "--smtp-tls", "self-signed"]);
     let tls = Tls::Required(tls_parameters());
     let envelope = send_and_check(&lb, &transport(lb.smtp_addr, tls, None), "required").await;
     assert_eq!(envelope["TLS"], true);
@@ -152,7 +152,7 @@ async fn starttls_when_the_server_requires_it() {
 
 #[tokio::test]
 async fn implicit_tls() {
-    let lb = Letterbox::with_args(&["--smtps", "127.0.0.1:0"]);
+    let lb = Letterbox::with_args(&["--smtps", "127.0.0.1:0", "--smtp-tls", "self-signed"]);
     let addr = lb.smtps_addr.expect("an SMTPS address on stdout");
     let tls = Tls::Wrapper(tls_parameters());
     let envelope = send_and_check(&lb, &transport(addr, tls, None), "smtps").await;
@@ -164,7 +164,12 @@ async fn implicit_tls() {
 
 #[tokio::test]
 async fn auth_plain_and_login() {
-    let lb = Letterbox::with_args(&["--smtp-auth", "alice:s3cret,bob:pa ss:word"]);
+    let lb = Letterbox::with_args(&[
+        "--smtp-auth",
+        "alice:s3cret,bob:pa ss:word",
+        "--smtp-tls",
+        "self-signed",
+    ]);
     for (user, pass, mechanism, tls) in [
         ("alice", "s3cret", Mechanism::Plain, Tls::None),
         ("bob", "pa ss:word", Mechanism::Login, Tls::None),
@@ -238,7 +243,7 @@ async fn any_login_is_accepted_without_configured_credentials() {
 async fn concurrent_clients() {
     const CLIENTS: usize = 6;
     const EACH: usize = 5;
-    let lb = Letterbox::start();
+    let lb = Letterbox::with_args(&["--smtp-tls", "self-signed"]);
     let mut tasks = tokio::task::JoinSet::new();
     for client in 0..CLIENTS {
         let addr = lb.smtp_addr;

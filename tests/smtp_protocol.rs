@@ -43,7 +43,6 @@ async fn ehlo_advertises_the_extensions() {
         "SMTPUTF8",
         "ENHANCEDSTATUSCODES",
         "CHUNKING",
-        "STARTTLS",
     ];
     let missing: Vec<&str> = wanted
         .into_iter()
@@ -266,6 +265,9 @@ async fn commands_out_of_order_get_503() {
     smtp.expect("DATA", 503, "5.5.1").await;
     smtp.expect("MAIL FROM:<a@example.com>", 250, "2.1.0").await;
     smtp.expect("MAIL FROM:<a@example.com>", 503, "5.5.1").await;
+    smtp.expect("RCPT TO:<>", 501, "5.1.3").await;
+    // A RCPT was given and none accepted (without any RCPT, DATA would be
+    // taken as MailHog takes it).
     smtp.expect("DATA", 554, "5.5.1").await;
     smtp.expect("RSET", 250, "2.0.0").await;
     smtp.expect("RCPT TO:<b@example.com>", 503, "5.5.1").await;
@@ -601,7 +603,7 @@ async fn connections_over_the_limit_get_421() {
 
 #[tokio::test]
 async fn require_tls_refuses_mail_and_auth_in_the_clear() {
-    let lb = Letterbox::with_args(&["--smtp-require-tls"]);
+    let lb = Letterbox::with_args(&["--smtp-require-tls", "--smtp-tls", "self-signed"]);
     let mut smtp = lb.session().await;
     smtp.expect("MAIL FROM:<a@example.com>", 530, "5.7.0").await;
     smtp.expect(&auth_plain("alice", "x"), 530, "5.7.0").await;
@@ -624,7 +626,7 @@ async fn require_tls_refuses_mail_and_auth_in_the_clear() {
 
 #[tokio::test]
 async fn commands_pipelined_after_starttls_are_discarded() {
-    let lb = Letterbox::start();
+    let lb = Letterbox::with_args(&["--smtp-tls", "self-signed"]);
     let mut smtp = lb.session().await;
     // Injected in the clear after STARTTLS: must not survive the handshake.
     smtp.send(b"STARTTLS\r\nMAIL FROM:<injected@example.com>\r\n")
@@ -645,7 +647,7 @@ async fn commands_pipelined_after_starttls_are_discarded() {
 
 #[tokio::test]
 async fn implicit_tls_greets_inside_tls_and_offers_no_starttls() {
-    let lb = Letterbox::with_args(&["--smtps", "127.0.0.1:0"]);
+    let lb = Letterbox::with_args(&["--smtps", "127.0.0.1:0", "--smtp-tls", "self-signed"]);
     let addr = lb.smtps_addr.expect("an SMTPS line on stdout");
     let mut smtps = common::connect_smtps(addr).await;
     let ehlo = smtps.ehlo().await;
@@ -653,4 +655,52 @@ async fn implicit_tls_greets_inside_tls_and_offers_no_starttls() {
     let id = smtps.send_note("smtps").await;
     smtps.quit().await;
     assert_eq!(lb.message(&id).await["Envelope"]["TLS"], true);
+}
+
+#[tokio::test]
+async fn starttls_is_offered_only_with_a_certificate() {
+    // Without one, a client that upgrades whenever it can (nodemailer)
+    // must not be offered a certificate it will refuse.
+    let lb = Letterbox::start();
+    let mut smtp = lb.smtp().await;
+    let ehlo = smtp.ehlo().await;
+    assert!(!ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo:?}");
+    smtp.expect("STARTTLS", 502, "5.5.1").await;
+    smtp.send_note("plain").await;
+    smtp.quit().await;
+
+    let lb = Letterbox::with_args(&["--smtp-tls", "self-signed"]);
+    let mut smtp = lb.smtp().await;
+    let ehlo = smtp.ehlo().await;
+    assert!(ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo:?}");
+    let mut tls = smtp.starttls().await;
+    tls.ehlo().await;
+    tls.send_note("encrypted").await;
+    tls.quit().await;
+}
+
+#[tokio::test]
+async fn data_without_rcpt_is_stored_for_the_header_recipients() {
+    // BusyBox's `sendmail -S host:port < mail.eml` (no -t): EHLO, MAIL,
+    // then DATA without any RCPT, as MailHog accepts it.
+    let lb = Letterbox::start();
+    let mut smtp = lb.smtp().await;
+    smtp.expect("EHLO builder", 250, "").await;
+    smtp.expect("MAIL FROM:<nobody@builder>", 250, "2.1.0")
+        .await;
+    smtp.expect("DATA", 354, "").await;
+    smtp.send(
+        b"From: Test <test@example.org>\r\nTo: =?utf-8?B?5pel5pys?= <nihon@example.org>\r\n\
+          Cc: cc@example.org\r\nBcc: Hidden <bcc@example.org>\r\nSubject: no rcpt\r\n\r\nbody\r\n.\r\n",
+    )
+    .await;
+    let id = queued_id(&smtp.reply().await);
+    smtp.quit().await;
+    let message = lb.message(&id).await;
+    assert_eq!(
+        message["Envelope"]["RcptTo"],
+        serde_json::json!(["nihon@example.org", "cc@example.org", "bcc@example.org"]),
+        "{message}"
+    );
+    assert_eq!(message["Envelope"]["MailFrom"], "nobody@builder");
 }

@@ -61,7 +61,7 @@ fn ports_in_use() {
     let addr = taken.local_addr().unwrap().to_string();
     for flag in ["--smtp", "--http", "--smtps", "--metrics"] {
         let line = fails_with(
-            Launch::default().args(&[flag, &addr]),
+            Launch::default().args(&[flag, &addr, "--smtp-tls", "self-signed"]),
             &["listening on", &addr],
         );
         assert!(line.contains("in use"), "{line}");
@@ -189,6 +189,27 @@ fn bad_relay_settings() {
         ]),
         &["localhost:2599", "relayed again"],
     );
+    // Addresses that reach the listener without naming it (issue 12.3).
+    for (listen, relay) in [
+        ("127.0.0.1:2599", "127.1:2599"),
+        ("127.0.0.1:2599", "0.0.0.0:2599"),
+        ("0.0.0.0:2599", "127.0.0.2:2599"),
+        ("0.0.0.0:2599", "[::1]:2599"),
+    ] {
+        fails_with(
+            Launch::default().args(&["--smtp", listen, "--relay-host", relay, "--relay-all"]),
+            &[relay, "relayed again"],
+        );
+    }
+    fails_with(
+        Launch::default().args(&[
+            "--relay-host",
+            "127.0.0.1:2525",
+            "--relay-from",
+            "bounces@example.com> NOTIFY=NEVER",
+        ]),
+        &["--relay-from", "envelope sender"],
+    );
     let missing = dir.file("missing.conf");
     fails_with(
         Launch::default().args(&["--relay-config", &missing]),
@@ -210,5 +231,28 @@ fn bad_relay_settings() {
     fails_with(
         Launch::default().env("LETTERBOX_RELAY_CONFIG", &bad),
         &[&bad, "line 2", "sometimes"],
+    );
+}
+
+#[test]
+fn tls_settings_without_a_certificate() {
+    fails_with(
+        Launch::default().args(&["--smtp-require-tls"]),
+        &[
+            "--smtp-require-tls needs a certificate",
+            "--smtp-tls self-signed",
+        ],
+    );
+    fails_with(
+        Launch::default().args(&["--smtps", "127.0.0.1:0"]),
+        &["--smtps needs a certificate", "--smtp-tls-cert"],
+    );
+}
+
+#[test]
+fn a_data_budget_smaller_than_one_message() {
+    fails_with(
+        Launch::default().args(&["--smtp-data-budget", "1MiB", "--max-message-size", "2MiB"]),
+        &["--smtp-data-budget", "--max-message-size"],
     );
 }

@@ -223,22 +223,28 @@ pub fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, ConnectError>
     Ok(stream)
 }
 
-/// The DATA payload for a message: every line ending made CRLF, lines that
-/// start with `.` dot-stuffed, and the terminating `.` line.
+/// The DATA payload for a message: every line ending made CRLF (a bare LF
+/// and a bare CR end a line too), lines that start with `.` dot-stuffed,
+/// and the terminating `.` line. Whatever the stored bytes hold, the
+/// receiver sees exactly one message (no smuggled end of data), with the
+/// same lines it would have read from the bytes as stored.
 pub fn data_payload(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 5);
-    let mut lines = data.split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let last = lines.peek().is_none();
-        if last && line.is_empty() {
-            break; // `data` ended with a line break
-        }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr2(b'\r', b'\n', rest) {
+            Some(end) if rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n') => {
+                (&rest[..end], end + 2)
+            }
+            Some(end) => (&rest[..end], end + 1),
+            None => (rest, rest.len()),
+        };
         if line.starts_with(b".") {
             out.push(b'.');
         }
         out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
+        rest = &rest[next..];
     }
     out.extend_from_slice(b".\r\n");
     out
@@ -256,6 +262,19 @@ mod tests {
         );
         assert_eq!(data_payload(b"a\r\nb\r\n"), b"a\r\nb\r\n.\r\n");
         assert_eq!(data_payload(b""), b".\r\n");
+    }
+
+    #[test]
+    fn bare_cr_and_lone_dots_cannot_end_the_data_early() {
+        // Lone dots stored as content (after a bare LF or before one) go
+        // out stuffed; a bare CR ends a line, so `\r.\r` is a stuffed line.
+        assert_eq!(
+            data_payload(b"a\n.\r\nMAIL FROM:<x@y>\r\n"),
+            b"a\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n"
+        );
+        assert_eq!(data_payload(b"a\r\n.\nb\r\n"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(data_payload(b"a\r.\rb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(data_payload(b"a\n\n"), b"a\r\n\r\n.\r\n");
     }
 
     #[test]

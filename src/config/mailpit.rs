@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
-use super::{Config, ConfigError, parse_duration, parse_webroot};
+use super::{Config, ConfigError, SmtpTls, parse_duration, parse_webroot};
 use crate::relay::TlsMode;
 
 /// One `MP_*` variable: the Letterbox argument it stands in for (`None`
@@ -79,6 +79,9 @@ const ALIASES: &[Alias] = &[
         arg: Some("smtp_tls_cert"),
         apply: |c, v| {
             c.smtp_tls_cert = smtp_tls_file(v);
+            if c.smtp_tls_cert.is_none() {
+                c.smtp_tls = Some(SmtpTls::SelfSigned);
+            }
             Ok(())
         },
     },
@@ -418,8 +421,8 @@ fn boolean(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Mailpit's `sans:host,...` asks for a generated self-signed certificate,
-/// which is what Letterbox's SMTP does without files anyway.
+/// Mailpit's `sans:host,...` asks for a generated self-signed certificate
+/// (`--smtp-tls self-signed`): no file.
 fn smtp_tls_file(value: &str) -> Option<PathBuf> {
     (!value.starts_with("sans:")).then(|| PathBuf::from(value))
 }
@@ -531,6 +534,7 @@ mod tests {
             ("MP_SMTP_TLS_KEY", "sans:mail.local"),
         ]);
         assert_eq!(generated.tls_files(), None);
+        assert_eq!(generated.smtp_tls, Some(SmtpTls::SelfSigned));
         assert!(parse_with(&[], &[("MP_UI_TLS_CERT", "sans:mail.local")]).is_err());
         let half = parse_with(&[], &[("MP_SMTP_TLS_CERT", "/certs/smtp.pem")]);
         assert!(half.unwrap_err().to_string().contains("MP_SMTP_TLS_KEY"));

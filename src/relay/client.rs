@@ -15,6 +15,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::settings::{RelaySettings, TlsMode};
 use crate::cli::smtp_client::data_payload;
+use crate::smtp::address::Mailbox;
 
 /// Longest reply line accepted from the relay.
 const MAX_LINE: usize = 4096;
@@ -221,6 +222,16 @@ impl Connection<'_> {
         recipients: &[String],
         data: &[u8],
     ) -> Result<Delivery, DeliveryError> {
+        // Addresses go out in the form the allowlist checked; one that
+        // cannot be written safely is never put in a command.
+        let from = match from {
+            "" => String::new(),
+            from => Mailbox::parse(from)
+                .map_err(|err| {
+                    DeliveryError::Permanent(format!("the sender {from:?} cannot be sent: {err}"))
+                })?
+                .into_string(),
+        };
         let mut mail = format!("MAIL FROM:<{from}>");
         if !data.is_ascii() && self.supports("8BITMIME") {
             mail.push_str(" BODY=8BITMIME");
@@ -235,7 +246,19 @@ impl Connection<'_> {
         let mut sent = Vec::new();
         let mut refused = Vec::new();
         for rcpt in recipients {
-            let line = format!("RCPT TO:<{rcpt}>");
+            let mailbox = match Mailbox::parse(rcpt) {
+                Ok(mailbox) => mailbox,
+                Err(err) => {
+                    refused.push(Refusal {
+                        recipient: rcpt.clone(),
+                        error: DeliveryError::Permanent(format!(
+                            "the recipient {rcpt:?} cannot be sent: {err}"
+                        )),
+                    });
+                    continue;
+                }
+            };
+            let line = format!("RCPT TO:<{mailbox}>");
             let reply = self.command_reply(&line).await?;
             if matches!(reply.code, 250 | 251) {
                 sent.push(rcpt.clone());

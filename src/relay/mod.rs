@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::events::Events;
+use crate::smtp::address::Mailbox;
 use crate::stats::Stats;
 use crate::store::{Store, StoreError, StoredMessage};
 use crate::tls;
@@ -137,22 +138,15 @@ impl Relay {
 }
 
 /// The address in `someone@example.com` or `Some One <someone@example.com>`,
-/// if it looks like one: something, `@`, a domain, and nothing that would
-/// break an SMTP command.
+/// in the one form that is checked by the allowlist and written to the
+/// relay ([`Mailbox`]); `None` if it is not one that can be sent safely.
 pub fn bare_address(text: &str) -> Option<String> {
     let text = text.trim();
     let address = match (text.rfind('<'), text.ends_with('>')) {
         (Some(start), true) => &text[start + 1..text.len() - 1],
         _ => text,
     };
-    let (local, domain) = address.rsplit_once('@')?;
-    let fine = |c: char| !c.is_control() && !c.is_whitespace() && !matches!(c, '<' | '>');
-    (!local.is_empty()
-        && !domain.is_empty()
-        && address.len() <= 254
-        && address.chars().all(fine)
-        && !domain.contains('@'))
-    .then(|| address.to_string())
+    Mailbox::parse(address).ok().map(Mailbox::into_string)
 }
 
 #[cfg(test)]
@@ -173,5 +167,9 @@ mod tests {
         assert_eq!(bare_address("me@"), None);
         assert_eq!(bare_address("a b@example.com"), None);
         assert_eq!(bare_address("a@example.com>\r\nRCPT TO:<b@x"), None);
+        assert_eq!(
+            bare_address(r#"<"a b"@example.com>"#).as_deref(),
+            Some(r#""a b"@example.com"#)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The relay's configuration: `--relay-*` flags (and `LETTERBOX_RELAY_*`
 //! variables) over an optional `--relay-config` file, checked at start.
 
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -142,6 +143,8 @@ pub enum RelayConfigError {
     NoHost(&'static str),
     #[error("--relay-user needs --relay-password (and the other way round)")]
     HalfLogin,
+    #[error("--relay-from {0:?} cannot be sent as an envelope sender: {1}")]
+    From(String, crate::smtp::address::AddressError),
     #[error(
         "--relay-host {0} is this Letterbox's own SMTP listener: with --relay-matching every relayed message would be relayed again"
     )]
@@ -208,21 +211,44 @@ pub struct RelaySettings {
 }
 
 impl RelaySettings {
-    /// Refuses an auto-relay into our own SMTP listener, which would feed
-    /// every relayed message back in to be relayed again, forever.
-    pub fn check_not_self(&self, smtp: std::net::SocketAddr) -> Result<(), RelayConfigError> {
-        let local = matches!(self.host.as_str(), "localhost" | "127.0.0.1" | "::1")
-            || self.host == smtp.ip().to_string()
-            || (smtp.ip().is_unspecified()
-                && self
-                    .host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback()));
-        if self.matching.is_some() && local && self.port == smtp.port() {
-            return Err(RelayConfigError::RelaysToItself(self.server.clone()));
+    /// Refuses an auto-relay into one of our own SMTP listeners, which
+    /// would feed every relayed message back in to be relayed again,
+    /// forever. The relay host is resolved, and each of its addresses is
+    /// compared with what each listener accepts (`0.0.0.0` and `[::]`
+    /// accept on every address of this machine). A host that does not
+    /// resolve now is left to the queue's retries.
+    pub fn check_not_self(&self, listeners: &[SocketAddr]) -> Result<(), RelayConfigError> {
+        if self.matching.is_none() {
+            return Ok(());
+        }
+        let Ok(targets) = (self.host.as_str(), self.port).to_socket_addrs() else {
+            return Ok(());
+        };
+        for target in targets {
+            if listeners.iter().any(|&listener| reaches(target, listener)) {
+                return Err(RelayConfigError::RelaysToItself(self.server.clone()));
+            }
         }
         Ok(())
     }
+}
+
+/// Whether connecting to `target` reaches a listener bound to `listener`.
+fn reaches(target: SocketAddr, listener: SocketAddr) -> bool {
+    if target.port() != listener.port() {
+        return false;
+    }
+    let (to, at) = (target.ip().to_canonical(), listener.ip().to_canonical());
+    // Connecting to 0.0.0.0 or [::] reaches this machine's loopback.
+    if to == at || (to.is_unspecified() && at.is_loopback()) {
+        return true;
+    }
+    at.is_unspecified() && (to.is_unspecified() || to.is_loopback() || is_this_machine(to))
+}
+
+/// An address of this machine: one a socket can be bound to.
+fn is_this_machine(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 /// The values a `--relay-config` file may set.
@@ -370,6 +396,12 @@ impl RelayArgs {
             (None, None) => None,
             _ => return Err(RelayConfigError::HalfLogin),
         };
+        let from = pick(&self.relay_from, file.from);
+        if let Some(from) = &from
+            && let Err(err) = crate::smtp::address::Mailbox::parse(from)
+        {
+            return Err(RelayConfigError::From(from.clone(), err));
+        }
         let allowed = allowed
             .filter(|p| !p.is_empty())
             .map(|p| AllowedRecipients::new(&p))
@@ -394,7 +426,7 @@ impl RelayArgs {
             tls_insecure,
             tls_ca,
             login,
-            from: pick(&self.relay_from, file.from),
+            from,
             allowed,
             matching,
             lifetime: self
@@ -412,6 +444,59 @@ impl RelayArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relay_to_an_own_listener_is_found_by_address() {
+        let auto = |host: &str| {
+            RelayArgs {
+                relay_host: Some(host.into()),
+                relay_all: true,
+                ..RelayArgs::default()
+            }
+            .settings()
+            .unwrap()
+            .unwrap()
+        };
+        let loopback: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+        let everywhere: SocketAddr = "0.0.0.0:2525".parse().unwrap();
+        let v6_everywhere: SocketAddr = "[::]:2525".parse().unwrap();
+        for host in [
+            "127.0.0.1:2525",
+            "127.1:2525",
+            "0.0.0.0:2525",
+            "localhost:2525",
+        ] {
+            assert!(
+                auto(host).check_not_self(&[loopback]).is_err(),
+                "{host} reaches 127.0.0.1"
+            );
+        }
+        for host in ["127.0.0.2:2525", "127.1:2525", "0.0.0.0:2525", "[::1]:2525"] {
+            assert!(
+                auto(host)
+                    .check_not_self(&[everywhere, v6_everywhere])
+                    .is_err(),
+                "{host} reaches 0.0.0.0 or [::]"
+            );
+        }
+        // Another port, or an address the listener is not on, is fine.
+        assert!(auto("127.0.0.1:2526").check_not_self(&[loopback]).is_ok());
+        assert!(auto("127.0.0.2:2525").check_not_self(&[loopback]).is_ok());
+        assert!(auto("192.0.2.1:2525").check_not_self(&[everywhere]).is_ok());
+        // Without an auto-relay, nothing loops.
+        let manual = RelayArgs {
+            relay_host: Some("127.0.0.1:2525".into()),
+            ..RelayArgs::default()
+        };
+        assert!(
+            manual
+                .settings()
+                .unwrap()
+                .unwrap()
+                .check_not_self(&[loopback])
+                .is_ok()
+        );
+    }
 
     #[test]
     fn servers() {

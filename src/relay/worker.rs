@@ -13,8 +13,13 @@ use super::client::{self, Delivery, DeliveryError, Refusal};
 use super::settings::MAX_RETRY_INTERVAL;
 use crate::events::Event;
 use crate::search::Query;
+use crate::smtp::address::Mailbox;
 use crate::store::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, StoreError};
 use crate::timefmt;
+
+/// `Received:` headers past which a message is not relayed: it is in a
+/// loop (Exim's default; Postfix allows 50).
+pub const MAX_HOPS: usize = 30;
 
 /// Releases read from the queue at a time.
 const BATCH: u64 = 16;
@@ -81,9 +86,15 @@ async fn attempt(relay: &Relay, job: RelayJob) {
         }
     }
     let result = match relay.store.raw(job.message_id.clone()).await {
-        Ok(Some(raw)) => {
-            client::deliver(&relay.upstream, &job.mail_from, &job.recipients, &raw).await
-        }
+        Ok(Some(raw)) => match received_headers(&raw) {
+            hops if hops >= MAX_HOPS => Err(DeliveryError::Permanent(format!(
+                "554 5.4.6 Routing loop: the message has passed {hops} servers (Received: headers); at most {MAX_HOPS} are relayed"
+            ))),
+            _ => {
+                let data = with_trace_header(&raw, &relay.upstream.helo_name, &job.message_id);
+                client::deliver(&relay.upstream, &job.mail_from, &job.recipients, &data).await
+            }
+        },
         Ok(None) => return, // the message and its release are gone
         Err(err) => Err(DeliveryError::Temporary(format!(
             "reading the message: {err}"
@@ -122,6 +133,23 @@ async fn attempt(relay: &Relay, job: RelayJob) {
         // Left `sending`: queued again at the next start.
         warn!(%err, job = job.job, "recording a relay attempt failed");
     }
+}
+
+/// The `Received:` headers in the header section of `raw`.
+fn received_headers(raw: &[u8]) -> usize {
+    raw.split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
+}
+
+/// `raw` with the trace header a relaying server adds on top, so that a
+/// loop through other servers shows in the hop count.
+fn with_trace_header(raw: &[u8], hostname: &str, id: &str) -> Vec<u8> {
+    let date = timefmt::rfc2822(timefmt::now_millis());
+    let header = format!("Received: by {hostname} (Letterbox relay) id {id};\r\n\t{date}\r\n");
+    [header.as_bytes(), raw].concat()
 }
 
 /// The recipients grouped by what the attempt did for them, each group
@@ -235,7 +263,12 @@ async fn auto_relay_one(relay: &Relay, query: &Query, id: String) -> Result<(), 
     let Some(message) = relay.store.message(id.clone()).await? else {
         return Ok(());
     };
-    let allowed = |r: &&String| relay.settings.allowed.as_ref().is_none_or(|a| a.allows(r));
+    // Only what can be written in a command, checked in that form (the
+    // form the store holds since the SMTP side serializes addresses).
+    let allowed = |r: &&String| {
+        Mailbox::parse(r).is_ok_and(|m| m.as_str() == r.as_str())
+            && relay.settings.allowed.as_ref().is_none_or(|a| a.allows(r))
+    };
     let recipients: Vec<String> = message
         .envelope
         .rcpt_to
@@ -260,6 +293,16 @@ async fn auto_relay_one(relay: &Relay, query: &Query, id: String) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hops_are_counted_in_the_header_section_only() {
+        let raw = b"Received: from a\r\n\tby b\r\nRECEIVED: x\r\nSubject: s\r\n\r\nReceived: in the body\r\n";
+        assert_eq!(received_headers(raw), 2);
+        assert_eq!(received_headers(b"Received: a\nReceived: b\n\nx"), 2);
+        let traced = with_trace_header(b"Subject: s\r\n\r\nx", "lb.test", "ID1");
+        assert_eq!(received_headers(&traced), 1);
+        assert!(traced.starts_with(b"Received: by lb.test (Letterbox relay) id ID1;\r\n\t"));
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

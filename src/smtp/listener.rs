@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use super::chaos::{Injection, Outcome as Injected};
+use super::limits::{ClientSlots, MinDataRate};
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
 use crate::ingest::{Ingest, IngestError};
@@ -23,10 +24,15 @@ use crate::stats::RejectReason;
 /// Everything a connection needs, shared by all of them.
 pub struct SmtpServer {
     pub session: Arc<SessionConfig>,
-    pub tls: TlsAcceptor,
+    /// `None` without a certificate: no STARTTLS, and no SMTPS listener.
+    pub tls: Option<TlsAcceptor>,
     pub ingest: Ingest,
     pub idle_timeout: Duration,
     pub connections: Arc<Semaphore>,
+    /// Connections per client address.
+    pub client_slots: Arc<ClientSlots>,
+    /// The least rate message content must arrive at.
+    pub min_data_rate: Option<MinDataRate>,
     /// Cancelled when the server shuts down: listeners stop accepting and
     /// idle sessions are closed with `421`.
     pub shutdown: CancellationToken,
@@ -64,6 +70,18 @@ async fn connection(
     let Ok(_permit) = server.connections.clone().try_acquire_owned() else {
         let reply = Reply::new(421, "4.7.0", "Too many connections, try again later");
         count_rejection(server, &reply);
+        return write_reply(&mut stream, &reply).await;
+    };
+    let Some(_slot) = server.client_slots.take(peer.ip()) else {
+        let reply = Reply::new(
+            421,
+            "4.7.0",
+            "Too many connections from your address, try again later",
+        );
+        server
+            .ingest
+            .stats()
+            .message_rejected(RejectReason::TooManyFromAddress);
         return write_reply(&mut stream, &reply).await;
     };
     server.ingest.stats().smtp_session_opened();
@@ -105,7 +123,12 @@ async fn handshake(
     server: &SmtpServer,
     stream: TcpStream,
 ) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
-    tokio::time::timeout(server.idle_timeout, server.tls.accept(stream))
+    // The session offers STARTTLS only with a certificate, and SMTPS is
+    // not started without one.
+    let Some(tls) = &server.tls else {
+        return Err(io::Error::other("TLS asked for without a certificate"));
+    };
+    tokio::time::timeout(server.idle_timeout, tls.accept(stream))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
 }
@@ -140,6 +163,9 @@ where
     // idle timeout of it, so a client trickling a byte at a time (or an
     // endless line) cannot hold a connection forever.
     let mut last_reply = Instant::now();
+    // Which transaction's content began when, for the minimum rate (a
+    // pipelined next message starts its own clock).
+    let mut content_began: Option<(u64, Instant)> = None;
     loop {
         match first.take().unwrap_or_else(|| session.advance()) {
             Step::Reply(reply) => {
@@ -209,6 +235,25 @@ where
                 } else {
                     server.idle_timeout.saturating_sub(last_reply.elapsed())
                 };
+                // Message content must keep up the minimum rate, however
+                // often single bytes arrive (unless a chaos rule slows this
+                // link: then Letterbox itself reads slowly).
+                let min_rate = server.min_data_rate.filter(|_| pace.is_none());
+                let rate_left = match (session.content_received(), min_rate) {
+                    (Some((transaction, received)), Some(rate)) => {
+                        let began = match content_began {
+                            Some((seen, began)) if seen == transaction => began,
+                            _ => content_began.insert((transaction, Instant::now())).1,
+                        };
+                        Some(rate.allowed(received).saturating_sub(began.elapsed()))
+                    }
+                    _ => {
+                        content_began = None;
+                        None
+                    }
+                };
+                let too_slow = rate_left.is_some_and(|left| left < wait);
+                let wait = rate_left.map_or(wait, |left| left.min(wait));
                 // A slow link lets a tenth of a second's worth in at a time.
                 let room = pace.map_or(buf.len(), |p| p.chunk().min(buf.len()));
                 let read = tokio::select! {
@@ -217,6 +262,15 @@ where
                 };
                 let closing = match read {
                     None => Some(session.shutting_down()),
+                    Some(Err(_)) if too_slow => {
+                        let rate = server.min_data_rate.map_or(0, |r| r.bytes_per_second);
+                        server
+                            .ingest
+                            .stats()
+                            .message_rejected(RejectReason::DataTooSlow);
+                        info!(%peer, rate, "SMTP message content arrived too slowly");
+                        Some(session.too_slow(rate))
+                    }
                     Some(Err(_)) => Some(session.timed_out()),
                     // The client went away; a half-received message is dropped.
                     Some(Ok(Ok(0))) => return Ok(Outcome::Closed),

@@ -1,10 +1,13 @@
 //! The SMTP side: a protocol state machine without I/O ([`session`]), the
 //! pieces it is built from, and the tokio listener that drives it.
 
+pub mod address;
 pub mod auth;
 pub mod chaos;
 pub mod data;
+pub mod guard;
 pub mod inject;
+pub mod limits;
 pub mod listener;
 pub mod reply;
 pub mod session;

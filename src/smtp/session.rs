@@ -13,10 +13,13 @@ use std::time::Duration;
 
 use smtp_proto::{Error as ProtoError, Request};
 
+use super::address::{Mailbox, recipients_in_headers};
 use super::auth::{self, AuthPolicy, Exchange, Mechanism};
 use super::chaos::{self, Chaos, Dice, Injection, Outcome, Source};
 use super::data::{DataProgress, DataReceiver};
+use super::guard;
 use super::inject::{Injected, Stage};
+use super::limits::{DataBudget, Held};
 use super::reply::Reply;
 
 /// Longest command line accepted, including its line ending.
@@ -32,8 +35,12 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     pub max_recipients: usize,
     pub auth: AuthPolicy,
+    /// A certificate is loaded: STARTTLS is offered.
+    pub starttls: bool,
     /// MAIL and AUTH are refused until the connection is encrypted.
     pub require_tls: bool,
+    /// Message content all sessions may hold in memory together.
+    pub data_budget: DataBudget,
     /// Failure injection rules, read at every stage (they change at runtime).
     pub chaos: Chaos,
 }
@@ -45,7 +52,9 @@ impl Default for SessionConfig {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
             auth: AuthPolicy::AcceptAny,
+            starttls: true,
             require_tls: false,
+            data_budget: DataBudget::default(),
             chaos: Chaos::default(),
         }
     }
@@ -128,8 +137,37 @@ struct Transaction {
     received: usize,
     /// A BDAT chunk has been received: DATA is no longer allowed.
     chunked: bool,
+    /// A RCPT command was given (accepted or not): DATA then needs an
+    /// accepted recipient, as RFC 5321 says. Without any RCPT, DATA is
+    /// taken and the recipients come from the headers, as MailHog does.
+    rcpt_given: bool,
     /// A failure a recipient asked for at DATA or after it.
     injected: Option<Injected>,
+    /// The content, counted against the data budget.
+    held: Option<Held>,
+    /// The content went past the data budget: it is read to its end and
+    /// refused with `452 4.3.1`.
+    over_budget: bool,
+}
+
+impl Transaction {
+    /// Counts what the body grew by since it was `before` long against the
+    /// data budget; past the budget the body is dropped. False once over.
+    fn count_growth(&mut self, before: usize) -> bool {
+        if self.over_budget {
+            return false;
+        }
+        let grown = self.body.len().saturating_sub(before);
+        if self.held.as_mut().is_none_or(|held| held.grow(grown)) {
+            return true;
+        }
+        // What this message held is given back at once, so the others in
+        // flight can finish instead of all failing together.
+        self.over_budget = true;
+        self.body = Vec::new();
+        self.held = None;
+        false
+    }
 }
 
 /// Transcript lines carried over from transactions that ended without a
@@ -171,6 +209,12 @@ pub struct Session {
     queued: Option<Step>,
     /// Bytes a second this connection is limited to by a chaos rule.
     link_speed: Option<u64>,
+    /// The data budget held by the message being stored.
+    delivering: Option<Held>,
+    /// Unrecognized commands since the last recognized one.
+    unknown_in_a_row: usize,
+    /// Transactions begun on this connection (MAIL accepted).
+    transactions: u64,
 }
 
 impl Session {
@@ -202,6 +246,9 @@ impl Session {
             pending_delay: None,
             queued: None,
             link_speed: None,
+            delivering: None,
+            unknown_in_a_row: 0,
+            transactions: 0,
         }
     }
 
@@ -258,6 +305,22 @@ impl Session {
         reply
     }
 
+    /// The reply for a client whose message content arrives slower than
+    /// `bytes_per_second`; the session is closed afterwards.
+    pub fn too_slow(&mut self, bytes_per_second: u64) -> Reply {
+        self.phase = Phase::Closed;
+        let reply = Reply::new(
+            421,
+            "4.4.2",
+            format!(
+                "{} Message content arrives slower than {bytes_per_second} bytes a second, closing connection",
+                self.config.hostname
+            ),
+        );
+        self.log_reply(&reply);
+        reply
+    }
+
     /// True between MAIL and the reply to the message (or RSET), and during
     /// an AUTH exchange: the client is in the middle of something that a
     /// graceful shutdown lets it finish.
@@ -269,6 +332,20 @@ impl Session {
     /// where every byte is progress; elsewhere only a whole command is.
     pub fn is_receiving_content(&self) -> bool {
         matches!(self.phase, Phase::Data(_) | Phase::Bdat { .. })
+    }
+
+    /// The current transaction's number on this connection and the bytes
+    /// of message content it has received, once its content has begun
+    /// (DATA accepted, or a first BDAT chunk); `None` before that and after
+    /// the message is answered.
+    pub fn content_received(&self) -> Option<(u64, usize)> {
+        let received = match (&self.phase, &self.txn) {
+            (Phase::Data(rx), _) => rx.received(),
+            (Phase::Bdat { .. }, Some(txn)) => txn.received,
+            (_, Some(txn)) if txn.chunked => txn.received,
+            _ => return None,
+        };
+        Some((self.transactions, received))
     }
 
     /// The reply for an idle connection when the server shuts down; the
@@ -320,7 +397,12 @@ impl Session {
                 }
                 Phase::Data(rx) => {
                     let txn = self.txn.as_mut().expect("DATA phase has a transaction");
-                    match rx.ingest(pending, &mut txn.body) {
+                    let before = txn.body.len();
+                    let progress = rx.ingest(pending, &mut txn.body);
+                    if !txn.count_growth(before) {
+                        rx.stop_keeping();
+                    }
+                    match progress {
                         DataProgress::NeedMore => {
                             txn.received = rx.received();
                             self.pos = self.input.len();
@@ -342,8 +424,12 @@ impl Session {
                     let take = pending.len().min(*remaining);
                     if refusal.is_none() {
                         let txn = self.txn.as_mut().expect("accepted BDAT has a transaction");
-                        let room = self.config.max_message_size.saturating_sub(txn.body.len());
-                        txn.body.extend_from_slice(&pending[..take.min(room)]);
+                        if !txn.over_budget {
+                            let before = txn.body.len();
+                            let room = self.config.max_message_size.saturating_sub(before);
+                            txn.body.extend_from_slice(&pending[..take.min(room)]);
+                            txn.count_growth(before);
+                        }
                         txn.received += take;
                     }
                     *remaining -= take;
@@ -389,6 +475,7 @@ impl Session {
     pub fn delivered(&mut self, outcome: Result<String, Reply>) -> Reply {
         debug_assert!(matches!(self.phase, Phase::Delivering));
         self.phase = Phase::Command;
+        self.delivering = None;
         let reply = match outcome {
             Ok(id) => Reply::queued(&id),
             Err(reply) => reply,
@@ -454,6 +541,16 @@ impl Session {
         if text.is_empty() {
             return Some(self.reply(Reply::new(500, "5.5.2", "Empty command")));
         }
+        if guard::looks_like_http(text) {
+            // A web page making the browser talk to this port: nothing
+            // after this line is read, not even a pipelined QUIT.
+            self.log_client("(HTTP request line or header, not SMTP)".into());
+            return Some(self.close_with(Reply::new(
+                554,
+                "5.7.0",
+                "This is an SMTP server, not HTTP: closing the connection",
+            )));
+        }
         if text
             .as_bytes()
             .get(..4)
@@ -466,7 +563,24 @@ impl Session {
         let mut bytes = line.iter();
         let request = Request::parse(&mut bytes);
         Some(match request {
-            Ok(request) => self.command(request.into_owned(), text),
+            Ok(request) => {
+                self.unknown_in_a_row = 0;
+                self.command(request.into_owned(), text)
+            }
+            Err(ProtoError::UnknownCommand) => {
+                self.unknown_in_a_row += 1;
+                if self.unknown_in_a_row >= guard::MAX_UNKNOWN_COMMANDS {
+                    return Some(self.close_with(Reply::new(
+                        421,
+                        "4.5.0",
+                        format!(
+                            "{} Too many unrecognized commands, closing the connection",
+                            self.config.hostname
+                        ),
+                    )));
+                }
+                self.reply(parse_error_reply(ProtoError::UnknownCommand, text))
+            }
             Err(err) => self.reply(parse_error_reply(err, text)),
         })
     }
@@ -510,12 +624,7 @@ impl Session {
                 mechanism,
                 initial_response,
             } => self.auth(mechanism, initial_response),
-            Request::Quit => {
-                self.phase = Phase::Closed;
-                let reply = Reply::new(221, "2.0.0", "Bye");
-                self.log_reply(&reply);
-                Step::Reply(reply)
-            }
+            Request::Quit => self.close_with(Reply::new(221, "2.0.0", "Bye")),
             Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
                 self.reply(Reply::new(502, "5.5.1", "Command not implemented"))
             }
@@ -542,9 +651,7 @@ impl Session {
             "ENHANCEDSTATUSCODES".to_string(),
             "CHUNKING".to_string(),
         ];
-        // A certificate is always loaded (or made at start): STARTTLS is
-        // offered until the connection is encrypted.
-        if !self.tls {
+        if self.config.starttls && !self.tls {
             lines.push("STARTTLS".to_string());
         }
         lines.push("AUTH PLAIN LOGIN CRAM-MD5".to_string());
@@ -602,16 +709,39 @@ impl Session {
                 ),
             ));
         }
+        if self.config.data_budget.is_exhausted() {
+            return self.reply(Reply::new(
+                452,
+                "4.3.1",
+                "Insufficient system storage: too much mail in flight, try again later",
+            ));
+        }
+        let mail_from = if from.address.is_empty() {
+            String::new()
+        } else {
+            match Mailbox::from_parsed(&from.address) {
+                Ok(mailbox) => mailbox.into_string(),
+                Err(err) => {
+                    return self.reply(Reply::new(
+                        553,
+                        "5.1.7",
+                        format!("Sender address cannot be used: {err}"),
+                    ));
+                }
+            }
+        };
         if let Some(step) = self.chaos(Stage::Mail) {
             return self.emit(step);
         }
         if let Some(injected) =
-            Injected::parse(&from.address, Stage::Mail).filter(|i| i.stage == Stage::Mail)
+            Injected::parse(&mail_from, Stage::Mail).filter(|i| i.stage == Stage::Mail)
         {
             return self.inject(&injected);
         }
+        self.transactions += 1;
         self.txn = Some(Transaction {
-            mail_from: from.address,
+            mail_from,
+            held: Some(self.config.data_budget.hold()),
             smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
             body_8bitmime: from.flags & smtp_proto::MAIL_BODY_8BITMIME != 0,
             ..Transaction::default()
@@ -628,6 +758,7 @@ impl Session {
                 "Bad sequence of commands: need MAIL before RCPT",
             ));
         };
+        txn.rcpt_given = true;
         if to.flags != 0 || to.orcpt.is_some() || to.rrvs != 0 {
             return self.reply(Reply::new(555, "5.5.4", "RCPT parameter not supported"));
         }
@@ -639,6 +770,18 @@ impl Session {
         if to.address.is_empty() {
             return self.reply(Reply::new(501, "5.1.3", "Empty recipient address"));
         }
+        // What is stored, checked by the relay allowlist and sent on is
+        // this one serialized form.
+        let address = match Mailbox::from_parsed(&to.address) {
+            Ok(mailbox) => mailbox.into_string(),
+            Err(err) => {
+                return self.reply(Reply::new(
+                    553,
+                    "5.1.3",
+                    format!("Recipient address cannot be used: {err}"),
+                ));
+            }
+        };
         if txn.rcpt_to.len() >= max {
             return self.reply(Reply::new(
                 452,
@@ -650,7 +793,7 @@ impl Session {
             return self.emit(step);
         }
         let txn = self.txn.as_mut().expect("checked above");
-        if let Some(injected) = Injected::parse(&to.address, Stage::Rcpt) {
+        if let Some(injected) = Injected::parse(&address, Stage::Rcpt) {
             match injected.stage {
                 Stage::Data | Stage::AfterData => {
                     txn.injected.get_or_insert(injected);
@@ -658,7 +801,7 @@ impl Session {
                 _ => return self.inject(&injected),
             }
         }
-        txn.rcpt_to.push(to.address);
+        txn.rcpt_to.push(address);
         self.reply(Reply::new(250, "2.1.5", "Ok"))
     }
 
@@ -740,7 +883,7 @@ impl Session {
                 "5.5.1",
                 "Bad sequence of commands: need MAIL and RCPT before DATA",
             )),
-            Some(txn) if txn.rcpt_to.is_empty() => {
+            Some(txn) if txn.rcpt_to.is_empty() && txn.rcpt_given => {
                 self.reply(Reply::new(554, "5.5.1", "No valid recipients"))
             }
             Some(txn) if txn.chunked => self.reply(Reply::new(
@@ -757,6 +900,14 @@ impl Session {
                 if let Some(injected) = txn.injected.take_if(|i| i.stage == Stage::Data) {
                     self.txn = None;
                     return self.inject(&injected);
+                }
+                if txn.rcpt_to.is_empty() {
+                    // MailHog accepts this, and BusyBox's `sendmail` without
+                    // -t relies on it: the recipients come from the headers.
+                    self.log(
+                        "(no recipients given: they are read from the To, Cc and Bcc headers)"
+                            .into(),
+                    );
                 }
                 self.phase = Phase::Data(DataReceiver::new(self.config.max_message_size));
                 self.reply(Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"))
@@ -815,6 +966,13 @@ impl Session {
     fn starttls(&mut self) -> Step {
         if self.tls {
             return self.reply(Reply::new(503, "5.5.1", "TLS already active"));
+        }
+        if !self.config.starttls {
+            return self.reply(Reply::new(
+                502,
+                "5.5.1",
+                "STARTTLS not available: no certificate is configured",
+            ));
         }
         // Anything pipelined after STARTTLS was sent in the clear and must not
         // be acted on after the handshake (RFC 3207 section 4.2).
@@ -883,7 +1041,7 @@ impl Session {
     }
 
     fn finish_message(&mut self) -> Step {
-        let txn = self
+        let mut txn = self
             .txn
             .take()
             .expect("a finished message has a transaction");
@@ -903,6 +1061,16 @@ impl Session {
         if !txn.chunked {
             self.log_client(format!("({} octets of message content)", txn.received));
         }
+        if txn.over_budget {
+            let reply = Reply::new(
+                452,
+                "4.3.1",
+                "Insufficient system storage: too much mail in flight, try again later",
+            );
+            self.log_reply(&reply);
+            self.end_transcript();
+            return Step::Reply(reply);
+        }
         let injected = match self.chaos(Stage::AfterData) {
             Some(step) => Some(step),
             None => txn
@@ -916,7 +1084,11 @@ impl Session {
             self.end_transcript();
             return step;
         }
+        if txn.rcpt_to.is_empty() {
+            txn.rcpt_to = recipients_in_headers(&txn.body, self.config.max_recipients);
+        }
         self.phase = Phase::Delivering;
+        self.delivering = txn.held.take();
         let mut transcript = self.prelude.clone();
         transcript.append(&mut self.carried);
         transcript.extend(self.recent.iter().cloned());
@@ -938,6 +1110,13 @@ impl Session {
     }
 
     // ---- replies and transcript ----
+
+    /// Sends `reply` and closes the session: nothing after it is read.
+    fn close_with(&mut self, reply: Reply) -> Step {
+        self.txn = None;
+        self.phase = Phase::Closed;
+        self.reply(reply)
+    }
 
     fn reply(&mut self, reply: Reply) -> Step {
         self.log_reply(&reply);
@@ -1297,7 +1476,118 @@ mod tests {
         assert_eq!(h.send(b"DATA\r\n"), ["503 5.5.1"]);
         assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["250 2.1.0"]);
         assert_eq!(h.send(b"MAIL FROM:<a@b>\r\n"), ["503 5.5.1"]);
-        assert_eq!(h.send(b"DATA\r\n"), ["554 5.5.1"]);
+        assert_eq!(
+            h.send(b"RCPT TO:<>\r\nDATA\r\n"),
+            ["501 5.1.3", "554 5.5.1"]
+        );
+    }
+
+    #[test]
+    fn data_without_any_rcpt_takes_the_recipients_from_the_headers() {
+        // What BusyBox's `sendmail` without -t does, and MailHog accepts.
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(
+            b"MAIL FROM:<nobody@host>\r\nDATA\r\nTo: A <a@example.org>, b@example.org\r\n\
+              Cc: =?utf-8?B?5pel5pys?= <cc@example.org>\r\nBcc: a@example.org, <bad@>\r\n\
+              Subject: s\r\n\r\nbody\r\n.\r\n",
+        );
+        assert_eq!(replies, ["250 2.1.0", "354 2.0.0", "250 2.0.0"]);
+        let envelope = &h.delivered[0].envelope;
+        assert_eq!(
+            envelope.rcpt_to,
+            ["a@example.org", "b@example.org", "cc@example.org"]
+        );
+        // No header recipients: stored all the same.
+        h.send(b"MAIL FROM:<nobody@host>\r\nDATA\r\nSubject: s\r\n\r\nx\r\n.\r\n");
+        assert_eq!(h.delivered.len(), 2);
+        assert!(h.delivered[1].envelope.rcpt_to.is_empty());
+    }
+
+    #[test]
+    fn http_ends_the_connection_at_the_first_line() {
+        let mut h = Harness::default();
+        let replies =
+            h.send(b"POST / HTTP/1.1\r\nHost: 127.0.0.1:1025\r\n\r\nEHLO x\r\nMAIL FROM:<a@b>\r\n");
+        assert_eq!(replies, ["554 5.7.0", "CLOSE"]);
+        let mut h = Harness::default();
+        h.ehlo();
+        assert_eq!(h.send(b"Host: example.com\r\n"), ["554 5.7.0", "CLOSE"]);
+    }
+
+    #[test]
+    fn unknown_commands_in_a_row_end_the_connection() {
+        let mut h = Harness::default();
+        let once = vec!["500 5.5.1"; guard::MAX_UNKNOWN_COMMANDS - 1];
+        assert_eq!(
+            h.send(&b"FOO\r\n".repeat(guard::MAX_UNKNOWN_COMMANDS - 1)),
+            once
+        );
+        // A recognized command starts the count over.
+        assert_eq!(h.send(b"NOOP\r\n"), ["250 2.0.0"]);
+        assert_eq!(
+            h.send(&b"FOO\r\n".repeat(guard::MAX_UNKNOWN_COMMANDS - 1)),
+            once
+        );
+        assert_eq!(h.send(b"BAR\r\nNOOP\r\n"), ["421 4.5.0", "CLOSE"]);
+    }
+
+    #[test]
+    fn addresses_are_stored_quoted_as_they_must_be_sent() {
+        let mut h = Harness::default();
+        h.ehlo();
+        let replies = h.send(
+            b"MAIL FROM:<\"odd sender\"@x.test>\r\nRCPT TO:<\"attacker@evil.com> ORCPT=rfc822;x\"@example.com>\r\nDATA\r\nx\r\n.\r\n",
+        );
+        assert_eq!(
+            replies,
+            ["250 2.1.0", "250 2.1.5", "354 2.0.0", "250 2.0.0"]
+        );
+        let envelope = &h.delivered[0].envelope;
+        assert_eq!(envelope.mail_from, r#""odd sender"@x.test"#);
+        assert_eq!(
+            envelope.rcpt_to,
+            [r#""attacker@evil.com> ORCPT=rfc822;x"@example.com"#]
+        );
+        let replies = h.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<a@b> NOTIFY=NEVER>\r\n");
+        assert_eq!(replies[0], "250 2.1.0");
+        assert!(replies[1].starts_with('5'), "{replies:?}");
+    }
+
+    #[test]
+    fn the_data_budget_refuses_new_transactions_and_a_message_past_it() {
+        let budget = DataBudget::new(100);
+        let config = SessionConfig {
+            data_budget: budget.clone(),
+            ..SessionConfig::default()
+        };
+        let mut first = Harness::new(config.clone());
+        let mut second = Harness::new(config);
+        first.ehlo();
+        second.ehlo();
+        first.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        first.send(&[b'x'; 60]);
+        // The second message goes past what is left: read to its end and
+        // refused, so its client tries again; nothing of it is kept.
+        second.send(b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        second.send(&[b'y'; 30]);
+        assert_eq!(budget.in_use(), 90);
+        assert_eq!(second.send(&[b'y'; 20]), Vec::<String>::new());
+        // What it held is given back as soon as it goes over, so the first
+        // message can still finish.
+        assert_eq!(budget.in_use(), 60);
+        assert_eq!(second.send(b"\r\n.\r\n"), ["452 4.3.1"]);
+        assert!(second.delivered.is_empty());
+        // With the budget used up, a new transaction is refused at MAIL.
+        first.send(&[b'x'; 38]);
+        first.send(b"\r\n");
+        assert!(budget.is_exhausted());
+        assert_eq!(second.send(b"MAIL FROM:<a@b>\r\n"), ["452 4.3.1"]);
+        // The first message is stored whole, and its budget given back.
+        assert_eq!(first.send(b".\r\n"), ["250 2.0.0"]);
+        assert_eq!(first.delivered[0].data.len(), 100);
+        assert_eq!(budget.in_use(), 0);
+        assert_eq!(second.send(b"MAIL FROM:<a@b>\r\n"), ["250 2.1.0"]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
 
 fn render(counts: &Counts, stats: &Snapshot, chaos: &[(ChaosKey, u64)]) -> String {
     let mut out = String::with_capacity(4096);
-    let simple: [(&str, &str, &str, u64); 9] = [
+    let simple: [(&str, &str, &str, u64); 10] = [
         (
             "letterbox_messages",
             "gauge",
@@ -75,6 +75,12 @@ fn render(counts: &Counts, stats: &Snapshot, chaos: &[(ChaosKey, u64)]) -> Strin
             "gauge",
             "Open SMTP connections.",
             stats.smtp_sessions,
+        ),
+        (
+            "letterbox_smtp_data_in_flight_bytes",
+            "gauge",
+            "Message content SMTP sessions hold in memory before it is stored (bounded by --smtp-data-budget).",
+            stats.smtp_data_in_flight_bytes,
         ),
         (
             "letterbox_messages_deleted_total",

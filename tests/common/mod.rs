@@ -1001,8 +1001,9 @@ pub fn queued_id(reply: &Reply) -> String {
 }
 
 /// What a DATA client transmits for `data`: lines starting with `.` get an
-/// extra `.`, CRLF is added if `data` does not end in a line break, then the
-/// `.` line. Lines end at LF, as the server sees them.
+/// extra `.`, CRLF is added where the `.` line would not end the data
+/// otherwise (see `stored_suffix`), then the `.` line. Lines end at LF, as
+/// the server sees them.
 pub fn data_payload(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 5);
     let mut line_start = true;
@@ -1026,7 +1027,11 @@ pub fn expected_stored(data: &[u8]) -> Vec<u8> {
 }
 
 fn stored_suffix(data: &[u8]) -> &'static [u8] {
-    if data.is_empty() || data.ends_with(b"\n") {
+    // After a bare LF, `.\r\n` ends the data only while no line has ended
+    // with CRLF (the server's rule against SMTP smuggling): mixed data
+    // ending in a bare LF needs a CRLF line before the dot.
+    let mixed = data.windows(2).any(|w| w == b"\r\n");
+    if data.is_empty() || data.ends_with(b"\r\n") || (data.ends_with(b"\n") && !mixed) {
         b""
     } else {
         b"\r\n"

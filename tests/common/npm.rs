@@ -12,14 +12,14 @@ use serde_json::Value;
 
 use super::Letterbox;
 
-fn npm_dir() -> PathBuf {
+pub fn npm_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/npm")
 }
 
 /// Whether Node and the installed package are there. Outside CI a missing
 /// piece skips the test with a message on the real stderr (not the
 /// captured one, so it shows even when the test passes); under CI it fails.
-fn installed(package: &str) -> bool {
+pub fn installed(package: &str) -> bool {
     let node = Command::new("node")
         .arg("--version")
         .output()

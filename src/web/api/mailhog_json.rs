@@ -117,6 +117,13 @@ fn content(raw: &[u8], header_start: usize, body_start: usize, body_end: usize) 
 /// A stored message in MailHog's shape. `MIME.Parts` lists every leaf
 /// part in document order (see `mailhog`).
 pub fn to_json<'a>(message: &'a StoredMessage, raw: &'a [u8]) -> Message<'a> {
+    // MailHog keeps a message without the line break before the `.` that
+    // ended its DATA (clients compare bodies with that in mind); the
+    // stored bytes keep it, as every MTA does.
+    let raw = raw
+        .strip_suffix(b"\r\n")
+        .or_else(|| raw.strip_suffix(b"\n"))
+        .unwrap_or(raw);
     let body_start = mailparse::parse_headers(raw).map_or(raw.len(), |(_, end)| end);
     let leaves: Vec<Content> = message
         .parts
