@@ -70,13 +70,22 @@ pub struct Part {
     pub body_end: u64,
 }
 
-/// Text for the full-text index, one field per FTS column.
+/// Text for the full-text index. A plain search word looks where Mailpit's
+/// does: the people and the subject (see [`ParsedMessage::people_text`]),
+/// `body` and `attachments`. Headers and the HTML source are indexed for
+/// the explicit `header:` and `html:` filters only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchText {
-    pub headers: String,
+    /// The text body and the HTML body's rendered text.
     pub body: String,
-    pub html: String,
+    /// Attachment and inline part file names, one a line.
     pub attachments: String,
+    /// Every header, its name between marker words.
+    pub headers: String,
+    /// The HTML body's source.
+    pub html: String,
+    /// The `Return-Path:` header, searched as an address.
+    pub return_path: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,7 +114,10 @@ pub struct ParsedMessage {
 /// Parses `raw`. Never panics on hostile input and never fails.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
     let mut out = ParsedMessage::default();
-    match mailparse::parse_mail(raw) {
+    // Part offsets stay offsets into `raw`: they are computed from the
+    // slices' addresses, and `header_block` is a slice of `raw`.
+    let message = header_block(raw);
+    match mailparse::parse_mail(message) {
         Ok(mail) => {
             summarize_headers(&mail.headers, &mut out);
             let mut walker = Walker {
@@ -118,9 +130,14 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
             let (text, html) = (walker.text.take(), walker.html.take());
             let html_text = html.as_deref().map(html_to_text);
             out.snippet = snippet(text.as_deref().or(html_text.as_deref()).unwrap_or(""));
-            out.search.body = text.or(html_text).unwrap_or_default();
-            // The HTML source itself is indexed, so searches find link
-            // targets and attributes such as data-testid as well as text.
+            // A word the reader sees in either view finds the message.
+            out.search.body = [text, html_text]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n");
+            // The source is indexed for `html:`, which finds link targets
+            // and attributes such as data-testid.
             out.search.html = html.unwrap_or_default();
         }
         Err(err) => {
@@ -128,7 +145,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
                 .push(format!("MIME structure could not be parsed: {err}"));
             // Fall back to the header block alone, so the list still shows
             // who sent what.
-            if let Ok((headers, _)) = mailparse::parse_headers(raw) {
+            if let Ok((headers, _)) = mailparse::parse_headers(message) {
                 summarize_headers(&headers, &mut out);
             }
         }
@@ -136,8 +153,172 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
     out
 }
 
+/// `raw` from where its header block starts: a byte-order mark and lines
+/// of only spaces and tabs before the first header are skipped (some
+/// exporters and MUAs write them; a strict parser would see an empty
+/// header block). An empty first line still means "no headers".
+pub fn header_block(raw: &[u8]) -> &[u8] {
+    let mut rest = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    loop {
+        let blanks = rest
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let after = &rest[blanks..];
+        let line_end = if after.starts_with(b"\r\n") {
+            2
+        } else if after.starts_with(b"\n") {
+            1
+        } else {
+            return rest;
+        };
+        if blanks == 0 {
+            return rest;
+        }
+        rest = &after[line_end..];
+    }
+}
+
+/// The top-level header fields of `raw`, read as [`parse`] reads them.
+pub fn top_headers(raw: &[u8]) -> Result<Vec<MailHeader<'_>>, mailparse::MailParseError> {
+    mailparse::parse_headers(header_block(raw)).map(|(headers, _)| headers)
+}
+
+/// A header's value as a reader means it: unfolded, without the
+/// whitespace folding left at its ends, encoded words decoded. An encoded
+/// word in a charset nobody knows (`=?NONE?B?VEVTVA=?=`) is read as ASCII
+/// rather than shown encoded.
+pub fn header_value(header: &MailHeader<'_>) -> String {
+    let value = if many_encoded_words(header) {
+        unfold(&String::from_utf8_lossy(header.get_value_raw()))
+    } else {
+        header.get_value()
+    };
+    let value = value.trim();
+    if value.contains("=?") {
+        decode_unknown_words(value)
+    } else {
+        value.to_string()
+    }
+}
+
+/// More `=?` than any real header holds. mailparse's tokenizer takes time
+/// proportional to a line's length for each `=?` in it (minutes for a few
+/// hundred kilobytes of them), so past this many a value is decoded here.
+const MAX_MAILPARSE_WORDS: usize = 256;
+
+fn many_encoded_words(header: &MailHeader<'_>) -> bool {
+    memchr::memmem::find_iter(header.get_value_raw(), b"=?")
+        .nth(MAX_MAILPARSE_WORDS)
+        .is_some()
+}
+
+/// Line folding undone: each line break and the whitespace around it
+/// become one space.
+fn unfold(value: &str) -> String {
+    value
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn first_value(headers: &[MailHeader<'_>], name: &str) -> Option<String> {
+    headers.get_first_header(name).map(header_value)
+}
+
+/// Decodes the encoded words mailparse left encoded (their charset is
+/// unknown), taking their bytes as ASCII; whitespace between two encoded
+/// words goes, as RFC 2047 says.
+fn decode_unknown_words(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut after_word = false;
+    while let Some(start) = rest.find("=?") {
+        let Some((decoded, len)) = encoded_word(&rest[start..]) else {
+            out.push_str(&rest[..start + 2]);
+            rest = &rest[start + 2..];
+            after_word = false;
+            continue;
+        };
+        let between = &rest[..start];
+        if !(after_word && between.trim().is_empty()) {
+            out.push_str(between);
+        }
+        out.push_str(&decoded);
+        rest = &rest[start + len..];
+        after_word = true;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Longer than any encoded word a sender writes (75 is the limit).
+const MAX_ENCODED_WORD: usize = 1024;
+
+/// The text of the encoded word `=?charset?B|Q?data?=` at the start of
+/// `text`, read as ASCII, and its length.
+fn encoded_word(text: &str) -> Option<(String, usize)> {
+    // A word is at most 75 characters (RFC 2047); looking further for its
+    // end would make a long header of `=?` without `?=` quadratic.
+    let mut window = text.len().min(MAX_ENCODED_WORD);
+    while !text.is_char_boundary(window) {
+        window -= 1;
+    }
+    let inner = &text[2..window];
+    let (_charset, inner) = inner.split_once('?')?;
+    let (encoding, inner) = inner.split_once('?')?;
+    let end = inner.find("?=")?;
+    let data = &inner[..end];
+    if data.contains(char::is_whitespace) {
+        return None;
+    }
+    let bytes = match encoding {
+        "B" | "b" => {
+            use base64::Engine;
+            let engine = base64::engine::GeneralPurpose::new(
+                &base64::alphabet::STANDARD,
+                base64::engine::GeneralPurposeConfig::new()
+                    .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+                    .with_decode_allow_trailing_bits(true),
+            );
+            engine.decode(data.trim_end_matches('=')).ok()?
+        }
+        "Q" | "q" => quoted_printable_word(data),
+        _ => return None,
+    };
+    // `data` is a slice of `text`: the word ends two bytes after it.
+    let len = data.as_ptr() as usize - text.as_ptr() as usize + data.len() + 2;
+    Some((String::from_utf8_lossy(&bytes).into_owned(), len))
+}
+
+/// RFC 2047 "Q" encoding: `_` is a space, `=XX` a byte.
+fn quoted_printable_word(data: &str) -> Vec<u8> {
+    let bytes = data.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok();
+        match bytes[i] {
+            b'_' => out.push(b' '),
+            b'=' => {
+                if let Some(b) = hex().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'=');
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
-    out.subject = headers.get_first_value("Subject").unwrap_or_default();
+    out.subject = first_value(headers, "Subject").unwrap_or_default();
     out.from = headers
         .get_first_header("From")
         .and_then(|h| addresses(h).into_iter().next());
@@ -145,8 +326,7 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
     out.cc = all_addresses(headers, "Cc");
     out.bcc = all_addresses(headers, "Bcc");
     out.reply_to = all_addresses(headers, "Reply-To");
-    out.message_id = headers
-        .get_first_value("Message-ID")
+    out.message_id = first_value(headers, "Message-ID")
         .map(|v| {
             v.trim()
                 .trim_start_matches('<')
@@ -154,9 +334,8 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
                 .to_string()
         })
         .unwrap_or_default();
-    out.date = headers
-        .get_first_value("Date")
-        .and_then(|v| mailparse::dateparse(&v).ok());
+    out.search.return_path = first_value(headers, "Return-Path").unwrap_or_default();
+    out.date = first_value(headers, "Date").and_then(|v| mailparse::dateparse(&v).ok());
     let mut tags = Vec::new();
     for value in headers.get_all_values("X-Tags") {
         tags.extend(value.split(',').filter_map(clean_tag));
@@ -177,10 +356,56 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
         text.push(' ');
         text.push_str(VALUE_MARK);
         text.push(' ');
-        text.push_str(&header.get_value());
+        text.push_str(&header_value(header));
         text.push('\n');
     }
     out.search.headers = text;
+}
+
+impl ParsedMessage {
+    /// Adds the envelope recipients that no To, Cc or Bcc header names to
+    /// the Bcc list: they got a blind copy (Mailpit writes them into a Bcc
+    /// header at ingest; Letterbox keeps the raw bytes as received).
+    pub fn add_envelope_bcc(&mut self, rcpt_to: &[String]) {
+        for recipient in rcpt_to {
+            let named = self
+                .to
+                .iter()
+                .chain(&self.cc)
+                .chain(&self.bcc)
+                .any(|a| a.address.eq_ignore_ascii_case(recipient));
+            if !named && !recipient.is_empty() {
+                self.bcc.push(Address {
+                    name: String::new(),
+                    address: recipient.clone(),
+                });
+            }
+        }
+    }
+
+    /// Names and addresses in From, To, Cc, Bcc, Reply-To and Return-Path,
+    /// and the subject: what a plain search word looks in besides the text
+    /// and the attachment names.
+    pub fn people_text(&self) -> String {
+        let mut text = String::new();
+        let mailboxes = self
+            .from
+            .iter()
+            .chain(&self.to)
+            .chain(&self.cc)
+            .chain(&self.bcc)
+            .chain(&self.reply_to);
+        for a in mailboxes {
+            text.push_str(&a.name);
+            text.push(' ');
+            text.push_str(&a.address);
+            text.push('\n');
+        }
+        text.push_str(&self.search.return_path);
+        text.push('\n');
+        text.push_str(&self.subject);
+        text
+    }
 }
 
 /// A tag as stored: letters, digits, space and `-_.@`, 1 to 100 characters;
@@ -221,7 +446,12 @@ fn all_addresses(headers: &[MailHeader<'_>], name: &str) -> Vec<Address> {
 /// The mailboxes in an address header; groups are flattened. A header that
 /// does not parse is kept whole as one address so nothing disappears.
 fn addresses(header: &MailHeader<'_>) -> Vec<Address> {
-    match mailparse::addrparse_header(header) {
+    let parsed = if many_encoded_words(header) {
+        Err(())
+    } else {
+        mailparse::addrparse_header(header).map_err(drop)
+    };
+    match parsed {
         Ok(list) => list
             .iter()
             .flat_map(|addr| match addr {
@@ -233,9 +463,8 @@ fn addresses(header: &MailHeader<'_>) -> Vec<Address> {
                 address: info.addr,
             })
             .collect(),
-        Err(_) => {
-            let value = header.get_value();
-            let value = value.trim();
+        Err(()) => {
+            let value = header_value(header);
             if value.is_empty() {
                 Vec::new()
             } else {
@@ -284,7 +513,7 @@ impl Walker<'_, '_> {
         if mail.ctype.mimetype.starts_with("multipart/") {
             let id = format!("{prefix}0");
             self.part(mail, &id, parent, depth);
-            for (i, sub) in mail.subparts.iter().enumerate() {
+            for (i, sub) in subparts(mail).iter().enumerate() {
                 self.node(sub, &format!("{prefix}{}", i + 1), Some(&id), depth);
             }
         } else {
@@ -300,7 +529,7 @@ impl Walker<'_, '_> {
         let role = self.part(mail, id, parent, depth);
         match role {
             PartRole::Container => {
-                for (i, sub) in mail.subparts.iter().enumerate() {
+                for (i, sub) in subparts(mail).iter().enumerate() {
                     self.node(sub, &format!("{id}.{}", i + 1), Some(id), depth);
                 }
             }
@@ -448,6 +677,21 @@ impl Walker<'_, '_> {
         });
         role
     }
+}
+
+/// The parts of a multipart. A multipart whose closing delimiter never
+/// came, but that ends with a delimiter line, gets from mailparse an empty
+/// part after it: that part is not in the message, so it is left out.
+fn subparts<'a>(mail: &'a ParsedMail<'a>) -> &'a [ParsedMail<'a>] {
+    let parts = mail.subparts.as_slice();
+    let Some((last, before)) = parts.split_last() else {
+        return parts;
+    };
+    let blank = last.raw_bytes.iter().all(u8::is_ascii_whitespace);
+    let closed = mail.ctype.params.get("boundary").is_some_and(|b| {
+        memchr::memmem::find(mail.raw_bytes, format!("--{b}--").as_bytes()).is_some()
+    });
+    if blank && !closed { before } else { parts }
 }
 
 /// A part's body as it stands in the message, transfer encoding not undone.
@@ -834,6 +1078,78 @@ Content-Type: text/plain\r\n\r\ninner text\r\n--c--\r\n--b--\r\n";
             "{} parts, no problem recorded",
             m.parts.len()
         );
+    }
+
+    #[test]
+    fn headers_are_read_after_a_byte_order_mark_or_blank_lines() {
+        for raw in [
+            &b"\xEF\xBB\xBFSubject: Wow\r\n\r\nbody"[..],
+            b"    \t \nSubject: Wow\r\n\r\nbody",
+            b"\xEF\xBB\xBF  \r\n \r\nSubject: Wow\r\n\r\nbody",
+        ] {
+            let m = parse(raw);
+            assert_eq!(m.subject, "Wow", "{raw:?}");
+            assert_eq!(m.snippet, "body");
+            let body = &m.parts[0];
+            assert_eq!(
+                &raw[body.body_start as usize..body.body_end as usize],
+                b"body"
+            );
+        }
+        // An empty first line still ends an empty header block.
+        assert_eq!(parse(b"\r\nSubject: Wow\r\n").subject, "");
+    }
+
+    #[test]
+    fn header_values_lose_folding_whitespace_and_unknown_charsets() {
+        let raw = b"X-Google-Smtp-Source:\r\n AGRy\r\n\tmore \r\n\
+Subject: =?NONE?B?VEVTVA=?= =?x-unknown?Q?a=41_b?= and =?bogus\r\n\r\n";
+        let headers = top_headers(raw).unwrap();
+        assert_eq!(header_value(&headers[0]), "AGRy more");
+        assert_eq!(header_value(&headers[1]), "TESTaA b and =?bogus");
+        assert_eq!(parse(raw).subject, "TESTaA b and =?bogus");
+    }
+
+    #[test]
+    fn a_long_header_of_unclosed_encoded_words_is_read_in_linear_time() {
+        // Each `=?` used to look for its `?=` to the end of the value.
+        let value = "=?x?B?".repeat(100_000);
+        let raw = format!("Subject: {value}\r\nTo: {value}\r\nX-Long: {value}\r\n\r\n");
+        let headers = top_headers(raw.as_bytes()).unwrap();
+        assert_eq!(header_value(&headers[0]), value);
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.subject, value);
+        assert_eq!(m.to.len(), 1);
+    }
+
+    #[test]
+    fn an_unterminated_multipart_gets_no_invented_part() {
+        let parts = |raw: &[u8]| -> Vec<String> {
+            parse(raw).parts.into_iter().map(|p| p.part_id).collect()
+        };
+        let open = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n";
+        assert_eq!(parts(open), ["0", "1"]);
+        assert_eq!(parts(&[&open[..], b"\r\n\r\n"].concat()), ["0", "1"]);
+        // A closed multipart keeps an empty part it really has.
+        let closed = [&open[..], b"\r\n--b--\r\n"].concat();
+        assert_eq!(parts(&closed), ["0", "1", "2"]);
+    }
+
+    #[test]
+    fn envelope_recipients_no_header_names_are_bcc() {
+        let mut m = parse(
+            b"To: Ann <ann@example.com>\r\nCc: cc@example.com\r\nBcc: b@example.com\r\n\r\nhi",
+        );
+        m.add_envelope_bcc(&[
+            "ANN@example.com".into(),
+            "cc@example.com".into(),
+            "b@example.com".into(),
+            "hidden@example.com".into(),
+        ]);
+        let bcc: Vec<_> = m.bcc.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(bcc, ["b@example.com", "hidden@example.com"]);
+        assert!(m.people_text().contains("hidden@example.com"));
     }
 
     #[test]

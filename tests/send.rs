@@ -102,7 +102,14 @@ async fn a_full_message_round_trips() {
         m["Cc"],
         json!([{"Name": "Carol \"CJ\" Jones", "Address": "carol@example.com"}])
     );
-    assert_eq!(m["Bcc"], json!([]), "Bcc recipients are in no header");
+    // Bcc recipients are in no header: the envelope names them.
+    assert_eq!(
+        m["Bcc"],
+        json!([
+            {"Name": "", "Address": "hidden@example.com"},
+            {"Name": "", "Address": "audit+archive@example.com"}
+        ])
+    );
     assert_eq!(
         m["ReplyTo"],
         json!([{"Name": "Support", "Address": "support@example.com"}])

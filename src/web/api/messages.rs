@@ -305,11 +305,11 @@ pub async fn headers(
 ) -> Result<Response, ApiError> {
     let (_, raw) = find_with_raw(&state, id, &params).await?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Ok((headers, _)) = mailparse::parse_headers(&raw) {
+    if let Ok(headers) = crate::message::top_headers(&raw) {
         for header in headers {
             map.entry(canonical_key(header.get_key().trim()))
                 .or_default()
-                .push(header.get_value());
+                .push(crate::message::header_value(&header));
         }
     }
     Ok(Json(map).into_response())

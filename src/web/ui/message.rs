@@ -406,12 +406,12 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
 
 /// Every header of the top-level message, in order, duplicates kept.
 fn header_rows(raw: &[u8]) -> Result<Vec<HeaderRow>, String> {
-    let (headers, _) = mailparse::parse_headers(raw)
+    let headers = crate::message::top_headers(raw)
         .map_err(|e| format!("The header block could not be parsed: {e}"))?;
     Ok(headers
         .iter()
         .map(|h| {
-            let value = h.get_value();
+            let value = crate::message::header_value(h);
             let raw = String::from_utf8_lossy(h.get_value_raw()).into_owned();
             // Folding and runs of spaces are not a different form.
             let same = raw.split_whitespace().eq(value.split_whitespace());
