@@ -165,3 +165,24 @@ async fn headers_are_read_after_a_byte_order_mark_or_a_blank_line() {
         assert_eq!(lb.raw(&id).await, raw, "stored as received");
     }
 }
+
+#[tokio::test]
+async fn header_lines_full_of_encoded_word_starts_are_read_promptly() {
+    // mailparse spends time proportional to a line's length on each `=?`
+    // in a header line: 200,000 of them held a thread for many minutes.
+    let lb = Letterbox::start();
+    let words = "=?a?b?".repeat(200_000);
+    let raw = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: {words}\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain; x-junk=\"{words}\"\r\n\r\nhello\r\n--b--\r\n"
+    );
+    let id = lb
+        .send_raw("a@example.com", &["b@example.com"], raw.as_bytes())
+        .await;
+    let m = lb.message(&id).await;
+    assert_eq!(m["Text"], "hello");
+    let headers = lb.get_ok(&format!("/api/v1/message/{id}/headers")).await;
+    assert_eq!(headers["Subject"], json!([words]));
+    assert_eq!(lb.raw(&id).await, raw.as_bytes());
+}

@@ -209,12 +209,8 @@ pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
 /// Mailpit's full `Message` JSON for a stored message.
 pub fn message_json(message: &StoredMessage, raw: &[u8]) -> Response {
     let (text, html) = bodies(message, raw);
-    let headers = mailparse::parse_headers(raw)
-        .map(|(h, _)| h)
-        .unwrap_or_default();
-    let unsubscribe = headers
-        .get_first_value("List-Unsubscribe")
-        .unwrap_or_default();
+    let headers = crate::message::top_headers(raw).unwrap_or_default();
+    let unsubscribe = crate::message::first_value(&headers, "List-Unsubscribe").unwrap_or_default();
     let links = unsubscribe
         .split('<')
         .skip(1)

@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use mailparse::MailHeaderMap;
 
 use super::format::{self, Segment};
 use super::{Chrome, PageError, render};
@@ -361,9 +360,9 @@ fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
     let body = raw
         .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
         .unwrap_or_default();
-    mailparse::parse_headers(body)
+    crate::message::top_headers(body)
         .ok()
-        .and_then(|(headers, _)| headers.get_first_value(name))
+        .and_then(|headers| crate::message::first_value(&headers, name))
         .unwrap_or_default()
 }
 
