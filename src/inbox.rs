@@ -133,6 +133,7 @@ fn unsupported(filter: &Filter) -> Option<&'static str> {
     Some(match filter {
         Filter::Text { .. } => "a plain word or phrase",
         Filter::Header { .. } => "header:",
+        Filter::Html { .. } => "html:",
         Filter::Read | Filter::Unread => "is:read / is:unread",
         Filter::Before(_) | Filter::After(_) => "before: / after:",
         Filter::Inbox(_) => "inbox:",
@@ -256,6 +257,7 @@ impl Candidate<'_> {
             // Refused by `Rule::parse`.
             Filter::Text { .. }
             | Filter::Header { .. }
+            | Filter::Html { .. }
             | Filter::Read
             | Filter::Unread
             | Filter::Before(_)
@@ -352,6 +354,7 @@ mod tests {
             ("x=", "query is empty"),
             ("x=invoice", "plain word"),
             ("x=header:X-App", "header:"),
+            ("x=html:data-testid", "html:"),
             ("x=is:unread", "is:read"),
             ("x=after:2026-01-01", "before:"),
             ("x=inbox:y", "inbox:"),

@@ -128,6 +128,7 @@ pub fn prepare(
     inboxes: &Inboxes,
 ) -> NewMessage {
     let mut parsed = message::parse(&raw);
+    parsed.add_envelope_bcc(&envelope.rcpt_to);
     // Bcc recipients are only in the envelope; their plus-tags count too.
     let envelope_tags = envelope.rcpt_to.iter().filter_map(|a| message::plus_tag(a));
     message::add_tags(&mut parsed.tags, envelope_tags.collect::<Vec<_>>());

@@ -6,8 +6,15 @@
 //! Parsing never fails: whatever mailparse cannot make sense of is recorded
 //! in [`ParsedMessage::problems`] and the raw bytes stay the source of truth.
 
+use std::borrow::Cow;
+
 use mailparse::{MailAddr, MailHeader, MailHeaderMap, ParsedMail, body::Body};
 use serde::{Deserialize, Serialize};
+
+mod headers;
+
+use headers::{MAX_MAILPARSE_WORDS, defuse_encoded_words, many_encoded_words};
+pub use headers::{first_value, header_block, header_value, top_headers};
 
 /// Marker words around header names in the full-text index.
 pub const HEADER_MARK: &str = "letterboxhdr";
@@ -70,13 +77,22 @@ pub struct Part {
     pub body_end: u64,
 }
 
-/// Text for the full-text index, one field per FTS column.
+/// Text for the full-text index. A plain search word looks where Mailpit's
+/// does: the people and the subject (see [`ParsedMessage::people_text`]),
+/// `body` and `attachments`. Headers and the HTML source are indexed for
+/// the explicit `header:` and `html:` filters only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchText {
-    pub headers: String,
+    /// The text body and the HTML body's rendered text.
     pub body: String,
-    pub html: String,
+    /// Attachment and inline part file names, one a line.
     pub attachments: String,
+    /// Every header, its name between marker words.
+    pub headers: String,
+    /// The HTML body's source.
+    pub html: String,
+    /// The `Return-Path:` header, searched as an address.
+    pub return_path: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,7 +121,18 @@ pub struct ParsedMessage {
 /// Parses `raw`. Never panics on hostile input and never fails.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
     let mut out = ParsedMessage::default();
-    match mailparse::parse_mail(raw) {
+    let defused = defuse_encoded_words(raw);
+    if matches!(defused, Cow::Owned(_)) {
+        out.problems.push(format!(
+            "A line with more than {MAX_MAILPARSE_WORDS} encoded-word starts (=?) was read with them as plain text"
+        ));
+    }
+    // Part offsets are offsets into `raw` too: the defused copy has the
+    // same length, offsets are computed from the slices' addresses, and
+    // `header_block` is a slice of it.
+    let raw: &[u8] = &defused;
+    let message = header_block(raw);
+    match mailparse::parse_mail(message) {
         Ok(mail) => {
             summarize_headers(&mail.headers, &mut out);
             let mut walker = Walker {
@@ -118,9 +145,14 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
             let (text, html) = (walker.text.take(), walker.html.take());
             let html_text = html.as_deref().map(html_to_text);
             out.snippet = snippet(text.as_deref().or(html_text.as_deref()).unwrap_or(""));
-            out.search.body = text.or(html_text).unwrap_or_default();
-            // The HTML source itself is indexed, so searches find link
-            // targets and attributes such as data-testid as well as text.
+            // A word the reader sees in either view finds the message.
+            out.search.body = [text, html_text]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n");
+            // The source is indexed for `html:`, which finds link targets
+            // and attributes such as data-testid.
             out.search.html = html.unwrap_or_default();
         }
         Err(err) => {
@@ -128,7 +160,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
                 .push(format!("MIME structure could not be parsed: {err}"));
             // Fall back to the header block alone, so the list still shows
             // who sent what.
-            if let Ok((headers, _)) = mailparse::parse_headers(raw) {
+            if let Ok((headers, _)) = mailparse::parse_headers(message) {
                 summarize_headers(&headers, &mut out);
             }
         }
@@ -137,7 +169,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
 }
 
 fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
-    out.subject = headers.get_first_value("Subject").unwrap_or_default();
+    out.subject = first_value(headers, "Subject").unwrap_or_default();
     out.from = headers
         .get_first_header("From")
         .and_then(|h| addresses(h).into_iter().next());
@@ -145,8 +177,7 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
     out.cc = all_addresses(headers, "Cc");
     out.bcc = all_addresses(headers, "Bcc");
     out.reply_to = all_addresses(headers, "Reply-To");
-    out.message_id = headers
-        .get_first_value("Message-ID")
+    out.message_id = first_value(headers, "Message-ID")
         .map(|v| {
             v.trim()
                 .trim_start_matches('<')
@@ -154,9 +185,8 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
                 .to_string()
         })
         .unwrap_or_default();
-    out.date = headers
-        .get_first_value("Date")
-        .and_then(|v| mailparse::dateparse(&v).ok());
+    out.search.return_path = first_value(headers, "Return-Path").unwrap_or_default();
+    out.date = first_value(headers, "Date").and_then(|v| mailparse::dateparse(&v).ok());
     let mut tags = Vec::new();
     for value in headers.get_all_values("X-Tags") {
         tags.extend(value.split(',').filter_map(clean_tag));
@@ -177,10 +207,56 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
         text.push(' ');
         text.push_str(VALUE_MARK);
         text.push(' ');
-        text.push_str(&header.get_value());
+        text.push_str(&header_value(header));
         text.push('\n');
     }
     out.search.headers = text;
+}
+
+impl ParsedMessage {
+    /// Adds the envelope recipients that no To, Cc or Bcc header names to
+    /// the Bcc list: they got a blind copy (Mailpit writes them into a Bcc
+    /// header at ingest; Letterbox keeps the raw bytes as received).
+    pub fn add_envelope_bcc(&mut self, rcpt_to: &[String]) {
+        for recipient in rcpt_to {
+            let named = self
+                .to
+                .iter()
+                .chain(&self.cc)
+                .chain(&self.bcc)
+                .any(|a| a.address.eq_ignore_ascii_case(recipient));
+            if !named && !recipient.is_empty() {
+                self.bcc.push(Address {
+                    name: String::new(),
+                    address: recipient.clone(),
+                });
+            }
+        }
+    }
+
+    /// Names and addresses in From, To, Cc, Bcc, Reply-To and Return-Path,
+    /// and the subject: what a plain search word looks in besides the text
+    /// and the attachment names.
+    pub fn people_text(&self) -> String {
+        let mut text = String::new();
+        let mailboxes = self
+            .from
+            .iter()
+            .chain(&self.to)
+            .chain(&self.cc)
+            .chain(&self.bcc)
+            .chain(&self.reply_to);
+        for a in mailboxes {
+            text.push_str(&a.name);
+            text.push(' ');
+            text.push_str(&a.address);
+            text.push('\n');
+        }
+        text.push_str(&self.search.return_path);
+        text.push('\n');
+        text.push_str(&self.subject);
+        text
+    }
 }
 
 /// A tag as stored: letters, digits, space and `-_.@`, 1 to 100 characters;
@@ -221,7 +297,12 @@ fn all_addresses(headers: &[MailHeader<'_>], name: &str) -> Vec<Address> {
 /// The mailboxes in an address header; groups are flattened. A header that
 /// does not parse is kept whole as one address so nothing disappears.
 fn addresses(header: &MailHeader<'_>) -> Vec<Address> {
-    match mailparse::addrparse_header(header) {
+    let parsed = if many_encoded_words(header) {
+        Err(())
+    } else {
+        mailparse::addrparse_header(header).map_err(drop)
+    };
+    match parsed {
         Ok(list) => list
             .iter()
             .flat_map(|addr| match addr {
@@ -233,9 +314,8 @@ fn addresses(header: &MailHeader<'_>) -> Vec<Address> {
                 address: info.addr,
             })
             .collect(),
-        Err(_) => {
-            let value = header.get_value();
-            let value = value.trim();
+        Err(()) => {
+            let value = header_value(header);
             if value.is_empty() {
                 Vec::new()
             } else {
@@ -284,7 +364,7 @@ impl Walker<'_, '_> {
         if mail.ctype.mimetype.starts_with("multipart/") {
             let id = format!("{prefix}0");
             self.part(mail, &id, parent, depth);
-            for (i, sub) in mail.subparts.iter().enumerate() {
+            for (i, sub) in subparts(mail).iter().enumerate() {
                 self.node(sub, &format!("{prefix}{}", i + 1), Some(&id), depth);
             }
         } else {
@@ -300,7 +380,7 @@ impl Walker<'_, '_> {
         let role = self.part(mail, id, parent, depth);
         match role {
             PartRole::Container => {
-                for (i, sub) in mail.subparts.iter().enumerate() {
+                for (i, sub) in subparts(mail).iter().enumerate() {
                     self.node(sub, &format!("{id}.{}", i + 1), Some(id), depth);
                 }
             }
@@ -450,6 +530,21 @@ impl Walker<'_, '_> {
     }
 }
 
+/// The parts of a multipart. A multipart whose closing delimiter never
+/// came, but that ends with a delimiter line, gets from mailparse an empty
+/// part after it: that part is not in the message, so it is left out.
+fn subparts<'a>(mail: &'a ParsedMail<'a>) -> &'a [ParsedMail<'a>] {
+    let parts = mail.subparts.as_slice();
+    let Some((last, before)) = parts.split_last() else {
+        return parts;
+    };
+    let blank = last.raw_bytes.iter().all(u8::is_ascii_whitespace);
+    let closed = mail.ctype.params.get("boundary").is_some_and(|b| {
+        memchr::memmem::find(mail.raw_bytes, format!("--{b}--").as_bytes()).is_some()
+    });
+    if blank && !closed { before } else { parts }
+}
+
 /// A part's body as it stands in the message, transfer encoding not undone.
 fn encoded_body<'a>(mail: &'a ParsedMail<'a>) -> &'a [u8] {
     match mail.get_body_encoded() {
@@ -487,7 +582,8 @@ fn with_part<T>(
     let end = (part.body_end as usize).min(raw.len());
     let bytes = raw.get(part.header_start as usize..end)?;
     let body = raw.get(part.body_start as usize..end).unwrap_or_default();
-    Some(read(mailparse::parse_mail(bytes).map_err(|_| body)))
+    let bytes = defuse_encoded_words(bytes);
+    Some(read(mailparse::parse_mail(&bytes).map_err(|_| body)))
 }
 
 /// The decoded text of an indexed part, read without parsing the rest of
@@ -834,6 +930,97 @@ Content-Type: text/plain\r\n\r\ninner text\r\n--c--\r\n--b--\r\n";
             "{} parts, no problem recorded",
             m.parts.len()
         );
+    }
+
+    #[test]
+    fn headers_are_read_after_a_byte_order_mark_or_blank_lines() {
+        for raw in [
+            &b"\xEF\xBB\xBFSubject: Wow\r\n\r\nbody"[..],
+            b"    \t \nSubject: Wow\r\n\r\nbody",
+            b"\xEF\xBB\xBF  \r\n \r\nSubject: Wow\r\n\r\nbody",
+        ] {
+            let m = parse(raw);
+            assert_eq!(m.subject, "Wow", "{raw:?}");
+            assert_eq!(m.snippet, "body");
+            let body = &m.parts[0];
+            assert_eq!(
+                &raw[body.body_start as usize..body.body_end as usize],
+                b"body"
+            );
+        }
+        // An empty first line still ends an empty header block.
+        assert_eq!(parse(b"\r\nSubject: Wow\r\n").subject, "");
+    }
+
+    #[test]
+    fn header_values_lose_folding_whitespace_and_unknown_charsets() {
+        let raw = b"X-Google-Smtp-Source:\r\n AGRy\r\n\tmore \r\n\
+Subject: =?NONE?B?VEVTVA=?= =?x-unknown?Q?a=41_b?= and =?bogus\r\n\r\n";
+        let headers = top_headers(raw).unwrap();
+        assert_eq!(header_value(&headers[0]), "AGRy more");
+        assert_eq!(header_value(&headers[1]), "TESTaA b and =?bogus");
+        assert_eq!(parse(raw).subject, "TESTaA b and =?bogus");
+    }
+
+    #[test]
+    fn a_long_header_of_unclosed_encoded_words_is_read_in_linear_time() {
+        // Each `=?` used to look for its `?=` to the end of the value.
+        let value = "=?x?B?".repeat(100_000);
+        let raw = format!("Subject: {value}\r\nTo: {value}\r\nX-Long: {value}\r\n\r\n");
+        let headers = top_headers(raw.as_bytes()).unwrap();
+        assert_eq!(header_value(&headers[0]), value);
+        // The whole message is read with those lines defused.
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.subject, value.replace("=?", "=_"));
+        assert_eq!(m.to.len(), 1);
+    }
+
+    #[test]
+    fn a_part_header_of_encoded_words_is_parsed_in_linear_time() {
+        // mailparse reads a part's Content-Type inside parse_mail; 20,000
+        // `=?` in it took minutes.
+        let words = "=?a?b?".repeat(20_000);
+        let raw = format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain; x-junk=\"{words}\"\r\n\r\nhello\r\n--b--\r\n"
+        );
+        let m = parse(raw.as_bytes());
+        let text = m.parts.iter().find(|p| p.part_id == "1").unwrap();
+        assert_eq!(part_text(raw.as_bytes(), text), "hello");
+        assert_eq!(m.snippet, "hello");
+        assert!(m.problems.iter().any(|p| p.contains("encoded-word starts")));
+        // Ordinary mail is read as it is.
+        assert!(parse(MIXED).problems.is_empty());
+    }
+
+    #[test]
+    fn an_unterminated_multipart_gets_no_invented_part() {
+        let parts = |raw: &[u8]| -> Vec<String> {
+            parse(raw).parts.into_iter().map(|p| p.part_id).collect()
+        };
+        let open = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n";
+        assert_eq!(parts(open), ["0", "1"]);
+        assert_eq!(parts(&[&open[..], b"\r\n\r\n"].concat()), ["0", "1"]);
+        // A closed multipart keeps an empty part it really has.
+        let closed = [&open[..], b"\r\n--b--\r\n"].concat();
+        assert_eq!(parts(&closed), ["0", "1", "2"]);
+    }
+
+    #[test]
+    fn envelope_recipients_no_header_names_are_bcc() {
+        let mut m = parse(
+            b"To: Ann <ann@example.com>\r\nCc: cc@example.com\r\nBcc: b@example.com\r\n\r\nhi",
+        );
+        m.add_envelope_bcc(&[
+            "ANN@example.com".into(),
+            "cc@example.com".into(),
+            "b@example.com".into(),
+            "hidden@example.com".into(),
+        ]);
+        let bcc: Vec<_> = m.bcc.iter().map(|a| a.address.as_str()).collect();
+        assert_eq!(bcc, ["b@example.com", "hidden@example.com"]);
+        assert!(m.people_text().contains("hidden@example.com"));
     }
 
     #[test]

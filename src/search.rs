@@ -2,8 +2,11 @@
 //! small syntax tree that the store turns into SQL.
 //!
 //! Terms are AND-ed. `-` or `!` negates a term. Bare words and `"quoted
-//! phrases"` match anywhere in the message (headers, text, HTML source,
-//! attachment names); `field:value` filters narrow by one field.
+//! phrases"` match what Mailpit's do: names and addresses in From, To, Cc,
+//! Bcc, Reply-To and Return-Path, the subject, the text (HTML as its
+//! rendered text) and attachment names. Headers are searched only through
+//! `header:`, the HTML source only through `html:`; other `field:value`
+//! filters narrow by one field.
 
 use std::fmt;
 
@@ -52,6 +55,12 @@ pub enum Filter {
         name: String,
         value: Option<String>,
     },
+    /// `html:word` or `html:"a phrase"`: the HTML source, tags and
+    /// attributes included.
+    Html {
+        text: String,
+        phrase: bool,
+    },
     Read,
     Unread,
     Tagged,
@@ -81,17 +90,32 @@ fn error<T>(message: impl Into<String>) -> Result<T, QueryError> {
     Err(QueryError(message.into()))
 }
 
+/// The most terms a query may have: far more than a person types, and few
+/// enough that the SQL and full-text expressions built from them stay
+/// within SQLite's limits on expression depth.
+pub const MAX_TERMS: usize = 100;
+
 impl Query {
     /// Parses a query. Blank text is the empty query (everything); text
     /// that holds no term (only `-` or `!`) is an error, so that it can
     /// never select everything by accident.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
+        // Nothing stored holds a NUL, and SQLite reads text up to one.
+        if text.contains('\0') {
+            return error("the query contains a NUL character (%00); remove it");
+        }
         let mut terms = Vec::new();
         for token in tokenize(text)? {
             terms.push(term(token)?);
         }
         if terms.is_empty() && !text.trim().is_empty() {
             return error("the query has no search terms");
+        }
+        if terms.len() > MAX_TERMS {
+            return error(format!(
+                "the query has {} terms; use at most {MAX_TERMS}",
+                terms.len()
+            ));
         }
         Ok(Query { terms })
     }
@@ -191,6 +215,7 @@ const FILTER_KEYS: &[&str] = &[
     "message-id",
     "tag",
     "header",
+    "html",
     "is",
     "has",
     "larger",
@@ -243,6 +268,10 @@ fn term(token: Token) -> Result<Term, QueryError> {
                 name: value,
                 value: None,
             },
+        },
+        "html" => Filter::Html {
+            text: value,
+            phrase: quoted,
         },
         "is" => match value.to_ascii_lowercase().as_str() {
             "read" => Filter::Read,
@@ -399,6 +428,29 @@ mod tests {
     }
 
     #[test]
+    fn html_filter() {
+        assert_eq!(
+            filters(r#"html:data-testid -html:"class=x""#),
+            [
+                (
+                    false,
+                    Filter::Html {
+                        text: "data-testid".into(),
+                        phrase: false
+                    }
+                ),
+                (
+                    true,
+                    Filter::Html {
+                        text: "class=x".into(),
+                        phrase: true
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn errors_say_what_is_wrong() {
         for (q, says) in [
             ("from:", "from: needs a value"),
@@ -407,10 +459,21 @@ mod tests {
             ("after:yesterday", "not a date"),
             ("\"open", "unterminated quote"),
             ("has:pdf", "unknown has:pdf"),
+            ("a\0b", "NUL character (%00); remove it"),
+            ("subject:a\0b", "NUL"),
+            ("header:X-A:\0", "NUL"),
         ] {
             let err = Query::parse(q).unwrap_err().0;
             assert!(err.contains(says), "{q}: {err}");
         }
+    }
+
+    #[test]
+    fn term_count_is_bounded() {
+        let most = "-from:a ".repeat(MAX_TERMS);
+        assert_eq!(Query::parse(&most).unwrap().terms.len(), MAX_TERMS);
+        let err = Query::parse(&format!("{most} x")).unwrap_err().0;
+        assert_eq!(err, "the query has 101 terms; use at most 100");
     }
 
     #[test]

@@ -285,7 +285,11 @@ async fn a_full_message() {
         m["Cc"],
         json!([{"Name": "", "Address": "dave@example.com"}])
     );
-    assert_eq!(m["Bcc"], json!([]));
+    // The envelope recipient no header names got a blind copy.
+    assert_eq!(
+        m["Bcc"],
+        json!([{"Name": "", "Address": "hidden@example.com"}])
+    );
     assert_eq!(
         m["ReplyTo"],
         json!([{"Name": "", "Address": "replies@example.com"}])

@@ -83,3 +83,27 @@ async fn every_corpus_message_round_trips() {
         failures.join("\n")
     );
 }
+
+/// Corpus mail that a strict header reader gets wrong: a first line of
+/// only spaces, an encoded word in a charset nobody knows.
+#[tokio::test]
+async fn lenient_headers_in_the_corpus() {
+    if corpus_files().is_empty() {
+        return; // the harness has said what is missing
+    }
+    let lb = Letterbox::start();
+    let (sent, failures) = send_corpus(&lb).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    for (name, subject) in [
+        ("flanker__enclosed.eml", "Wow"),
+        ("mikel-mail__error_emails__bad_encoded_subject.eml", "TEST"),
+    ] {
+        let Some(m) = sent.iter().find(|m| m.name == name) else {
+            panic!("{name} is not in the corpus");
+        };
+        let message = json_ok(&lb, &format!("/api/v1/message/{}", m.id))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(message["Subject"], subject, "{name}");
+    }
+}

@@ -141,7 +141,9 @@ const ALL: &[&str] = &["welcome", "invoice", "plain"];
 /// Each single-term query and what it matches. Each is also run negated
 /// with `-` and `!`, which must match exactly the other messages.
 const SINGLE_TERMS: &[(&str, &[&str])] = &[
-    // Words: token and prefix matches over headers, text and HTML.
+    // Words: token and prefix matches over what Mailpit's words look in:
+    // the people, the subject, the text (HTML as rendered) and attachment
+    // names.
     ("verification", &["welcome"]),
     ("verif", &["welcome"]),
     ("VERIFICATION", &["welcome"]),
@@ -152,12 +154,36 @@ const SINGLE_TERMS: &[(&str, &[&str])] = &[
     // Quoted phrases: these words, in this order.
     ("\"quick brown\"", &["welcome"]),
     ("\"brown quick\"", &[]),
-    ("\"spring sale\"", &["welcome"]),
-    // The HTML source: attributes and link targets.
-    ("confirm-button", &["welcome"]),
-    ("data-testid", &["welcome"]),
-    ("Zq81xT", &["welcome"]),
-    ("https://app.example.com/confirm?token=Zq81xT", &["welcome"]),
+    ("\"Hello there\"", &["welcome"]),
+    // Names and addresses of From, To, Cc, Bcc (envelope-only too),
+    // Reply-To; the subject.
+    ("Jones", &["welcome"]),
+    ("carol@example.com", &["welcome"]),
+    ("hidden", &["welcome"]),
+    ("eve", &["invoice"]),
+    ("Desk", &["welcome"]),
+    ("shop", &["invoice"]),
+    ("aboard", &["welcome"]),
+    // Not header names, nor other headers' values, nor the HTML source.
+    ("Campaign", &[]),
+    ("\"spring sale\"", &[]),
+    ("MIME", &[]),
+    ("version", &[]),
+    ("Priority", &[]),
+    ("Content", &[]),
+    ("multipart", &[]),
+    ("confirm-button", &[]),
+    ("Zq81xT", &[]),
+    // The HTML source through html: (attributes and link targets).
+    ("html:confirm-button", &["welcome"]),
+    ("html:data-testid", &["welcome"]),
+    ("html:Zq81xT", &["welcome"]),
+    (
+        "html:\"https://app.example.com/confirm?token=Zq81xT\"",
+        &["welcome"],
+    ),
+    ("html:statement", &["invoice"]),
+    ("html:verification", &[]),
     // Attachment names.
     ("ledger", &["invoice"]),
     ("ledger-q3.pdf", &["invoice"]),
@@ -720,4 +746,125 @@ async fn latest_with_a_query_on_message_headers_and_raw() {
         .request_err("GET", "/api/v1/message/latest?query=is:bogus", None, 400)
         .await;
     assert!(error.contains("is:bogus"), "{error}");
+}
+
+/// Mail built to tempt a search into matching what nobody meant: header
+/// names (`Message-ID`, `MIME-Version`), other headers' values, the HTML
+/// source.
+fn tempting(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <sender@example.com>\r\n\
+         To: Recipient <rcpt@example.com>\r\n\
+         Subject: {subject}\r\n\
+         Message-ID: <delete-me-{}@tests.example.com>\r\n\
+         MIME-Version: 1.0\r\n\
+         X-Note: Delete Me version\r\n\
+         Content-Type: text/html\r\n\
+         \r\n\
+         <p data-me=\"version\">{body}</p>\r\n",
+        subject.replace(' ', ".")
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn delete_search_deletes_exactly_what_search_lists() {
+    let lb = Letterbox::start();
+    // Every message sent, with its subject; earlier rounds' survivors stay.
+    let mut sent = BTreeSet::new();
+    for (query, expected_subjects) in [
+        ("subject:Delete Me", &["Delete Me"][..]),
+        ("Me", &["Delete Me", "Meeting notes"]),
+        ("version", &["New version out"]),
+        ("\"Delete Me\"", &["Delete Me"]),
+        (
+            "html:data-me",
+            &["No Delete", "Delete Me", "Meeting notes", "New version out"],
+        ),
+        (
+            "header:X-Note:version",
+            &["No Delete", "Delete Me", "Meeting notes", "New version out"],
+        ),
+        (
+            "rcpt -subject:\"No Delete\"",
+            &["Delete Me", "Meeting notes", "New version out"],
+        ),
+    ] {
+        for (subject, body) in [
+            ("No Delete", "keep this one"),
+            ("Delete Me", "a note"),
+            ("Meeting notes", "agenda"),
+            ("New version out", "release"),
+        ] {
+            let id = lb
+                .send_raw(
+                    "sender@example.com",
+                    &["rcpt@example.com"],
+                    &tempting(subject, body),
+                )
+                .await;
+            sent.insert((id, subject));
+        }
+        let before: BTreeSet<String> = lb.ids().await.into_iter().collect();
+        let listed = matches(&lb, query).await;
+        let expected: BTreeSet<String> = sent
+            .iter()
+            .filter(|(id, subject)| before.contains(id) && expected_subjects.contains(subject))
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(listed, expected, "GET search {query:?}");
+        let path = format!("/api/v1/search?query={}", encode(query));
+        assert_eq!(lb.request("DELETE", &path, None).await.0, 200, "{query}");
+        let after: BTreeSet<String> = lb.ids().await.into_iter().collect();
+        let kept: BTreeSet<String> = before.difference(&listed).cloned().collect();
+        assert_eq!(
+            after, kept,
+            "DELETE search {query:?} deleted other messages"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_queries_are_400_on_every_route_that_takes_one() {
+    let lb = Letterbox::start();
+    let id = lb.send_simple("a b").await;
+    let many_negated = "-from:ab ".repeat(500);
+    let many_fields = "subject:ab ".repeat(500);
+    for (query, says) in [
+        ("a\0b", "NUL character (%00); remove it"),
+        ("subject:a\0b", "NUL"),
+        ("header:X-A\0:b", "NUL"),
+        ("from:\0", "NUL"),
+        (
+            many_negated.as_str(),
+            "the query has 500 terms; use at most 100",
+        ),
+        (many_fields.as_str(), "use at most 100"),
+    ] {
+        let q = encode(query);
+        for (method, path) in [
+            ("GET", format!("/api/v1/search?query={q}")),
+            ("DELETE", format!("/api/v1/search?query={q}")),
+            ("GET", format!("/api/v1/message/latest?query={q}")),
+            ("GET", format!("/api/v1/message/latest/headers?query={q}")),
+            ("GET", format!("/api/v1/wait?timeout=1s&query={q}")),
+        ] {
+            let error = lb.request_err(method, &path, None, 400).await;
+            assert!(error.contains(says), "{method} {path}: {error}");
+        }
+    }
+    assert_eq!(lb.ids().await, vec![id.clone()], "a bad DELETE deleted");
+    // The most terms allowed work, negated address filters included.
+    let most = "-from:zz ".repeat(100);
+    assert_eq!(lb.search_ids(&most).await, vec![id.clone()]);
+    let most = "-nothing ".repeat(100);
+    assert_eq!(lb.search_ids(&most).await, vec![id.clone()]);
+    let most = "simple ".repeat(100);
+    assert_eq!(lb.search_ids(&most).await, Vec::<String>::new());
+    // MailHog's search builds its query without the parser: a NUL there
+    // matches nothing rather than failing.
+    let (status, _) = lb
+        .request("GET", "/api/v2/search?kind=containing&query=a%00b", None)
+        .await;
+    assert_eq!(status, 200);
 }

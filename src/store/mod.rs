@@ -5,6 +5,7 @@
 //! has queued up in one transaction ([`writer`]); reads use their own
 //! connections from a small pool ([`read`]) and never wait for the writer.
 
+mod index;
 mod query;
 mod read;
 mod relay;

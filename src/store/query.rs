@@ -1,13 +1,20 @@
 //! Turns a search [`Query`] into a SQL condition over `messages m`.
 //!
-//! Words and phrases go to the FTS5 index (token and prefix matches); field
-//! filters compare the short list columns with `LIKE` (substring,
-//! case-insensitive for ASCII), which is cheap on them.
+//! Words and phrases go to the FTS5 index (token and prefix matches), in
+//! the columns a person means ([`WORD_COLUMNS`]); `header:` and `html:` to
+//! its columns of their own. Field filters use the trigram index of the
+//! subject and addresses, or compare columns with `LIKE` (substring,
+//! case-insensitive for ASCII) where a needle is shorter than a trigram.
 
 use rusqlite::types::Value;
 
 use crate::message::{HEADER_MARK, VALUE_MARK};
 use crate::search::{AddressField, Filter, Query};
+
+/// The full-text columns a plain word or phrase looks in: the people and
+/// the subject, the text, the attachment names (not the headers nor the
+/// HTML source).
+pub const WORD_COLUMNS: &str = "{people body attachments}";
 
 /// A condition and its parameters, in order.
 #[derive(Debug, Default)]
@@ -100,6 +107,10 @@ impl Condition {
     }
 
     fn like(&mut self, column: &str, needle: &str) {
+        if needle.contains('\0') {
+            // SQLite's LIKE would stop reading the pattern at the NUL.
+            return self.sql.push('0');
+        }
         self.reads_row = true;
         self.sql.push_str(column);
         self.sql.push_str(r" LIKE ? ESCAPE '\'");
@@ -132,18 +143,20 @@ impl Condition {
             } if self.one_row => match (fts_phrase(text, false), fts_phrase(text, true)) {
                 (Some(word), Some(prefix)) => {
                     self.sql.push('(');
-                    self.fts(word);
+                    self.fts(format!("{WORD_COLUMNS} : {word}"));
                     self.sql.push_str(" OR ");
-                    self.fts(prefix);
+                    self.fts(format!("{WORD_COLUMNS} : {prefix}"));
                     self.sql.push(')');
                 }
                 _ => self.sql.push('0'),
             },
-            Filter::Text { .. } | Filter::Header { .. } => match text_term(filter, terms) {
-                Some(TextTerm::Match(expression)) => self.fts(expression),
-                // Nothing indexable in it (only punctuation): match nothing.
-                _ => self.sql.push('0'),
-            },
+            Filter::Text { .. } | Filter::Header { .. } | Filter::Html { .. } => {
+                match text_term(filter, terms) {
+                    Some(TextTerm::Match(expression)) => self.fts(expression),
+                    // Nothing indexable in it (only punctuation): match nothing.
+                    _ => self.sql.push('0'),
+                }
+            }
             Filter::Address(field, needle) => self.address(*field, needle),
             Filter::Subject(needle) => {
                 self.field(&["subject"], needle, |c| c.like("m.subject", needle));
@@ -191,6 +204,10 @@ impl Condition {
     /// A substring search in columns of the trigram index; needles shorter
     /// than a trigram use `fallback` (a scan) instead.
     fn field(&mut self, columns: &[&str], needle: &str, fallback: impl FnOnce(&mut Self)) {
+        if needle.contains('\0') {
+            // No field holds a NUL; FTS5 would reject the expression.
+            return self.sql.push('0');
+        }
         if needle.chars().count() < 3 {
             return fallback(self);
         }
@@ -285,22 +302,28 @@ fn text_term(filter: &Filter, terms: &mut PrefixTerms) -> Option<TextTerm> {
     let expression = match filter {
         // A plain ASCII word is one token, its lower case, for the index's
         // tokenizer: the terms it is a prefix of are exactly its matches.
+        // (The vocabulary spans every column; a term found only in the
+        // headers or the HTML source then matches nothing here.)
         Filter::Text {
             text,
             phrase: false,
         } if text.bytes().all(|b| b.is_ascii_alphanumeric()) => {
             match terms(&text.to_ascii_lowercase()) {
                 Some(list) if list.is_empty() => None,
-                Some(list) => Some(
+                Some(list) => Some(format!(
+                    "{WORD_COLUMNS} : ({})",
                     list.iter()
                         .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
                         .collect::<Vec<_>>()
-                        .join(" OR "),
-                ),
-                None => fts_phrase(text, true),
+                        .join(" OR ")
+                )),
+                None => fts_phrase(text, true).map(|p| format!("{WORD_COLUMNS} : {p}")),
             }
         }
-        Filter::Text { text, phrase } => fts_phrase(text, !phrase),
+        Filter::Text { text, phrase } => {
+            fts_phrase(text, !phrase).map(|p| format!("{WORD_COLUMNS} : {p}"))
+        }
+        Filter::Html { text, phrase } => fts_phrase(text, !phrase).map(|p| format!("html : {p}")),
         Filter::Header { name, value } => {
             // The name sits between marker words: an exact name match.
             fts_phrase(&format!("{HEADER_MARK} {name} {VALUE_MARK}"), false).map(|name| {
@@ -336,7 +359,9 @@ fn fts_phrase(text: &str, prefix: bool) -> Option<String> {
     if !text.chars().any(char::is_alphanumeric) {
         return None;
     }
-    let quoted = format!("\"{}\"", text.replace('"', "\"\""));
+    // FTS5 ends a string at a NUL ("unterminated string"); to the
+    // tokenizer it separates words as a space does.
+    let quoted = format!("\"{}\"", text.replace('"', "\"\"").replace('\0', " "));
     Some(if prefix { quoted + "*" } else { quoted })
 }
 
@@ -385,11 +410,12 @@ mod tests {
     #[test]
     fn words_and_header_filters_become_one_text_expression() {
         let text = |q: &str| Condition::text_only(&Query::parse(q).unwrap(), &mut |_| None);
-        assert_eq!(text("reset").as_deref(), Some(r#"("reset"*)"#));
+        let w = WORD_COLUMNS;
+        assert_eq!(text("reset"), Some(format!(r#"({w} : "reset"*)"#)));
         assert_eq!(
-            text(r#"reset "your password" header:X-Tag:a"#),
+            text(r#"reset "your password" header:X-Tag:a html:data-testid"#),
             Some(format!(
-                r#"("reset"*) AND ("your password") AND (headers : NEAR("{HEADER_MARK} X-Tag {VALUE_MARK}" "a"*, 64))"#
+                r#"({w} : "reset"*) AND ({w} : "your password") AND (headers : NEAR("{HEADER_MARK} X-Tag {VALUE_MARK}" "a"*, 64)) AND (html : "data-testid"*)"#
             ))
         );
         // Anything else takes the general path.
@@ -428,19 +454,20 @@ mod tests {
         // Known terms, a prefix query when there are too many, phrases and
         // words of several tokens as they were; a word no term starts
         // matches nothing.
+        let w = WORD_COLUMNS;
         assert_eq!(
             params,
             [
-                r#""load" OR "loadgen""#,
-                r#""many"*"#,
-                r#""whole phrase""#,
-                r#""mail-box"*"#
+                format!(r#"{w} : ("load" OR "loadgen")"#),
+                format!(r#"{w} : "many"*"#),
+                format!(r#"{w} : "whole phrase""#),
+                format!(r#"{w} : "mail-box"*"#)
             ]
         );
         assert!(c.sql.contains("(0)"), "{}", c.sql);
         assert_eq!(
-            Condition::text_only(&Query::parse("load").unwrap(), &mut terms).as_deref(),
-            Some(r#"("load" OR "loadgen")"#)
+            Condition::text_only(&Query::parse("load").unwrap(), &mut terms),
+            Some(format!(r#"({w} : ("load" OR "loadgen"))"#))
         );
         assert_eq!(
             Condition::text_only(&Query::parse("zzz").unwrap(), &mut terms),
@@ -468,9 +495,14 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let params: Vec<String> = one.params.iter().map(text).collect();
+        let w = WORD_COLUMNS;
         assert_eq!(
             params,
-            [r#""reset""#, r#""reset"*"#, r#"{to_addrs} : "bob@example""#]
+            [
+                format!(r#"{w} : "reset""#),
+                format!(r#"{w} : "reset"*"#),
+                r#"{to_addrs} : "bob@example""#.to_string()
+            ]
         );
         let all = Condition::for_query(&q);
         assert!(
@@ -504,6 +536,33 @@ mod tests {
         ] {
             assert!(reads(q), "{q}");
         }
+    }
+
+    #[test]
+    fn a_nul_never_reaches_sqlite_text_unquoted() {
+        // Filters built without the parser (MailHog's search) may hold one.
+        let q = Query {
+            terms: ["a\0b", "a\0"]
+                .into_iter()
+                .map(|t| crate::search::Term {
+                    negated: false,
+                    filter: Filter::Address(AddressField::From, t.into()),
+                })
+                .chain([crate::search::Term {
+                    negated: false,
+                    filter: Filter::Text {
+                        text: "x\0y".into(),
+                        phrase: false,
+                    },
+                }])
+                .collect(),
+        };
+        let c = Condition::for_query(&q);
+        assert!(c.sql.starts_with("(0) AND (0) AND ("), "{}", c.sql);
+        assert_eq!(
+            c.params,
+            [Value::Text(format!(r#"{WORD_COLUMNS} : "x y"*"#))]
+        );
     }
 
     #[test]

@@ -2,10 +2,20 @@
 
 use rusqlite::Connection;
 
+/// One step of the schema.
+enum Migration {
+    Sql(&'static str),
+    /// SQL that empties or recreates the tables derived from the raw
+    /// messages, then every stored message parsed and indexed again.
+    Reparse(&'static str),
+}
+
+use Migration::{Reparse, Sql};
+
 /// Each entry moves the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: messages, their raw bytes, the part index and the full-text index.
-    r#"
+    Sql(r#"
     CREATE TABLE messages (
         rowid          INTEGER PRIMARY KEY,
         id             TEXT NOT NULL UNIQUE,
@@ -61,9 +71,9 @@ const MIGRATIONS: &[&str] = &[
     -- Merge index segments less eagerly: small commits under load made
     -- merging a large share of ingest time.
     INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
-    "#,
+    "#),
     // 2: tags.
-    r#"
+    Sql(r#"
     CREATE TABLE tags (
         id   INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE COLLATE NOCASE
@@ -74,14 +84,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (message, tag)
     ) WITHOUT ROWID;
     CREATE INDEX message_tags_by_tag ON message_tags(tag, message);
-    "#,
+    "#),
     // 3: a trigram index over the subject and the addresses, so subject:,
     // from:, to: and the other address filters find substrings without
     // scanning every row. Addresses are indexed as "Name <address>, ..."
     // text; bcc_addrs also holds the envelope recipients in neither To nor
     // Cc (the real blind copies). Message-IDs are left out: long, unique
     // and rarely searched, they would double the cost of the index.
-    r#"
+    Sql(r#"
     CREATE VIRTUAL TABLE messages_fields USING fts5(
         subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs,
         content = '', contentless_delete = 1,
@@ -97,21 +107,21 @@ const MIGRATIONS: &[&str] = &[
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(bcc_addrs) j),
         (SELECT coalesce(group_concat((j.value ->> 'Name') || ' <' || (j.value ->> 'Address') || '>', ', '), '') FROM json_each(reply_to_addrs) j)
     FROM messages;
-    "#,
+    "#),
     // 4: inboxes. Every message is in one, chosen at ingest; existing
     // messages land in the default inbox. The first index serves
     // inbox-filtered lists newest first (the rowid it ends with is the
     // list's order) and per-inbox totals; the second per-inbox unread
     // counts, as `messages_unread` does for the whole store.
-    r#"
+    Sql(r#"
     ALTER TABLE messages ADD COLUMN inbox TEXT NOT NULL DEFAULT 'default';
     CREATE INDEX messages_by_inbox ON messages(inbox);
     CREATE INDEX messages_unread_by_inbox ON messages(inbox) WHERE read = 0;
-    "#,
+    "#),
     // 5: the relay queue: messages released to an upstream SMTP server, one
     // row per release, with every attempt and the upstream's reply. Rows go
     // with their message (deleted explicitly by the writer).
-    r#"
+    Sql(r#"
     CREATE TABLE relay_jobs (
         id              INTEGER PRIMARY KEY,
         message         INTEGER NOT NULL,           -- messages.rowid
@@ -125,21 +135,48 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX relay_jobs_by_message ON relay_jobs(message);
     CREATE INDEX relay_jobs_due ON relay_jobs(next_attempt_at) WHERE state = 'queued';
-    "#,
+    "#),
     // 6: the list order and the read flag, a few bytes per message. A deep
     // page (`start=90000`) walks this instead of the table's wide rows, and
     // counting the unread among a search's matches reads `read` from it.
-    r#"
+    Sql(r#"
     CREATE INDEX messages_rowid_read ON messages(rowid, read);
-    "#,
+    "#),
     // 7: the full-text index's terms, so a word's prefix search can read
     // the few whole terms it stands for; and the read messages, so the
     // unread among a search's matches can be counted from whichever of
     // read and unread are fewer.
-    r#"
+    Sql(r#"
     CREATE VIRTUAL TABLE messages_fts_terms USING fts5vocab(messages_fts, 'row');
     CREATE INDEX messages_read ON messages(rowid) WHERE read = 1;
+    "#),
+    // 8: a plain search word looks only where a person means (the people,
+    // the subject, the text, the attachment names: Mailpit's choice), so
+    // those get a column of their own and the headers and the HTML source
+    // keep theirs for `header:` and `html:`. The Bcc list takes in the
+    // envelope recipients no header names. Both come from parsing every
+    // message again, which also brings older messages this version's more
+    // lenient header reading.
+    Reparse(
+        r#"
+    DROP TABLE messages_fts_terms;
+    DROP TABLE messages_fts;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        people, body, attachments, headers, html,
+        content = '', contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 16);
+    CREATE VIRTUAL TABLE messages_fts_terms USING fts5vocab(messages_fts, 'row');
+    DROP TABLE messages_fields;
+    CREATE VIRTUAL TABLE messages_fields USING fts5(
+        subject, from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs,
+        content = '', contentless_delete = 1,
+        tokenize = 'trigram case_sensitive 0'
+    );
+    DELETE FROM message_parts;
     "#,
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -159,9 +196,15 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
     if found > known {
         return Err(MigrationError::TooNew { found, known });
     }
-    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (version, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        match migration {
+            Sql(sql) => tx.execute_batch(sql)?,
+            Reparse(sql) => {
+                tx.execute_batch(sql)?;
+                super::index::reparse_all(&tx)?;
+            }
+        }
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
     }
@@ -187,7 +230,10 @@ mod tests {
     fn existing_messages_move_into_the_default_inbox() {
         let mut conn = Connection::open_in_memory().unwrap();
         // A database as the release before inboxes left it.
-        for (version, sql) in MIGRATIONS.iter().enumerate().take(3) {
+        for (version, migration) in MIGRATIONS.iter().enumerate().take(3) {
+            let Sql(sql) = migration else {
+                unreachable!("the first migrations are SQL")
+            };
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", version as i64 + 1)
                 .unwrap();
@@ -232,6 +278,77 @@ mod tests {
                 .unwrap();
             assert!(plan.contains(&format!("COVERING INDEX {index}")), "{plan}");
         }
+    }
+
+    #[test]
+    fn search_columns_and_blind_copies_are_rebuilt_from_stored_mail() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database as the release before this search left it, holding a
+        // message with a blind copy and a byte-order mark.
+        for (version, migration) in MIGRATIONS.iter().enumerate().take(7) {
+            let Sql(sql) = migration else {
+                unreachable!("the first seven migrations are SQL")
+            };
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version as i64 + 1)
+                .unwrap();
+        }
+        let raw = b"\xEF\xBB\xBFTo: ann@example.com\r\nSubject: No Delete\r\n\
+X-Mailer: Mailer 1.0\r\n\r\nhello world\r\n";
+        let envelope = crate::smtp::Envelope {
+            rcpt_to: vec!["ann@example.com".into(), "hidden@example.com".into()],
+            ..Default::default()
+        };
+        conn.execute(
+            "INSERT INTO messages (rowid, id, received_at, size, envelope, read, inbox)
+             VALUES (1, 'A', 1, 1, ?1, 1, 'kept')",
+            [serde_json::to_string(&envelope).unwrap()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO message_raw (rowid, data) VALUES (1, ?1)",
+            [zstd::encode_all(&raw[..], 1).unwrap()],
+        )
+        .unwrap();
+        // The old index had every header in its `headers` column.
+        conn.execute(
+            "INSERT INTO messages_fts (rowid, headers, body, html, attachments)
+             VALUES (1, 'X-Mailer Mailer', 'hello world', '', '')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+
+        let (subject, bcc, read, inbox): (String, String, bool, String) = conn
+            .query_row(
+                "SELECT subject, bcc_addrs, read, inbox FROM messages WHERE rowid = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(subject, "No Delete");
+        assert_eq!(bcc, r#"[{"Name":"","Address":"hidden@example.com"}]"#);
+        assert!(read);
+        assert_eq!(inbox, "kept");
+        let matches = |table: &str, expression: &str| -> i64 {
+            conn.query_row(
+                &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
+                [expression],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let words = super::super::query::WORD_COLUMNS;
+        assert_eq!(matches("messages_fts", &format!("{words} : delete")), 1);
+        assert_eq!(matches("messages_fts", &format!("{words} : hidden")), 1);
+        assert_eq!(matches("messages_fts", &format!("{words} : hello")), 1);
+        assert_eq!(matches("messages_fts", &format!("{words} : mailer")), 0);
+        assert_eq!(matches("messages_fts", "headers : mailer"), 1);
+        assert_eq!(matches("messages_fields", "{bcc_addrs} : hidden"), 1);
+        let parts: i64 = conn
+            .query_row("SELECT count(*) FROM message_parts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(parts, 1);
     }
 
     #[test]

@@ -11,11 +11,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
+use super::index;
 use super::query::Condition;
 use super::relay::RelayOutcome;
 use super::{NewMessage, Selection, StoreError, relay, schema};
 use crate::events::{Event, Events};
-use crate::message::Address;
 use crate::timefmt;
 
 /// Operations beyond this many wait for the next transaction.
@@ -548,24 +548,6 @@ fn tagged(tx: &Transaction<'_>, name: &str) -> Result<Vec<(i64, String)>, rusqli
     .collect()
 }
 
-/// The Bcc header's mailboxes plus every envelope recipient that appears in
-/// neither To nor Cc: who really got a blind copy.
-fn hidden_recipients(p: &crate::message::ParsedMessage, rcpt_to: &[String], bcc: String) -> String {
-    let visible: std::collections::HashSet<String> =
-        p.to.iter()
-            .chain(&p.cc)
-            .map(|a| a.address.to_lowercase())
-            .collect();
-    let hidden = rcpt_to
-        .iter()
-        .filter(|r| !visible.contains(&r.to_lowercase()));
-    std::iter::once(bcc)
-        .filter(|b| !b.is_empty())
-        .chain(hidden.cloned())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The event for a tag change: each message with the tags it has now.
 fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Event, rusqlite::Error> {
     let mut stmt = tx.prepare_cached(
@@ -660,55 +642,8 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
     let rowid = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO message_raw (rowid, data) VALUES (?1, ?2)")?
         .execute(params![rowid, m.raw_zstd])?;
-    let mut part_stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO message_parts (message, part_id, parent_id, role, content_type, charset,
-            transfer_encoding, disposition, filename, content_id, size, header_start, body_start, body_end)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?;
-    for part in &p.parts {
-        part_stmt.execute(params![
-            rowid,
-            part.part_id,
-            part.parent_id,
-            json(&part.role).trim_matches('"'),
-            part.content_type,
-            part.charset,
-            part.transfer_encoding,
-            part.disposition,
-            part.filename,
-            part.content_id,
-            part.size,
-            part.header_start,
-            part.body_start,
-            part.body_end,
-        ])?;
-    }
     tag_message(tx, rowid, &p.tags)?;
-    let mailboxes = |list: &[Address]| {
-        list.iter()
-            .map(|a| format!("{} <{}>", a.name, a.address))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    tx.prepare_cached(
-        "INSERT INTO messages_fields (rowid, subject, from_addr, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        rowid,
-        p.subject,
-        mailboxes(p.from.as_slice()),
-        mailboxes(&p.to),
-        mailboxes(&p.cc),
-        hidden_recipients(p, &m.envelope.rcpt_to, mailboxes(&p.bcc)),
-        mailboxes(&p.reply_to),
-    ])?;
-    let s = &p.search;
-    tx.prepare_cached(
-        "INSERT INTO messages_fts (rowid, headers, body, html, attachments) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![rowid, s.headers, s.body, s.html, s.attachments])?;
-    Ok(())
+    index::index(tx, rowid, p)
 }
 
 fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {

@@ -253,12 +253,8 @@ pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
 /// additions if asked for.
 pub fn message_json(message: &StoredMessage, raw: &[u8], additions: bool) -> Response {
     let (text, html) = bodies(message, raw);
-    let headers = mailparse::parse_headers(raw)
-        .map(|(h, _)| h)
-        .unwrap_or_default();
-    let unsubscribe = headers
-        .get_first_value("List-Unsubscribe")
-        .unwrap_or_default();
+    let headers = crate::message::top_headers(raw).unwrap_or_default();
+    let unsubscribe = crate::message::first_value(&headers, "List-Unsubscribe").unwrap_or_default();
     let links = unsubscribe
         .split('<')
         .skip(1)
@@ -351,11 +347,11 @@ pub async fn headers(
 ) -> Result<Response, ApiError> {
     let (_, raw) = find_with_raw(&state, id, &params).await?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Ok((headers, _)) = mailparse::parse_headers(&raw) {
+    if let Ok(headers) = crate::message::top_headers(&raw) {
         for header in headers {
             map.entry(canonical_key(header.get_key().trim()))
                 .or_default()
-                .push(header.get_value());
+                .push(crate::message::header_value(&header));
         }
     }
     Ok(Json(map).into_response())

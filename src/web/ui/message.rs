@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use mailparse::MailHeaderMap;
 
 use super::format::{self, Segment};
 use super::{Chrome, PageError, render};
@@ -361,9 +360,9 @@ fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
     let body = raw
         .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
         .unwrap_or_default();
-    mailparse::parse_headers(body)
+    crate::message::top_headers(body)
         .ok()
-        .and_then(|(headers, _)| headers.get_first_value(name))
+        .and_then(|headers| crate::message::first_value(&headers, name))
         .unwrap_or_default()
 }
 
@@ -406,12 +405,12 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
 
 /// Every header of the top-level message, in order, duplicates kept.
 fn header_rows(raw: &[u8]) -> Result<Vec<HeaderRow>, String> {
-    let (headers, _) = mailparse::parse_headers(raw)
+    let headers = crate::message::top_headers(raw)
         .map_err(|e| format!("The header block could not be parsed: {e}"))?;
     Ok(headers
         .iter()
         .map(|h| {
-            let value = h.get_value();
+            let value = crate::message::header_value(h);
             let raw = String::from_utf8_lossy(h.get_value_raw()).into_owned();
             // Folding and runs of spaces are not a different form.
             let same = raw.split_whitespace().eq(value.split_whitespace());
