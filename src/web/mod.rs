@@ -60,6 +60,8 @@ pub struct AppState {
     pub inboxes: Arc<crate::inbox::Inboxes>,
     /// The relay for releasing messages, if one is configured.
     pub relay: Option<Arc<crate::relay::Relay>>,
+    /// The HTML check, link check and thumbnails' shared state.
+    pub checks: Arc<crate::checks::Checks>,
 }
 
 /// How the application is exposed: under which path, to whom.
