@@ -17,7 +17,7 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, c, _] = ip.octets();
     Some(match (a, b) {
         _ if ip.is_loopback() => "loopback",
-        _ if ip.is_unspecified() || a == 0 => "this host",
+        _ if ip.is_unspecified() || a == 0 => "unspecified",
         (169, 254) => {
             if ip == Ipv4Addr::new(169, 254, 169, 254) {
                 "cloud metadata"
@@ -26,8 +26,8 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
             }
         }
         _ if ip.is_private() => "private",
-        (100, 64..=127) => "shared address space (carrier-grade NAT)",
-        (192, 0) if c == 0 => "IETF protocol assignments",
+        (100, 64..=127) => "carrier-grade NAT",
+        (192, 0) if c == 0 => "IETF protocol assignment",
         (198, 18..=19) => "benchmarking",
         _ if ip.is_multicast() => "multicast",
         _ if ip.is_broadcast() || a >= 240 => "reserved",
@@ -42,8 +42,8 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     let first = ip.segments()[0];
     Some(match first {
         _ if ip.is_loopback() => "loopback",
-        _ if ip.is_unspecified() => "this host",
-        _ if first & 0xfe00 == 0xfc00 => "private (unique local)",
+        _ if ip.is_unspecified() => "unspecified",
+        _ if first & 0xfe00 == 0xfc00 => "unique local",
         _ if first & 0xffc0 == 0xfe80 => "link-local",
         _ if first & 0xffc0 == 0xfec0 => "site-local",
         _ if ip.is_multicast() => "multicast",
@@ -83,20 +83,20 @@ mod tests {
         for (ip, want) in [
             ("127.0.0.1", "loopback"),
             ("127.1.2.3", "loopback"),
-            ("0.0.0.0", "this host"),
+            ("0.0.0.0", "unspecified"),
             ("10.1.2.3", "private"),
             ("172.16.0.1", "private"),
             ("192.168.1.1", "private"),
             ("169.254.169.254", "cloud metadata"),
             ("169.254.1.1", "link-local"),
-            ("100.64.0.1", "shared address space (carrier-grade NAT)"),
+            ("100.64.0.1", "carrier-grade NAT"),
             ("::1", "loopback"),
-            ("::", "this host"),
+            ("::", "unspecified"),
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:169.254.169.254", "cloud metadata"),
             ("64:ff9b::10.0.0.1", "private"),
             ("2002:7f00:1::", "loopback"),
-            ("fd00:ec2::254", "private (unique local)"),
+            ("fd00:ec2::254", "unique local"),
             ("fe80::1", "link-local"),
             ("ff02::1", "multicast"),
             ("224.0.0.1", "multicast"),

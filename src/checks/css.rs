@@ -550,7 +550,7 @@ fn property_slugs(name: &str) -> Vec<String> {
     } else {
         None
     };
-    slugs.extend(extra);
+    slugs.extend(extra.filter(|slug| *slug != slugs[0]));
     slugs
 }
 

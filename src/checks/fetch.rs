@@ -39,8 +39,9 @@ pub enum FetchError {
     #[error("not checked: only http and https links are checked")]
     UnsupportedScheme,
     #[error(
-        "refused: {host} is {ip}, a {kind} address (start Letterbox with \
-         --link-check-allow-internal to check internal links)"
+        "refused: {} an internal address ({kind}) (start Letterbox with \
+         --link-check-allow-internal to check internal links)",
+        which(.host, .ip)
     )]
     Internal {
         host: String,
@@ -59,6 +60,15 @@ pub enum FetchError {
     TimedOut(&'static str),
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
+}
+
+/// `localhost is 127.0.0.1,`, or just `10.0.0.1 is` for an address.
+fn which(host: &str, ip: &IpAddr) -> String {
+    if host.parse::<IpAddr>().as_ref() == Ok(ip) {
+        format!("{ip} is")
+    } else {
+        format!("{host} is {ip},")
+    }
 }
 
 /// Where a request goes.
@@ -150,20 +160,34 @@ fn encode_unsafe_bytes(url: &str) -> String {
     out
 }
 
+/// Tells what kind of internal address an address is, or `None` if it may
+/// be requested.
+pub type AddressPolicy = fn(IpAddr) -> Option<&'static str>;
+
 /// Fetches statuses. Cheap to clone.
 #[derive(Clone)]
 pub struct Fetcher {
     tls: TlsConnector,
-    allow_internal: bool,
+    refused: AddressPolicy,
     /// host → when its next request may start.
     next_slot: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Fetcher {
+    /// `allow_internal`: `--link-check-allow-internal`.
     pub fn new(tls: Arc<ClientConfig>, allow_internal: bool) -> Fetcher {
+        let refused: AddressPolicy = if allow_internal {
+            |_| None
+        } else {
+            internal_kind
+        };
+        Fetcher::with_policy(tls, refused)
+    }
+
+    pub fn with_policy(tls: Arc<ClientConfig>, refused: AddressPolicy) -> Fetcher {
         Fetcher {
             tls: TlsConnector::from(tls),
-            allow_internal,
+            refused,
             next_slot: Arc::default(),
         }
     }
@@ -218,20 +242,17 @@ impl Fetcher {
                     .collect()
             }
         };
-        if self.allow_internal {
-            return Ok(all);
-        }
-        let public: Vec<SocketAddr> = all
+        let allowed: Vec<SocketAddr> = all
             .iter()
             .copied()
-            .filter(|a| internal_kind(a.ip()).is_none())
+            .filter(|a| (self.refused)(a.ip()).is_none())
             .collect();
-        match (public.is_empty(), all.first()) {
-            (false, _) => Ok(public),
+        match (allowed.is_empty(), all.first()) {
+            (false, _) => Ok(allowed),
             (true, Some(first)) => Err(FetchError::Internal {
                 host: target.host.clone(),
                 ip: first.ip(),
-                kind: internal_kind(first.ip()).unwrap_or("internal"),
+                kind: (self.refused)(first.ip()).unwrap_or("internal"),
             }),
             (true, None) => Err(FetchError::Dns {
                 host: target.host.clone(),
@@ -241,13 +262,12 @@ impl Fetcher {
     }
 
     async fn connect(&self, target: &Target) -> Result<TcpStream, FetchError> {
+        let addresses = self.addresses(target).await?;
+        // Only requests that will be made wait for their turn: refusals
+        // are answered at once.
+        self.pace(&target.host).await;
         let mut last = FetchError::Connect("no address".into());
-        for addr in self
-            .addresses(target)
-            .await?
-            .into_iter()
-            .take(MAX_ADDRESSES)
-        {
+        for addr in addresses.into_iter().take(MAX_ADDRESSES) {
             match timeout(STEP_TIMEOUT, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => return Ok(stream),
                 Ok(Err(e)) => last = FetchError::Connect(format!("{addr}: {e}")),
@@ -263,7 +283,6 @@ impl Fetcher {
         target: &Target,
         method: Method,
     ) -> Result<(StatusCode, Option<String>), FetchError> {
-        self.pace(&target.host).await;
         let tcp = self.connect(target).await?;
         let request = Request::builder()
             .method(method)
@@ -320,7 +339,88 @@ where
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
+
+    /// A server on 127.0.0.1 that answers every request with `answer`;
+    /// returns its port and a count of the requests it got.
+    async fn server(answer: String) -> (u16, Arc<Mutex<usize>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let count = Arc::new(Mutex::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                *seen.lock().unwrap() += 1;
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        (port, count)
+    }
+
+    /// As in production, except that 127.0.0.1 counts as a public address,
+    /// standing in for a public server that redirects inwards.
+    fn loopback_is_public(ip: IpAddr) -> Option<&'static str> {
+        if ip == IpAddr::from([127, 0, 0, 1]) {
+            return None;
+        }
+        internal_kind(ip)
+    }
+
+    fn fetcher() -> Fetcher {
+        let tls = Arc::new(crate::tls::verifying_client(None).unwrap());
+        Fetcher::with_policy(tls, loopback_is_public)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_an_internal_address_is_refused() {
+        for (location, ip, kind) in [
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "169.254.169.254",
+                "cloud metadata",
+            ),
+            ("http://127.0.0.2/", "127.0.0.2", "loopback"),
+            (
+                "http://[::ffff:10.0.0.1]:8080/",
+                "::ffff:10.0.0.1",
+                "private",
+            ),
+        ] {
+            let answer =
+                format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
+            let (port, count) = server(answer).await;
+            let url = format!("http://127.0.0.1:{port}/go");
+            let fetcher = fetcher();
+            assert_eq!(fetcher.status(&url, false).await, Ok(StatusCode::FOUND));
+            match fetcher.status(&url, true).await {
+                Err(FetchError::Internal {
+                    ip: got,
+                    kind: got_kind,
+                    ..
+                }) => {
+                    assert_eq!((got.to_string().as_str(), got_kind), (ip, kind));
+                }
+                other => panic!("{location}: {other:?}"),
+            }
+            assert_eq!(*count.lock().unwrap(), 2, "only the first server was asked");
+        }
+    }
+
+    #[tokio::test]
+    async fn head_then_get_on_405() {
+        let answer = "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n".to_string();
+        let (port, count) = server(answer).await;
+        let status = fetcher()
+            .status(&format!("http://127.0.0.1:{port}/"), false)
+            .await;
+        assert_eq!(status, Ok(StatusCode::METHOD_NOT_ALLOWED));
+        assert_eq!(*count.lock().unwrap(), 2);
+    }
 
     #[test]
     fn targets() {

@@ -38,7 +38,7 @@ const JPEG_QUALITY: u8 = 70;
 pub enum BlankReason {
     #[error("not a PNG, JPEG, GIF or WebP image")]
     NotAnImage,
-    #[error("the image is {width}×{height} pixels, larger than thumbnails are made of")]
+    #[error("the image is {width}x{height} pixels, larger than thumbnails are made of")]
     TooLarge { width: u32, height: u32 },
     #[error("the image cannot be decoded: {0}")]
     Undecodable(String),
