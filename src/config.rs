@@ -262,6 +262,12 @@ pub struct Config {
     )]
     pub inbox_rules: Vec<crate::inbox::Rule>,
 
+    /// Let the link check (`/api/v1/message/{ID}/link-check`) request
+    /// loopback, private and link-local addresses (refused by default, so a
+    /// link in a message cannot probe the network Letterbox runs in).
+    #[arg(long, env = "LETTERBOX_LINK_CHECK_ALLOW_INTERNAL")]
+    pub link_check_allow_internal: bool,
+
     #[command(flatten)]
     pub relay: crate::relay::RelayArgs,
 }

@@ -4,6 +4,7 @@
 //! once ([`message`]) and hands it to the [`store`], whose writer publishes
 //! each committed change as an [`events`] entry for the [`web`] side.
 
+pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod compose;
@@ -231,6 +232,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         )?),
         None => None,
     };
+    let checks = Arc::new(checks::Checks::new(config.link_check_allow_internal)?);
     let state = web::AppState {
         store: store.clone(),
         ingest,
@@ -241,6 +243,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         inboxes,
         relay,
         smtp_addrs: std::iter::once(smtp_addr).chain(smtps_addr).collect(),
+        checks,
     };
     if let Some(listener) = metrics_listener {
         let app = web::metrics_router(state.clone());

@@ -19,8 +19,10 @@ use common::{Launch, TempDir, requires, run_with_input};
 
 /// The uid:gid the image runs as.
 const IMAGE_USER: &str = "65532:65532";
-/// "Target image ≤ 10 MB": the binary is all of it but two empty folders.
-const MAX_IMAGE_BYTES: u64 = 10_000_000;
+/// "Keep it under 12 MB" (issue 16, which let the image grow by the
+/// checks' image decoders and HTML/CSS tokenizers, about 2 MB): the binary
+/// is all of it but two empty folders.
+const MAX_IMAGE_BYTES: u64 = 12_000_000;
 
 fn dockerfile() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");

@@ -208,6 +208,14 @@ async fn responses_fit_their_schemas() {
             format!("/api/v1/message/{id}/codes"),
         ),
         (
+            "/api/v1/message/{id}/html-check",
+            format!("/api/v1/message/{id}/html-check?locations=true"),
+        ),
+        (
+            "/api/v1/message/{id}/link-check",
+            format!("/api/v1/message/{id}/link-check"),
+        ),
+        (
             "/api/v1/message/{id}/relay",
             format!("/api/v1/message/{id}/relay"),
         ),

@@ -64,6 +64,8 @@ pub struct AppState {
     /// Where Letterbox's own SMTP listeners accept mail: the one place
     /// besides the relay that MailHog's release may deliver to.
     pub smtp_addrs: Vec<std::net::SocketAddr>,
+    /// The HTML check, link check and thumbnails' shared state.
+    pub checks: Arc<crate::checks::Checks>,
 }
 
 /// How the application is exposed: under which path, to whom.

@@ -2,6 +2,7 @@
 
 pub mod additions;
 pub mod chaos;
+pub mod checks;
 pub mod docs;
 pub mod events;
 pub mod extract;
@@ -69,6 +70,9 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/headers", get(messages::headers))
         .route("/message/{id}/raw", get(messages::raw))
         .route("/message/{id}/part/{part_id}", get(parts::part))
+        .route("/message/{id}/part/{part_id}/thumb", get(checks::thumbnail))
+        .route("/message/{id}/html-check", get(checks::html_check))
+        .route("/message/{id}/link-check", get(checks::link_check))
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
         .route("/message/{id}/release", post(relay::release))

@@ -1,0 +1,35 @@
+//! "Will this mail work out there?": checks on a stored message that go
+//! beyond what it contains. The HTML compatibility check ([`html`], with
+//! caniemail's data), the link check ([`links`]) and image thumbnails
+//! ([`thumbnail`]). No HTTP serving here: the API's handlers are in
+//! `web::api::checks`.
+
+mod address;
+pub mod caniemail;
+pub mod css;
+mod fetch;
+pub mod html;
+pub mod links;
+pub mod markup;
+pub mod thumbnail;
+
+use std::sync::Arc;
+
+pub use fetch::FetchError;
+
+/// The state the checks keep between requests.
+pub struct Checks {
+    pub links: links::LinkChecker,
+    pub thumbnails: thumbnail::Thumbnailer,
+}
+
+impl Checks {
+    /// `allow_internal_links`: `--link-check-allow-internal`.
+    pub fn new(allow_internal_links: bool) -> Result<Checks, crate::tls::TlsError> {
+        let tls = Arc::new(crate::tls::verifying_client(None)?);
+        Ok(Checks {
+            links: links::LinkChecker::new(tls, allow_internal_links),
+            thumbnails: thumbnail::Thumbnailer::default(),
+        })
+    }
+}
