@@ -24,9 +24,14 @@ export class MessagePage {
     this.releaseDialog = article.querySelector('#release-dialog');
     if (this.releaseDialog) this.setUpRelease();
     if (this.relay.dataset.pending === 'true') this.refreshRelay();
-    // Opening a message in the UI reads it (the API alone never does).
-    if (article.dataset.read === 'false') {
-      api.setRead([this.id], true).catch((error) => console.warn('marking read failed', error));
+    // Opening a message in the UI reads it (the API alone never does), but
+    // only when the server saw the user or our own pages open it: a GET
+    // changes nothing, and another site opening it must not mark it.
+    this.markRead = article.dataset.markRead === 'true' && article.dataset.read === 'false';
+    if (this.markRead) {
+      api.setRead([this.id], true)
+        .then(() => { article.dataset.read = 'true'; })
+        .catch((error) => console.warn('marking read failed', error));
     }
   }
 
@@ -65,6 +70,11 @@ export class MessagePage {
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
         location.href = this.back;
+      } else if (action === 'read') {
+        await api.setRead([this.id], true);
+        this.article.dataset.read = 'true';
+        this.article.querySelector('[data-action=read]').hidden = true;
+        this.article.querySelector('[data-action=unread]').hidden = false;
       }
     } catch (error) {
       alert(`That did not work: ${error.message}`);
@@ -121,6 +131,7 @@ export class MessagePage {
     }
     switch (key) {
       case 'Delete': case '#': this.act('delete'); return true;
+      case 'r': this.act('read'); return true;
       case 'u': this.act('unread'); return true;
       case 'Escape': case 'Backspace': location.href = this.back; return true;
       default: return false;

@@ -149,7 +149,7 @@ async fn every_tab_shows_its_view() {
                 "document.getElementById('logo').getAttribute('src')"
             )
             .await,
-            json!(format!("/api/v1/message/{id}/part/1.2.2"))
+            json!(format!("/view/{id}/part/1.2.2"))
         );
         driver.enter_default_frame().await.unwrap();
 

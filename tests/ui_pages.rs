@@ -199,10 +199,7 @@ async fn the_html_view_is_locked_down() {
     assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
     assert!(!csp.contains("script"), "{csp}");
     assert_eq!(header(&headers, "x-frame-options"), "SAMEORIGIN");
-    assert_eq!(
-        body,
-        format!("<p><img src=\"/api/v1/message/{id}/part/2\"></p>")
-    );
+    assert_eq!(body, format!("<p><img src=\"/view/{id}/part/2\"></p>"));
 
     let (_, headers, body) = fetch(&lb, &format!("/view/{id}.html?remote=1&embed=1")).await;
     assert!(

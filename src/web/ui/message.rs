@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use mailparse::MailHeaderMap;
 
@@ -211,6 +212,9 @@ fn relay_view(state: &AppState, message: &StoredMessage, jobs: Vec<RelayJob>) ->
 struct MessagePage {
     chrome: Chrome,
     m: Heading,
+    /// The page's script marks the message read: it was opened from our
+    /// own pages or by the user (see [`opened_by_user`]).
+    mark_read: bool,
     relay: RelayView,
     tabs: Vec<TabLink>,
     body: TabBody,
@@ -233,19 +237,33 @@ pub async fn first_tab(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    show(state, id, None, params).await
+    show(state, id, None, params, opened_by_user(&headers)).await
 }
 
 pub async fn tab(
     State(state): State<AppState>,
     Path((id, tab)): Path<(String, String)>,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let Some(&(name, _)) = TABS.iter().find(|(name, _)| *name == tab) else {
         return Err(PageError::not_found(format!("there is no {tab:?} tab")));
     };
-    show(state, id, Some(name), params).await
+    show(state, id, Some(name), params, opened_by_user(&headers)).await
+}
+
+/// Whether this navigation came from one of our own pages or from the user
+/// (address bar, bookmark, reload), as the browser's `Sec-Fetch-Site` says;
+/// clients that do not send it are not browsers a page can steer. Another
+/// site opening a message must not mark it read: the mark would tell that
+/// site, through the unread count, which message it found.
+fn opened_by_user(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
+        None => true,
+        Some(site) => site == b"same-origin" || site == b"none",
+    }
 }
 
 async fn show(
@@ -253,6 +271,7 @@ async fn show(
     id: String,
     tab: Option<&'static str>,
     params: Params,
+    mark_read: bool,
 ) -> Result<Response, PageError> {
     let (message, raw) = find_with_raw(&state, id, &params).await?;
     let chrome = Chrome::load(&state, "").await?;
@@ -286,6 +305,7 @@ async fn show(
     render(&MessagePage {
         chrome,
         m: heading(&message, &raw),
+        mark_read,
         relay,
         tabs,
         body,

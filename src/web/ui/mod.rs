@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}", get(message::first_tab))
         .route("/message/{id}/{tab}", get(message::tab))
         .route("/view/{file}", get(view::view))
+        .route("/view/{id}/part/{part_id}", get(view::part))
 }
 
 /// What the frame around every page shows.
