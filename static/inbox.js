@@ -7,7 +7,7 @@
 
 import { at, rememberList } from './root.js';
 import * as api from './api.js';
-import { formatSize, fullAddress, shortAddress, showTime } from './format.js';
+import { formatSize, fullAddress, shortAddress, shorten, showTime } from './format.js';
 
 /** More deletions than this in one frame reload the page's rows instead. */
 const MAX_PENDING_DELETES = 500;
@@ -196,17 +196,17 @@ export class Inbox {
     row.classList.toggle('unread', !s.Read);
     row.querySelector('a.open').href = at(`message/${encodeURIComponent(s.ID)}`);
     const from = row.querySelector('.from');
-    from.textContent = shortAddress(s.From);
-    from.title = fullAddress(s.From);
+    from.textContent = shorten(shortAddress(s.From));
+    from.title = shorten(fullAddress(s.From));
     const to = row.querySelector('.to');
     const recipients = s.To || [];
+    const first = shorten(shortAddress(recipients[0]));
     to.textContent = recipients.length === 0 ? ''
-      : recipients.length === 1 ? shortAddress(recipients[0])
-        : `${shortAddress(recipients[0])} +${recipients.length - 1}`;
-    to.title = recipients.map(fullAddress).join(', ');
+      : recipients.length === 1 ? first : `${first} +${recipients.length - 1}`;
+    to.title = shorten(recipients.slice(0, 50).map(fullAddress).join(', '));
     row.querySelector('.inbox-name').textContent = s.Inbox || '';
-    row.querySelector('.subject').textContent = s.Subject || '';
-    row.querySelector('.snippet').textContent = s.Snippet || '';
+    row.querySelector('.subject').textContent = shorten(s.Subject || '');
+    row.querySelector('.snippet').textContent = shorten(s.Snippet || '');
     fillTags(row, s.Tags || []);
     row.querySelector('.attach').hidden = !(s.Attachments > 0);
     showTime(row.querySelector('time'), s.Created);

@@ -18,6 +18,12 @@ use crate::web::{AppState, webroot};
 /// Rows per page (Mailpit's default page size).
 pub const PAGE_SIZE: u64 = 50;
 
+/// A row shows this much of a subject, sender, or recipients: a row is
+/// one line, and a sender can make any header megabytes long.
+const MAX_FIELD_SHOWN: usize = 1000;
+/// Recipients named in a row's tooltip.
+const MAX_ADDRESSES_SHOWN: usize = 50;
+
 /// One inbox row, every field ready to print.
 #[derive(Default)]
 pub struct Row {
@@ -45,23 +51,30 @@ impl Row {
         let received = timefmt::parse_datetime_millis(&s.created).unwrap_or(now_ms);
         let to = match s.to.split_first() {
             None => String::new(),
-            Some((first, [])) => format::short_address(first),
-            Some((first, rest)) => format!("{} +{}", format::short_address(first), rest.len()),
+            Some((first, [])) => format::shorten(&format::short_address(first), MAX_FIELD_SHOWN),
+            Some((first, rest)) => format!(
+                "{} +{}",
+                format::shorten(&format::short_address(first), MAX_FIELD_SHOWN),
+                rest.len()
+            ),
         };
         Row {
             id: s.id.clone(),
             read: s.read,
-            from: format::short_address(&s.from),
-            from_full: format::address(&s.from),
+            from: format::shorten(&format::short_address(&s.from), MAX_FIELD_SHOWN),
+            from_full: format::shorten(&format::address(&s.from), MAX_FIELD_SHOWN),
             to,
-            to_full: s
-                .to
-                .iter()
-                .map(format::address)
-                .collect::<Vec<_>>()
-                .join(", "),
-            subject: s.subject.clone(),
-            snippet: s.snippet.clone(),
+            to_full: format::shorten(
+                &s.to
+                    .iter()
+                    .take(MAX_ADDRESSES_SHOWN)
+                    .map(format::address)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                MAX_FIELD_SHOWN,
+            ),
+            subject: format::shorten(&s.subject, MAX_FIELD_SHOWN),
+            snippet: format::shorten(&s.snippet, MAX_FIELD_SHOWN),
             tags: s.tags.clone(),
             created: s.created.clone(),
             time_exact: format::exact_time(received),

@@ -23,6 +23,17 @@ use crate::web::{AppState, webroot};
 
 /// The raw source shown inline is cut here; the download has everything.
 const MAX_RAW_SHOWN: usize = 2 * 1024 * 1024;
+/// So is the text body.
+const MAX_TEXT_SHOWN: usize = 2 * 1024 * 1024;
+/// A page lists this many MIME parts, headers, attachments or addresses
+/// per field at most, and shows this much of one header or subject: a
+/// sender can make each of them as large as the message, and a browser
+/// takes seconds to lay out a hundred thousand table rows.
+const MAX_PARTS_SHOWN: usize = 1000;
+const MAX_HEADERS_SHOWN: usize = 1000;
+const MAX_ATTACHMENTS_SHOWN: usize = 100;
+const MAX_ADDRESSES_SHOWN: usize = 100;
+const MAX_VALUE_SHOWN: usize = 4096;
 
 const TABS: [(&str, &str); 6] = [
     ("html", "HTML"),
@@ -74,6 +85,8 @@ pub struct Heading {
     pub created: String,
     pub size: String,
     pub attachments: Vec<AttachmentView>,
+    /// Attachments beyond those listed.
+    pub more_attachments: usize,
     pub problems: Vec<String>,
 }
 
@@ -94,10 +107,24 @@ pub struct HtmlTab {
 
 pub struct HeaderRow {
     pub name: String,
-    /// Unfolded, RFC 2047 words decoded.
+    /// Unfolded, RFC 2047 words decoded; cut at [`MAX_VALUE_SHOWN`].
     pub value: String,
     /// As it stands in the message, when that differs from `value`.
     pub raw: Option<String>,
+    /// How long the whole value is, when `value` shows only its start.
+    pub cut_from: Option<String>,
+}
+
+pub struct HeadersTab {
+    pub rows: Vec<HeaderRow>,
+    /// How many headers the message has, when not all are listed.
+    pub total: Option<usize>,
+}
+
+pub struct PartsTab {
+    pub rows: Vec<PartRow>,
+    /// How many parts the message has, when not all are listed.
+    pub total: Option<usize>,
 }
 
 pub struct PartRow {
@@ -117,6 +144,12 @@ pub struct PartRow {
     pub enclosed: Option<String>,
 }
 
+pub struct TextTab {
+    pub segments: Vec<Segment>,
+    /// How much is shown, when the text is cut.
+    pub cut_at: Option<String>,
+}
+
 pub struct RawTab {
     pub text: String,
     pub truncated: bool,
@@ -125,9 +158,9 @@ pub struct RawTab {
 
 pub enum TabBody {
     Html(HtmlTab),
-    Text(Option<Vec<Segment>>),
-    Headers(Result<Vec<HeaderRow>, String>),
-    Parts(Vec<PartRow>),
+    Text(Option<TextTab>),
+    Headers(Result<HeadersTab, String>),
+    Parts(PartsTab),
     Raw(RawTab),
     Envelope(Box<Envelope>),
 }
@@ -287,7 +320,7 @@ async fn show(
                 .parts
                 .iter()
                 .find(|p| p.role == PartRole::Text)
-                .map(|p| format::linkify(&part_text(&raw, p))),
+                .map(|p| text_tab(&part_text(&raw, p))),
         ),
         "headers" => TabBody::Headers(header_rows(&raw)),
         "parts" => TabBody::Parts(part_rows(id, &message.parts, &raw)),
@@ -314,13 +347,29 @@ async fn show(
 
 fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
     let s = &message.summary;
-    let addresses = |list: &[crate::message::Address]| list.iter().map(format::address).collect();
+    let addresses = |list: &[crate::message::Address]| {
+        let mut shown: Vec<String> = list
+            .iter()
+            .take(MAX_ADDRESSES_SHOWN)
+            .map(|a| format::shorten(&format::address(a), MAX_VALUE_SHOWN))
+            .collect();
+        if list.len() > MAX_ADDRESSES_SHOWN {
+            shown.push(format!(
+                "and {} more (see the Headers tab)",
+                list.len() - MAX_ADDRESSES_SHOWN
+            ));
+        }
+        shown
+    };
     let now = timefmt::now_millis();
+    let mut attachments = attachments(&s.id, &message.parts, raw);
+    let more_attachments = attachments.len().saturating_sub(MAX_ATTACHMENTS_SHOWN);
+    attachments.truncate(MAX_ATTACHMENTS_SHOWN);
     Heading {
         id: s.id.clone(),
         read: s.read,
-        subject: s.subject.clone(),
-        from: format::address(&s.from),
+        subject: format::shorten(&s.subject, MAX_VALUE_SHOWN),
+        from: format::shorten(&format::address(&s.from), MAX_VALUE_SHOWN),
         to: addresses(&s.to),
         cc: addresses(&s.cc),
         bcc: addresses(&s.bcc),
@@ -331,7 +380,8 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         received_relative: format::relative_time(message.received_at_ms, now),
         created: s.created.clone(),
         size: format::size(s.size),
-        attachments: attachments(&s.id, &message.parts, raw),
+        attachments,
+        more_attachments,
         problems: message.problems.clone(),
     }
 }
@@ -425,28 +475,37 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
 }
 
 /// Every header of the top-level message, in order, duplicates kept.
-fn header_rows(raw: &[u8]) -> Result<Vec<HeaderRow>, String> {
+/// The first [`MAX_HEADERS_SHOWN`], each value cut at [`MAX_VALUE_SHOWN`].
+fn header_rows(raw: &[u8]) -> Result<HeadersTab, String> {
     let (headers, _) = mailparse::parse_headers(raw)
         .map_err(|e| format!("The header block could not be parsed: {e}"))?;
-    Ok(headers
+    let rows = headers
         .iter()
+        .take(MAX_HEADERS_SHOWN)
         .map(|h| {
             let value = h.get_value();
-            let raw = String::from_utf8_lossy(h.get_value_raw()).into_owned();
+            let raw = String::from_utf8_lossy(h.get_value_raw());
             // Folding and runs of spaces are not a different form.
             let same = raw.split_whitespace().eq(value.split_whitespace());
+            let (shown, cut) = format::cut(&value, MAX_VALUE_SHOWN);
             HeaderRow {
-                name: h.get_key(),
-                raw: (!same).then_some(raw),
-                value,
+                name: format::shorten(&h.get_key(), MAX_VALUE_SHOWN),
+                raw: (!same).then(|| format::shorten(&raw, MAX_VALUE_SHOWN)),
+                cut_from: cut.then(|| format::size(value.len() as u64)),
+                value: shown.to_string(),
             }
         })
-        .collect())
+        .collect();
+    Ok(HeadersTab {
+        rows,
+        total: (headers.len() > MAX_HEADERS_SHOWN).then_some(headers.len()),
+    })
 }
 
-/// The part index as a tree, in document order. A part whose parent is
-/// missing from the index is drawn as a root.
-fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
+/// The part index as a tree, in document order, up to
+/// [`MAX_PARTS_SHOWN`] rows. A part whose parent is missing from the index
+/// is drawn as a root.
+fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> PartsTab {
     let known: HashSet<&str> = parts.iter().map(|p| p.part_id.as_str()).collect();
     let mut children: HashMap<Option<&str>, Vec<&Part>> = HashMap::new();
     for part in parts {
@@ -454,7 +513,7 @@ fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
         children.entry(parent).or_default().push(part);
     }
     // Depth first, each entry with the prefix its children continue.
-    let mut rows = Vec::with_capacity(parts.len());
+    let mut rows = Vec::with_capacity(parts.len().min(MAX_PARTS_SHOWN));
     let mut stack: Vec<(&Part, String, String)> = Vec::new();
     let push_children = |stack: &mut Vec<_>, parent: Option<&str>, prefix: &str| {
         let Some(kids) = children.get(&parent) else {
@@ -471,10 +530,16 @@ fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
     };
     push_children(&mut stack, None, "");
     while let Some((part, tree, continued)) = stack.pop() {
+        if rows.len() == MAX_PARTS_SHOWN {
+            break;
+        }
         rows.push(part_row(id, part, tree, raw));
         push_children(&mut stack, Some(&part.part_id), &continued);
     }
-    rows
+    PartsTab {
+        rows,
+        total: (parts.len() > MAX_PARTS_SHOWN).then_some(parts.len()),
+    }
 }
 
 fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
@@ -501,7 +566,10 @@ fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
         charset: part.charset.clone().unwrap_or_default(),
         encoding: part.transfer_encoding.clone(),
         disposition: part.disposition.clone().unwrap_or_default(),
-        filename: part.filename.clone().unwrap_or_default(),
+        filename: format::shorten(
+            part.filename.as_deref().unwrap_or_default(),
+            MAX_VALUE_SHOWN,
+        ),
         size: if part.role == PartRole::Container {
             String::new()
         } else {
@@ -509,6 +577,14 @@ fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
         },
         href: (part.role != PartRole::Container).then(|| part_url(id, &part.part_id)),
         enclosed,
+    }
+}
+
+fn text_tab(text: &str) -> TextTab {
+    let (shown, cut) = format::cut(text, MAX_TEXT_SHOWN);
+    TextTab {
+        segments: format::linkify(shown),
+        cut_at: cut.then(|| format::size(shown.len() as u64)),
     }
 }
 
@@ -533,7 +609,7 @@ Content-Type: text/plain\r\n\r\nhi\r\n--c\r\n\
 Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--c--\r\n--b\r\n\
 Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner body\r\n--b--\r\n";
         let parsed = crate::message::parse(raw);
-        let rows = part_rows("X", &parsed.parts, raw);
+        let rows = part_rows("X", &parsed.parts, raw).rows;
         let drawn: Vec<String> = rows.iter().map(|r| format!("{}{}", r.tree, r.id)).collect();
         assert_eq!(
             drawn,
@@ -547,7 +623,7 @@ Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner bod
     #[test]
     fn headers_keep_order_duplicates_and_raw_form() {
         let raw = b"Received: from a\r\nSubject: =?UTF-8?B?SGVsbG8=?=\r\nReceived: from b\r\n\tby c\r\n\r\nbody";
-        let rows = header_rows(raw).unwrap();
+        let rows = header_rows(raw).unwrap().rows;
         let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["Received", "Subject", "Received"]);
         assert_eq!(rows[1].value, "Hello");
