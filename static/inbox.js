@@ -5,7 +5,9 @@
 // animation frame, and only the newest page's worth of new rows is ever
 // built, so a burst of thousands of messages costs one small DOM update.
 
-import { at, rememberList } from './root.js';
+import {
+  at, leftMessage, listHref, rememberList, rememberRows,
+} from './root.js';
 import * as api from './api.js';
 import { formatSize, fullAddress, shortAddress, shorten, showTime } from './format.js';
 
@@ -35,6 +37,32 @@ export class Inbox {
     this.scheduled = false;
     this.resyncing = null;
     this.installControls();
+    this.selectLeftRow();
+    // Back from a message restores this page from the cache without
+    // running this again: select the row left then too.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) this.selectLeftRow();
+    });
+  }
+
+  /** Selects the row of the message last shown in this tab, if listed. */
+  selectLeftRow() {
+    const id = leftMessage();
+    const row = id && this.row(id);
+    if (row) this.setCurrent(row, true);
+    this.rememberRows();
+  }
+
+  /** What the message page needs to open this list's neighbours. */
+  rememberRows() {
+    rememberRows({
+      ids: [...this.list.children].map((row) => row.dataset.id),
+      start: this.start,
+      pageSize: this.pageSize,
+      matched: this.matched,
+      query: this.query,
+      inbox: this.inbox,
+    });
   }
 
   /** The view that shows every new message at its top. */
@@ -202,7 +230,7 @@ export class Inbox {
     const recipients = s.To || [];
     const first = shorten(shortAddress(recipients[0]));
     to.textContent = recipients.length === 0 ? ''
-      : recipients.length === 1 ? first : `${first} +${recipients.length - 1}`;
+      : recipients.length === 1 ? first : `${first} (+${recipients.length - 1})`;
     to.title = shorten(recipients.slice(0, 50).map(fullAddress).join(', '));
     row.querySelector('.inbox-name').textContent = s.Inbox || '';
     row.querySelector('.subject').textContent = shorten(s.Subject || '');
@@ -246,6 +274,7 @@ export class Inbox {
 
   /** Range text, page links, empty notice and toolbar state. */
   refreshChrome() {
+    this.rememberRows();
     const shown = this.list.children.length;
     this.range.textContent = shown === 0 ? `0 of ${this.matched}`
       : `${this.start + 1}–${this.start + shown} of ${this.matched}`;
@@ -410,14 +439,7 @@ function fillTags(row, tags) {
 
 /** The same links as the server renders (src/web/ui/inbox.rs `page_links`). */
 function pageLinks(query, inbox, start, matched, pageSize) {
-  const href = (from) => {
-    const params = new URLSearchParams();
-    if (query) params.set('q', query);
-    if (inbox) params.set('inbox', inbox);
-    if (from > 0) params.set('start', from);
-    const text = params.toString();
-    return at(text ? `?${text}` : '');
-  };
+  const href = (from) => listHref(query, inbox, from);
   const link = (label, from) => {
     const a = document.createElement('a');
     a.href = href(from);

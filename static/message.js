@@ -2,7 +2,9 @@
 // mark-unread and release, notices when another tab deletes it, and adds
 // tab keys.
 
-import { listToReturnTo } from './root.js';
+import {
+  at, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
+} from './root.js';
 import * as api from './api.js';
 
 export class MessagePage {
@@ -14,6 +16,10 @@ export class MessagePage {
     this.back = listToReturnTo();
     const backLink = article.querySelector('a.back');
     if (backLink) backLink.href = this.back;
+    // Going back to the list selects this message's row.
+    rememberLeft(this.id);
+    this.rows = rememberedRows();
+    this.setUpNeighbours();
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
     article.querySelector('.actions').addEventListener('click', (event) => {
@@ -33,6 +39,51 @@ export class MessagePage {
         .then(() => { article.dataset.read = 'true'; })
         .catch((error) => console.warn('marking read failed', error));
     }
+  }
+
+  // ---- next and previous, in the list this tab came from ----
+
+  setUpNeighbours() {
+    this.stepButtons = {
+      [-1]: this.article.querySelector('[data-action=previous]'),
+      [1]: this.article.querySelector('[data-action=next]'),
+    };
+    for (const step of [-1, 1]) this.stepButtons[step].disabled = !this.hasNeighbour(step);
+  }
+
+  /** Whether the list has a message `step` (-1 or 1) away from this one. */
+  hasNeighbour(step) {
+    const rows = this.rows;
+    const at = rows ? rows.ids.indexOf(this.id) : -1;
+    if (at === -1) return false;
+    if (rows.ids[at + step] !== undefined) return true;
+    return step < 0 ? rows.start > 0 : rows.start + rows.ids.length < rows.matched;
+  }
+
+  /** Opens the message `step` away, fetching the next or previous page of
+   *  the list when this one is at its edge; in the same tab as this one. */
+  async go(step) {
+    if (!this.hasNeighbour(step)) return;
+    let rows = this.rows;
+    let next = rows.ids[rows.ids.indexOf(this.id) + step];
+    if (next === undefined) {
+      const start = Math.max(0, rows.start + step * rows.pageSize);
+      const page = await api.listPage(rows.query, start, rows.pageSize, rows.inbox);
+      const ids = page.messages.map((m) => m.ID);
+      if (ids.length === 0) return;
+      rows = { ...rows, ids, start, matched: page.messages_count };
+      next = step > 0 ? ids[0] : ids[ids.length - 1];
+      rememberRows(rows);
+    }
+    location.href = at(`message/${encodeURIComponent(next)}${this.tabPath()}`);
+  }
+
+  /** `/headers` when this page shows that tab; '' for the first one. */
+  tabPath() {
+    const current = this.tabs.find((tab) => tab.getAttribute('aria-current') === 'page');
+    const explicit = !location.pathname.endsWith(`/${encodeURIComponent(this.id)}`);
+    if (!current || !explicit) return '';
+    return `/${new URL(current.href).pathname.split('/').pop()}`;
   }
 
   onEvent({ Type, Data }) {
@@ -65,6 +116,8 @@ export class MessagePage {
       if (action === 'delete') {
         await api.deleteMessages([this.id]);
         location.href = this.back;
+      } else if (action === 'next' || action === 'previous') {
+        await this.go(action === 'next' ? 1 : -1);
       } else if (action === 'release') {
         this.releaseDialog?.showModal();
       } else if (action === 'unread') {
@@ -131,6 +184,8 @@ export class MessagePage {
     }
     switch (key) {
       case 'Delete': case '#': this.act('delete'); return true;
+      case 'j': case 'ArrowRight': this.act('next'); return true;
+      case 'k': case 'ArrowLeft': this.act('previous'); return true;
       case 'r': this.act('read'); return true;
       case 'u': this.act('unread'); return true;
       case 'Escape': case 'Backspace': location.href = this.back; return true;

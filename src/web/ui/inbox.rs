@@ -53,7 +53,7 @@ impl Row {
             None => String::new(),
             Some((first, [])) => format::shorten(&format::short_address(first), MAX_FIELD_SHOWN),
             Some((first, rest)) => format!(
-                "{} +{}",
+                "{} (+{})",
                 format::shorten(&format::short_address(first), MAX_FIELD_SHOWN),
                 rest.len()
             ),

@@ -1,0 +1,188 @@
+//! The UI as a daily driver (issue 13), in a real browser: going through
+//! messages one after another, what rows show, triage of many messages,
+//! paging and search. Screenshots land in `target/screenshots/`.
+
+mod browser;
+mod common;
+
+use browser::{click, color_scheme, js, open_live, press, screenshot, texts, wait_js};
+use common::{Letterbox, simple_message};
+use serde_json::json;
+use thirtyfour::prelude::*;
+
+/// Waits until the message page of `id` is loaded and live.
+async fn on_message(driver: &WebDriver, id: &str) {
+    wait_js(
+        driver,
+        &format!(
+            "location.pathname.startsWith('/message/{id}') && \
+             document.getElementById('status')?.dataset.state === 'live'"
+        ),
+    )
+    .await;
+}
+
+/// The ID of the selected (current) row of the list.
+async fn current_row(driver: &WebDriver) -> serde_json::Value {
+    js(
+        driver,
+        "document.querySelector('#messages li.row.current')?.dataset.id",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn next_and_previous_on_the_message_page_and_back_to_the_row_left() {
+    let lb = Letterbox::start();
+    // 55 messages: two pages of the list; newest first, so the list shows
+    // m54 ... m5, then m4 ... m0.
+    let ids = lb.send_numbered(55).await;
+    let row = |n: usize| ids[54 - n].clone(); // the n-th row, from 0
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        click(
+            driver,
+            By::Css(format!("li.row[data-id='{}'] a.open", row(1))),
+        )
+        .await;
+        on_message(driver, &row(1)).await;
+
+        press(driver, "j").await;
+        on_message(driver, &row(2)).await;
+        press(driver, "k").await;
+        on_message(driver, &row(1)).await;
+        press(driver, "k").await;
+        on_message(driver, &row(0)).await;
+        // The newest has no previous one.
+        assert_eq!(
+            js(
+                driver,
+                "document.querySelector('[data-action=previous]').disabled"
+            )
+            .await,
+            json!(true)
+        );
+        click(driver, By::Css("button[data-action=next]")).await;
+        on_message(driver, &row(1)).await;
+        // The tab shown stays the same from one message to the next.
+        click(driver, By::LinkText("Headers")).await;
+        wait_js(driver, "location.pathname.endsWith('/headers')").await;
+        press(driver, "j").await;
+        wait_js(
+            driver,
+            &format!("location.pathname === '/message/{}/headers'", row(2)),
+        )
+        .await;
+
+        // Back selects the row left, and j goes on from there.
+        press(driver, Key::Escape).await;
+        wait_js(
+            driver,
+            "location.pathname === '/' && !!document.querySelector('li.row.current')",
+        )
+        .await;
+        assert_eq!(current_row(driver).await, json!(row(2)));
+        press(driver, "j").await;
+        assert_eq!(current_row(driver).await, json!(row(3)));
+
+        // Past the end of the page: the first message of the next one, and
+        // back leads to that page with its row selected.
+        driver
+            .goto(&lb.url(&format!("/message/{}", row(49))))
+            .await
+            .unwrap();
+        on_message(driver, &row(49)).await;
+        press(driver, "j").await;
+        on_message(driver, &row(50)).await;
+        press(driver, Key::Escape).await;
+        wait_js(
+            driver,
+            "location.search === '?start=50' && !!document.querySelector('li.row.current')",
+        )
+        .await;
+        assert_eq!(current_row(driver).await, json!(row(50)));
+        // And back across the edge the other way.
+        press(driver, Key::Enter).await;
+        on_message(driver, &row(50)).await;
+        press(driver, "k").await;
+        on_message(driver, &row(49)).await;
+        // The oldest has no next one.
+        open_live(driver, &lb.url("/?start=50")).await;
+        click(
+            driver,
+            By::Css(format!("li.row[data-id='{}'] a.open", row(54))),
+        )
+        .await;
+        on_message(driver, &row(54)).await;
+        assert_eq!(
+            js(
+                driver,
+                "document.querySelector('[data-action=next]').disabled"
+            )
+            .await,
+            json!(true)
+        );
+        assert_eq!(
+            js(
+                driver,
+                "document.querySelector('[data-action=previous]').disabled"
+            )
+            .await,
+            json!(false)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rows_show_recipients_and_size() {
+    let lb = Letterbox::start();
+    lb.send_raw(
+        "app@example.com",
+        &["ann@example.com"],
+        b"From: App <app@example.com>\r\nTo: ann@example.com, bob@example.com, cat@example.com\r\nSubject: three\r\n\r\nhello\r\n",
+    )
+    .await;
+    lb.send_raw(
+        "app@example.com",
+        &["solo@example.com"],
+        &simple_message("one", "hi"),
+    )
+    .await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        let live = lb.send_raw(
+            "app@example.com",
+            &["x@example.com"],
+            b"To: Xavier <x@example.com>, y@example.com\r\nSubject: live\r\n\r\n0123456789\r\n",
+        )
+        .await;
+        wait_js(driver, &format!("!!document.querySelector(\"li.row[data-id='{live}']\")")).await;
+        assert_eq!(
+            texts(driver, "#messages li.row .to").await,
+            ["Xavier (+1)", "Recipient", "ann@example.com (+2)"]
+        );
+        // Shown, with the arrow, and the size beside them.
+        for selector in ["#messages li.row .to", "#messages li.row .size"] {
+            let visible = js(
+                driver,
+                &format!("[...document.querySelectorAll('{selector}')].every(e => e.checkVisibility() && e.getBoundingClientRect().width > 0)"),
+            )
+            .await;
+            assert_eq!(visible, json!(true), "{selector}");
+        }
+        assert_eq!(
+            js(driver, "getComputedStyle(document.querySelector('li.row .to'), '::before').content").await,
+            json!("\"→ \"")
+        );
+        let sizes = texts(driver, "#messages li.row .size").await;
+        assert!(sizes.iter().all(|s| s.ends_with(" B")), "{sizes:?}");
+        screenshot(driver, "daily-inbox-light").await;
+        color_scheme(driver, "dark").await;
+        screenshot(driver, "daily-inbox-dark").await;
+        color_scheme(driver, "light").await;
+        driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+        screenshot(driver, "daily-inbox-phone").await;
+    })
+    .await;
+}
