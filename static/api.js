@@ -38,6 +38,12 @@ export function setRead(ids, read) {
   return call('PUT', at('api/v1/messages'), { IDs: ids, Read: read });
 }
 
+/** Marks every message, or every match of `query`, in `inbox` if given. */
+export function setReadAll(query, inbox, read) {
+  const params = inbox ? `?${new URLSearchParams({ inbox })}` : '';
+  return call('PUT', at(`api/v1/messages${params}`), query ? { Search: query, Read: read } : { Read: read });
+}
+
 export function deleteMessages(ids) {
   return call('DELETE', at('api/v1/messages'), { IDs: ids });
 }

@@ -26,6 +26,10 @@ export class Inbox {
     this.pages = section.querySelector('nav.pages');
     this.newNotice = section.querySelector('#new-notice');
     this.selectAll = section.querySelector('#select-all');
+    // "Select all N matching": the actions then apply to every message of
+    // this list (the inbox or the search), not only to the rows shown.
+    this.selectMatching = section.querySelector('#select-matching');
+    this.allMatching = false;
     this.start = Number(section.dataset.start) || 0;
     this.pageSize = Number(section.dataset.pageSize) || 50;
     this.query = section.dataset.query || '';
@@ -295,6 +299,9 @@ export class Inbox {
       for (const box of this.list.querySelectorAll('input.select')) box.checked = this.selectAll.checked;
       this.refreshSelection();
     });
+    this.selectMatching.addEventListener('click', (event) => {
+      if (event.target.closest('button')) this.act('select-matching');
+    });
     this.section.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
@@ -313,11 +320,35 @@ export class Inbox {
   refreshSelection() {
     const boxes = this.list.querySelectorAll('input.select');
     const selected = this.list.querySelectorAll('input.select:checked').length;
-    this.selectAll.checked = selected > 0 && selected === boxes.length;
+    const wholePage = selected > 0 && selected === boxes.length;
+    this.selectAll.checked = wholePage;
     this.selectAll.indeterminate = selected > 0 && selected < boxes.length;
+    if (!wholePage) this.allMatching = false;
     for (const button of this.section.querySelectorAll('.actions button[data-action]')) {
-      if (button.dataset.action !== 'delete-all') button.disabled = selected === 0;
+      const action = button.dataset.action;
+      if (action === 'delete-all' || action === 'read-all') button.disabled = this.matched === 0;
+      else button.disabled = selected === 0;
     }
+    // Offered once the whole page is selected and there is more than it.
+    const more = wholePage && this.matched > boxes.length;
+    this.selectMatching.hidden = !more;
+    if (more) {
+      const [text, button] = [this.selectMatching.querySelector('.text'),
+        this.selectMatching.querySelector('button')];
+      if (this.allMatching) {
+        text.textContent = `All ${this.matched} ${this.query ? 'matching messages' : 'messages'} are selected.`;
+        button.textContent = 'Select only this page';
+      } else {
+        text.textContent = `The ${boxes.length} messages on this page are selected.`;
+        button.textContent = `Select all ${this.matched}${this.query ? ' matching' : ''}`;
+      }
+    }
+  }
+
+  clearSelection() {
+    for (const box of this.list.querySelectorAll('input.select:checked')) box.checked = false;
+    this.allMatching = false;
+    this.refreshSelection();
   }
 
   /** The selected messages, or the current one when none is selected. */
@@ -330,11 +361,23 @@ export class Inbox {
 
   async act(action) {
     try {
-      if (action === 'delete-all') {
+      if (action === 'select-matching') {
+        this.allMatching = !this.allMatching;
+        this.refreshSelection();
+        return;
+      }
+      if (action === 'read-all' || (this.allMatching && (action === 'read' || action === 'unread'))) {
+        await api.setReadAll(this.query, this.inbox, action !== 'unread');
+        this.clearSelection();
+        await this.resync();
+        return;
+      }
+      if (action === 'delete-all' || (this.allMatching && action === 'delete')) {
         let what = this.query ? 'every message matching this search' : 'every message';
         if (this.inbox) what += ` in inbox ${this.inbox}`;
         if (!confirm(`Delete ${what}? This cannot be undone.`)) return;
         await api.deleteAll(this.query, this.inbox);
+        this.clearSelection();
         await this.resync();
         return;
       }

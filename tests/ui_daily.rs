@@ -186,3 +186,74 @@ async fn rows_show_recipients_and_size() {
     })
     .await;
 }
+
+async fn unread(lb: &Letterbox) -> u64 {
+    lb.get_ok("/api/v1/messages?limit=1").await["unread"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn mark_all_read_and_select_all_matching() {
+    let lb = Letterbox::start();
+    lb.send_numbered(60).await;
+    browser::run(async |driver| {
+        // In a search: only its matches (m5, m50 ... m59).
+        open_live(driver, &lb.url("/?q=subject%3Am5")).await;
+        assert_eq!(
+            js(driver, "document.querySelector('[data-action=read-all]').textContent").await,
+            json!("Mark all matches read")
+        );
+        click(driver, By::Css("button[data-action=read-all]")).await;
+        browser::wait_until("the matches to be read", async || unread(&lb).await == 49).await;
+        wait_js(driver, "document.querySelectorAll('li.row.unread').length === 0").await;
+
+        // The whole inbox, far more than its first page.
+        open_live(driver, &lb.url("/")).await;
+        click(driver, By::Css("button[data-action=read-all]")).await;
+        browser::wait_until("everything to be read", async || unread(&lb).await == 0).await;
+        wait_js(driver, "document.getElementById('unread-count').textContent === '0'").await;
+
+        // Select the page, then every message: marking unread reaches all 60.
+        click(driver, By::Id("select-all")).await;
+        wait_js(driver, "!document.getElementById('select-matching').hidden").await;
+        assert_eq!(
+            js(driver, "document.querySelector('#select-matching button').textContent").await,
+            json!("Select all 60")
+        );
+        screenshot(driver, "daily-select-matching").await;
+        click(driver, By::Css("#select-matching button")).await;
+        assert_eq!(
+            js(driver, "document.querySelector('#select-matching .text').textContent").await,
+            json!("All 60 messages are selected.")
+        );
+        click(driver, By::Css("button[data-action=unread]")).await;
+        browser::wait_until("everything to be unread", async || unread(&lb).await == 60).await;
+        // The selection is gone with the action done.
+        wait_js(driver, "document.getElementById('select-matching').hidden").await;
+
+        // Deleting all matching asks first.
+        click(driver, By::Id("select-all")).await;
+        click(driver, By::Css("#select-matching button")).await;
+        click(driver, By::Css("button[data-action=delete]")).await;
+        driver.dismiss_alert().await.unwrap();
+        assert_eq!(lb.ids().await.len(), 60, "deleted without confirmation");
+        // Unselecting one row leaves only the rows: delete takes those 49.
+        click(driver, By::Css("#messages li.row:first-child input.select")).await;
+        wait_js(driver, "document.getElementById('select-matching').hidden").await;
+        click(driver, By::Css("button[data-action=delete]")).await;
+        browser::wait_until("the 49 to be deleted", async || lb.ids().await.len() == 11).await;
+        // The last 11 all fit on the page.
+        click(driver, By::Id("select-all")).await;
+        wait_js(driver, "document.querySelectorAll('#messages li.row').length === 11").await;
+        assert_eq!(
+            js(driver, "document.getElementById('select-matching').hidden").await,
+            json!(true),
+            "the page holds every message: nothing more to select"
+        );
+        click(driver, By::Css("button[data-action=delete]")).await;
+        browser::wait_until("all to be deleted", async || lb.ids().await.is_empty()).await;
+        wait_js(driver, "document.querySelector('[data-action=delete-all]').disabled && document.querySelector('[data-action=read-all]').disabled").await;
+    })
+    .await;
+}
