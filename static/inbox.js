@@ -23,7 +23,15 @@ export class Inbox {
     this.template = section.querySelector('#row-template');
     this.empty = section.querySelector('#empty');
     this.range = section.querySelector('#range');
-    this.pages = section.querySelector('nav.pages');
+    this.pages = [...section.querySelectorAll('nav.pages')];
+    this.pageOf = section.querySelector('#pager .page-of');
+    // The page size chosen is remembered (a cookie the server reads) and
+    // applied at once.
+    section.querySelector('#page-size').addEventListener('change', (event) => {
+      const size = event.target.value;
+      document.cookie = `letterbox-page-size=${size}; path=${at('')}; max-age=31536000; SameSite=Strict`;
+      location.href = listHref(this.query, this.inbox, 0, Number(size));
+    });
     this.newNotice = section.querySelector('#new-notice');
     this.selectAll = section.querySelector('#select-all');
     // "Select all N matching": the actions then apply to every message of
@@ -283,9 +291,13 @@ export class Inbox {
     this.range.textContent = shown === 0 ? `0 of ${this.matched}`
       : `${this.start + 1}–${this.start + shown} of ${this.matched}`;
     this.empty.hidden = shown > 0;
-    this.pages.replaceChildren(
-      ...pageLinks(this.query, this.inbox, this.start, this.matched, this.pageSize),
-    );
+    for (const pages of this.pages) {
+      pages.replaceChildren(
+        ...pageLinks(this.query, this.inbox, this.start, this.matched, this.pageSize),
+      );
+    }
+    const pageCount = Math.max(1, Math.ceil(this.matched / this.pageSize));
+    this.pageOf.textContent = `Page ${Math.floor(this.start / this.pageSize) + 1} of ${pageCount}`;
     this.refreshSelection();
   }
 
@@ -482,7 +494,7 @@ function fillTags(row, tags) {
 
 /** The same links as the server renders (src/web/ui/inbox.rs `page_links`). */
 function pageLinks(query, inbox, start, matched, pageSize) {
-  const href = (from) => listHref(query, inbox, from);
+  const href = (from) => listHref(query, inbox, from, pageSize);
   const link = (label, from) => {
     const a = document.createElement('a');
     a.href = href(from);

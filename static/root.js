@@ -39,12 +39,14 @@ export function listToReturnTo() {
   return remembered && path === home ? remembered : home;
 }
 
-/** The list page showing `query` in `inbox` from `start` on. */
-export function listHref(query, inbox, start) {
+/** The list page showing `query` in `inbox` from `start` on, `pageSize`
+ *  rows long (as src/web/ui/inbox.rs `href` makes it). */
+export function listHref(query, inbox, start, pageSize = 50) {
   const params = new URLSearchParams();
   if (query) params.set('q', query);
   if (inbox) params.set('inbox', inbox);
   if (start > 0) params.set('start', start);
+  if (pageSize !== 50) params.set('limit', pageSize);
   const text = params.toString();
   return at(text ? `?${text}` : '');
 }
@@ -73,7 +75,7 @@ function load(key) {
 
 export function rememberRows(rows) {
   store(ROWS_KEY, JSON.stringify(rows));
-  store(LIST_KEY, listHref(rows.query, rows.inbox, rows.start));
+  store(LIST_KEY, listHref(rows.query, rows.inbox, rows.start, rows.pageSize));
 }
 
 export function rememberedRows() {

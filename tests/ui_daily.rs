@@ -257,3 +257,84 @@ async fn mark_all_read_and_select_all_matching() {
     })
     .await;
 }
+
+/// Sends `n` messages `page test 0` ... on one connection.
+async fn send_many(lb: &Letterbox, n: usize) {
+    let mut smtp = lb.session().await;
+    for i in 0..n {
+        smtp.send_message(
+            "a@example.com",
+            &["b@example.com"],
+            &simple_message(&format!("page test {i}"), "x"),
+        )
+        .await;
+    }
+    smtp.quit().await;
+}
+
+fn rows(html: &str) -> usize {
+    html.matches("<li class=\"row").count() - 1 // the template's blank row
+}
+
+#[tokio::test]
+async fn the_pager_says_where_you_are_and_past_the_end_is_the_last_page() {
+    let lb = Letterbox::start();
+    send_many(&lb, 120).await;
+    let page = async |path: &str| {
+        let response = lb.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let url = response.url().clone();
+        (url, response.text().await.unwrap())
+    };
+    let (_, first) = page("/").await;
+    assert!(first.contains(">Page 1 of 3<"), "{first}");
+    // The links are under the list too.
+    let pager = &first[first.find("id=\"pager\"").unwrap()..];
+    assert!(pager.contains("href=\"/?start=50\">Older<"), "{pager}");
+
+    // Past the end: the last page, not an empty list.
+    let (url, last) = page("/?start=5000").await;
+    assert_eq!(url.query(), Some("start=100"));
+    assert_eq!(rows(&last), 20);
+    assert!(last.contains(">Page 3 of 3<"));
+    let (url, _) = page("/?q=subject%3A%22page+test+1%22&start=1000").await;
+    assert_eq!(
+        url.query(),
+        Some("q=subject%3A%22page+test+1%22"),
+        "31 matches: one page"
+    );
+
+    // Page sizes: only those offered.
+    let (_, small) = page("/?limit=25").await;
+    assert_eq!(rows(&small), 25);
+    assert!(small.contains(">Page 1 of 5<"));
+    assert!(
+        small.contains("href=\"/?start=25&#38;limit=25\">Older<"),
+        "{small}"
+    );
+    let (_, odd) = page("/?limit=7").await;
+    assert_eq!(rows(&odd), 50);
+
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        let choose = driver.find(By::Id("page-size")).await.unwrap();
+        thirtyfour::components::SelectElement::new(&choose)
+            .await
+            .unwrap()
+            .select_by_value("100")
+            .await
+            .unwrap();
+        wait_js(driver, "location.search === '?limit=100' && document.querySelectorAll('#messages li.row').length === 100").await;
+        // Remembered: the inbox shows 100 a page from now on.
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, "document.querySelectorAll('#messages li.row').length").await, json!(100));
+        assert_eq!(js(driver, "document.querySelector('#pager .page-of').textContent").await, json!("Page 1 of 2"));
+        click(driver, By::Css("#pager a:nth-child(1)")).await;
+        wait_js(driver, "location.search === '?start=100&limit=100'").await;
+        wait_js(driver, "document.getElementById('status')?.dataset.state === 'live'").await;
+        assert_eq!(js(driver, "document.querySelector('#pager .page-of').textContent").await, json!("Page 2 of 2"));
+        js(driver, "(document.getElementById('pager').scrollIntoView(), 1)").await;
+        screenshot(driver, "daily-pager").await;
+    })
+    .await;
+}
