@@ -42,6 +42,8 @@ export class Inbox {
     this.pageSize = Number(section.dataset.pageSize) || 50;
     this.query = section.dataset.query || '';
     this.matched = Number(section.dataset.matched) || 0;
+    // The search is not valid: nothing to act on, nothing to say is empty.
+    this.invalid = section.dataset.invalid === 'true';
     // The inbox shown ('' for all); the socket sends only its new mail.
     this.inbox = section.dataset.inbox || '';
     this.switcher = section.querySelector('#inbox-switcher');
@@ -290,7 +292,7 @@ export class Inbox {
     const shown = this.list.children.length;
     this.range.textContent = shown === 0 ? `0 of ${this.matched}`
       : `${this.start + 1}–${this.start + shown} of ${this.matched}`;
-    this.empty.hidden = shown > 0;
+    this.empty.hidden = shown > 0 || this.invalid;
     for (const pages of this.pages) {
       pages.replaceChildren(
         ...pageLinks(this.query, this.inbox, this.start, this.matched, this.pageSize),
@@ -318,6 +320,15 @@ export class Inbox {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
     });
+    // A row's tags are filters: clicking one lists the mail with that tag.
+    this.list.addEventListener('click', (event) => {
+      const tag = event.target.closest('.tag');
+      if (!tag) return;
+      event.preventDefault();
+      const value = tag.textContent;
+      const term = /\s/.test(value) ? `tag:"${value.replaceAll('"', '')}"` : `tag:${value}`;
+      location.href = listHref(term, this.inbox, 0, this.pageSize);
+    });
     this.list.addEventListener('focusin', (event) => {
       const row = event.target.closest('li.row');
       if (row) this.setCurrent(row, false);
@@ -338,7 +349,7 @@ export class Inbox {
     if (!wholePage) this.allMatching = false;
     for (const button of this.section.querySelectorAll('.actions button[data-action]')) {
       const action = button.dataset.action;
-      if (action === 'delete-all' || action === 'read-all') button.disabled = this.matched === 0;
+      if (action === 'delete-all' || action === 'read-all') button.disabled = this.matched === 0 || this.invalid;
       else button.disabled = selected === 0;
     }
     // Offered once the whole page is selected and there is more than it.

@@ -338,3 +338,110 @@ async fn the_pager_says_where_you_are_and_past_the_end_is_the_last_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn search_help_clear_clickable_filters_and_invalid_queries() {
+    let lb = Letterbox::start();
+    let tagged = lb
+        .send_raw(
+            "alice@example.com",
+            &["b@example.com"],
+            b"From: Alice <alice@example.com>\r\nSubject: welcome\r\n\r\nhi\r\n",
+        )
+        .await;
+    lb.send_simple("other").await;
+    let response = lb
+        .client()
+        .put(lb.url("/api/v1/tags"))
+        .json(&json!({"Tags": ["signup"], "IDs": [tagged]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        // Help with examples, without a placeholder to read.
+        click(driver, By::Css("button.search-help-button")).await;
+        wait_js(
+            driver,
+            "document.getElementById('search-help').matches(':popover-open')",
+        )
+        .await;
+        screenshot(driver, "daily-search-help").await;
+        click(driver, By::LinkText("is:unread")).await;
+        wait_js(driver, "location.search === '?q=is%3Aunread'").await;
+        assert_eq!(
+            js(driver, "document.getElementById('search').value").await,
+            json!("is:unread")
+        );
+        // Clear: back to all mail.
+        click(driver, By::Id("clear-search")).await;
+        wait_js(
+            driver,
+            "location.search === '' && document.getElementById('search').value === ''",
+        )
+        .await;
+
+        // A tag in a row filters by it.
+        open_live(driver, &lb.url("/")).await;
+        click(driver, By::Css("#messages li.row .tag")).await;
+        wait_js(driver, "location.search === '?q=tag%3Asignup'").await;
+        wait_js(
+            driver,
+            "document.querySelectorAll('#messages li.row').length === 1",
+        )
+        .await;
+        // The sender on the message page too.
+        click(driver, By::Css("#messages li.row a.open")).await;
+        wait_js(
+            driver,
+            &format!("location.pathname === '/message/{tagged}'"),
+        )
+        .await;
+        click(driver, By::LinkText("all from them")).await;
+        wait_js(
+            driver,
+            "location.search === '?q=from%3Aalice%40example.com'",
+        )
+        .await;
+        assert_eq!(
+            texts(driver, "#messages li.row .subject").await,
+            ["welcome"]
+        );
+
+        // An invalid query says so, and nothing can act on it.
+        open_live(driver, &lb.url("/?q=is%3Astarred")).await;
+        assert_eq!(
+            js(
+                driver,
+                "document.querySelector('.notice.error').checkVisibility()"
+            )
+            .await,
+            json!(true)
+        );
+        assert_eq!(
+            js(driver, "document.getElementById('empty').checkVisibility()").await,
+            json!(false)
+        );
+        for action in ["read-all", "delete-all"] {
+            assert_eq!(
+                js(
+                    driver,
+                    &format!("document.querySelector('[data-action={action}]').disabled")
+                )
+                .await,
+                json!(true),
+                "{action}"
+            );
+        }
+        driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+        click(driver, By::Css("button.search-help-button")).await;
+        wait_js(
+            driver,
+            "document.getElementById('search-help').matches(':popover-open')",
+        )
+        .await;
+        screenshot(driver, "daily-search-help-phone").await;
+    })
+    .await;
+}

@@ -44,6 +44,15 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// A search term `field:value`, the value quoted when it has spaces.
+pub fn search_term(field: &str, value: &str) -> String {
+    if value.contains(char::is_whitespace) {
+        format!("{field}:\"{}\"", value.replace('"', ""))
+    } else {
+        format!("{field}:{value}")
+    }
+}
+
 /// `2026-11-22 10:00:00 UTC`.
 pub fn exact_time(ms: i64) -> String {
     let iso = timefmt::rfc3339_millis(ms);

@@ -73,6 +73,8 @@ pub struct Heading {
     pub read: bool,
     pub subject: String,
     pub from: String,
+    /// The search for all mail from this sender, if it has an address.
+    pub from_search: Option<String>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub bcc: Vec<String>,
@@ -370,6 +372,9 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         read: s.read,
         subject: format::shorten(&s.subject, MAX_VALUE_SHOWN),
         from: format::shorten(&format::address(&s.from), MAX_VALUE_SHOWN),
+        from_search: Some(s.from.address.trim())
+            .filter(|a| !a.is_empty() && a.len() <= MAX_VALUE_SHOWN)
+            .map(|a| format::search_term("from", a)),
         to: addresses(&s.to),
         cc: addresses(&s.cc),
         bcc: addresses(&s.bcc),
