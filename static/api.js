@@ -34,6 +34,11 @@ export function listPage(query, start, limit, inbox) {
   return call('GET', at(`api/v1/messages?${params}`));
 }
 
+/** How many messages are unread, in every inbox. */
+export async function unreadCount() {
+  return (await call('GET', at('api/v1/messages?limit=1'))).unread;
+}
+
 export function setRead(ids, read) {
   return call('PUT', at('api/v1/messages'), { IDs: ids, Read: read });
 }

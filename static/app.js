@@ -7,6 +7,7 @@ import { Inbox } from './inbox.js';
 import { installKeys } from './keys.js';
 import { connect } from './live.js';
 import { MessagePage } from './message.js';
+import { installBell, notifyNew } from './notify.js';
 import { Unread } from './unread.js';
 
 document.documentElement.classList.add('js');
@@ -32,10 +33,19 @@ document.getElementById('lift-chaos').addEventListener('click', () => {
 
 connect({
   inbox: body.dataset.inbox || '',
-  onEvent: (event) => (event.Type === 'chaos' ? showChaos(event.Data) : page?.onEvent(event)),
+  onEvent: (event) => {
+    if (event.Type === 'chaos') return showChaos(event.Data);
+    if (event.Type === 'new') notifyNew(event.Data);
+    return page?.onEvent(event);
+  },
   // Also on the first connection: mail may have arrived since the page was
-  // rendered.
-  onConnected: () => page?.resync(),
+  // rendered. The unread count is asked for too: a change made before the
+  // connection was up (this page marking its message read) sent its
+  // `stats` event to no one.
+  onConnected: () => {
+    page?.resync();
+    api.unreadCount().then((count) => unread.set(count)).catch(() => {});
+  },
   onState: (state, retryInMs) => {
     status.dataset.state = state;
     statusLabel.textContent = state === 'offline'
@@ -45,5 +55,6 @@ connect({
 });
 
 installKeys(page);
+installBell();
 refreshTimes();
 setInterval(refreshTimes, 30000);

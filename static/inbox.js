@@ -181,7 +181,10 @@ export class Inbox {
   prepend(summaries, count) {
     const fragment = document.createDocumentFragment();
     for (let i = summaries.length - 1; i >= 0; i -= 1) {
-      if (!this.row(summaries[i].ID)) fragment.append(this.buildRow(summaries[i]));
+      if (this.row(summaries[i].ID)) continue;
+      const row = this.buildRow(summaries[i]);
+      row.classList.add('arrived'); // a short highlight (style.css)
+      fragment.append(row);
     }
     // Rows already shown came with a reload that counted them.
     this.matched += count - summaries.length + fragment.children.length;

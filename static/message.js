@@ -6,6 +6,7 @@ import {
   at, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
 } from './root.js';
 import * as api from './api.js';
+import { showNewMail } from './notify.js';
 
 export class MessagePage {
   constructor(article, unread) {
@@ -88,6 +89,7 @@ export class MessagePage {
 
   onEvent({ Type, Data }) {
     if (Type === 'stats') this.unread.set(Data.Unread);
+    if (Type === 'new') showNewMail(Data);
     if ((Type === 'delete' && Data.ID === this.id) || Type === 'truncate') this.showGone();
     if (Type === 'prune' || Type === 'resync') this.checkExists();
     if (Type === 'relay' && Data.ID === this.id) this.refreshRelay();

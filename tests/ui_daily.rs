@@ -445,3 +445,87 @@ async fn search_help_clear_clickable_filters_and_invalid_queries() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn new_mail_is_noticed_and_the_count_is_right_after_a_reconnect() {
+    let lb = Letterbox::start();
+    let first = lb.send_simple("first").await;
+    browser::run(async |driver| {
+        // The count: the page marks its message read while the live
+        // connection cannot come up; once it does, the badge is right.
+        // Every WebSocket fails until the test lets them through (for the
+        // rest of the session).
+        driver
+            .cdp()
+            .send_raw(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": "{ const Real = WebSocket; window.WebSocket = function (url) { \
+                    if (sessionStorage.allowSockets) return new Real(url); \
+                    const fake = new EventTarget(); \
+                    setTimeout(() => fake.dispatchEvent(new Event('close'))); return fake; }; }"}),
+            )
+            .await
+            .unwrap();
+        driver.goto(&lb.url(&format!("/message/{first}"))).await.unwrap();
+        wait_js(driver, "document.getElementById('status').dataset.state === 'offline'").await;
+        browser::wait_until("the message to be read", async || {
+            lb.message(&first).await["Read"] == true
+        })
+        .await;
+        assert_eq!(js(driver, "document.getElementById('unread-count').textContent").await, json!("1"));
+        // Let it connect now (`online` cuts the wait before the next try).
+        js(driver, "(sessionStorage.allowSockets = '1', dispatchEvent(new Event('online')), 1)").await;
+        wait_js(driver, "document.getElementById('status').dataset.state === 'live'").await;
+        wait_js(driver, "document.getElementById('unread-count').textContent === '0'").await;
+
+        // While reading, new mail shows as a notice that opens it.
+        let second = lb.send_simple("second").await;
+        wait_js(driver, "!document.getElementById('new-mail').hidden").await;
+        assert_eq!(
+            js(driver, "document.querySelector('#new-mail a').textContent").await,
+            json!("New: second")
+        );
+        screenshot(driver, "daily-new-mail").await;
+        click(driver, By::Css("#new-mail a")).await;
+        on_message(driver, &second).await;
+
+        // In the list, a new row is highlighted for a moment.
+        open_live(driver, &lb.url("/")).await;
+        let third = lb.send_simple("third").await;
+        wait_js(driver, &format!("!!document.querySelector(\"li.row[data-id='{third}']\")")).await;
+        assert_eq!(
+            js(driver, &format!("document.querySelector(\"li.row[data-id='{third}']\").classList.contains('arrived')")).await,
+            json!(true)
+        );
+        assert_eq!(
+            js(driver, &format!("getComputedStyle(document.querySelector(\"li.row[data-id='{third}']\")).animationName")).await,
+            json!("arrived")
+        );
+
+        // Desktop notifications: asked for on a click only, then shown for
+        // mail arriving while the page is not in front.
+        driver
+            .cdp()
+            .send_raw("Browser.grantPermissions", json!({"permissions": ["notifications"]}))
+            .await
+            .unwrap();
+        js(
+            driver,
+            "(window.__notes = [], window.Notification = Object.assign(function (title, options) { \
+               __notes.push([title, options.body]); this.addEventListener = () => {}; }, \
+               { permission: 'granted', requestPermission: async () => 'granted' }), \
+             document.hasFocus = () => false, 1)",
+        )
+        .await;
+        assert_eq!(js(driver, "document.getElementById('notify-toggle').getAttribute('aria-pressed')").await, json!("false"));
+        lb.send_simple("unnoticed").await;
+        wait_js(driver, "[...document.querySelectorAll('#messages .subject')].some(e => e.textContent === 'unnoticed')").await;
+        assert_eq!(js(driver, "__notes.length").await, json!(0), "not before the click");
+        click(driver, By::Id("notify-toggle")).await;
+        wait_js(driver, "document.getElementById('notify-toggle').getAttribute('aria-pressed') === 'true'").await;
+        lb.send_simple("noticed").await;
+        wait_js(driver, "__notes.length === 1").await;
+        assert_eq!(js(driver, "__notes[0]").await, json!(["noticed", "From Sender"]));
+    })
+    .await;
+}

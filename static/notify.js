@@ -1,0 +1,70 @@
+// Noticing new mail while looking at something else: a "New: subject"
+// notice on message pages, and desktop notifications, which are asked for
+// only when the user clicks the bell (and remembered in this browser).
+
+import { at } from './root.js';
+import { shorten } from './format.js';
+
+const ENABLED_KEY = 'letterbox:notifications';
+
+function enabled() {
+  try {
+    return localStorage.getItem(ENABLED_KEY) === 'on' && window.Notification?.permission === 'granted';
+  } catch {
+    return false;
+  }
+}
+
+function messageHref(id) {
+  return at(`message/${encodeURIComponent(id)}`);
+}
+
+/** The bell in the header: turns desktop notifications on and off. */
+export function installBell() {
+  const bell = document.getElementById('notify-toggle');
+  if (!bell) return;
+  if (!window.Notification) {
+    bell.hidden = true;
+    return;
+  }
+  const show = () => bell.setAttribute('aria-pressed', String(enabled()));
+  show();
+  bell.addEventListener('click', async () => {
+    try {
+      if (enabled()) {
+        localStorage.setItem(ENABLED_KEY, 'off');
+      } else if ((await window.Notification.requestPermission()) === 'granted') {
+        localStorage.setItem(ENABLED_KEY, 'on');
+      }
+    } catch {
+      // Storage disabled: notifications stay off.
+    }
+    show();
+  });
+}
+
+/** A desktop notification for a new message, while the page is not in
+ *  front; clicking it opens the message here. */
+export function notifyNew(summary) {
+  if (!enabled() || (document.hasFocus() && document.visibilityState === 'visible')) return;
+  const from = summary.From?.Name || summary.From?.Address || '';
+  const note = new window.Notification(shorten(summary.Subject || '(no subject)'), {
+    body: shorten(from ? `From ${from}` : ''),
+    tag: `letterbox-${summary.ID}`,
+  });
+  note.addEventListener('click', () => {
+    window.focus();
+    location.href = messageHref(summary.ID);
+  });
+}
+
+/** The "New: subject" notice: opens the newest message that arrived. */
+export function showNewMail(summary) {
+  const notice = document.getElementById('new-mail');
+  if (!notice) return;
+  const link = notice.querySelector('a');
+  link.href = messageHref(summary.ID);
+  link.textContent = `New: ${shorten(summary.Subject || '(no subject)')}`;
+  notice.hidden = false;
+  notice.querySelector('button').onclick = () => { notice.hidden = true; };
+}
