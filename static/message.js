@@ -23,6 +23,7 @@ export class MessagePage {
     this.setUpNeighbours();
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
+    article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
     article.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
@@ -39,6 +40,16 @@ export class MessagePage {
       api.setRead([this.id], true)
         .then(() => { article.dataset.read = 'true'; })
         .catch((error) => console.warn('marking read failed', error));
+    }
+  }
+
+  /** Copies the HTML source shown (the line numbers are not text). */
+  async copySource(button) {
+    try {
+      await navigator.clipboard.writeText(this.article.querySelector('#source').textContent);
+      button.textContent = 'Copied';
+    } catch (error) {
+      button.textContent = `Copy failed: ${error.message}`;
     }
   }
 

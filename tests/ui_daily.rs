@@ -529,3 +529,59 @@ async fn new_mail_is_noticed_and_the_count_is_right_after_a_reconnect() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_html_source_tab_shows_the_decoded_source_highlighted_and_copies_it() {
+    let lb = Letterbox::start();
+    // Quoted-printable, so the tab must decode it.
+    let id = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"Subject: source\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+<p class=3D\"x\">Caf=C3=A9 &amp; <script>alert(1)</script></p>\r\n<!-- note -->\r\n\
+--b\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\n%PDF\r\n--b--\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{id}"))).await;
+        press(driver, "2").await;
+        wait_js(driver, "location.pathname.endsWith('/source')").await;
+        wait_js(driver, "document.getElementById('status')?.dataset.state === 'live'").await;
+        assert_eq!(
+            js(driver, "document.getElementById('source').textContent").await,
+            json!("<p class=\"x\">Café &amp; <script>alert(1)</script></p>\n<!-- note -->\n")
+        );
+        assert_eq!(texts(driver, "#source .hl-tag").await[..2], ["<p", ">"]);
+        assert_eq!(texts(driver, "#source .hl-attr").await, ["class"]);
+        assert_eq!(texts(driver, "#source .hl-value").await, ["\"x\""]);
+        assert_eq!(texts(driver, "#source .hl-comment").await, ["<!-- note -->"]);
+        // Line numbers, which are not part of the text.
+        assert_eq!(
+            js(driver, "getComputedStyle(document.querySelector('#source .ln:nth-child(2)'), '::before').content").await,
+            json!("counter(ln)")
+        );
+        driver
+            .cdp()
+            .send_raw(
+                "Browser.grantPermissions",
+                json!({"permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]}),
+            )
+            .await
+            .unwrap();
+        click(driver, By::Id("copy-source")).await;
+        wait_js(driver, "document.getElementById('copy-source').textContent === 'Copied'").await;
+        assert_eq!(
+            js(driver, "document.getElementById('copy-source').textContent").await,
+            json!("Copied")
+        );
+        screenshot(driver, "daily-html-source").await;
+        // A part that only downloads says so.
+        click(driver, By::LinkText("MIME parts")).await;
+        wait_js(driver, "location.pathname.endsWith('/parts')").await;
+        let links = texts(driver, "table.parts td.links").await;
+        assert_eq!(links[1..], ["Download", "Download"], "HTML and PDF download");
+    })
+    .await;
+}

@@ -152,7 +152,6 @@ async fn every_ui_route_keeps_its_window_and_resources_to_itself() {
         "/".to_string(),
         "/?q=subject:h".to_string(),
         "/?q=is:starred".to_string(),
-        "/?start=1000".to_string(),
         "/?inbox=default".to_string(),
         "/?inbox=nosuch".to_string(),
         format!("/message/{id}"),
@@ -161,7 +160,9 @@ async fn every_ui_route_keeps_its_window_and_resources_to_itself() {
         format!("/message/{id}/nope"),
         "/message/01HZZZZZZZZZZZZZZZZZZZZZZZ".to_string(),
     ];
-    for tab in ["html", "text", "headers", "parts", "raw", "envelope"] {
+    for tab in [
+        "html", "source", "text", "headers", "parts", "raw", "envelope",
+    ] {
         pages.push(format!("/message/{id}/{tab}"));
     }
     let client = reqwest::Client::builder()
@@ -204,6 +205,7 @@ async fn every_ui_route_keeps_its_window_and_resources_to_itself() {
     }
     // The rest: the message's own documents, redirects, assets and the API.
     let others = [
+        "/?start=1000".to_string(), // past the end: a redirect
         format!("/view/{id}"),
         "/view/latest".to_string(),
         format!("/view/{id}.html"),

@@ -35,8 +35,9 @@ const MAX_ATTACHMENTS_SHOWN: usize = 100;
 const MAX_ADDRESSES_SHOWN: usize = 100;
 const MAX_VALUE_SHOWN: usize = 4096;
 
-const TABS: [(&str, &str); 6] = [
+const TABS: [(&str, &str); 7] = [
     ("html", "HTML"),
+    ("source", "HTML source"),
     ("text", "Text"),
     ("headers", "Headers"),
     ("parts", "MIME parts"),
@@ -142,6 +143,8 @@ pub struct PartRow {
     pub size: String,
     /// Open/download link; `None` for multipart containers.
     pub href: Option<String>,
+    /// The browser shows it (else its link only downloads).
+    pub opens: bool,
     /// For an attached message: its subject and sender.
     pub enclosed: Option<String>,
 }
@@ -158,8 +161,18 @@ pub struct RawTab {
     pub shown: String,
 }
 
+/// The HTML body's source, highlighted, cut at [`MAX_TEXT_SHOWN`].
+pub struct SourceTab {
+    pub lines: Vec<Vec<super::source::Token>>,
+    /// How much is shown, when the source is cut.
+    pub cut_at: Option<String>,
+    /// The HTML part's download.
+    pub download: String,
+}
+
 pub enum TabBody {
     Html(HtmlTab),
+    Source(Option<SourceTab>),
     Text(Option<TextTab>),
     Headers(Result<HeadersTab, String>),
     Parts(PartsTab),
@@ -317,6 +330,17 @@ async fn show(
     let id = &message.summary.id;
     let body = match tab {
         "html" => TabBody::Html(html_tab(id, has_html, &params)),
+        "source" => TabBody::Source(message.parts.iter().find(|p| p.role == PartRole::Html).map(
+            |p| {
+                let html = part_text(&raw, p);
+                let (shown, cut) = format::cut(&html, MAX_TEXT_SHOWN);
+                SourceTab {
+                    lines: super::source::highlight(shown),
+                    cut_at: cut.then(|| format::size(shown.len() as u64)),
+                    download: format!("{}?dl=1", part_url(id, &p.part_id)),
+                }
+            },
+        )),
         "text" => TabBody::Text(
             message
                 .parts
@@ -581,6 +605,7 @@ fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
             format::size(part.size)
         },
         href: (part.role != PartRole::Container).then(|| part_url(id, &part.part_id)),
+        opens: renders_passively(&part.content_type),
         enclosed,
     }
 }

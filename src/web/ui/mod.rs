@@ -5,6 +5,7 @@
 mod format;
 mod inbox;
 mod message;
+mod source;
 mod view;
 
 use askama::Template;
