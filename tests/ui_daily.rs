@@ -585,3 +585,41 @@ async fn the_html_source_tab_shows_the_decoded_source_highlighted_and_copies_it(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_message_on_a_phone_starts_on_the_first_screen_with_every_tab_in_view() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "app@example.com",
+            &["bob@example.com"],
+            b"From: App <app@example.com>\r\nTo: Bob <bob@example.com>\r\nCc: carol@example.com\r\n\
+Subject: Your order has shipped and is on its way to you\r\nDate: Tue, 01 Jul 2025 10:00:00 +0000\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/html\r\n\r\n<h1>Shipped</h1>\r\n\
+--b\r\nContent-Type: text/csv; name=a.csv\r\nContent-Disposition: attachment; filename=a.csv\r\n\r\na\r\n\
+--b\r\nContent-Type: text/csv; name=b.csv\r\nContent-Disposition: attachment; filename=b.csv\r\n\r\nb\r\n--b--\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+        open_live(driver, &lb.url(&format!("/message/{id}"))).await;
+        screenshot(driver, "daily-message-phone").await;
+        let width = js(driver, "innerWidth").await.as_f64().unwrap();
+        let height = js(driver, "innerHeight").await.as_f64().unwrap();
+        let top = js(driver, "document.getElementById('html-body').getBoundingClientRect().top").await;
+        assert!(top.as_f64().unwrap() < height * 0.75, "the body starts at {top} of {height}");
+        // Every tab fits, the current one included.
+        let right = js(driver, "Math.max(...[...document.querySelectorAll('nav.tabs a')].map(a => a.getBoundingClientRect().right))").await;
+        assert!(right.as_f64().unwrap() <= width, "tabs end at {right} of {width}");
+        // No width buttons where they make no sense.
+        assert_eq!(js(driver, "document.querySelector('.widths').checkVisibility()").await, json!(false));
+        click(driver, By::LinkText("Envelope")).await;
+        wait_js(driver, "location.pathname.endsWith('/envelope')").await;
+        assert_eq!(
+            js(driver, "document.querySelector('nav.tabs a[aria-current=page]').getBoundingClientRect().right <= innerWidth").await,
+            json!(true)
+        );
+    })
+    .await;
+}
