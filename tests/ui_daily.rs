@@ -623,3 +623,29 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n\
     })
     .await;
 }
+
+#[tokio::test]
+async fn blind_copies_show_in_the_header_and_are_marked_in_the_envelope() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "app@example.com",
+            &["bob@example.com", "Hidden@Example.com"],
+            b"To: Bob <bob@example.com>\r\nSubject: bcc\r\n\r\nhi\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{id}"))).await;
+        let names = texts(driver, "dl.fields dt").await;
+        let values = texts(driver, "dl.fields dd").await;
+        let bcc = names.iter().position(|n| n == "Bcc").expect("a Bcc row");
+        assert_eq!(values[bcc], "hidden@example.com (envelope only)");
+        click(driver, By::LinkText("Envelope")).await;
+        wait_js(driver, "location.pathname.endsWith('/envelope')").await;
+        assert_eq!(
+            texts(driver, "dl.envelope ul.plain li").await,
+            ["bob@example.com", "Hidden@Example.com Bcc"]
+        );
+    })
+    .await;
+}

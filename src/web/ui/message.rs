@@ -79,6 +79,9 @@ pub struct Heading {
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub bcc: Vec<String>,
+    /// Envelope recipients named in no To, Cc or Bcc header: blind copies
+    /// the message itself does not show (lower-cased).
+    pub blind: Vec<String>,
     pub reply_to: Vec<String>,
     pub tags: Vec<String>,
     /// The `Date:` header.
@@ -268,6 +271,14 @@ struct MessagePage {
     body: TabBody,
 }
 
+impl Heading {
+    /// Whether an envelope recipient is a blind copy (see `blind`).
+    fn is_blind(&self, rcpt: &impl std::fmt::Display) -> bool {
+        let rcpt = rcpt.to_string().trim().to_ascii_lowercase();
+        self.blind.contains(&rcpt)
+    }
+}
+
 impl MessagePage {
     fn page_title(&self) -> &str {
         if self.m.subject.is_empty() {
@@ -388,6 +399,26 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         shown
     };
     let now = timefmt::now_millis();
+    let named: HashSet<String> =
+        s.to.iter()
+            .chain(&s.cc)
+            .chain(&s.bcc)
+            .map(|a| a.address.trim().to_ascii_lowercase())
+            .collect();
+    let blind: Vec<String> = message
+        .envelope
+        .rcpt_to
+        .iter()
+        .map(|r| r.to_string().trim().to_ascii_lowercase())
+        .filter(|r| !named.contains(r))
+        .collect();
+    let mut bcc = addresses(&s.bcc);
+    bcc.extend(
+        blind
+            .iter()
+            .take(MAX_ADDRESSES_SHOWN)
+            .map(|r| format!("{} (envelope only)", format::shorten(r, MAX_VALUE_SHOWN))),
+    );
     let mut attachments = attachments(&s.id, &message.parts, raw);
     let more_attachments = attachments.len().saturating_sub(MAX_ATTACHMENTS_SHOWN);
     attachments.truncate(MAX_ATTACHMENTS_SHOWN);
@@ -401,7 +432,8 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
             .map(|a| format::search_term("from", a)),
         to: addresses(&s.to),
         cc: addresses(&s.cc),
-        bcc: addresses(&s.bcc),
+        bcc,
+        blind,
         reply_to: addresses(&s.reply_to),
         tags: s.tags.clone(),
         date: message.date.map(|secs| format::exact_time(secs * 1000)),
