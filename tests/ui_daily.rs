@@ -649,3 +649,36 @@ async fn blind_copies_show_in_the_header_and_are_marked_in_the_envelope() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn load_remote_content_is_offered_only_when_there_is_some() {
+    let lb = Letterbox::start();
+    let html = |body: &str| {
+        format!("Subject: r\r\nContent-Type: text/html\r\n\r\n{body}\r\n").into_bytes()
+    };
+    let local = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            &html("<p><a href=\"https://example.com/\">a link</a></p>"),
+        )
+        .await;
+    let remote = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            &html("<img src=\"https://tracker.example/p.gif\">"),
+        )
+        .await;
+    let page = async |id: &str| {
+        lb.get(&format!("/message/{id}"))
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let local = page(&local).await;
+    assert!(!local.contains("Load remote content"));
+    assert!(local.contains("No remote content."));
+    assert!(page(&remote).await.contains("Load remote content"));
+}

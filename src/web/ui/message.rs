@@ -109,6 +109,9 @@ pub struct HtmlTab {
     pub widths: Vec<Toggle>,
     pub remote: bool,
     pub remote_toggle: String,
+    /// The HTML loads something from other servers: only then is there
+    /// remote content to load.
+    pub has_remote: bool,
 }
 
 pub struct HeaderRow {
@@ -340,7 +343,14 @@ async fn show(
     let tab = tab.unwrap_or(if has_html { "html" } else { "text" });
     let id = &message.summary.id;
     let body = match tab {
-        "html" => TabBody::Html(html_tab(id, has_html, &params)),
+        "html" => {
+            let has_remote = message
+                .parts
+                .iter()
+                .find(|p| p.role == PartRole::Html)
+                .is_some_and(|p| super::source::has_remote_content(&part_text(&raw, p)));
+            TabBody::Html(html_tab(id, has_html, has_remote, &params))
+        }
         "source" => TabBody::Source(message.parts.iter().find(|p| p.role == PartRole::Html).map(
             |p| {
                 let html = part_text(&raw, p);
@@ -502,7 +512,7 @@ pub fn part_url(id: &str, part_id: &str) -> String {
     format!("{}api/v1/message/{id}/part/{part_id}", webroot())
 }
 
-fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
+fn html_tab(id: &str, has_html: bool, has_remote: bool, params: &Params) -> HtmlTab {
     let flag = |name: &str| params.get(name).is_some_and(|v| v == "1");
     let remote = flag("remote");
     let width = params
@@ -532,6 +542,7 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
             .collect(),
         remote,
         remote_toggle: href(width, !remote),
+        has_remote,
     }
 }
 

@@ -1,6 +1,7 @@
-//! The HTML source tab's highlighting: the body's HTML split into lines of
-//! tokens (tag, attribute, value, comment, text) for the template to wrap
-//! in classes. Everything stays text; the template escapes it.
+//! Looking at a message's HTML as source: highlighting for the HTML source
+//! tab (lines of tokens: tag, attribute, value, comment, text, for the
+//! template to wrap in classes; everything stays text, the template
+//! escapes it), and whether it loads remote content.
 
 /// One run of source text and its class (`""` for plain text).
 pub struct Token {
@@ -97,6 +98,44 @@ fn tag<'a>(text: &'a str, out: &mut Vec<(&'static str, &'a str)>) -> &'a str {
     }
 }
 
+/// Whether the HTML loads anything from other servers: an image, style,
+/// font or media source, a background, a stylesheet link or an `@import`
+/// whose URL is `http:`, `https:` or `//`. (Links to click are not.)
+pub fn has_remote_content(html: &str) -> bool {
+    const LOADERS: [&str; 8] = [
+        "src=",
+        "srcset=",
+        "background=",
+        "poster=",
+        "url(",
+        "@import",
+        "<link",
+        "data=",
+    ];
+    let lower = html.to_ascii_lowercase();
+    LOADERS.iter().any(|loader| {
+        lower.match_indices(loader).any(|(at, _)| {
+            let after = &lower[at + loader.len()..];
+            // A `<link>`'s URL is in its href, within the tag.
+            let after = match *loader {
+                "<link" => {
+                    let tag = &after[..after.find('>').unwrap_or(after.len())];
+                    match tag.find("href=") {
+                        Some(href) => &tag[href + 5..],
+                        None => return false,
+                    }
+                }
+                _ => after,
+            };
+            let value =
+                after.trim_start_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+            ["http:", "https:", "//"]
+                .iter()
+                .any(|scheme| value.starts_with(scheme))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +162,30 @@ mod tests {
                 ""
             ]
         );
+    }
+
+    #[test]
+    fn remote_content_is_what_loads_by_itself() {
+        for remote in [
+            "<img src=\"https://t.example/p.gif\">",
+            "<img SRC='//cdn.example/x.png'>",
+            "<div style=\"background: url( http://x.example/a.png)\">",
+            "<td background=\"http://x.example/bg.png\">",
+            "<link rel=stylesheet href=\"https://x.example/a.css\">",
+            "<style>@import 'https://x.example/a.css';</style>",
+            "<img srcset=\"https://x.example/a.png 2x\">",
+        ] {
+            assert!(has_remote_content(remote), "{remote}");
+        }
+        for local in [
+            "<a href=\"https://example.com\">link</a>",
+            "<img src=\"/view/X/part/2\">",
+            "<img src=\"data:image/png;base64,AAAA\">",
+            "<p>see https://example.com</p>",
+            "<link rel=icon>",
+        ] {
+            assert!(!has_remote_content(local), "{local}");
+        }
     }
 
     #[test]
