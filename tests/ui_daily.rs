@@ -682,3 +682,48 @@ async fn load_remote_content_is_offered_only_when_there_is_some() {
     assert!(local.contains("No remote content."));
     assert!(page(&remote).await.contains("Load remote content"));
 }
+
+#[tokio::test]
+async fn list_unsubscribe_targets_and_one_click_are_shown() {
+    let lb = Letterbox::start();
+    let one_click = lb
+        .send_raw(
+            "news@example.com",
+            &["b@example.com"],
+            b"Subject: news\r\nList-Unsubscribe: <mailto:leave@example.com?subject=unsub>,\r\n <https://example.com/u?id=1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nhi\r\n",
+        )
+        .await;
+    let plain = lb
+        .send_raw(
+            "news@example.com",
+            &["b@example.com"],
+            b"Subject: news\r\nList-Unsubscribe: <javascript:alert(1)>, <https://example.com/u>\r\n\r\nhi\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{one_click}"))).await;
+        assert_eq!(
+            texts(driver, "dd.unsubscribe a").await,
+            [
+                "mailto:leave@example.com?subject=unsub",
+                "https://example.com/u?id=1"
+            ]
+        );
+        assert_eq!(
+            texts(driver, "dd.unsubscribe .one-click").await,
+            ["one-click"]
+        );
+        open_live(driver, &lb.url(&format!("/message/{plain}"))).await;
+        // Only web and mail targets are links.
+        assert_eq!(
+            texts(driver, "dd.unsubscribe a").await,
+            ["https://example.com/u"]
+        );
+        assert_eq!(
+            texts(driver, "dd.unsubscribe code").await,
+            ["javascript:alert(1)"]
+        );
+        assert!(texts(driver, "dd.unsubscribe .one-click").await.is_empty());
+    })
+    .await;
+}

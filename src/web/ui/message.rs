@@ -90,10 +90,53 @@ pub struct Heading {
     pub received_relative: String,
     pub created: String,
     pub size: String,
+    /// The `List-Unsubscribe` targets, and whether one-click (RFC 8058) is
+    /// declared.
+    pub unsubscribe: Option<Unsubscribe>,
     pub attachments: Vec<AttachmentView>,
     /// Attachments beyond those listed.
     pub more_attachments: usize,
     pub problems: Vec<String>,
+}
+
+pub struct Unsubscribe {
+    /// `mailto:` and `https:` URIs, in the header's order.
+    pub targets: Vec<String>,
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` with an https
+    /// target: a client may unsubscribe with one POST.
+    pub one_click: bool,
+}
+
+/// The message's `List-Unsubscribe` header (RFC 2369) and RFC 8058's
+/// one-click declaration, from its top-level header.
+fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
+    let (headers, _) = mailparse::parse_headers(raw).ok()?;
+    let value = headers.get_first_value("List-Unsubscribe")?;
+    let targets: Vec<String> = value
+        .split('<')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(uri, _)| uri.trim()))
+        .filter(|uri| !uri.is_empty())
+        .take(MAX_ADDRESSES_SHOWN)
+        .map(|uri| format::shorten(uri, MAX_VALUE_SHOWN))
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    let one_click = headers
+        .get_first_value("List-Unsubscribe-Post")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
+        && targets.iter().any(|t| {
+            t.get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        });
+    Some(Unsubscribe { targets, one_click })
+}
+
+/// Whether a URI may be a link on our page: only these schemes.
+fn is_web_or_mail(uri: &str) -> bool {
+    let lower = uri.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
 }
 
 pub struct Toggle {
@@ -275,6 +318,10 @@ struct MessagePage {
 }
 
 impl Heading {
+    fn links_to(&self, uri: &str) -> bool {
+        is_web_or_mail(uri)
+    }
+
     /// Whether an envelope recipient is a blind copy (see `blind`).
     fn is_blind(&self, rcpt: &impl std::fmt::Display) -> bool {
         let rcpt = rcpt.to_string().trim().to_ascii_lowercase();
@@ -451,6 +498,7 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         received_relative: format::relative_time(message.received_at_ms, now),
         created: s.created.clone(),
         size: format::size(s.size),
+        unsubscribe: unsubscribe(raw),
         attachments,
         more_attachments,
         problems: message.problems.clone(),
