@@ -7,7 +7,7 @@ import { Inbox } from './inbox.js';
 import { installKeys } from './keys.js';
 import { connect } from './live.js';
 import { MessagePage } from './message.js';
-import { installBell, notifyNew } from './notify.js';
+import { installBell, notifyNew, reportFailure } from './notify.js';
 import { Unread } from './unread.js';
 
 document.documentElement.classList.add('js');
@@ -28,10 +28,31 @@ function showChaos({ Active, Rules }) {
   chaosBanner.querySelector('.rules').textContent = Rules ?? '';
 }
 document.getElementById('lift-chaos').addEventListener('click', () => {
-  api.liftChaos().catch((error) => alert(`That did not work: ${error.message}`));
+  api.liftChaos().catch((error) => reportFailure('Turning the chaos rules off', error));
 });
 
-connect({
+// Offline: the label counts down to the next attempt, which "retry now"
+// starts at once.
+const retryButton = document.getElementById('retry-now');
+let countdown = null;
+function showState(state, retryInMs) {
+  clearInterval(countdown);
+  status.dataset.state = state;
+  retryButton.hidden = state !== 'offline';
+  if (state !== 'offline') {
+    statusLabel.textContent = state;
+    return;
+  }
+  const retryAt = Date.now() + retryInMs;
+  const tick = () => {
+    const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+    statusLabel.textContent = `offline, retrying in ${seconds} s`;
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+
+const retryNow = connect({
   inbox: body.dataset.inbox || '',
   onEvent: (event) => {
     if (event.Type === 'chaos') return showChaos(event.Data);
@@ -46,13 +67,9 @@ connect({
     page?.resync();
     api.unreadCount().then((count) => unread.set(count)).catch(() => {});
   },
-  onState: (state, retryInMs) => {
-    status.dataset.state = state;
-    statusLabel.textContent = state === 'offline'
-      ? `offline, retrying in ${Math.ceil(retryInMs / 1000)} s`
-      : state;
-  },
+  onState: showState,
 });
+retryButton.addEventListener('click', () => retryNow());
 
 installKeys(page);
 installBell();

@@ -9,6 +9,7 @@ import {
   at, leftMessage, listHref, rememberList, rememberRows,
 } from './root.js';
 import * as api from './api.js';
+import { reportFailure } from './notify.js';
 import { formatSize, fullAddress, shortAddress, shorten, showTime } from './format.js';
 
 /** More deletions than this in one frame reload the page's rows instead. */
@@ -421,7 +422,7 @@ export class Inbox {
         this.schedule();
       }
     } catch (error) {
-      alert(`That did not work: ${error.message}`);
+      reportFailure(ACTION_NAMES[action] ?? 'That', error);
     }
   }
 
@@ -522,3 +523,9 @@ function pageLinks(query, inbox, start, matched, pageSize) {
   }
   return links;
 }
+
+/** What each action is called when it fails. */
+const ACTION_NAMES = {
+  read: 'Marking read', unread: 'Marking unread', delete: 'Deleting', 'delete-all': 'Deleting all',
+  'read-all': 'Marking all read', next: 'Opening the next message', previous: 'Opening the previous message',
+};

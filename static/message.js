@@ -6,7 +6,7 @@ import {
   at, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
 } from './root.js';
 import * as api from './api.js';
-import { showNewMail } from './notify.js';
+import { reportFailure, showNewMail } from './notify.js';
 
 export class MessagePage {
   constructor(article, unread) {
@@ -143,7 +143,7 @@ export class MessagePage {
         this.article.querySelector('[data-action=unread]').hidden = false;
       }
     } catch (error) {
-      alert(`That did not work: ${error.message}`);
+      reportFailure(ACTION_NAMES[action] ?? 'That', error);
     }
   }
 
@@ -229,3 +229,9 @@ function releaseItem(release) {
   item.append(attempts);
   return item;
 }
+
+/** What each action is called when it fails. */
+const ACTION_NAMES = {
+  read: 'Marking read', unread: 'Marking unread', delete: 'Deleting', 'delete-all': 'Deleting all',
+  'read-all': 'Marking all read', next: 'Opening the next message', previous: 'Opening the previous message',
+};

@@ -68,3 +68,16 @@ export function showNewMail(summary) {
   notice.hidden = false;
   notice.querySelector('button').onclick = () => { notice.hidden = true; };
 }
+
+/** Says on the page (not in a browser alert) that an action failed, and
+ *  why: offline, or the server's answer. */
+export function reportFailure(what, error) {
+  const notice = document.getElementById('action-error');
+  if (!notice) return;
+  const offline = document.getElementById('status')?.dataset.state === 'offline';
+  notice.querySelector('.text').textContent = offline
+    ? `${what} did not work: Letterbox cannot be reached (offline). Nothing was changed.`
+    : `${what} did not work: ${error.message}`;
+  notice.hidden = false;
+  notice.querySelector('button').onclick = () => { notice.hidden = true; };
+}

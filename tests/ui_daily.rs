@@ -727,3 +727,56 @@ async fn list_unsubscribe_targets_and_one_click_are_shown() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn offline_counts_down_retries_on_demand_and_failures_say_why() {
+    let lb = Letterbox::start();
+    let id = lb.send_simple("one").await;
+    browser::run(async |driver| {
+        // Every WebSocket fails until the test lets them through.
+        driver
+            .cdp()
+            .send_raw(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": "{ const Real = WebSocket; window.WebSocket = function (url) { \
+                    if (sessionStorage.allowSockets) return new Real(url); \
+                    const fake = new EventTarget(); \
+                    setTimeout(() => fake.dispatchEvent(new Event('close'))); return fake; }; }"}),
+            )
+            .await
+            .unwrap();
+        driver.goto(&lb.url("/")).await.unwrap();
+        // Offline, shown with a countdown that moves, and "retry now".
+        browser::wait_until("a countdown of several seconds", async || {
+            js(driver, "document.querySelector('#status .label').textContent")
+                .await
+                .as_str()
+                .and_then(|t| t.strip_prefix("offline, retrying in ")?.strip_suffix(" s")?.parse::<u32>().ok())
+                .is_some_and(|s| s >= 2)
+        })
+        .await;
+        let first = js(driver, "document.querySelector('#status .label').textContent").await;
+        wait_js(driver, &format!("document.querySelector('#status .label').textContent !== {first}")).await;
+        assert_eq!(js(driver, "document.getElementById('retry-now').checkVisibility()").await, json!(true));
+        screenshot(driver, "daily-offline").await;
+
+        // An action that cannot reach the server says so on the page.
+        browser::block_urls(driver, &["*/api/v1/messages*"]).await;
+        click(driver, By::Css(format!("li.row[data-id='{id}'] input.select"))).await;
+        click(driver, By::Css("button[data-action=read]")).await;
+        wait_js(driver, "!document.getElementById('action-error').hidden").await;
+        assert_eq!(
+            js(driver, "document.querySelector('#action-error .text').textContent").await,
+            json!("Marking read did not work: Letterbox cannot be reached (offline). Nothing was changed.")
+        );
+        assert!(driver.get_alert_text().await.is_err(), "no browser alert");
+        browser::block_urls(driver, &[]).await;
+
+        // Retry now: live at once, whatever the countdown says.
+        js(driver, "(sessionStorage.allowSockets = '1', 1)").await;
+        click(driver, By::Id("retry-now")).await;
+        wait_js(driver, "document.getElementById('status').dataset.state === 'live'").await;
+        assert_eq!(js(driver, "document.getElementById('retry-now').checkVisibility()").await, json!(false));
+    })
+    .await;
+}
