@@ -49,6 +49,11 @@ export function setReadAll(query, inbox, read) {
   return call('PUT', at(`api/v1/messages${params}`), query ? { Search: query, Read: read } : { Read: read });
 }
 
+/** Replaces the tags of the messages `ids`. */
+export function setTags(ids, tags) {
+  return call('PUT', at('api/v1/tags'), { IDs: ids, Tags: tags });
+}
+
 export function deleteMessages(ids) {
   return call('DELETE', at('api/v1/messages'), { IDs: ids });
 }

@@ -3,7 +3,7 @@
 // tab keys.
 
 import {
-  at, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
+  at, listHref, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
 } from './root.js';
 import * as api from './api.js';
 import { reportFailure, showNewMail } from './notify.js';
@@ -23,6 +23,7 @@ export class MessagePage {
     this.setUpNeighbours();
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
+    this.setUpTags();
     article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
     article.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
@@ -41,6 +42,62 @@ export class MessagePage {
         .then(() => { article.dataset.read = 'true'; })
         .catch((error) => console.warn('marking read failed', error));
     }
+  }
+
+  // ---- tags ----
+
+  currentTags() {
+    return [...this.article.querySelectorAll('#tags .tag-item')].map((item) => item.dataset.tag);
+  }
+
+  setUpTags() {
+    const tags = this.article.querySelector('#tags');
+    tags.addEventListener('click', (event) => {
+      const item = event.target.closest('button.untag')?.closest('.tag-item');
+      if (item) this.saveTags(this.currentTags().filter((t) => t !== item.dataset.tag));
+    });
+    const form = tags.querySelector('#add-tag');
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const tag = form.elements.tag.value.trim();
+      form.elements.tag.value = '';
+      if (tag && !this.currentTags().includes(tag)) this.saveTags([...this.currentTags(), tag]);
+    });
+  }
+
+  async saveTags(tags) {
+    try {
+      await api.setTags([this.id], tags);
+      this.showTags(tags);
+    } catch (error) {
+      reportFailure('Changing the tags', error);
+    }
+  }
+
+  /** Redraws the tag chips (text only), keeping the add form last. */
+  showTags(tags) {
+    const box = this.article.querySelector('#tags');
+    const form = box.querySelector('#add-tag');
+    const items = tags.map((tag) => {
+      const item = document.createElement('span');
+      item.className = 'tag-item';
+      item.dataset.tag = tag;
+      const link = document.createElement('a');
+      link.className = 'tag';
+      link.textContent = tag;
+      link.title = `Every message tagged ${tag}`;
+      const term = /\s/.test(tag) ? `tag:"${tag.replaceAll('"', '')}"` : `tag:${tag}`;
+      link.href = listHref(term, document.body.dataset.inbox || '', 0);
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'untag';
+      remove.title = 'Remove';
+      remove.setAttribute('aria-label', `Remove tag ${tag}`);
+      remove.textContent = '×';
+      item.append(link, remove);
+      return item;
+    });
+    box.replaceChildren(...items, form);
   }
 
   /** Copies the HTML source shown (the line numbers are not text). */
@@ -101,6 +158,7 @@ export class MessagePage {
   onEvent({ Type, Data }) {
     if (Type === 'stats') this.unread.set(Data.Unread);
     if (Type === 'new') showNewMail(Data);
+    if (Type === 'update' && Data.ID === this.id && Array.isArray(Data.Tags)) this.showTags(Data.Tags);
     if ((Type === 'delete' && Data.ID === this.id) || Type === 'truncate') this.showGone();
     if (Type === 'prune' || Type === 'resync') this.checkExists();
     if (Type === 'relay' && Data.ID === this.id) this.refreshRelay();

@@ -780,3 +780,44 @@ async fn offline_counts_down_retries_on_demand_and_failures_say_why() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn tags_are_added_and_removed_on_the_message_page() {
+    let lb = Letterbox::start();
+    let id = lb.send_simple("tag me").await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{id}"))).await;
+        let tags = async || {
+            lb.message(&id).await["Tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        for tag in ["signup", "needs review"] {
+            click(driver, By::Css("#add-tag input")).await;
+            press(driver, tag).await;
+            press(driver, Key::Enter).await;
+            wait_js(driver, &format!("[...document.querySelectorAll('#tags .tag')].some(t => t.textContent === {})", json!(tag))).await;
+        }
+        browser::wait_until("both tags stored", async || tags().await.len() == 2).await;
+        let mut stored = tags().await;
+        stored.sort();
+        assert_eq!(stored, ["needs review", "signup"]);
+        click(driver, By::Css("#tags .tag-item[data-tag=signup] button.untag")).await;
+        browser::wait_until("the tag removed", async || tags().await == ["needs review"]).await;
+        assert_eq!(texts(driver, "#tags .tag").await, ["needs review"]);
+        // Set elsewhere: the page follows.
+        lb.client()
+            .put(lb.url("/api/v1/tags"))
+            .json(&json!({"IDs": [id], "Tags": ["from-api"]}))
+            .send()
+            .await
+            .unwrap();
+        wait_js(driver, "[...document.querySelectorAll('#tags .tag')].map(t => t.textContent).join() === 'from-api'").await;
+        click(driver, By::Css("#tags .tag")).await;
+        wait_js(driver, "location.search === '?q=tag%3Afrom-api'").await;
+    })
+    .await;
+}
