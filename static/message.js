@@ -24,6 +24,7 @@ export class MessagePage {
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
     this.setUpTags();
+    this.setUpFrame();
     article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
     article.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
@@ -42,6 +43,39 @@ export class MessagePage {
         .then(() => { article.dataset.read = 'true'; })
         .catch((error) => console.warn('marking read failed', error));
     }
+  }
+
+  // ---- the HTML body's frame ----
+
+  /**
+   * The sandboxed body cannot tell us its height (it runs no script), so
+   * the frame's height is the user's: drag its corner, or "Full window";
+   * the choice is remembered for every message.
+   */
+  setUpFrame() {
+    const frame = this.article.querySelector('.frame');
+    if (!frame) return;
+    const key = 'letterbox:frame-height';
+    let saved = null;
+    try {
+      saved = localStorage.getItem(key);
+    } catch {
+      // Storage disabled: the default height.
+    }
+    if (saved && /^\d+px$/.test(saved)) frame.style.height = saved;
+    this.article.querySelector('#full-window')?.addEventListener('click', () => {
+      frame.style.height = `${Math.max(320, window.innerHeight - 16)}px`;
+      frame.scrollIntoView({ block: 'start' });
+    });
+    let first = true;
+    new ResizeObserver(() => {
+      if (first) { first = false; return; } // the initial report, not a change
+      try {
+        localStorage.setItem(key, `${Math.round(frame.getBoundingClientRect().height)}px`);
+      } catch {
+        // As above.
+      }
+    }).observe(frame);
   }
 
   // ---- tags ----

@@ -821,3 +821,32 @@ async fn tags_are_added_and_removed_on_the_message_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_html_frame_height_is_the_users_and_remembered() {
+    let lb = Letterbox::start();
+    let html = b"Subject: h\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n";
+    let first = lb.send_raw("a@example.com", &["b@example.com"], html).await;
+    let second = lb.send_raw("a@example.com", &["b@example.com"], html).await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{first}"))).await;
+        click(driver, By::Id("full-window")).await;
+        let full = js(driver, "innerHeight - 16").await;
+        wait_js(driver, &format!("Math.round(document.querySelector('.frame').getBoundingClientRect().height) === {full}")).await;
+        // The sandbox is as strict as ever.
+        assert_eq!(
+            js(driver, "document.getElementById('html-body').getAttribute('sandbox')").await,
+            json!("allow-popups allow-popups-to-escape-sandbox")
+        );
+        wait_js(driver, &format!("localStorage.getItem('letterbox:frame-height') === '{full}px'")).await;
+        // A height dragged to is kept for the next message.
+        js(driver, "(document.querySelector('.frame').style.height = '500px', 1)").await;
+        wait_js(driver, "localStorage.getItem('letterbox:frame-height') === '500px'").await;
+        open_live(driver, &lb.url(&format!("/message/{second}"))).await;
+        assert_eq!(
+            js(driver, "Math.round(document.querySelector('.frame').getBoundingClientRect().height)").await,
+            json!(500)
+        );
+    })
+    .await;
+}
