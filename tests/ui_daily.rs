@@ -850,3 +850,39 @@ async fn the_html_frame_height_is_the_users_and_remembered() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_calendar_invitation_is_summed_up() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "ann@example.com",
+            &["bob@example.com"],
+            b"Subject: Invitation: Planning\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nYou are invited.\r\n\
+--b\r\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\n\
+BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nSUMMARY:Planning <b>Q1</b>\r\n\
+DTSTART;TZID=Europe/Berlin:20260115T100000\r\nDTEND;TZID=Europe/Berlin:20260115T110000\r\n\
+ORGANIZER;CN=Ann:mailto:ann@example.com\r\nATTENDEE;CN=Bob:mailto:bob@example.com\r\n\
+END:VEVENT\r\nEND:VCALENDAR\r\n--b--\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{id}"))).await;
+        assert_eq!(
+            texts(driver, "section.invite h2").await,
+            ["Invitation: Planning <b>Q1</b>"]
+        );
+        assert_eq!(
+            texts(driver, "section.invite dd").await,
+            [
+                "20260115T100000 (Europe/Berlin) to 20260115T110000 (Europe/Berlin)",
+                "Ann <ann@example.com>",
+                "Bob <bob@example.com>",
+                "REQUEST"
+            ]
+        );
+        screenshot(driver, "daily-invite").await;
+    })
+    .await;
+}

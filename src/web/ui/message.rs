@@ -93,6 +93,8 @@ pub struct Heading {
     /// The `List-Unsubscribe` targets, and whether one-click (RFC 8058) is
     /// declared.
     pub unsubscribe: Option<Unsubscribe>,
+    /// Calendar invitations the message carries (its `text/calendar` parts).
+    pub invites: Vec<super::calendar::Invite>,
     pub attachments: Vec<AttachmentView>,
     /// Attachments beyond those listed.
     pub more_attachments: usize,
@@ -499,6 +501,13 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         created: s.created.clone(),
         size: format::size(s.size),
         unsubscribe: unsubscribe(raw),
+        invites: message
+            .parts
+            .iter()
+            .filter(|p| p.content_type.eq_ignore_ascii_case("text/calendar"))
+            .take(3)
+            .filter_map(|p| super::calendar::invite(&part_text(raw, p)))
+            .collect(),
         attachments,
         more_attachments,
         problems: message.problems.clone(),

@@ -2,6 +2,7 @@
 //! that read without JavaScript; `static/*.js` adds live updates, actions
 //! and keyboard use on top.
 
+mod calendar;
 mod format;
 mod inbox;
 mod message;
