@@ -71,6 +71,29 @@ const retryNow = connect({
 });
 retryButton.addEventListener('click', () => retryNow());
 
+// The theme button cycles system → light → dark (static/theme.js applies
+// the choice on every page before it is drawn).
+const THEMES = ['system', 'light', 'dark'];
+const themeButton = document.getElementById('theme-toggle');
+function showTheme() {
+  const label = `Theme: ${document.documentElement.dataset.theme || 'system'}`;
+  themeButton.title = label;
+  themeButton.setAttribute('aria-label', label);
+}
+themeButton.addEventListener('click', () => {
+  const current = document.documentElement.dataset.theme || 'system';
+  const next = THEMES[(THEMES.indexOf(current) + 1) % THEMES.length];
+  if (next === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = next;
+  try {
+    localStorage.setItem('letterbox:theme', next);
+  } catch {
+    // Storage disabled: for this page only.
+  }
+  showTheme();
+});
+showTheme();
+
 installKeys(page);
 installBell();
 refreshTimes();

@@ -886,3 +886,33 @@ END:VEVENT\r\nEND:VCALENDAR\r\n--b--\r\n",
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_theme_can_be_chosen_and_is_remembered() {
+    let lb = Letterbox::start();
+    lb.send_simple("themed").await;
+    let background = "getComputedStyle(document.body).backgroundColor";
+    browser::run(async |driver| {
+        color_scheme(driver, "light").await;
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, background).await, json!("rgb(255, 255, 255)"));
+        click(driver, By::Id("theme-toggle")).await; // light
+        click(driver, By::Id("theme-toggle")).await; // dark
+        assert_eq!(js(driver, background).await, json!("rgb(21, 24, 29)"));
+        assert_eq!(
+            js(driver, "document.getElementById('theme-toggle').title").await,
+            json!("Theme: dark")
+        );
+        // Remembered, and applied before the page script runs.
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, background).await, json!("rgb(21, 24, 29)"));
+        screenshot(driver, "daily-theme-dark").await;
+        // Light wins over a dark system, and back to the system's.
+        color_scheme(driver, "dark").await;
+        click(driver, By::Id("theme-toggle")).await; // system
+        assert_eq!(js(driver, background).await, json!("rgb(21, 24, 29)"));
+        click(driver, By::Id("theme-toggle")).await; // light
+        assert_eq!(js(driver, background).await, json!("rgb(255, 255, 255)"));
+    })
+    .await;
+}
