@@ -96,6 +96,11 @@ async fn huge_messages_give_bounded_pages() {
             js(driver, "document.getElementById('parts-cut').checkVisibility()").await,
             json!(true)
         );
+        // For the record, not a threshold: how long the page took to load.
+        eprintln!(
+            "parts tab of a {PARTS}-part message: loaded in {} ms",
+            js(driver, "performance.getEntriesByType('navigation')[0].loadEventEnd").await
+        );
 
         driver
             .goto(&lb.url(&format!("/message/{long}/headers")))
@@ -108,6 +113,10 @@ async fn huge_messages_give_bounded_pages() {
         )
         .await;
         assert!(longest.as_u64().unwrap() < 5000, "{longest}");
+        eprintln!(
+            "headers tab of a message with a 10 MB header: loaded in {} ms",
+            js(driver, "performance.getEntriesByType('navigation')[0].loadEventEnd").await
+        );
         assert_eq!(
             js(driver, "document.querySelector('table.headers .cut').checkVisibility()").await,
             json!(true)
