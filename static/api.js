@@ -35,8 +35,24 @@ export function listPage(query, start, limit, inbox) {
   return call('GET', at(`api/v1/messages?${params}`));
 }
 
+/** How many messages are unread, in every inbox. */
+export async function unreadCount() {
+  return (await call('GET', at('api/v1/messages?limit=1'))).unread;
+}
+
 export function setRead(ids, read) {
   return call('PUT', at('api/v1/messages'), { IDs: ids, Read: read });
+}
+
+/** Marks every message, or every match of `query`, in `inbox` if given. */
+export function setReadAll(query, inbox, read) {
+  const params = inbox ? `?${new URLSearchParams({ inbox })}` : '';
+  return call('PUT', at(`api/v1/messages${params}`), query ? { Search: query, Read: read } : { Read: read });
+}
+
+/** Replaces the tags of the messages `ids`. */
+export function setTags(ids, tags) {
+  return call('PUT', at('api/v1/tags'), { IDs: ids, Tags: tags });
 }
 
 export function deleteMessages(ids) {

@@ -27,6 +27,15 @@ export function relativeTime(date, now = Date.now()) {
   return date.toISOString().slice(0, 10);
 }
 
+/** A row shows this much of a field (as src/web/ui/inbox.rs does): a
+ *  sender can make a subject megabytes long. */
+const MAX_FIELD_SHOWN = 1000;
+
+/** `text` cut to MAX_FIELD_SHOWN characters, with `…` when it was cut. */
+export function shorten(text) {
+  return text.length > MAX_FIELD_SHOWN ? `${text.slice(0, MAX_FIELD_SHOWN)}…` : text;
+}
+
 /** `Name <address>`, or the address alone. */
 export function fullAddress(a) {
   const name = (a?.Name ?? '').trim();

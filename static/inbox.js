@@ -5,9 +5,12 @@
 // animation frame, and only the newest page's worth of new rows is ever
 // built, so a burst of thousands of messages costs one small DOM update.
 
-import { at, rememberList } from './root.js';
+import {
+  at, leftMessage, listHref, rememberList, rememberRows,
+} from './root.js';
 import * as api from './api.js';
-import { formatSize, fullAddress, shortAddress, showTime } from './format.js';
+import { reportFailure } from './notify.js';
+import { formatSize, fullAddress, shortAddress, shorten, showTime } from './format.js';
 
 /** More deletions than this in one frame reload the page's rows instead. */
 const MAX_PENDING_DELETES = 500;
@@ -21,13 +24,27 @@ export class Inbox {
     this.template = section.querySelector('#row-template');
     this.empty = section.querySelector('#empty');
     this.range = section.querySelector('#range');
-    this.pages = section.querySelector('nav.pages');
+    this.pages = [...section.querySelectorAll('nav.pages')];
+    this.pageOf = section.querySelector('#pager .page-of');
+    // The page size chosen is remembered (a cookie the server reads) and
+    // applied at once.
+    section.querySelector('#page-size').addEventListener('change', (event) => {
+      const size = event.target.value;
+      document.cookie = `letterbox-page-size=${size}; path=${at('')}; max-age=31536000; SameSite=Strict`;
+      location.href = listHref(this.query, this.inbox, 0, Number(size));
+    });
     this.newNotice = section.querySelector('#new-notice');
     this.selectAll = section.querySelector('#select-all');
+    // "Select all N matching": the actions then apply to every message of
+    // this list (the inbox or the search), not only to the rows shown.
+    this.selectMatching = section.querySelector('#select-matching');
+    this.allMatching = false;
     this.start = Number(section.dataset.start) || 0;
     this.pageSize = Number(section.dataset.pageSize) || 50;
     this.query = section.dataset.query || '';
     this.matched = Number(section.dataset.matched) || 0;
+    // The search is not valid: nothing to act on, nothing to say is empty.
+    this.invalid = section.dataset.invalid === 'true';
     // The inbox shown ('' for all); the socket sends only its new mail.
     this.inbox = section.dataset.inbox || '';
     this.switcher = section.querySelector('#inbox-switcher');
@@ -35,6 +52,32 @@ export class Inbox {
     this.scheduled = false;
     this.resyncing = null;
     this.installControls();
+    this.selectLeftRow();
+    // Back from a message restores this page from the cache without
+    // running this again: select the row left then too.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) this.selectLeftRow();
+    });
+  }
+
+  /** Selects the row of the message last shown in this tab, if listed. */
+  selectLeftRow() {
+    const id = leftMessage();
+    const row = id && this.row(id);
+    if (row) this.setCurrent(row, true);
+    this.rememberRows();
+  }
+
+  /** What the message page needs to open this list's neighbours. */
+  rememberRows() {
+    rememberRows({
+      ids: [...this.list.children].map((row) => row.dataset.id),
+      start: this.start,
+      pageSize: this.pageSize,
+      matched: this.matched,
+      query: this.query,
+      inbox: this.inbox,
+    });
   }
 
   /** The view that shows every new message at its top. */
@@ -139,7 +182,10 @@ export class Inbox {
   prepend(summaries, count) {
     const fragment = document.createDocumentFragment();
     for (let i = summaries.length - 1; i >= 0; i -= 1) {
-      if (!this.row(summaries[i].ID)) fragment.append(this.buildRow(summaries[i]));
+      if (this.row(summaries[i].ID)) continue;
+      const row = this.buildRow(summaries[i]);
+      row.classList.add('arrived'); // a short highlight (style.css)
+      fragment.append(row);
     }
     // Rows already shown came with a reload that counted them.
     this.matched += count - summaries.length + fragment.children.length;
@@ -196,17 +242,17 @@ export class Inbox {
     row.classList.toggle('unread', !s.Read);
     row.querySelector('a.open').href = at(`message/${encodeURIComponent(s.ID)}`);
     const from = row.querySelector('.from');
-    from.textContent = shortAddress(s.From);
-    from.title = fullAddress(s.From);
+    from.textContent = shorten(shortAddress(s.From));
+    from.title = shorten(fullAddress(s.From));
     const to = row.querySelector('.to');
     const recipients = s.To || [];
+    const first = shorten(shortAddress(recipients[0]));
     to.textContent = recipients.length === 0 ? ''
-      : recipients.length === 1 ? shortAddress(recipients[0])
-        : `${shortAddress(recipients[0])} +${recipients.length - 1}`;
-    to.title = recipients.map(fullAddress).join(', ');
+      : recipients.length === 1 ? first : `${first} (+${recipients.length - 1})`;
+    to.title = shorten(recipients.slice(0, 50).map(fullAddress).join(', '));
     row.querySelector('.inbox-name').textContent = s.Inbox || '';
-    row.querySelector('.subject').textContent = s.Subject || '';
-    row.querySelector('.snippet').textContent = s.Snippet || '';
+    row.querySelector('.subject').textContent = shorten(s.Subject || '');
+    row.querySelector('.snippet').textContent = shorten(s.Snippet || '');
     fillTags(row, s.Tags || []);
     row.querySelector('.attach').hidden = !(s.Attachments > 0);
     showTime(row.querySelector('time'), s.Created);
@@ -246,13 +292,18 @@ export class Inbox {
 
   /** Range text, page links, empty notice and toolbar state. */
   refreshChrome() {
+    this.rememberRows();
     const shown = this.list.children.length;
     this.range.textContent = shown === 0 ? `0 of ${this.matched}`
       : `${this.start + 1}–${this.start + shown} of ${this.matched}`;
-    this.empty.hidden = shown > 0;
-    this.pages.replaceChildren(
-      ...pageLinks(this.query, this.inbox, this.start, this.matched, this.pageSize),
-    );
+    this.empty.hidden = shown > 0 || this.invalid;
+    for (const pages of this.pages) {
+      pages.replaceChildren(
+        ...pageLinks(this.query, this.inbox, this.start, this.matched, this.pageSize),
+      );
+    }
+    const pageCount = Math.max(1, Math.ceil(this.matched / this.pageSize));
+    this.pageOf.textContent = `Page ${Math.floor(this.start / this.pageSize) + 1} of ${pageCount}`;
     this.refreshSelection();
   }
 
@@ -266,9 +317,21 @@ export class Inbox {
       for (const box of this.list.querySelectorAll('input.select')) box.checked = this.selectAll.checked;
       this.refreshSelection();
     });
+    this.selectMatching.addEventListener('click', (event) => {
+      if (event.target.closest('button')) this.act('select-matching');
+    });
     this.section.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
+    });
+    // A row's tags are filters: clicking one lists the mail with that tag.
+    this.list.addEventListener('click', (event) => {
+      const tag = event.target.closest('.tag');
+      if (!tag) return;
+      event.preventDefault();
+      const value = tag.textContent;
+      const term = /\s/.test(value) ? `tag:"${value.replaceAll('"', '')}"` : `tag:${value}`;
+      location.href = listHref(term, this.inbox, 0, this.pageSize);
     });
     this.list.addEventListener('focusin', (event) => {
       const row = event.target.closest('li.row');
@@ -284,11 +347,35 @@ export class Inbox {
   refreshSelection() {
     const boxes = this.list.querySelectorAll('input.select');
     const selected = this.list.querySelectorAll('input.select:checked').length;
-    this.selectAll.checked = selected > 0 && selected === boxes.length;
+    const wholePage = selected > 0 && selected === boxes.length;
+    this.selectAll.checked = wholePage;
     this.selectAll.indeterminate = selected > 0 && selected < boxes.length;
+    if (!wholePage) this.allMatching = false;
     for (const button of this.section.querySelectorAll('.actions button[data-action]')) {
-      if (button.dataset.action !== 'delete-all') button.disabled = selected === 0;
+      const action = button.dataset.action;
+      if (action === 'delete-all' || action === 'read-all') button.disabled = this.matched === 0 || this.invalid;
+      else button.disabled = selected === 0;
     }
+    // Offered once the whole page is selected and there is more than it.
+    const more = wholePage && this.matched > boxes.length;
+    this.selectMatching.hidden = !more;
+    if (more) {
+      const [text, button] = [this.selectMatching.querySelector('.text'),
+        this.selectMatching.querySelector('button')];
+      if (this.allMatching) {
+        text.textContent = `All ${this.matched} ${this.query ? 'matching messages' : 'messages'} are selected.`;
+        button.textContent = 'Select only this page';
+      } else {
+        text.textContent = `The ${boxes.length} messages on this page are selected.`;
+        button.textContent = `Select all ${this.matched}${this.query ? ' matching' : ''}`;
+      }
+    }
+  }
+
+  clearSelection() {
+    for (const box of this.list.querySelectorAll('input.select:checked')) box.checked = false;
+    this.allMatching = false;
+    this.refreshSelection();
   }
 
   /** The selected messages, or the current one when none is selected. */
@@ -301,11 +388,23 @@ export class Inbox {
 
   async act(action) {
     try {
-      if (action === 'delete-all') {
+      if (action === 'select-matching') {
+        this.allMatching = !this.allMatching;
+        this.refreshSelection();
+        return;
+      }
+      if (action === 'read-all' || (this.allMatching && (action === 'read' || action === 'unread'))) {
+        await api.setReadAll(this.query, this.inbox, action !== 'unread');
+        this.clearSelection();
+        await this.resync();
+        return;
+      }
+      if (action === 'delete-all' || (this.allMatching && action === 'delete')) {
         let what = this.query ? 'every message matching this search' : 'every message';
         if (this.inbox) what += ` in inbox ${this.inbox}`;
         if (!confirm(`Delete ${what}? This cannot be undone.`)) return;
         await api.deleteAll(this.query, this.inbox);
+        this.clearSelection();
         await this.resync();
         return;
       }
@@ -323,7 +422,7 @@ export class Inbox {
         this.schedule();
       }
     } catch (error) {
-      alert(`That did not work: ${error.message}`);
+      reportFailure(ACTION_NAMES[action] ?? 'That', error);
     }
   }
 
@@ -410,14 +509,7 @@ function fillTags(row, tags) {
 
 /** The same links as the server renders (src/web/ui/inbox.rs `page_links`). */
 function pageLinks(query, inbox, start, matched, pageSize) {
-  const href = (from) => {
-    const params = new URLSearchParams();
-    if (query) params.set('q', query);
-    if (inbox) params.set('inbox', inbox);
-    if (from > 0) params.set('start', from);
-    const text = params.toString();
-    return at(text ? `?${text}` : '');
-  };
+  const href = (from) => listHref(query, inbox, from, pageSize);
   const link = (label, from) => {
     const a = document.createElement('a');
     a.href = href(from);
@@ -431,3 +523,9 @@ function pageLinks(query, inbox, start, matched, pageSize) {
   }
   return links;
 }
+
+/** What each action is called when it fails. */
+const ACTION_NAMES = {
+  read: 'Marking read', unread: 'Marking unread', delete: 'Deleting', 'delete-all': 'Deleting all',
+  'read-all': 'Marking all read', next: 'Opening the next message', previous: 'Opening the previous message',
+};

@@ -12,6 +12,7 @@ const MAX_DELAY_MS = 15000;
  * - onEvent({Type, Data}) for each event;
  * - onConnected() after each successful (re)connection: time to resync;
  * - onState('connecting' | 'live' | 'offline', retryInMs).
+ * Returns `retryNow()`, which skips the wait before the next attempt.
  */
 export function connect({ inbox, onEvent, onConnected, onState }) {
   let failures = 0;
@@ -49,12 +50,15 @@ export function connect({ inbox, onEvent, onConnected, onState }) {
     });
   }
 
-  // A tab coming back from sleep should not wait out a long backoff.
-  window.addEventListener('online', () => {
+  function retryNow() {
     if (retryTimer !== null) {
       clearTimeout(retryTimer);
       open();
     }
-  });
+  }
+
+  // A tab coming back from sleep should not wait out a long backoff.
+  window.addEventListener('online', retryNow);
   open();
+  return retryNow;
 }

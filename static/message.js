@@ -2,8 +2,11 @@
 // mark-unread and release, notices when another tab deletes it, and adds
 // tab keys.
 
-import { listToReturnTo } from './root.js';
+import {
+  at, listHref, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
+} from './root.js';
 import * as api from './api.js';
+import { reportFailure, showNewMail } from './notify.js';
 
 export class MessagePage {
   constructor(article, unread) {
@@ -14,8 +17,15 @@ export class MessagePage {
     this.back = listToReturnTo();
     const backLink = article.querySelector('a.back');
     if (backLink) backLink.href = this.back;
+    // Going back to the list selects this message's row.
+    rememberLeft(this.id);
+    this.rows = rememberedRows();
+    this.setUpNeighbours();
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
+    this.setUpTags();
+    this.setUpFrame();
+    article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
     article.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
@@ -24,14 +34,165 @@ export class MessagePage {
     this.releaseDialog = article.querySelector('#release-dialog');
     if (this.releaseDialog) this.setUpRelease();
     if (this.relay.dataset.pending === 'true') this.refreshRelay();
-    // Opening a message in the UI reads it (the API alone never does).
-    if (article.dataset.read === 'false') {
-      api.setRead([this.id], true).catch((error) => console.warn('marking read failed', error));
+    // Opening a message in the UI reads it (the API alone never does), but
+    // only when the server saw the user or our own pages open it: a GET
+    // changes nothing, and another site opening it must not mark it.
+    this.markRead = article.dataset.markRead === 'true' && article.dataset.read === 'false';
+    if (this.markRead) {
+      api.setRead([this.id], true)
+        .then(() => { article.dataset.read = 'true'; })
+        .catch((error) => console.warn('marking read failed', error));
     }
+  }
+
+  // ---- the HTML body's frame ----
+
+  /**
+   * The sandboxed body cannot tell us its height (it runs no script), so
+   * the frame's height is the user's: drag its corner, or "Full window";
+   * the choice is remembered for every message.
+   */
+  setUpFrame() {
+    const frame = this.article.querySelector('.frame');
+    if (!frame) return;
+    const key = 'letterbox:frame-height';
+    let saved = null;
+    try {
+      saved = localStorage.getItem(key);
+    } catch {
+      // Storage disabled: the default height.
+    }
+    if (saved && /^\d+px$/.test(saved)) frame.style.height = saved;
+    this.article.querySelector('#full-window')?.addEventListener('click', () => {
+      frame.style.height = `${Math.max(320, window.innerHeight - 16)}px`;
+      frame.scrollIntoView({ block: 'start' });
+    });
+    let first = true;
+    new ResizeObserver(() => {
+      if (first) { first = false; return; } // the initial report, not a change
+      try {
+        localStorage.setItem(key, `${Math.round(frame.getBoundingClientRect().height)}px`);
+      } catch {
+        // As above.
+      }
+    }).observe(frame);
+  }
+
+  // ---- tags ----
+
+  currentTags() {
+    return [...this.article.querySelectorAll('#tags .tag-item')].map((item) => item.dataset.tag);
+  }
+
+  setUpTags() {
+    const tags = this.article.querySelector('#tags');
+    tags.addEventListener('click', (event) => {
+      const item = event.target.closest('button.untag')?.closest('.tag-item');
+      if (item) this.saveTags(this.currentTags().filter((t) => t !== item.dataset.tag));
+    });
+    const form = tags.querySelector('#add-tag');
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const tag = form.elements.tag.value.trim();
+      form.elements.tag.value = '';
+      if (tag && !this.currentTags().includes(tag)) this.saveTags([...this.currentTags(), tag]);
+    });
+  }
+
+  async saveTags(tags) {
+    try {
+      await api.setTags([this.id], tags);
+      this.showTags(tags);
+    } catch (error) {
+      reportFailure('Changing the tags', error);
+    }
+  }
+
+  /** Redraws the tag chips (text only), keeping the add form last. */
+  showTags(tags) {
+    const box = this.article.querySelector('#tags');
+    const form = box.querySelector('#add-tag');
+    const items = tags.map((tag) => {
+      const item = document.createElement('span');
+      item.className = 'tag-item';
+      item.dataset.tag = tag;
+      const link = document.createElement('a');
+      link.className = 'tag';
+      link.textContent = tag;
+      link.title = `Every message tagged ${tag}`;
+      const term = /\s/.test(tag) ? `tag:"${tag.replaceAll('"', '')}"` : `tag:${tag}`;
+      link.href = listHref(term, document.body.dataset.inbox || '', 0);
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'untag';
+      remove.title = 'Remove';
+      remove.setAttribute('aria-label', `Remove tag ${tag}`);
+      remove.textContent = '×';
+      item.append(link, remove);
+      return item;
+    });
+    box.replaceChildren(...items, form);
+  }
+
+  /** Copies the HTML source shown (the line numbers are not text). */
+  async copySource(button) {
+    try {
+      await navigator.clipboard.writeText(this.article.querySelector('#source').textContent);
+      button.textContent = 'Copied';
+    } catch (error) {
+      button.textContent = `Copy failed: ${error.message}`;
+    }
+  }
+
+  // ---- next and previous, in the list this tab came from ----
+
+  setUpNeighbours() {
+    this.stepButtons = {
+      [-1]: this.article.querySelector('[data-action=previous]'),
+      [1]: this.article.querySelector('[data-action=next]'),
+    };
+    for (const step of [-1, 1]) this.stepButtons[step].disabled = !this.hasNeighbour(step);
+  }
+
+  /** Whether the list has a message `step` (-1 or 1) away from this one. */
+  hasNeighbour(step) {
+    const rows = this.rows;
+    const at = rows ? rows.ids.indexOf(this.id) : -1;
+    if (at === -1) return false;
+    if (rows.ids[at + step] !== undefined) return true;
+    return step < 0 ? rows.start > 0 : rows.start + rows.ids.length < rows.matched;
+  }
+
+  /** Opens the message `step` away, fetching the next or previous page of
+   *  the list when this one is at its edge; in the same tab as this one. */
+  async go(step) {
+    if (!this.hasNeighbour(step)) return;
+    let rows = this.rows;
+    let next = rows.ids[rows.ids.indexOf(this.id) + step];
+    if (next === undefined) {
+      const start = Math.max(0, rows.start + step * rows.pageSize);
+      const page = await api.listPage(rows.query, start, rows.pageSize, rows.inbox);
+      const ids = page.messages.map((m) => m.ID);
+      if (ids.length === 0) return;
+      rows = { ...rows, ids, start, matched: page.messages_count };
+      next = step > 0 ? ids[0] : ids[ids.length - 1];
+      rememberRows(rows);
+    }
+    location.href = at(`message/${encodeURIComponent(next)}${this.tabPath()}`);
+  }
+
+  /** `/headers` when this page shows that tab; '' for the first one. */
+  tabPath() {
+    const current = this.tabs.find((tab) => tab.getAttribute('aria-current') === 'page');
+    const explicit = !location.pathname.endsWith(`/${encodeURIComponent(this.id)}`);
+    if (!current || !explicit) return '';
+    return `/${new URL(current.href).pathname.split('/').pop()}`;
   }
 
   onEvent({ Type, Data }) {
     if (Type === 'stats') this.unread.set(Data.Unread);
+    if (Type === 'new') showNewMail(Data);
+    if (Type === 'update' && Data.ID === this.id && Array.isArray(Data.Tags)) this.showTags(Data.Tags);
     if ((Type === 'delete' && Data.ID === this.id) || Type === 'truncate') this.showGone();
     if (Type === 'prune' || Type === 'resync') this.checkExists();
     if (Type === 'relay' && Data.ID === this.id) this.refreshRelay();
@@ -60,14 +221,21 @@ export class MessagePage {
       if (action === 'delete') {
         await api.deleteMessages([this.id]);
         location.href = this.back;
+      } else if (action === 'next' || action === 'previous') {
+        await this.go(action === 'next' ? 1 : -1);
       } else if (action === 'release') {
         this.releaseDialog?.showModal();
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
         location.href = this.back;
+      } else if (action === 'read') {
+        await api.setRead([this.id], true);
+        this.article.dataset.read = 'true';
+        this.article.querySelector('[data-action=read]').hidden = true;
+        this.article.querySelector('[data-action=unread]').hidden = false;
       }
     } catch (error) {
-      alert(`That did not work: ${error.message}`);
+      reportFailure(ACTION_NAMES[action] ?? 'That', error);
     }
   }
 
@@ -121,6 +289,9 @@ export class MessagePage {
     }
     switch (key) {
       case 'Delete': case '#': this.act('delete'); return true;
+      case 'j': case 'ArrowRight': this.act('next'); return true;
+      case 'k': case 'ArrowLeft': this.act('previous'); return true;
+      case 'r': this.act('read'); return true;
       case 'u': this.act('unread'); return true;
       case 'Escape': case 'Backspace': location.href = this.back; return true;
       default: return false;
@@ -150,3 +321,9 @@ function releaseItem(release) {
   item.append(attempts);
   return item;
 }
+
+/** What each action is called when it fails. */
+const ACTION_NAMES = {
+  read: 'Marking read', unread: 'Marking unread', delete: 'Deleting', 'delete-all': 'Deleting all',
+  'read-all': 'Marking all read', next: 'Opening the next message', previous: 'Opening the previous message',
+};

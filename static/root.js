@@ -38,3 +38,60 @@ export function listToReturnTo() {
   const [path] = (remembered ?? '').split('?');
   return remembered && path === home ? remembered : home;
 }
+
+/** The list page showing `query` in `inbox` from `start` on, `pageSize`
+ *  rows long (as src/web/ui/inbox.rs `href` makes it). */
+export function listHref(query, inbox, start, pageSize = 50) {
+  const params = new URLSearchParams();
+  if (query) params.set('q', query);
+  if (inbox) params.set('inbox', inbox);
+  if (start > 0) params.set('start', start);
+  if (pageSize !== 50) params.set('limit', pageSize);
+  const text = params.toString();
+  return at(text ? `?${text}` : '');
+}
+
+// The rows the list showed (`{ids, start, pageSize, matched, query,
+// inbox}`), so that the message page can open their neighbours, and the
+// message last shown, so that going back selects its row.
+const ROWS_KEY = 'letterbox:rows';
+const LEFT_KEY = 'letterbox:left';
+
+function store(key, value) {
+  try {
+    sessionStorage.setItem(key, value);
+  } catch {
+    // Storage may be disabled: next/previous and reselection then do nothing.
+  }
+}
+
+function load(key) {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberRows(rows) {
+  store(ROWS_KEY, JSON.stringify(rows));
+  store(LIST_KEY, listHref(rows.query, rows.inbox, rows.start, rows.pageSize));
+}
+
+export function rememberedRows() {
+  try {
+    const rows = JSON.parse(load(ROWS_KEY));
+    return rows && Array.isArray(rows.ids) ? rows : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Remembers the message shown, for its row to be selected back in the list. */
+export function rememberLeft(id) {
+  store(LEFT_KEY, id);
+}
+
+export function leftMessage() {
+  return load(LEFT_KEY);
+}

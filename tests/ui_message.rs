@@ -105,7 +105,7 @@ async fn every_tab_shows_its_view() {
         // The header block.
         assert_eq!(text(driver, By::Css("h1.subject")).await, "Your résumé");
         let fields = texts(driver, "dl.fields dd").await;
-        assert_eq!(fields[0], "Åsa <asa@example.com>");
+        assert_eq!(fields[0], "Åsa <asa@example.com> all from them");
         assert_eq!(fields[1], "Bob <bob@example.com>");
         assert_eq!(fields[2], "carol@example.com");
         assert_eq!(
@@ -149,7 +149,7 @@ async fn every_tab_shows_its_view() {
                 "document.getElementById('logo').getAttribute('src')"
             )
             .await,
-            json!(format!("/api/v1/message/{id}/part/1.2.2"))
+            json!(format!("/view/{id}/part/1.2.2"))
         );
         driver.enter_default_frame().await.unwrap();
 
@@ -246,7 +246,7 @@ async fn every_tab_shows_its_view() {
         );
 
         // Number keys switch tabs; Escape goes back to the inbox.
-        press(driver, "3").await;
+        press(driver, "4").await;
         wait_js(driver, "location.pathname.endsWith('/headers')").await;
         press(driver, Key::Escape).await;
         wait_js(driver, "location.pathname === '/'").await;

@@ -133,6 +133,152 @@ async fn every_kind_of_response_carries_the_security_headers() {
     }
 }
 
+/// Every route of the UI, with the kinds of answer each gives (a page, an
+/// error page, a redirect), carries the full set of headers that keep it
+/// to itself; the API's answers at least are not sniffed or embedded.
+#[tokio::test]
+async fn every_ui_route_keeps_its_window_and_resources_to_itself() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"Subject: h\r\nContent-Type: multipart/related; boundary=\"a\"\r\n\r\n\
+              --a\r\nContent-Type: text/html\r\n\r\n<img src=\"cid:i@x\">\r\n\
+              --a\r\nContent-Type: image/png\r\nContent-ID: <i@x>\r\n\r\npng\r\n--a--\r\n",
+        )
+        .await;
+    let mut pages = vec![
+        "/".to_string(),
+        "/?q=subject:h".to_string(),
+        "/?q=is:starred".to_string(),
+        "/?inbox=default".to_string(),
+        "/?inbox=nosuch".to_string(),
+        format!("/message/{id}"),
+        "/message/latest?query=subject:h".to_string(),
+        "/message/latest?query=subject:nothing".to_string(),
+        format!("/message/{id}/nope"),
+        "/message/01HZZZZZZZZZZZZZZZZZZZZZZZ".to_string(),
+    ];
+    for tab in [
+        "html", "source", "text", "headers", "parts", "raw", "envelope",
+    ] {
+        pages.push(format!("/message/{id}/{tab}"));
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in &pages {
+        let response = client.get(lb.url(path)).send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(status < 500, "{path}: {status}");
+        assert!(
+            header(&response, "content-type").starts_with("text/html"),
+            "{path}: {}",
+            header(&response, "content-type")
+        );
+        let csp = header(&response, "content-security-policy");
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("base-uri 'none'"), "{path}: {csp}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "referrer-policy"),
+            "no-referrer",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "cross-origin-opener-policy"),
+            "same-origin",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "cross-origin-resource-policy"),
+            "same-origin",
+            "{path}"
+        );
+    }
+    // The rest: the message's own documents, redirects, assets and the API.
+    let others = [
+        "/?start=1000".to_string(), // past the end: a redirect
+        format!("/view/{id}"),
+        "/view/latest".to_string(),
+        format!("/view/{id}.html"),
+        format!("/view/{id}.txt"),
+        "/view/latest.html?query=subject:nothing".to_string(),
+        "/static/app.js".to_string(),
+        "/static/favicon.svg".to_string(),
+        "/static/nope.js".to_string(),
+        "/api/v1/messages".to_string(),
+        format!("/api/v1/message/{id}/part/2"),
+        "/api/v1/message/latest?query=subject:nothing".to_string(),
+        "/api/events".to_string(),
+        "/no/such/page".to_string(),
+    ];
+    for path in &others {
+        let response = client.get(lb.url(path)).send().await.unwrap();
+        assert!(response.status().as_u16() < 500, "{path}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "referrer-policy"),
+            "no-referrer",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "cross-origin-resource-policy"),
+            "same-origin",
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "cross-origin-opener-policy"),
+            "same-origin",
+            "{path}"
+        );
+    }
+    // The one exception: the parts the sandboxed HTML body embeds (its
+    // origin is opaque, so not ours), by message ID only.
+    let response = client
+        .get(lb.url(&format!("/view/{id}/part/2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "cross-origin-resource-policy"),
+        "cross-origin"
+    );
+    assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+    assert!(header(&response, "content-security-policy").starts_with("sandbox"));
+    let html = client
+        .get(lb.url(&format!("/view/{id}.html")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("/view/{id}/part/2")), "{html}");
+    let latest = client
+        .get(lb.url("/view/latest/part/2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(latest.status(), 404, "another site could probe with latest");
+    assert_eq!(
+        header(&latest, "cross-origin-resource-policy"),
+        "same-origin"
+    );
+}
+
 /// The `(method, path, JSON body)` of every route that changes something.
 fn state_changing_requests(id: &str) -> Vec<(Method, String, Option<String>)> {
     let ids = json!({ "IDs": [id] }).to_string();

@@ -177,9 +177,12 @@ pub fn metrics_router(state: AppState) -> Router {
         .layer(map_response(security_headers))
 }
 
-/// Headers every response carries: nothing is sniffed into HTML and no page
-/// of ours may be framed by another site (a handler may allow its own site
-/// by setting these itself).
+/// Headers every response carries: nothing is sniffed into HTML, no page
+/// of ours may be framed by another site, no other site may embed what we
+/// serve (an `<img>` or `<script>` pointing here would tell it whether a
+/// message exists), and a window of ours opened by another site is cut off
+/// from it (so it cannot count our frames). A handler may loosen these for
+/// its own response by setting them itself.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
@@ -189,6 +192,16 @@ async fn security_headers(mut response: Response) -> Response {
     headers
         .entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::HeaderName::from_static(
+            "cross-origin-resource-policy",
+        ))
+        .or_insert(HeaderValue::from_static("same-origin"));
+    headers
+        .entry(header::HeaderName::from_static(
+            "cross-origin-opener-policy",
+        ))
+        .or_insert(HeaderValue::from_static("same-origin"));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

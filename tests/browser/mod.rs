@@ -359,3 +359,44 @@ impl Recorder {
         .await;
     }
 }
+
+/// Another site: a tiny HTTP server that answers every request with the
+/// same HTML page, for tests of what a foreign page can do to Letterbox.
+/// Its URL uses `localhost`, so it is another site than Letterbox's
+/// `127.0.0.1`.
+pub struct ForeignSite {
+    pub base: String,
+}
+
+impl ForeignSite {
+    pub async fn start(html: &'static str) -> ForeignSite {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the foreign site");
+        let port = listener.local_addr().expect("an address").port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    // The request line and headers, up to the blank line.
+                    let mut line = String::new();
+                    while stream.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+                        if line == "\r\n" || line == "\n" {
+                            break;
+                        }
+                        line.clear();
+                    }
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                        html.len()
+                    );
+                    let _ = stream.get_mut().write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        ForeignSite {
+            base: format!("http://localhost:{port}"),
+        }
+    }
+}

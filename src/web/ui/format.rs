@@ -23,6 +23,36 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary), and
+/// whether it was cut: pages show a bounded amount of what a sender wrote.
+pub fn cut(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// `text` cut to at most `max` bytes, with `…` when it was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match cut(text, max) {
+        (all, false) => all.to_string(),
+        (start, true) => format!("{start}…"),
+    }
+}
+
+/// A search term `field:value`, the value quoted when it has spaces.
+pub fn search_term(field: &str, value: &str) -> String {
+    if value.contains(char::is_whitespace) {
+        format!("{field}:\"{}\"", value.replace('"', ""))
+    } else {
+        format!("{field}:{value}")
+    }
+}
+
 /// `2026-11-22 10:00:00 UTC`.
 pub fn exact_time(ms: i64) -> String {
     let iso = timefmt::rfc3339_millis(ms);
@@ -155,6 +185,16 @@ fn next_link(text: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cutting_keeps_whole_characters() {
+        assert_eq!(cut("abc", 3), ("abc", false));
+        assert_eq!(cut("abcd", 3), ("abc", true));
+        // `é` is two bytes: a cut inside it moves before it.
+        assert_eq!(cut("aé", 2), ("a", true));
+        assert_eq!(shorten("aéb", 3), "aé…");
+        assert_eq!(shorten("ab", 3), "ab");
+    }
 
     #[test]
     fn sizes() {

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Chrome, PageError, format, render};
 use crate::search;
@@ -15,8 +16,18 @@ use crate::timefmt;
 use crate::web::api::inboxes;
 use crate::web::{AppState, webroot};
 
-/// Rows per page (Mailpit's default page size).
+/// Rows per page unless chosen (Mailpit's default page size).
 pub const PAGE_SIZE: u64 = 50;
+/// The page sizes offered.
+const PAGE_SIZES: [u64; 4] = [25, 50, 100, 200];
+/// The cookie the page script sets to remember the page size chosen.
+const PAGE_SIZE_COOKIE: &str = "letterbox-page-size";
+
+/// A row shows this much of a subject, sender, or recipients: a row is
+/// one line, and a sender can make any header megabytes long.
+const MAX_FIELD_SHOWN: usize = 1000;
+/// Recipients named in a row's tooltip.
+const MAX_ADDRESSES_SHOWN: usize = 50;
 
 /// One inbox row, every field ready to print.
 #[derive(Default)]
@@ -45,23 +56,30 @@ impl Row {
         let received = timefmt::parse_datetime_millis(&s.created).unwrap_or(now_ms);
         let to = match s.to.split_first() {
             None => String::new(),
-            Some((first, [])) => format::short_address(first),
-            Some((first, rest)) => format!("{} +{}", format::short_address(first), rest.len()),
+            Some((first, [])) => format::shorten(&format::short_address(first), MAX_FIELD_SHOWN),
+            Some((first, rest)) => format!(
+                "{} (+{})",
+                format::shorten(&format::short_address(first), MAX_FIELD_SHOWN),
+                rest.len()
+            ),
         };
         Row {
             id: s.id.clone(),
             read: s.read,
-            from: format::short_address(&s.from),
-            from_full: format::address(&s.from),
+            from: format::shorten(&format::short_address(&s.from), MAX_FIELD_SHOWN),
+            from_full: format::shorten(&format::address(&s.from), MAX_FIELD_SHOWN),
             to,
-            to_full: s
-                .to
-                .iter()
-                .map(format::address)
-                .collect::<Vec<_>>()
-                .join(", "),
-            subject: s.subject.clone(),
-            snippet: s.snippet.clone(),
+            to_full: format::shorten(
+                &s.to
+                    .iter()
+                    .take(MAX_ADDRESSES_SHOWN)
+                    .map(format::address)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                MAX_FIELD_SHOWN,
+            ),
+            subject: format::shorten(&s.subject, MAX_FIELD_SHOWN),
+            snippet: format::shorten(&s.snippet, MAX_FIELD_SHOWN),
             tags: s.tags.clone(),
             created: s.created.clone(),
             time_exact: format::exact_time(received),
@@ -90,6 +108,7 @@ struct InboxPage {
     /// Messages in this view: the mailbox, or the matches of the query.
     matched: u64,
     links: Vec<PageLink>,
+    page_sizes: [u64; 4],
     /// Why the query was refused, if it was.
     query_error: Option<String>,
     /// Every inbox with its counts, for the switcher.
@@ -120,7 +139,13 @@ impl InboxPage {
     }
 
     fn inbox_href(&self, name: &str) -> String {
-        href("", name, 0)
+        href("", name, 0, self.page_size)
+    }
+
+    /// `Page 2 of 41`.
+    fn page_of(&self) -> String {
+        let pages = self.matched.div_ceil(self.page_size).max(1);
+        format!("Page {} of {pages}", self.start / self.page_size + 1)
     }
 
     /// `1–50 of 1,234`.
@@ -137,8 +162,9 @@ impl InboxPage {
     }
 }
 
-/// The query string of the page starting at `start` of `query` in `inbox`.
-fn href(query: &str, inbox: &str, start: u64) -> String {
+/// The query string of the page starting at `start` of `query` in `inbox`,
+/// `size` rows long.
+fn href(query: &str, inbox: &str, start: u64, size: u64) -> String {
     let mut params = Vec::new();
     if !query.is_empty() {
         params.push(format!("q={}", format::query_value(query)));
@@ -149,6 +175,9 @@ fn href(query: &str, inbox: &str, start: u64) -> String {
     if start > 0 {
         params.push(format!("start={start}"));
     }
+    if size != PAGE_SIZE {
+        params.push(format!("limit={size}"));
+    }
     let root = webroot();
     if params.is_empty() {
         root.to_string()
@@ -157,36 +186,56 @@ fn href(query: &str, inbox: &str, start: u64) -> String {
     }
 }
 
-fn page_links(query: &str, inbox: &str, start: u64, matched: u64) -> Vec<PageLink> {
-    let last_page_start = matched.saturating_sub(1) / PAGE_SIZE * PAGE_SIZE;
+/// Where the last page of `matched` messages starts.
+fn last_page_start(matched: u64, size: u64) -> u64 {
+    matched.saturating_sub(1) / size * size
+}
+
+fn page_links(query: &str, inbox: &str, start: u64, matched: u64, size: u64) -> Vec<PageLink> {
+    let link = |label, start| PageLink {
+        label,
+        href: href(query, inbox, start, size),
+    };
     let mut links = Vec::new();
     if start > 0 {
-        links.push(PageLink {
-            label: "Newest",
-            href: href(query, inbox, 0),
-        });
-        links.push(PageLink {
-            label: "Newer",
-            href: href(query, inbox, start.saturating_sub(PAGE_SIZE)),
-        });
+        links.push(link("Newest", 0));
+        links.push(link("Newer", start.saturating_sub(size)));
     }
-    if start + PAGE_SIZE < matched {
-        links.push(PageLink {
-            label: "Older",
-            href: href(query, inbox, start + PAGE_SIZE),
-        });
-        links.push(PageLink {
-            label: "Oldest",
-            href: href(query, inbox, last_page_start),
-        });
+    if start + size < matched {
+        links.push(link("Older", start + size));
+        links.push(link("Oldest", last_page_start(matched, size)));
     }
     links
+}
+
+/// The page size asked for in `?limit=`, else the one remembered in the
+/// cookie, else the default; only the sizes offered.
+fn page_size(params: &HashMap<String, String>, headers: &HeaderMap) -> u64 {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(PAGE_SIZE_COOKIE)?
+                .strip_prefix('=')
+        });
+    params
+        .get("limit")
+        .map(String::as_str)
+        .or(cookie)
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| PAGE_SIZES.contains(n))
+        .unwrap_or(PAGE_SIZE)
 }
 
 pub async fn page(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    let size = page_size(&params, &headers);
     let text = params.get("q").map(|q| q.trim()).unwrap_or("");
     // A page link is only ever a whole multiple of the page size; anything
     // else (hand-edited, garbage) shows the first page.
@@ -204,9 +253,23 @@ pub async fn page(
     };
     chrome.inbox = inbox.map(|i| i.into_string()).unwrap_or_default();
     let found = match query {
-        Some(query) => Some(state.store.search(query, start, PAGE_SIZE).await?),
+        Some(query) => Some(state.store.search(query, start, size).await?),
         None => None,
     };
+    // Past the end (a bookmark from when there was more mail): the last page.
+    if let Some(page) = &found
+        && page.messages.is_empty()
+        && start > 0
+        && page.matched > 0
+    {
+        let last = href(
+            text,
+            &chrome.inbox,
+            last_page_start(page.matched, size),
+            size,
+        );
+        return Ok(Redirect::to(&last).into_response());
+    }
     let now = timefmt::now_millis();
     let (rows, matched) = match found {
         Some(page) => (
@@ -216,7 +279,8 @@ pub async fn page(
         None => (Vec::new(), 0),
     };
     render(&InboxPage {
-        links: page_links(text, &chrome.inbox, start, matched),
+        links: page_links(text, &chrome.inbox, start, matched, size),
+        page_sizes: PAGE_SIZES,
         inboxes: inboxes::inboxes(&state).await?,
         chrome,
         rows,
@@ -224,7 +288,7 @@ pub async fn page(
         // so the markup exists once, in `row.html`.
         blank: Row::default(),
         start,
-        page_size: PAGE_SIZE,
+        page_size: size,
         matched,
         query_error,
     })
@@ -242,23 +306,23 @@ mod tests {
                 .map(|l| (l.label, l.href.clone()))
                 .collect::<Vec<_>>()
         };
-        assert!(page_links("", "", 0, 50).is_empty());
+        assert!(page_links("", "", 0, 50, 50).is_empty());
         assert_eq!(
-            labels(&page_links("", "", 0, 120)),
+            labels(&page_links("", "", 0, 120, 50)),
             [
                 ("Older", "/?start=50".into()),
                 ("Oldest", "/?start=100".into())
             ]
         );
         assert_eq!(
-            labels(&page_links("to:a b&c", "", 100, 120)),
+            labels(&page_links("to:a b&c", "", 100, 120, 50)),
             [
                 ("Newest", "/?q=to%3Aa+b%26c".into()),
                 ("Newer", "/?q=to%3Aa+b%26c&start=50".into())
             ]
         );
         assert_eq!(
-            labels(&page_links("x", "billing", 50, 120)),
+            labels(&page_links("x", "billing", 50, 120, 50)),
             [
                 ("Newest", "/?q=x&inbox=billing".into()),
                 ("Newer", "/?q=x&inbox=billing".into()),

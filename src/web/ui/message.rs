@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::format::{self, Segment};
@@ -21,9 +22,21 @@ use crate::web::{AppState, webroot};
 
 /// The raw source shown inline is cut here; the download has everything.
 const MAX_RAW_SHOWN: usize = 2 * 1024 * 1024;
+/// So is the text body.
+const MAX_TEXT_SHOWN: usize = 2 * 1024 * 1024;
+/// A page lists this many MIME parts, headers, attachments or addresses
+/// per field at most, and shows this much of one header or subject: a
+/// sender can make each of them as large as the message, and a browser
+/// takes seconds to lay out a hundred thousand table rows.
+const MAX_PARTS_SHOWN: usize = 1000;
+const MAX_HEADERS_SHOWN: usize = 1000;
+const MAX_ATTACHMENTS_SHOWN: usize = 100;
+const MAX_ADDRESSES_SHOWN: usize = 100;
+const MAX_VALUE_SHOWN: usize = 4096;
 
-const TABS: [(&str, &str); 6] = [
+const TABS: [(&str, &str); 7] = [
     ("html", "HTML"),
+    ("source", "HTML source"),
     ("text", "Text"),
     ("headers", "Headers"),
     ("parts", "MIME parts"),
@@ -60,9 +73,14 @@ pub struct Heading {
     pub read: bool,
     pub subject: String,
     pub from: String,
+    /// The search for all mail from this sender, if it has an address.
+    pub from_search: Option<String>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     pub bcc: Vec<String>,
+    /// Envelope recipients named in no To, Cc or Bcc header: blind copies
+    /// the message itself does not show (lower-cased).
+    pub blind: Vec<String>,
     pub reply_to: Vec<String>,
     pub tags: Vec<String>,
     /// The `Date:` header.
@@ -71,8 +89,55 @@ pub struct Heading {
     pub received_relative: String,
     pub created: String,
     pub size: String,
+    /// The `List-Unsubscribe` targets, and whether one-click (RFC 8058) is
+    /// declared.
+    pub unsubscribe: Option<Unsubscribe>,
+    /// Calendar invitations the message carries (its `text/calendar` parts).
+    pub invites: Vec<super::calendar::Invite>,
     pub attachments: Vec<AttachmentView>,
+    /// Attachments beyond those listed.
+    pub more_attachments: usize,
     pub problems: Vec<String>,
+}
+
+pub struct Unsubscribe {
+    /// `mailto:` and `https:` URIs, in the header's order.
+    pub targets: Vec<String>,
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` with an https
+    /// target: a client may unsubscribe with one POST.
+    pub one_click: bool,
+}
+
+/// The message's `List-Unsubscribe` header (RFC 2369) and RFC 8058's
+/// one-click declaration, from its top-level header.
+fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
+    let (headers, _) = mailparse::parse_headers(raw).ok()?;
+    let value = headers.get_first_value("List-Unsubscribe")?;
+    let targets: Vec<String> = value
+        .split('<')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').map(|(uri, _)| uri.trim()))
+        .filter(|uri| !uri.is_empty())
+        .take(MAX_ADDRESSES_SHOWN)
+        .map(|uri| format::shorten(uri, MAX_VALUE_SHOWN))
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    let one_click = headers
+        .get_first_value("List-Unsubscribe-Post")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
+        && targets.iter().any(|t| {
+            t.get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        });
+    Some(Unsubscribe { targets, one_click })
+}
+
+/// Whether a URI may be a link on our page: only these schemes.
+fn is_web_or_mail(uri: &str) -> bool {
+    let lower = uri.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
 }
 
 pub struct Toggle {
@@ -88,14 +153,31 @@ pub struct HtmlTab {
     pub widths: Vec<Toggle>,
     pub remote: bool,
     pub remote_toggle: String,
+    /// The HTML loads something from other servers: only then is there
+    /// remote content to load.
+    pub has_remote: bool,
 }
 
 pub struct HeaderRow {
     pub name: String,
-    /// Unfolded, RFC 2047 words decoded.
+    /// Unfolded, RFC 2047 words decoded; cut at [`MAX_VALUE_SHOWN`].
     pub value: String,
     /// As it stands in the message, when that differs from `value`.
     pub raw: Option<String>,
+    /// How long the whole value is, when `value` shows only its start.
+    pub cut_from: Option<String>,
+}
+
+pub struct HeadersTab {
+    pub rows: Vec<HeaderRow>,
+    /// How many headers the message has, when not all are listed.
+    pub total: Option<usize>,
+}
+
+pub struct PartsTab {
+    pub rows: Vec<PartRow>,
+    /// How many parts the message has, when not all are listed.
+    pub total: Option<usize>,
 }
 
 pub struct PartRow {
@@ -111,8 +193,16 @@ pub struct PartRow {
     pub size: String,
     /// Open/download link; `None` for multipart containers.
     pub href: Option<String>,
+    /// The browser shows it (else its link only downloads).
+    pub opens: bool,
     /// For an attached message: its subject and sender.
     pub enclosed: Option<String>,
+}
+
+pub struct TextTab {
+    pub segments: Vec<Segment>,
+    /// How much is shown, when the text is cut.
+    pub cut_at: Option<String>,
 }
 
 pub struct RawTab {
@@ -121,11 +211,21 @@ pub struct RawTab {
     pub shown: String,
 }
 
+/// The HTML body's source, highlighted, cut at [`MAX_TEXT_SHOWN`].
+pub struct SourceTab {
+    pub lines: Vec<Vec<super::source::Token>>,
+    /// How much is shown, when the source is cut.
+    pub cut_at: Option<String>,
+    /// The HTML part's download.
+    pub download: String,
+}
+
 pub enum TabBody {
     Html(HtmlTab),
-    Text(Option<Vec<Segment>>),
-    Headers(Result<Vec<HeaderRow>, String>),
-    Parts(Vec<PartRow>),
+    Source(Option<SourceTab>),
+    Text(Option<TextTab>),
+    Headers(Result<HeadersTab, String>),
+    Parts(PartsTab),
     Raw(RawTab),
     Envelope(Box<Envelope>),
 }
@@ -210,9 +310,24 @@ fn relay_view(state: &AppState, message: &StoredMessage, jobs: Vec<RelayJob>) ->
 struct MessagePage {
     chrome: Chrome,
     m: Heading,
+    /// The page's script marks the message read: it was opened from our
+    /// own pages or by the user (see [`opened_by_user`]).
+    mark_read: bool,
     relay: RelayView,
     tabs: Vec<TabLink>,
     body: TabBody,
+}
+
+impl Heading {
+    fn links_to(&self, uri: &str) -> bool {
+        is_web_or_mail(uri)
+    }
+
+    /// Whether an envelope recipient is a blind copy (see `blind`).
+    fn is_blind(&self, rcpt: &impl std::fmt::Display) -> bool {
+        let rcpt = rcpt.to_string().trim().to_ascii_lowercase();
+        self.blind.contains(&rcpt)
+    }
 }
 
 impl MessagePage {
@@ -232,19 +347,33 @@ pub async fn first_tab(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    show(state, id, None, params).await
+    show(state, id, None, params, opened_by_user(&headers)).await
 }
 
 pub async fn tab(
     State(state): State<AppState>,
     Path((id, tab)): Path<(String, String)>,
     Query(params): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let Some(&(name, _)) = TABS.iter().find(|(name, _)| *name == tab) else {
         return Err(PageError::not_found(format!("there is no {tab:?} tab")));
     };
-    show(state, id, Some(name), params).await
+    show(state, id, Some(name), params, opened_by_user(&headers)).await
+}
+
+/// Whether this navigation came from one of our own pages or from the user
+/// (address bar, bookmark, reload), as the browser's `Sec-Fetch-Site` says;
+/// clients that do not send it are not browsers a page can steer. Another
+/// site opening a message must not mark it read: the mark would tell that
+/// site, through the unread count, which message it found.
+fn opened_by_user(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site").map(|v| v.as_bytes()) {
+        None => true,
+        Some(site) => site == b"same-origin" || site == b"none",
+    }
 }
 
 async fn show(
@@ -252,6 +381,7 @@ async fn show(
     id: String,
     tab: Option<&'static str>,
     params: Params,
+    mark_read: bool,
 ) -> Result<Response, PageError> {
     let (message, raw) = find_with_raw(&state, id, &params).await?;
     let chrome = Chrome::load(&state, "").await?;
@@ -261,13 +391,31 @@ async fn show(
     let tab = tab.unwrap_or(if has_html { "html" } else { "text" });
     let id = &message.summary.id;
     let body = match tab {
-        "html" => TabBody::Html(html_tab(id, has_html, &params)),
+        "html" => {
+            let has_remote = message
+                .parts
+                .iter()
+                .find(|p| p.role == PartRole::Html)
+                .is_some_and(|p| super::source::has_remote_content(&part_text(&raw, p)));
+            TabBody::Html(html_tab(id, has_html, has_remote, &params))
+        }
+        "source" => TabBody::Source(message.parts.iter().find(|p| p.role == PartRole::Html).map(
+            |p| {
+                let html = part_text(&raw, p);
+                let (shown, cut) = format::cut(&html, MAX_TEXT_SHOWN);
+                SourceTab {
+                    lines: super::source::highlight(shown),
+                    cut_at: cut.then(|| format::size(shown.len() as u64)),
+                    download: format!("{}?dl=1", part_url(id, &p.part_id)),
+                }
+            },
+        )),
         "text" => TabBody::Text(
             message
                 .parts
                 .iter()
                 .find(|p| p.role == PartRole::Text)
-                .map(|p| format::linkify(&part_text(&raw, p))),
+                .map(|p| text_tab(&part_text(&raw, p))),
         ),
         "headers" => TabBody::Headers(header_rows(&raw)),
         "parts" => TabBody::Parts(part_rows(id, &message.parts, &raw)),
@@ -285,6 +433,7 @@ async fn show(
     render(&MessagePage {
         chrome,
         m: heading(&message, &raw),
+        mark_read,
         relay,
         tabs,
         body,
@@ -293,16 +442,56 @@ async fn show(
 
 fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
     let s = &message.summary;
-    let addresses = |list: &[crate::message::Address]| list.iter().map(format::address).collect();
+    let addresses = |list: &[crate::message::Address]| {
+        let mut shown: Vec<String> = list
+            .iter()
+            .take(MAX_ADDRESSES_SHOWN)
+            .map(|a| format::shorten(&format::address(a), MAX_VALUE_SHOWN))
+            .collect();
+        if list.len() > MAX_ADDRESSES_SHOWN {
+            shown.push(format!(
+                "and {} more (see the Headers tab)",
+                list.len() - MAX_ADDRESSES_SHOWN
+            ));
+        }
+        shown
+    };
     let now = timefmt::now_millis();
+    let named: HashSet<String> =
+        s.to.iter()
+            .chain(&s.cc)
+            .chain(&s.bcc)
+            .map(|a| a.address.trim().to_ascii_lowercase())
+            .collect();
+    let blind: Vec<String> = message
+        .envelope
+        .rcpt_to
+        .iter()
+        .map(|r| r.to_string().trim().to_ascii_lowercase())
+        .filter(|r| !named.contains(r))
+        .collect();
+    let mut bcc = addresses(&s.bcc);
+    bcc.extend(
+        blind
+            .iter()
+            .take(MAX_ADDRESSES_SHOWN)
+            .map(|r| format!("{} (envelope only)", format::shorten(r, MAX_VALUE_SHOWN))),
+    );
+    let mut attachments = attachments(&s.id, &message.parts, raw);
+    let more_attachments = attachments.len().saturating_sub(MAX_ATTACHMENTS_SHOWN);
+    attachments.truncate(MAX_ATTACHMENTS_SHOWN);
     Heading {
         id: s.id.clone(),
         read: s.read,
-        subject: s.subject.clone(),
-        from: format::address(&s.from),
+        subject: format::shorten(&s.subject, MAX_VALUE_SHOWN),
+        from: format::shorten(&format::address(&s.from), MAX_VALUE_SHOWN),
+        from_search: Some(s.from.address.trim())
+            .filter(|a| !a.is_empty() && a.len() <= MAX_VALUE_SHOWN)
+            .map(|a| format::search_term("from", a)),
         to: addresses(&s.to),
         cc: addresses(&s.cc),
-        bcc: addresses(&s.bcc),
+        bcc,
+        blind,
         reply_to: addresses(&s.reply_to),
         tags: s.tags.clone(),
         date: message.date.map(|secs| format::exact_time(secs * 1000)),
@@ -310,7 +499,16 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         received_relative: format::relative_time(message.received_at_ms, now),
         created: s.created.clone(),
         size: format::size(s.size),
-        attachments: attachments(&s.id, &message.parts, raw),
+        unsubscribe: unsubscribe(raw),
+        invites: message
+            .parts
+            .iter()
+            .filter(|p| p.content_type.eq_ignore_ascii_case("text/calendar"))
+            .take(3)
+            .filter_map(|p| super::calendar::invite(&part_text(raw, p)))
+            .collect(),
+        attachments,
+        more_attachments,
         problems: message.problems.clone(),
     }
 }
@@ -370,7 +568,7 @@ pub fn part_url(id: &str, part_id: &str) -> String {
     format!("{}api/v1/message/{id}/part/{part_id}", webroot())
 }
 
-fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
+fn html_tab(id: &str, has_html: bool, has_remote: bool, params: &Params) -> HtmlTab {
     let flag = |name: &str| params.get(name).is_some_and(|v| v == "1");
     let remote = flag("remote");
     let width = params
@@ -400,32 +598,42 @@ fn html_tab(id: &str, has_html: bool, params: &Params) -> HtmlTab {
             .collect(),
         remote,
         remote_toggle: href(width, !remote),
+        has_remote,
     }
 }
 
 /// Every header of the top-level message, in order, duplicates kept.
-fn header_rows(raw: &[u8]) -> Result<Vec<HeaderRow>, String> {
+/// The first [`MAX_HEADERS_SHOWN`], each value cut at [`MAX_VALUE_SHOWN`].
+fn header_rows(raw: &[u8]) -> Result<HeadersTab, String> {
     let headers = crate::message::top_headers(raw)
         .map_err(|e| format!("The header block could not be parsed: {e}"))?;
-    Ok(headers
+    let rows = headers
         .iter()
+        .take(MAX_HEADERS_SHOWN)
         .map(|h| {
             let value = crate::message::header_value(h);
-            let raw = String::from_utf8_lossy(h.get_value_raw()).into_owned();
+            let raw = String::from_utf8_lossy(h.get_value_raw());
             // Folding and runs of spaces are not a different form.
             let same = raw.split_whitespace().eq(value.split_whitespace());
+            let (shown, cut) = format::cut(&value, MAX_VALUE_SHOWN);
             HeaderRow {
-                name: h.get_key(),
-                raw: (!same).then_some(raw),
-                value,
+                name: format::shorten(&h.get_key(), MAX_VALUE_SHOWN),
+                raw: (!same).then(|| format::shorten(&raw, MAX_VALUE_SHOWN)),
+                cut_from: cut.then(|| format::size(value.len() as u64)),
+                value: shown.to_string(),
             }
         })
-        .collect())
+        .collect();
+    Ok(HeadersTab {
+        rows,
+        total: (headers.len() > MAX_HEADERS_SHOWN).then_some(headers.len()),
+    })
 }
 
-/// The part index as a tree, in document order. A part whose parent is
-/// missing from the index is drawn as a root.
-fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
+/// The part index as a tree, in document order, up to
+/// [`MAX_PARTS_SHOWN`] rows. A part whose parent is missing from the index
+/// is drawn as a root.
+fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> PartsTab {
     let known: HashSet<&str> = parts.iter().map(|p| p.part_id.as_str()).collect();
     let mut children: HashMap<Option<&str>, Vec<&Part>> = HashMap::new();
     for part in parts {
@@ -433,7 +641,7 @@ fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
         children.entry(parent).or_default().push(part);
     }
     // Depth first, each entry with the prefix its children continue.
-    let mut rows = Vec::with_capacity(parts.len());
+    let mut rows = Vec::with_capacity(parts.len().min(MAX_PARTS_SHOWN));
     let mut stack: Vec<(&Part, String, String)> = Vec::new();
     let push_children = |stack: &mut Vec<_>, parent: Option<&str>, prefix: &str| {
         let Some(kids) = children.get(&parent) else {
@@ -450,10 +658,16 @@ fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> Vec<PartRow> {
     };
     push_children(&mut stack, None, "");
     while let Some((part, tree, continued)) = stack.pop() {
+        if rows.len() == MAX_PARTS_SHOWN {
+            break;
+        }
         rows.push(part_row(id, part, tree, raw));
         push_children(&mut stack, Some(&part.part_id), &continued);
     }
-    rows
+    PartsTab {
+        rows,
+        total: (parts.len() > MAX_PARTS_SHOWN).then_some(parts.len()),
+    }
 }
 
 fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
@@ -480,14 +694,26 @@ fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
         charset: part.charset.clone().unwrap_or_default(),
         encoding: part.transfer_encoding.clone(),
         disposition: part.disposition.clone().unwrap_or_default(),
-        filename: part.filename.clone().unwrap_or_default(),
+        filename: format::shorten(
+            part.filename.as_deref().unwrap_or_default(),
+            MAX_VALUE_SHOWN,
+        ),
         size: if part.role == PartRole::Container {
             String::new()
         } else {
             format::size(part.size)
         },
         href: (part.role != PartRole::Container).then(|| part_url(id, &part.part_id)),
+        opens: renders_passively(&part.content_type),
         enclosed,
+    }
+}
+
+fn text_tab(text: &str) -> TextTab {
+    let (shown, cut) = format::cut(text, MAX_TEXT_SHOWN);
+    TextTab {
+        segments: format::linkify(shown),
+        cut_at: cut.then(|| format::size(shown.len() as u64)),
     }
 }
 
@@ -512,7 +738,7 @@ Content-Type: text/plain\r\n\r\nhi\r\n--c\r\n\
 Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--c--\r\n--b\r\n\
 Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner body\r\n--b--\r\n";
         let parsed = crate::message::parse(raw);
-        let rows = part_rows("X", &parsed.parts, raw);
+        let rows = part_rows("X", &parsed.parts, raw).rows;
         let drawn: Vec<String> = rows.iter().map(|r| format!("{}{}", r.tree, r.id)).collect();
         assert_eq!(
             drawn,
@@ -526,7 +752,7 @@ Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner bod
     #[test]
     fn headers_keep_order_duplicates_and_raw_form() {
         let raw = b"Received: from a\r\nSubject: =?UTF-8?B?SGVsbG8=?=\r\nReceived: from b\r\n\tby c\r\n\r\nbody";
-        let rows = header_rows(raw).unwrap();
+        let rows = header_rows(raw).unwrap().rows;
         let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["Received", "Subject", "Received"]);
         assert_eq!(rows[1].value, "Hello");

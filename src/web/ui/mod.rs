@@ -2,9 +2,11 @@
 //! that read without JavaScript; `static/*.js` adds live updates, actions
 //! and keyboard use on top.
 
+mod calendar;
 mod format;
 mod inbox;
 mod message;
+mod source;
 mod view;
 
 use askama::Template;
@@ -22,7 +24,39 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}", get(message::first_tab))
         .route("/message/{id}/{tab}", get(message::tab))
         .route("/view/{file}", get(view::view))
+        .route("/view/{id}/part/{part_id}", get(view::part))
 }
+
+/// The search help's examples: a term, and what it finds.
+pub const SEARCH_EXAMPLES: [(&str, &str); 12] = [
+    (
+        "from:alice@example.com",
+        "From that sender (any part of a name or address)",
+    ),
+    (
+        "to:@example.com",
+        "To anyone at that domain; also cc:, bcc:, reply-to:, addressed:",
+    ),
+    (
+        "subject:\"password reset\"",
+        "Subject containing the phrase",
+    ),
+    ("is:unread", "Unread; also is:read, is:tagged"),
+    ("has:attachment", "With attachments; also has:inline"),
+    ("tag:signup", "Tagged signup"),
+    ("larger:1M", "Larger than 1 MB; also smaller:500K"),
+    (
+        "after:2026-11-22",
+        "Received after that day (UTC); also before:",
+    ),
+    (
+        "header:X-Mailer",
+        "With that header; header:X-Mailer:php for a value",
+    ),
+    ("message-id:abc123", "Message-ID containing abc123"),
+    ("inbox:billing", "In that inbox"),
+    ("-from:noreply@", "Negated: not from noreply@"),
+];
 
 /// What the frame around every page shows.
 pub struct Chrome {
@@ -39,6 +73,23 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// The list of mail matching `term` (in this page's inbox).
+    pub fn search_href(&self, term: &str) -> String {
+        let mut href = format!("{}?q={}", self.webroot, format::query_value(term));
+        if !self.inbox.is_empty() {
+            href.push_str(&format!("&inbox={}", format::query_value(&self.inbox)));
+        }
+        href
+    }
+
+    /// The list without the search (in this page's inbox).
+    pub fn clear_href(&self) -> String {
+        match self.inbox.as_str() {
+            "" => self.webroot.to_string(),
+            inbox => format!("{}?inbox={}", self.webroot, format::query_value(inbox)),
+        }
+    }
+
     async fn load(state: &AppState, query: &str) -> Result<Chrome, PageError> {
         let counts = state.store.counts().await?;
         Ok(Chrome {

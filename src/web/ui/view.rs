@@ -7,7 +7,9 @@
 //! them), no forms, no `<base>`, and a `sandbox` that gives it an opaque
 //! origin even when opened directly (and, lacking `allow-scripts`, also
 //! stops `<meta http-equiv="refresh">`). The message page frames it in an
-//! `<iframe sandbox>` as well. `cid:` references point to the part URLs.
+//! `<iframe sandbox>` as well. `cid:` references point to
+//! `/view/{ID}/part/{PartID}`, the one route another origin may embed (the
+//! sandboxed document has an opaque origin), by the message's own ID only.
 
 use std::collections::HashMap;
 
@@ -16,11 +18,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::PageError;
-use super::message::part_url;
 use crate::message::part_text;
 use crate::message::{Part, PartRole};
 use crate::web::api::messages::find_with_raw;
-use crate::web::{AppState, webroot};
+use crate::web::api::parts;
+use crate::web::{ApiError, AppState, webroot};
 
 /// No script, no plugins, no forms, nothing from other servers.
 const LOCAL_ONLY: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
@@ -75,6 +77,34 @@ pub async fn view(
         }
         _ => Ok(Redirect::to(&format!("{}message/{id}", webroot())).into_response()),
     }
+}
+
+/// `/view/{ID}/part/{PartID}`: a part as the sandboxed HTML body embeds
+/// it. Every other response tells the browser that only our own origin may
+/// embed it; the sandboxed body has an opaque origin, so this one may be
+/// embedded anywhere. That tells another site nothing: it needs the
+/// message's ID (unguessable), as `latest` is refused here.
+pub async fn part(
+    State(state): State<AppState>,
+    Path((id, part_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    if id == "latest" {
+        return Err(ApiError::not_found(
+            "the HTML view's parts are addressed by message ID, not latest",
+        ));
+    }
+    let mut response = parts::part(State(state), Path((id, part_id)), Query(HashMap::new()))
+        .await?
+        .into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
+    Ok(response)
+}
+
+fn view_part_url(id: &str, part_id: &str) -> String {
+    format!("{}view/{id}/part/{part_id}", webroot())
 }
 
 fn html_headers(remote: bool) -> HeaderMap {
@@ -135,7 +165,7 @@ fn resolve_cids(html: &str, id: &str, parts: &[Part]) -> String {
         });
         if let Some(part) = part {
             out.push_str(&html[copied..start]);
-            out.push_str(&part_url(id, &part.part_id));
+            out.push_str(&view_part_url(id, &part.part_id));
             copied = value_start + len;
             from = copied;
         }
@@ -197,7 +227,7 @@ mod tests {
         let html = r#"<img src="cid:logo@x"><img src='CID:a%20b'><div style="background:url(cid:logo@x)"><img src="cid:missing">"#;
         assert_eq!(
             resolve_cids(html, "M", &parts),
-            r#"<img src="/api/v1/message/M/part/2"><img src='/api/v1/message/M/part/3'><div style="background:url(/api/v1/message/M/part/2)"><img src="cid:missing">"#
+            r#"<img src="/view/M/part/2"><img src='/view/M/part/3'><div style="background:url(/view/M/part/2)"><img src="cid:missing">"#
         );
         assert_eq!(resolve_cids("cid:", "M", &parts), "cid:");
     }
