@@ -27,8 +27,9 @@ const SUPPORTED: &[&str] = &[
     "getConfiguration",
     "chaosTriggers",
     "releaseWithoutRelay",
-    // getAttachmentThumbnail, htmlCheck, linkCheck and spamAssassinCheck:
-    // features Letterbox does not have; they must fail with a clear 404.
+    "checksAndThumbnails",
+    // spamAssassinCheck: a feature Letterbox does not have; it must fail
+    // with a clear 404.
     "unsupportedMethodsFailCleanly",
 ];
 

@@ -111,8 +111,8 @@ pub struct Unsubscribe {
 /// The message's `List-Unsubscribe` header (RFC 2369) and RFC 8058's
 /// one-click declaration, from its top-level header.
 fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
-    let (headers, _) = mailparse::parse_headers(raw).ok()?;
-    let value = headers.get_first_value("List-Unsubscribe")?;
+    let headers = crate::message::top_headers(raw).ok()?;
+    let value = crate::message::first_value(&headers, "List-Unsubscribe")?;
     let targets: Vec<String> = value
         .split('<')
         .skip(1)
@@ -124,8 +124,7 @@ fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
     if targets.is_empty() {
         return None;
     }
-    let one_click = headers
-        .get_first_value("List-Unsubscribe-Post")
+    let one_click = crate::message::first_value(&headers, "List-Unsubscribe-Post")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
         && targets.iter().any(|t| {
             t.get(..8)
@@ -457,10 +456,23 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         shown
     };
     let now = timefmt::now_millis();
+    // The summary's Bcc holds the Bcc header's addresses and, since they
+    // are blind copies too, envelope recipients no header names; the page
+    // marks the latter, so the header is read to tell them apart.
+    let bcc_header = crate::message::top_headers(raw)
+        .ok()
+        .and_then(|headers| crate::message::first_value(&headers, "Bcc"))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (in_header, _): (Vec<_>, Vec<_>) = s
+        .bcc
+        .iter()
+        .cloned()
+        .partition(|a| bcc_header.contains(&a.address.trim().to_ascii_lowercase()));
     let named: HashSet<String> =
         s.to.iter()
             .chain(&s.cc)
-            .chain(&s.bcc)
+            .chain(&in_header)
             .map(|a| a.address.trim().to_ascii_lowercase())
             .collect();
     let blind: Vec<String> = message
@@ -470,7 +482,7 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         .map(|r| r.to_string().trim().to_ascii_lowercase())
         .filter(|r| !named.contains(r))
         .collect();
-    let mut bcc = addresses(&s.bcc);
+    let mut bcc = addresses(&in_header);
     bcc.extend(
         blind
             .iter()
