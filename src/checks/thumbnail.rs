@@ -1,7 +1,7 @@
 //! 180×120 JPEG thumbnails of image parts, made as Mailpit makes them: an
 //! image at least that large is scaled to cover the frame and centre-cropped;
 //! a smaller one is centred on white without being enlarged; anything that
-//! is not a PNG, JPEG, GIF or WebP image, or that fails the limits, gives a
+//! is not a PNG, JPEG or GIF image, or that fails the limits, gives a
 //! blank white thumbnail.
 //!
 //! Images are input from strangers: the size is read from the header and
@@ -36,7 +36,7 @@ const JPEG_QUALITY: u8 = 70;
 /// Why a thumbnail is blank.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlankReason {
-    #[error("not a PNG, JPEG, GIF or WebP image")]
+    #[error("not a PNG, JPEG or GIF image")]
     NotAnImage,
     #[error("the image is {width}x{height} pixels, larger than thumbnails are made of")]
     TooLarge { width: u32, height: u32 },
@@ -119,7 +119,7 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, BlankReason> {
         .map_err(|e| BlankReason::Undecodable(e.to_string()))?;
     // The type is told by the bytes, not by what the message claims.
     match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP) => {}
+        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif) => {}
         _ => return Err(BlankReason::NotAnImage),
     }
     let mut reader = reader;
