@@ -446,6 +446,22 @@ async fn search_help_clear_clickable_filters_and_invalid_queries() {
     .await;
 }
 
+/// Makes every WebSocket the pages open fail at once, until the test sets
+/// `sessionStorage.allowSockets` (for the rest of the session).
+async fn fail_websockets_until_allowed(driver: &WebDriver) {
+    driver
+        .cdp()
+        .send_raw(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "{ const Real = WebSocket; window.WebSocket = function (url) { \
+                if (sessionStorage.allowSockets) return new Real(url); \
+                const fake = new EventTarget(); \
+                setTimeout(() => fake.dispatchEvent(new Event('close'))); return fake; }; }"}),
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn new_mail_is_noticed_and_the_count_is_right_after_a_reconnect() {
     let lb = Letterbox::start();
@@ -453,19 +469,7 @@ async fn new_mail_is_noticed_and_the_count_is_right_after_a_reconnect() {
     browser::run(async |driver| {
         // The count: the page marks its message read while the live
         // connection cannot come up; once it does, the badge is right.
-        // Every WebSocket fails until the test lets them through (for the
-        // rest of the session).
-        driver
-            .cdp()
-            .send_raw(
-                "Page.addScriptToEvaluateOnNewDocument",
-                json!({"source": "{ const Real = WebSocket; window.WebSocket = function (url) { \
-                    if (sessionStorage.allowSockets) return new Real(url); \
-                    const fake = new EventTarget(); \
-                    setTimeout(() => fake.dispatchEvent(new Event('close'))); return fake; }; }"}),
-            )
-            .await
-            .unwrap();
+        fail_websockets_until_allowed(driver).await;
         driver.goto(&lb.url(&format!("/message/{first}"))).await.unwrap();
         wait_js(driver, "document.getElementById('status').dataset.state === 'offline'").await;
         browser::wait_until("the message to be read", async || {
@@ -733,18 +737,7 @@ async fn offline_counts_down_retries_on_demand_and_failures_say_why() {
     let lb = Letterbox::start();
     let id = lb.send_simple("one").await;
     browser::run(async |driver| {
-        // Every WebSocket fails until the test lets them through.
-        driver
-            .cdp()
-            .send_raw(
-                "Page.addScriptToEvaluateOnNewDocument",
-                json!({"source": "{ const Real = WebSocket; window.WebSocket = function (url) { \
-                    if (sessionStorage.allowSockets) return new Real(url); \
-                    const fake = new EventTarget(); \
-                    setTimeout(() => fake.dispatchEvent(new Event('close'))); return fake; }; }"}),
-            )
-            .await
-            .unwrap();
+        fail_websockets_until_allowed(driver).await;
         driver.goto(&lb.url("/")).await.unwrap();
         // Offline, shown with a countdown that moves, and "retry now".
         browser::wait_until("a countdown of several seconds", async || {
@@ -807,7 +800,11 @@ async fn tags_are_added_and_removed_on_the_message_page() {
         assert_eq!(stored, ["needs review", "signup"]);
         click(driver, By::Css("#tags .tag-item[data-tag=signup] button.untag")).await;
         browser::wait_until("the tag removed", async || tags().await == ["needs review"]).await;
-        assert_eq!(texts(driver, "#tags .tag").await, ["needs review"]);
+        // The store answers before the page has redrawn its tags.
+        browser::wait_until("the page shows the tag removed", async || {
+            texts(driver, "#tags .tag").await == ["needs review"]
+        })
+        .await;
         // Set elsewhere: the page follows.
         lb.client()
             .put(lb.url("/api/v1/tags"))
