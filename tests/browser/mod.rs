@@ -200,16 +200,24 @@ pub async fn wait_js(driver: &WebDriver, expression: &str) {
     }
 }
 
-/// Clicks the element `by` finds.
+/// Clicks the element `by` finds. The page's scripts redraw parts of it
+/// (the pager, the status bar) at their own time: an element that went
+/// stale or is not yet interactable is found again and clicked again, as
+/// a person would, until [`TIMEOUT`].
 pub async fn click(driver: &WebDriver, by: By) {
     let what = format!("{by:?}");
-    driver
-        .find(by)
-        .await
-        .unwrap_or_else(|e| panic!("finding {what}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {what}: {e}"));
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let error = match driver.find(by.clone()).await {
+            Ok(element) => match element.click().await {
+                Ok(()) => return,
+                Err(e) => format!("clicking {what}: {e}"),
+            },
+            Err(e) => format!("finding {what}: {e}"),
+        };
+        assert!(Instant::now() < deadline, "{error}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The visible text of the element `by` finds.
