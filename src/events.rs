@@ -7,29 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::broadcast;
 
-use crate::store::Summary;
+pub use crate::domain::events::Event;
 
 const CAPACITY: usize = 4096;
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    New(Arc<Summary>),
-    Deleted(Arc<[String]>),
-    /// Every message was deleted.
-    Cleared,
-    /// These messages were marked read or unread.
-    ReadChanged {
-        ids: Arc<[String]>,
-        read: bool,
-    },
-    /// The tags of these messages changed: each message with its tags now.
-    TagsChanged(Arc<[(String, Vec<String>)]>),
-    /// A release of this message to the relay was queued, started, sent
-    /// or failed.
-    RelayChanged(String),
-    /// The chaos rules changed: their text while any is active.
-    ChaosChanged(Option<Arc<str>>),
-}
 
 /// The publishing side, shared by every clone. `None` once closed.
 #[derive(Clone)]

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use crate::message::{self, PartRole};
+use crate::domain::extract;
+use crate::domain::message::{self, PartRole};
+use crate::smtp;
 use crate::smtp::auth::AuthPolicy;
 use crate::smtp::{Session, SessionConfig, Step};
-use crate::{extract, smtp};
 
 /// Steps one `advance` loop may take before the session is stuck: far more
 /// than any input of fuzzing size needs.

@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use tracing::{Level, info};
 
-use crate::inbox::Inboxes;
-use crate::message;
-use crate::smtp::Envelope;
+use crate::domain::Envelope;
+use crate::domain::inbox::Inboxes;
+use crate::domain::message;
+use crate::domain::timefmt;
 use crate::smtp::reply::Reply;
 use crate::stats::Stats;
 use crate::store::{NewMessage, Store, StoreError};
-use crate::timefmt;
 
 /// zstd level for raw messages: level 1 is several times faster than the
 /// default and costs only a few percent in size on mail.

@@ -7,22 +7,17 @@
 pub mod checks;
 pub mod cli;
 pub mod client;
-pub mod compose;
 pub mod config;
+pub mod domain;
 pub mod events;
-pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod inbox;
 pub mod ingest;
-pub mod message;
 pub mod net;
 pub mod relay;
-pub mod search;
 pub mod smtp;
 pub mod stats;
 pub mod store;
-pub mod timefmt;
 pub mod tls;
 pub mod web;
 
@@ -174,7 +169,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         events.clone(),
     )?;
     let stats = Arc::new(Stats::default());
-    let inboxes = Arc::new(inbox::Inboxes::new(config.inbox_rules.clone()));
+    let inboxes = Arc::new(domain::inbox::Inboxes::new(config.inbox_rules.clone()));
     let ingest = Ingest::new(store.clone(), stats.clone(), inboxes.clone());
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();

@@ -21,7 +21,8 @@ async fn prints_a_message_that_arrives_while_waiting() {
     let lb = Letterbox::start();
     // Without --after the wait covers mail from the moment it starts; the
     // send below may win that race, so name the moment explicitly.
-    let since = letterbox::timefmt::rfc3339_millis(letterbox::timefmt::now_millis() - 1);
+    let since =
+        letterbox::domain::timefmt::rfc3339_millis(letterbox::domain::timefmt::now_millis() - 1);
     let args = [
         "--query",
         "subject:\"your code\"",

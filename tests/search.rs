@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Letterbox, ids_of, simple_message};
 use letterbox::client::encode;
-use letterbox::timefmt::{now_millis, rfc3339_millis as rfc3339};
+use letterbox::domain::timefmt::{now_millis, rfc3339_millis as rfc3339};
 use serde_json::json;
 
 /// A sign-up mail: text and HTML alternatives, every address header, a

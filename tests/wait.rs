@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::Letterbox;
 use letterbox::client::encode;
-use letterbox::timefmt::{now_millis, rfc3339_millis};
+use letterbox::domain::timefmt::{now_millis, rfc3339_millis};
 use serde_json::{Value, json};
 
 /// Server-side timeout for waits that must end with a message: long, so a

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::client::{self, ClientError};
-use crate::config::parse_duration;
+use crate::domain::units::parse_duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {

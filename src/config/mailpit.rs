@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
-use super::{Config, ConfigError, SmtpTls, parse_duration, parse_webroot};
+use super::{Config, ConfigError, SmtpTls, parse_webroot};
+use crate::domain::units::parse_duration;
 use crate::relay::TlsMode;
 
 /// One `MP_*` variable: the Letterbox argument it stands in for (`None`

@@ -9,8 +9,8 @@ use regex_automata::dfa::{dense, regex::Regex};
 use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 
-use crate::config::parse_duration;
-use crate::search::Query;
+use crate::domain::search::Query;
+use crate::domain::units::parse_duration;
 
 /// How long a release is retried before it is given up.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 3600);

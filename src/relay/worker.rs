@@ -11,11 +11,11 @@ use tracing::{info, warn};
 use super::Relay;
 use super::client::{self, Delivery, DeliveryError, Refusal};
 use super::settings::MAX_RETRY_INTERVAL;
+use crate::domain::search::Query;
+use crate::domain::timefmt;
 use crate::events::Event;
-use crate::search::Query;
 use crate::smtp::address::Mailbox;
 use crate::store::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, StoreError};
-use crate::timefmt;
 
 /// `Received:` headers past which a message is not relayed: it is in a
 /// loop (Exim's default; Postfix allows 50).

@@ -342,7 +342,7 @@ fn parse_rule(rule: &str) -> Result<(Stage, Trigger), String> {
     let mut failure = false;
     for effect in effects.split('+').map(str::trim) {
         if let Some(duration) = effect.strip_prefix("delay:") {
-            trigger.delay = crate::config::parse_duration(duration)?;
+            trigger.delay = crate::domain::units::parse_duration(duration)?;
             continue;
         }
         if failure {
@@ -368,7 +368,7 @@ fn parse_rule(rule: &str) -> Result<(Stage, Trigger), String> {
 fn parse_link(text: &str) -> Result<LinkSpeed, String> {
     let (speeds, percent) = text.split_once('@').unwrap_or((text, "100"));
     let size = |s: &str| {
-        crate::config::parse_size(s.trim())
+        crate::domain::units::parse_size(s.trim())
             .map_err(|e| format!("{s:?} is not a speed in bytes a second ({e})"))
     };
     let (min, max) = match speeds.split_once('-') {

@@ -12,4 +12,4 @@ pub mod listener;
 pub mod reply;
 pub mod session;
 
-pub use session::{Delivery, Envelope, Session, SessionConfig, Step};
+pub use session::{Delivery, Session, SessionConfig, Step};

@@ -21,6 +21,7 @@ use super::guard;
 use super::inject::{Injected, Stage};
 use super::limits::{DataBudget, Held};
 use super::reply::Reply;
+use crate::domain::Envelope;
 
 /// Longest command line accepted, including its line ending.
 pub const MAX_LINE: usize = 4096;
@@ -87,22 +88,6 @@ pub enum Step {
 pub struct Delivery {
     pub envelope: Envelope,
     pub data: Vec<u8>,
-}
-
-/// The SMTP envelope and session facts recorded with every message.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Envelope {
-    pub mail_from: String,
-    pub rcpt_to: Vec<String>,
-    pub helo: Option<String>,
-    pub client_addr: Option<String>,
-    pub tls: bool,
-    pub auth_user: Option<String>,
-    pub smtputf8: bool,
-    pub body_8bitmime: bool,
-    /// Commands and replies of the session that led to this message, message
-    /// content left out and credentials redacted.
-    pub transcript: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use tracing::{info, warn};
 
-use crate::message::{self, Address, ParsedMessage};
+use crate::domain::message::{self, Address, ParsedMessage};
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serializing plain data cannot fail")

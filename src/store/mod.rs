@@ -19,11 +19,11 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::inbox::InboxName;
+use crate::domain::message::{ParsedMessage, Part};
+use crate::domain::search::Query;
+use crate::domain::{Envelope, Summary};
 use crate::events::Events;
-use crate::inbox::InboxName;
-use crate::message::{Address, ParsedMessage, Part};
-use crate::search::Query;
-use crate::smtp::Envelope;
 
 pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, RelayState};
 pub use schema::MigrationError;
@@ -83,34 +83,6 @@ pub struct NewMessage {
     pub envelope: Envelope,
     /// The inbox chosen at ingest.
     pub inbox: InboxName,
-}
-
-/// A list entry, in Mailpit's `MessageSummary` JSON shape.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Summary {
-    #[serde(rename = "ID")]
-    pub id: String,
-    #[serde(rename = "MessageID")]
-    pub message_id: String,
-    pub read: bool,
-    pub from: Address,
-    pub to: Vec<Address>,
-    pub cc: Vec<Address>,
-    pub bcc: Vec<Address>,
-    pub reply_to: Vec<Address>,
-    pub subject: String,
-    /// Receive time, RFC 3339 with milliseconds.
-    pub created: String,
-    pub username: String,
-    pub tags: Vec<String>,
-    pub size: u64,
-    pub attachments: u32,
-    pub snippet: String,
-    /// The message's inbox: a Letterbox addition, left out of Mailpit's
-    /// shape (the API adds it on request, see `web::api::additions`).
-    #[serde(skip)]
-    pub inbox: String,
 }
 
 /// Everything stored about one message except its raw bytes.
@@ -374,7 +346,7 @@ impl Store {
         mail_from: String,
         recipients: Vec<String>,
     ) -> Result<bool, StoreError> {
-        let now_ms = crate::timefmt::now_millis();
+        let now_ms = crate::domain::timefmt::now_millis();
         let change = Change::QueueRelay {
             id,
             mail_from,

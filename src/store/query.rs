@@ -8,8 +8,8 @@
 
 use rusqlite::types::Value;
 
-use crate::message::{HEADER_MARK, VALUE_MARK};
-use crate::search::{AddressField, Filter, Query};
+use crate::domain::message::{HEADER_MARK, VALUE_MARK};
+use crate::domain::search::{AddressField, Filter, Query};
 
 /// The full-text columns a plain word or phrase looks in: the people and
 /// the subject, the text, the attachment names (not the headers nor the
@@ -544,11 +544,11 @@ mod tests {
         let q = Query {
             terms: ["a\0b", "a\0"]
                 .into_iter()
-                .map(|t| crate::search::Term {
+                .map(|t| crate::domain::search::Term {
                     negated: false,
                     filter: Filter::Address(AddressField::From, t.into()),
                 })
-                .chain([crate::search::Term {
+                .chain([crate::domain::search::Term {
                     negated: false,
                     filter: Filter::Text {
                         text: "x\0y".into(),

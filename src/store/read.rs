@@ -9,10 +9,11 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
 use super::query::{Condition, MAX_PREFIX_TERMS};
-use super::{Counts, Cursor, InboxCounts, NewMessage, Page, StoreError, StoredMessage, Summary};
-use crate::message::{Part, PartRole};
-use crate::search::Query;
-use crate::timefmt;
+use super::{Counts, Cursor, InboxCounts, NewMessage, Page, StoreError, StoredMessage};
+use crate::domain::Summary;
+use crate::domain::message::{Part, PartRole};
+use crate::domain::search::Query;
+use crate::domain::timefmt;
 
 /// Idle read connections kept for reuse.
 const POOL_SIZE: usize = 8;
@@ -84,7 +85,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreErro
 fn summary_from_row(row: &Row<'_>) -> Result<Summary, StoreError> {
     let from: Option<String> = row.get(3)?;
     let envelope: String = row.get(10)?;
-    let envelope: crate::smtp::Envelope = parse_json(&envelope)?;
+    let envelope: crate::domain::Envelope = parse_json(&envelope)?;
     Ok(Summary {
         id: row.get(0)?,
         message_id: row.get(1)?,

@@ -249,7 +249,7 @@ mod tests {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(inbox, crate::inbox::DEFAULT_INBOX);
+        assert_eq!(inbox, crate::domain::inbox::DEFAULT_INBOX);
         // Inbox-filtered lists walk the index in list order: no sorting.
         let plans: Vec<String> = conn
             .prepare(
@@ -295,7 +295,7 @@ mod tests {
         }
         let raw = b"\xEF\xBB\xBFTo: ann@example.com\r\nSubject: No Delete\r\n\
 X-Mailer: Mailer 1.0\r\n\r\nhello world\r\n";
-        let envelope = crate::smtp::Envelope {
+        let envelope = crate::domain::Envelope {
             rcpt_to: vec!["ann@example.com".into(), "hidden@example.com".into()],
             ..Default::default()
         };

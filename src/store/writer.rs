@@ -15,8 +15,8 @@ use super::index;
 use super::query::Condition;
 use super::relay::RelayOutcome;
 use super::{NewMessage, Selection, StoreError, relay, schema};
+use crate::domain::timefmt;
 use crate::events::{Event, Events};
-use crate::timefmt;
 
 /// Operations beyond this many wait for the next transaction.
 const MAX_BATCH: usize = 256;
@@ -664,7 +664,7 @@ fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::Envelope;
+    use crate::domain::Envelope;
 
     /// A writer on a fresh database file, removed with the returned guard.
     fn writer(name: &str) -> (Writer, std::path::PathBuf) {
@@ -690,7 +690,7 @@ mod tests {
 
     fn insert(id: &str) -> (Op, oneshot::Receiver<Result<(), StoreError>>) {
         let raw = format!("Subject: batch {id}\r\n\r\nshared words\r\n").into_bytes();
-        let inboxes = crate::inbox::Inboxes::default();
+        let inboxes = crate::domain::inbox::Inboxes::default();
         let message = crate::ingest::prepare(id.into(), 0, Envelope::default(), raw, &inboxes);
         let (reply, answer) = oneshot::channel();
         (Op::Insert(Box::new(message), reply), answer)
@@ -749,7 +749,7 @@ mod tests {
                 b'a' + (seed % 26) as u8
             }));
             let id = format!("{tag}-{i}");
-            let inboxes = crate::inbox::Inboxes::default();
+            let inboxes = crate::domain::inbox::Inboxes::default();
             let message = crate::ingest::prepare(id, 0, Envelope::default(), raw, &inboxes);
             let (tx, rx) = oneshot::channel();
             batch.push(Op::Insert(Box::new(message), tx));

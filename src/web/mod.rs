@@ -58,7 +58,7 @@ pub struct AppState {
     /// The SMTP failure injection rules, changed by `/api/v1/chaos`.
     pub chaos: crate::smtp::chaos::Chaos,
     /// The inbox rules (for which inboxes exist while empty).
-    pub inboxes: Arc<crate::inbox::Inboxes>,
+    pub inboxes: Arc<crate::domain::inbox::Inboxes>,
     /// The relay for releasing messages, if one is configured.
     pub relay: Option<Arc<crate::relay::Relay>>,
     /// Where Letterbox's own SMTP listeners accept mail: the one place

@@ -8,7 +8,7 @@
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 use super::params::Params;
-use crate::store::Summary;
+use crate::domain::Summary;
 
 /// The query parameter that asks for the additions.
 pub const PARAM: &str = "additions";
@@ -58,7 +58,7 @@ impl Serialize for SummaryList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Address;
+    use crate::domain::message::Address;
 
     fn summary() -> Summary {
         Summary {

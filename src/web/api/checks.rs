@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::messages::{bodies, find_with_raw};
 use super::params::Params;
 use crate::checks::{html, links};
-use crate::message::{PartRole, part_bytes};
+use crate::domain::message::{PartRole, part_bytes};
 use crate::web::{ApiError, AppState};
 
 /// Says why a result is partial (HTML and link checks) or a thumbnail is

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 
 use super::messages::{bodies, find_with_raw};
 use super::params::Params;
-use crate::extract::{self, Code, Link};
+use crate::domain::extract::{self, Code, Link};
 use crate::web::{ApiError, AppState};
 
 /// Every link in the HTML (with its text) and the text part, each once.

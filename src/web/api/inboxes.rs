@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 
 use super::params::Params;
-use crate::inbox::InboxName;
-use crate::search::Query;
+use crate::domain::inbox::InboxName;
+use crate::domain::search::Query;
 use crate::store::{InboxCounts, Selection};
 use crate::web::{ApiError, AppState};
 
@@ -25,7 +25,7 @@ pub async fn inboxes(state: &AppState) -> Result<Vec<InboxCounts>, ApiError> {
         }
     }
     counts.sort_by(|a, b| {
-        let default = |c: &InboxCounts| c.name != crate::inbox::DEFAULT_INBOX;
+        let default = |c: &InboxCounts| c.name != crate::domain::inbox::DEFAULT_INBOX;
         (default(a), &a.name).cmp(&(default(b), &b.name))
     });
     Ok(counts)

@@ -17,7 +17,7 @@ use axum::routing::get;
 use super::mailhog_json;
 use super::messages::eml_download;
 use super::params::{Params, number};
-use crate::search::{AddressField, Filter, Query as SearchQuery, Term};
+use crate::domain::search::{AddressField, Filter, Query as SearchQuery, Term};
 use crate::store::Selection;
 use crate::web::{ApiError, AppState};
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::messages::canonical_key;
-use crate::message::PartRole;
+use crate::domain::message::PartRole;
 use crate::store::{StoreError, StoredMessage};
 use crate::web::AppState;
 

@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::params::go_json_body;
+use crate::domain::Envelope;
 use crate::ingest::IngestError;
-use crate::smtp::Envelope;
 use crate::web::{ApiError, AppState};
 
 #[derive(Deserialize)]

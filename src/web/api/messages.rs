@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::additions::{self, SummaryList};
 use super::inboxes;
 use super::params::{Params, json_body, paging, search_query};
-use crate::message::{Address, Part, PartRole, part_bytes, part_text};
+use crate::domain::message::{Address, Part, PartRole, part_bytes, part_text};
+use crate::domain::timefmt;
 use crate::store::{Page, Selection, StoredMessage};
-use crate::timefmt;
 use crate::web::{ApiError, AppState};
 
 /// Mailpit's `MessagesSummary`, the answer to list and search.
@@ -253,8 +253,9 @@ pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
 /// additions if asked for.
 pub fn message_json(message: &StoredMessage, raw: &[u8], additions: bool) -> Response {
     let (text, html) = bodies(message, raw);
-    let headers = crate::message::top_headers(raw).unwrap_or_default();
-    let unsubscribe = crate::message::first_value(&headers, "List-Unsubscribe").unwrap_or_default();
+    let headers = crate::domain::message::top_headers(raw).unwrap_or_default();
+    let unsubscribe =
+        crate::domain::message::first_value(&headers, "List-Unsubscribe").unwrap_or_default();
     let links = unsubscribe
         .split('<')
         .skip(1)
@@ -347,11 +348,11 @@ pub async fn headers(
 ) -> Result<Response, ApiError> {
     let (_, raw) = find_with_raw(&state, id, &params).await?;
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Ok(headers) = crate::message::top_headers(&raw) {
+    if let Ok(headers) = crate::domain::message::top_headers(&raw) {
         for header in headers {
             map.entry(canonical_key(header.get_key().trim()))
                 .or_default()
-                .push(crate::message::header_value(&header));
+                .push(crate::domain::message::header_value(&header));
         }
     }
     Ok(Json(map).into_response())
@@ -419,7 +420,7 @@ pub async fn set_read(
     let selection = if !request.ids.is_empty() {
         Selection::Ids(request.ids)
     } else if !request.search.trim().is_empty() {
-        let query = crate::search::Query::parse(&request.search)
+        let query = crate::domain::search::Query::parse(&request.search)
             .map_err(|e| ApiError::bad_request(format!("bad query in Search: {e}")))?;
         Selection::Query(query)
     } else {

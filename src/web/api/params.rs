@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
 
-use crate::search;
+use crate::domain::search;
 use crate::web::ApiError;
 
 /// Query-string parameters.

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::messages::find_with_raw;
 use super::params::Params;
-use crate::message::{Part, PartRole, part_bytes};
+use crate::domain::message::{Part, PartRole, part_bytes};
 use crate::web::{ApiError, AppState};
 
 /// No script, no plugin, no network: even a part opened directly renders

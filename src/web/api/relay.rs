@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::messages::find;
 use super::params::{Params, json_body};
+use crate::domain::timefmt;
 use crate::relay::ReleaseError;
 use crate::store::{RelayAttempt, RelayJob, RelayState};
-use crate::timefmt;
 use crate::web::{ApiError, AppState};
 
 const EXPECTED: &str = r#"{"To": ["someone@example.com"]}"#;

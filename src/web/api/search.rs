@@ -14,7 +14,7 @@ use crate::web::{ApiError, AppState};
 async fn required_query(
     state: &AppState,
     params: &Params,
-) -> Result<crate::search::Query, ApiError> {
+) -> Result<crate::domain::search::Query, ApiError> {
     let query = search_query(params)?
         .ok_or_else(|| ApiError::bad_request("the query parameter is required"))?;
     let inbox = inboxes::param(state, params).await?;

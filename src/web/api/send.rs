@@ -11,9 +11,9 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::params::go_json_body;
-use crate::compose::{Attachment, Draft, Mailbox};
+use crate::domain::Envelope;
+use crate::domain::compose::{Attachment, Draft, Mailbox};
 use crate::ingest::IngestError;
-use crate::smtp::Envelope;
 use crate::web::auth::LoggedIn;
 use crate::web::{ApiError, AppState};
 
@@ -229,7 +229,7 @@ pub async fn send(
     };
     let message_key = ulid::Ulid::new().to_string();
     let raw = draft
-        .build(&message_key, crate::timefmt::now_millis())
+        .build(&message_key, crate::domain::timefmt::now_millis())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if raw.len() as u64 > state.max_message_size {
         return Err(ApiError::new(

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::params::json_body;
-use crate::message::{add_tags, clean_tag};
+use crate::domain::message::{add_tags, clean_tag};
 use crate::web::{ApiError, AppState};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, ApiError> {

@@ -19,11 +19,12 @@ use super::additions::SummaryJson;
 use super::inboxes;
 use super::messages::{find_with_raw, message_json};
 use super::params::{Params, search_query};
-use crate::config::parse_duration;
+use crate::domain::Summary;
+use crate::domain::search;
+use crate::domain::timefmt;
+use crate::domain::units::parse_duration;
 use crate::events::Event;
-use crate::search;
-use crate::store::{Cursor, Summary};
-use crate::timefmt;
+use crate::store::Cursor;
 use crate::web::{ApiError, AppState};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,8 +1,8 @@
 //! How values look on a page: sizes, times, addresses and clickable links.
 //! (`static/format.js` formats the same way for rows added live.)
 
-use crate::message::Address;
-use crate::timefmt;
+use crate::domain::message::Address;
+use crate::domain::timefmt;
 
 /// `512 B`, `1.2 KB`, `34 MB` (powers of 1024).
 pub fn size(bytes: u64) -> String {

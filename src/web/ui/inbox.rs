@@ -10,9 +10,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Chrome, PageError, format, render};
-use crate::search;
-use crate::store::{InboxCounts, Summary};
-use crate::timefmt;
+use crate::domain::Summary;
+use crate::domain::search;
+use crate::domain::timefmt;
+use crate::store::InboxCounts;
 use crate::web::api::inboxes;
 use crate::web::{AppState, webroot};
 

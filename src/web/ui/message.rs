@@ -11,11 +11,11 @@ use axum::response::Response;
 
 use super::format::{self, Segment};
 use super::{Chrome, PageError, render};
-use crate::message::part_text;
-use crate::message::{Part, PartRole};
-use crate::smtp::Envelope;
+use crate::domain::Envelope;
+use crate::domain::message::part_text;
+use crate::domain::message::{Part, PartRole};
+use crate::domain::timefmt;
 use crate::store::{AttemptOutcome, RelayJob, RelayState, StoredMessage};
-use crate::timefmt;
 use crate::web::api::messages::find_with_raw;
 use crate::web::api::parts::renders_passively;
 use crate::web::{AppState, webroot};
@@ -111,8 +111,8 @@ pub struct Unsubscribe {
 /// The message's `List-Unsubscribe` header (RFC 2369) and RFC 8058's
 /// one-click declaration, from its top-level header.
 fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
-    let headers = crate::message::top_headers(raw).ok()?;
-    let value = crate::message::first_value(&headers, "List-Unsubscribe")?;
+    let headers = crate::domain::message::top_headers(raw).ok()?;
+    let value = crate::domain::message::first_value(&headers, "List-Unsubscribe")?;
     let targets: Vec<String> = value
         .split('<')
         .skip(1)
@@ -124,7 +124,7 @@ fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
     if targets.is_empty() {
         return None;
     }
-    let one_click = crate::message::first_value(&headers, "List-Unsubscribe-Post")
+    let one_click = crate::domain::message::first_value(&headers, "List-Unsubscribe-Post")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
         && targets.iter().any(|t| {
             t.get(..8)
@@ -441,7 +441,7 @@ async fn show(
 
 fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
     let s = &message.summary;
-    let addresses = |list: &[crate::message::Address]| {
+    let addresses = |list: &[crate::domain::message::Address]| {
         let mut shown: Vec<String> = list
             .iter()
             .take(MAX_ADDRESSES_SHOWN)
@@ -459,9 +459,9 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
     // The summary's Bcc holds the Bcc header's addresses and, since they
     // are blind copies too, envelope recipients no header names; the page
     // marks the latter, so the header is read to tell them apart.
-    let bcc_header = crate::message::top_headers(raw)
+    let bcc_header = crate::domain::message::top_headers(raw)
         .ok()
-        .and_then(|headers| crate::message::first_value(&headers, "Bcc"))
+        .and_then(|headers| crate::domain::message::first_value(&headers, "Bcc"))
         .unwrap_or_default()
         .to_ascii_lowercase();
     let (in_header, _): (Vec<_>, Vec<_>) = s
@@ -570,9 +570,9 @@ fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
     let body = raw
         .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
         .unwrap_or_default();
-    crate::message::top_headers(body)
+    crate::domain::message::top_headers(body)
         .ok()
-        .and_then(|headers| crate::message::first_value(&headers, name))
+        .and_then(|headers| crate::domain::message::first_value(&headers, name))
         .unwrap_or_default()
 }
 
@@ -617,13 +617,13 @@ fn html_tab(id: &str, has_html: bool, has_remote: bool, params: &Params) -> Html
 /// Every header of the top-level message, in order, duplicates kept.
 /// The first [`MAX_HEADERS_SHOWN`], each value cut at [`MAX_VALUE_SHOWN`].
 fn header_rows(raw: &[u8]) -> Result<HeadersTab, String> {
-    let headers = crate::message::top_headers(raw)
+    let headers = crate::domain::message::top_headers(raw)
         .map_err(|e| format!("The header block could not be parsed: {e}"))?;
     let rows = headers
         .iter()
         .take(MAX_HEADERS_SHOWN)
         .map(|h| {
-            let value = crate::message::header_value(h);
+            let value = crate::domain::message::header_value(h);
             let raw = String::from_utf8_lossy(h.get_value_raw());
             // Folding and runs of spaces are not a different form.
             let same = raw.split_whitespace().eq(value.split_whitespace());
@@ -749,7 +749,7 @@ Content-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\
 Content-Type: text/plain\r\n\r\nhi\r\n--c\r\n\
 Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--c--\r\n--b\r\n\
 Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner body\r\n--b--\r\n";
-        let parsed = crate::message::parse(raw);
+        let parsed = crate::domain::message::parse(raw);
         let rows = part_rows("X", &parsed.parts, raw).rows;
         let drawn: Vec<String> = rows.iter().map(|r| format!("{}{}", r.tree, r.id)).collect();
         assert_eq!(

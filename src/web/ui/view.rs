@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::PageError;
-use crate::message::part_text;
-use crate::message::{Part, PartRole};
+use crate::domain::message::part_text;
+use crate::domain::message::{Part, PartRole};
 use crate::web::api::messages::find_with_raw;
 use crate::web::api::parts;
 use crate::web::{ApiError, AppState, webroot};

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::timefmt;
+use crate::domain::timefmt;
 
 /// A mailbox: an address and an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,7 +283,7 @@ fn multipart(subtype: &str, boundary: &str, parts: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{PartRole, parse};
+    use crate::domain::message::{PartRole, parse};
 
     fn mailbox(name: &str, email: &str) -> Mailbox {
         Mailbox {
@@ -371,7 +371,7 @@ mod tests {
         let m = parse(&raw);
         let body = |role| {
             let part = m.parts.iter().find(|p| p.role == role).unwrap();
-            crate::message::part_text(&raw, part)
+            crate::domain::message::part_text(&raw, part)
         };
         assert_eq!(body(PartRole::Html), html);
         assert_eq!(body(PartRole::Text), "crlf\r\nonly");

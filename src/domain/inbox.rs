@@ -13,9 +13,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::message::{Address, ParsedMessage};
-use crate::search::{AddressField, Filter, Query};
-use crate::smtp::Envelope;
+use crate::domain::Envelope;
+use crate::domain::message::{Address, ParsedMessage};
+use crate::domain::search::{AddressField, Filter, Query};
 
 /// Where a message goes when neither its login nor a rule names an inbox.
 pub const DEFAULT_INBOX: &str = "default";
@@ -272,7 +272,7 @@ mod tests {
     use super::*;
 
     fn message(raw: &str) -> ParsedMessage {
-        crate::message::parse(raw.replace('\n', "\r\n").as_bytes())
+        crate::domain::message::parse(raw.replace('\n', "\r\n").as_bytes())
     }
 
     fn envelope(rcpt: &[&str], user: Option<&str>) -> Envelope {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::message::html_to_text;
+use crate::domain::message::html_to_text;
 
 /// Where something was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

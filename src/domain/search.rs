@@ -303,7 +303,7 @@ fn term(token: Token) -> Result<Term, QueryError> {
 }
 
 fn size(key: &str, value: &str) -> Result<u64, QueryError> {
-    crate::config::parse_size(value).map_err(|_| {
+    crate::domain::units::parse_size(value).map_err(|_| {
         QueryError(format!(
             "{key}:{value} is not a size (use e.g. {key}:500K or {key}:2M)"
         ))
@@ -313,7 +313,7 @@ fn size(key: &str, value: &str) -> Result<u64, QueryError> {
 /// Dates: `2026-11-22`, `2026/11/22` (start of that day, UTC) or RFC 3339
 /// (`2026-11-22T10:00:00Z`, `...+01:00`).
 fn date(key: &str, value: &str) -> Result<i64, QueryError> {
-    crate::timefmt::parse_datetime_millis(value).ok_or_else(|| {
+    crate::domain::timefmt::parse_datetime_millis(value).ok_or_else(|| {
         QueryError(format!(
             "{key}:{value} is not a date (use YYYY-MM-DD or an RFC 3339 time such as 2026-11-22T10:00:00Z)"
         ))
