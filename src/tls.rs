@@ -142,7 +142,7 @@ pub fn trusting_only(certificate: CertificateDer<'static>) -> Result<ClientConfi
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned(certificate)))
+        .with_custom_certificate_verifier(Arc::new(Pinned(Some(certificate))))
         .with_no_client_auth())
 }
 
@@ -175,52 +175,15 @@ pub fn accepting_any_client() -> Result<ClientConfig, rustls::Error> {
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate))
+        .with_custom_certificate_verifier(Arc::new(Pinned(None)))
         .with_no_client_auth())
 }
 
+/// Verifies a server by the one certificate it must present (`Some`), or
+/// accepts any (`None`). Either way the handshake signature is checked, so
+/// only the holder of the certificate's key can pass.
 #[derive(Debug)]
-struct AnyCertificate;
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Pinned(cert.clone().into_owned()).verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Pinned(cert.clone().into_owned()).verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-#[derive(Debug)]
-struct Pinned(CertificateDer<'static>);
+struct Pinned(Option<CertificateDer<'static>>);
 
 impl ServerCertVerifier for Pinned {
     fn verify_server_cert(
@@ -231,17 +194,14 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.0.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
+        match &self.0 {
+            Some(pinned) if end_entity.as_ref() != pinned.as_ref() => Err(rustls::Error::General(
                 "the server's certificate is not the configured one".into(),
-            ))
+            )),
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
 
-    // The handshake signatures are still checked, so only the holder of
-    // the certificate's key can pass.
     fn verify_tls12_signature(
         &self,
         message: &[u8],

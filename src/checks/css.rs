@@ -149,18 +149,31 @@ impl<O: Found> Scan<'_, O> {
 
     /// A list of rules: a style sheet, or the body of `@media`.
     fn rules(&mut self, parser: &mut Parser<'_>, depth: usize, keyframes: bool) {
+        while let Some((first, start, line)) = self.next_item(parser, depth) {
+            self.style_rule(parser, depth, first, start, line, keyframes);
+        }
+    }
+
+    /// The next token that starts a rule or a declaration, with where it
+    /// starts. Separators are skipped, and comments and at-rules, which
+    /// may stand among both, are handled here. `None` at the end of the
+    /// input or when time ran out.
+    fn next_item(
+        &mut self,
+        parser: &mut Parser<'_>,
+        depth: usize,
+    ) -> Option<(Tok, SourcePosition, u64)> {
         loop {
             if self.out_of_time() {
-                return;
+                return None;
             }
             let start = parser.position();
             let line = self.line(parser);
-            let Some(tok) = next(parser) else { return };
-            match tok {
+            match next(parser)? {
                 Tok::Whitespace | Tok::Semicolon => {}
                 Tok::Comment => self.found("css-comments", line, "/* */"),
                 Tok::AtKeyword(name) => self.at_rule(parser, depth, &name, start, line),
-                first => self.style_rule(parser, depth, first, start, line, keyframes),
+                tok => return Some((tok, start, line)),
             }
         }
     }
@@ -359,17 +372,8 @@ impl<O: Found> Scan<'_, O> {
 
     /// Declarations (`name: value;`), and rules nested among them.
     fn declarations(&mut self, parser: &mut Parser<'_>, depth: usize) {
-        loop {
-            if self.out_of_time() {
-                return;
-            }
-            let start = parser.position();
-            let line = self.line(parser);
-            let Some(tok) = next(parser) else { return };
+        while let Some((tok, start, line)) = self.next_item(parser, depth) {
             match tok {
-                Tok::Whitespace | Tok::Semicolon => {}
-                Tok::Comment => self.found("css-comments", line, "/* */"),
-                Tok::AtKeyword(name) => self.at_rule(parser, depth, &name, start, line),
                 Tok::Ident(name) => {
                     if self.declaration(parser, depth, &name, start, line) {
                         return;
