@@ -11,6 +11,7 @@ mod fetch;
 pub mod html;
 pub mod links;
 pub mod markup;
+pub mod spamd;
 pub mod thumbnail;
 
 use std::sync::Arc;
