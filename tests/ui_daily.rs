@@ -5,7 +5,7 @@
 mod browser;
 mod common;
 
-use browser::{click, color_scheme, js, open_live, press, screenshot, texts, wait_js};
+use browser::{click, color_scheme, js, open_live, press, screenshot, text, texts, wait_js};
 use common::{Letterbox, simple_message};
 use serde_json::json;
 use thirtyfour::prelude::*;
@@ -910,6 +910,27 @@ async fn the_theme_can_be_chosen_and_is_remembered() {
         assert_eq!(js(driver, background).await, json!("rgb(21, 24, 29)"));
         click(driver, By::Id("theme-toggle")).await; // light
         assert_eq!(js(driver, background).await, json!("rgb(255, 255, 255)"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_empty_inbox_says_where_to_send_mail() {
+    let lb = Letterbox::start();
+    let expected = format!(
+        "No mail yet. Send mail to {} over SMTP: it shows up here at once.",
+        lb.smtp_addr
+    );
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(text(driver, By::Id("empty")).await, expected);
+        screenshot(driver, "daily-empty").await;
+        // Mail arrives: the notice goes; all of it deleted: it is back.
+        lb.send_simple("first").await;
+        wait_js(driver, "document.getElementById('empty').hidden").await;
+        assert_eq!(lb.delete_messages(None).await, (200, "ok".to_string()));
+        wait_js(driver, "!document.getElementById('empty').hidden").await;
+        assert_eq!(text(driver, By::Id("empty")).await, expected);
     })
     .await;
 }
