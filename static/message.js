@@ -48,34 +48,50 @@ export class MessagePage {
   // ---- the HTML body's frame ----
 
   /**
-   * The sandboxed body cannot tell us its height (it runs no script), so
-   * the frame's height is the user's: drag its corner, or "Full window";
-   * the choice is remembered for every message.
+   * The frame is as tall as the body it shows: no box inside the page, no
+   * hole under a short mail. The body runs no script (its sandbox has no
+   * `allow-scripts`, its policy no script source), so it cannot say how
+   * tall it is; it keeps our origin instead, and this page measures it.
+   * Measured when it has loaded, again when its content changes size
+   * (late images, fonts) and when the window's width changes. Without
+   * scripts the frame keeps a fixed height that the user can drag.
    */
   setUpFrame() {
-    const frame = this.article.querySelector('.frame');
-    if (!frame) return;
-    const key = 'letterbox:frame-height';
-    let saved = null;
-    try {
-      saved = localStorage.getItem(key);
-    } catch {
-      // Storage disabled: the default height.
-    }
-    if (saved && /^\d+px$/.test(saved)) frame.style.height = saved;
-    this.article.querySelector('#full-window')?.addEventListener('click', () => {
-      frame.style.height = `${Math.max(320, window.innerHeight - 16)}px`;
-      frame.scrollIntoView({ block: 'start' });
-    });
-    let first = true;
-    new ResizeObserver(() => {
-      if (first) { first = false; return; } // the initial report, not a change
-      try {
-        localStorage.setItem(key, `${Math.round(frame.getBoundingClientRect().height)}px`);
-      } catch {
-        // As above.
+    const iframe = this.article.querySelector('#html-body');
+    if (!iframe) return;
+    const box = iframe.closest('.frame');
+    let observed = null;
+    const measure = () => {
+      const doc = iframe.contentDocument;
+      const viewport = doc?.scrollingElement;
+      if (!viewport || doc.URL === 'about:blank') return;
+      // The box keeps its height while the frame inside shrinks to be
+      // measured, so that the page around it neither jumps nor scrolls.
+      box.style.height = `${box.getBoundingClientRect().height}px`;
+      box.classList.add('sized');
+      iframe.style.height = '1px';
+      const content = viewport.scrollHeight;
+      iframe.style.height = '';
+      const border = iframe.offsetHeight - iframe.clientHeight;
+      box.style.height = `${content + border}px`;
+      // A horizontal scrollbar (mail wider than the frame) takes room too.
+      const hidden = viewport.scrollHeight - viewport.clientHeight;
+      if (hidden > 0) box.style.height = `${content + border + hidden}px`;
+      if (observed !== doc) {
+        observed = doc;
+        const resized = new ResizeObserver(() => requestAnimationFrame(measure));
+        resized.observe(doc.documentElement);
+        if (doc.body) resized.observe(doc.body);
       }
-    }).observe(frame);
+    };
+    iframe.addEventListener('load', measure);
+    if (iframe.contentDocument?.readyState === 'complete') measure();
+    let width = window.innerWidth;
+    window.addEventListener('resize', () => {
+      if (window.innerWidth === width) return;
+      width = window.innerWidth;
+      measure();
+    });
   }
 
   // ---- tags ----

@@ -819,31 +819,113 @@ async fn tags_are_added_and_removed_on_the_message_page() {
     .await;
 }
 
+/// The height of the HTML frame (its box, borders included) and of the
+/// document in it, and how far that document scrolls inside the frame.
+const FRAME_HEIGHTS: &str = "(() => { \
+    const frame = document.getElementById('html-body'); \
+    const viewport = frame.contentDocument.scrollingElement; \
+    return { frame: Math.round(frame.getBoundingClientRect().height), \
+             content: viewport.scrollHeight, \
+             scrolls: viewport.scrollHeight - viewport.clientHeight }; })()";
+
+/// Waits until the HTML frame has been sized to its document.
+async fn frame_sized(driver: &WebDriver) -> serde_json::Value {
+    wait_js(
+        driver,
+        "document.querySelector('.frame.sized') && \
+         document.getElementById('html-body').contentDocument?.readyState === 'complete'",
+    )
+    .await;
+    js(driver, FRAME_HEIGHTS).await
+}
+
 #[tokio::test]
-async fn the_html_frame_height_is_the_users_and_remembered() {
+async fn the_html_frame_is_as_tall_as_the_mail_and_its_scripts_still_do_not_run() {
     let lb = Letterbox::start();
-    let html = b"Subject: h\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n";
-    let first = lb.send_raw("a@example.com", &["b@example.com"], html).await;
-    let second = lb.send_raw("a@example.com", &["b@example.com"], html).await;
+    // A newsletter far taller than the window: 120 paragraphs of a 24 px
+    // line each, or more lines where the frame is narrow.
+    let mut newsletter = b"Subject: newsletter\r\nContent-Type: text/html\r\n\r\n\
+<!doctype html><html><body style=\"margin:0\">"
+        .to_vec();
+    for n in 0..120 {
+        newsletter.extend_from_slice(
+            format!("<p style=\"margin:0;line-height:24px\">Story {n}: a long line of news that wraps on a narrow screen, \
+                     as newsletters do when they are read on a phone.</p>")
+                .as_bytes(),
+        );
+    }
+    newsletter
+        .extend_from_slice(b"<p id=\"last\" style=\"margin:0\">The end</p></body></html>\r\n");
+    let long = lb
+        .send_raw("a@example.com", &["b@example.com"], &newsletter)
+        .await;
+    // Short mail, without a doctype (quirks mode, where the body fills the
+    // frame): no hole under it.
+    let short = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"Subject: short\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n",
+        )
+        .await;
+    // Scripts that would reach our page now that the frame has our origin.
+    let hostile = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"Subject: hostile\r\nContent-Type: text/html\r\n\r\n\
+<html><body onload=\"parent.document.title='pwned'\">\
+<script>parent.document.title='pwned'; top.document.body.dataset.pwned = '1'</script>\
+<img src=\"x\" onerror=\"parent.document.title='pwned'\">\
+<a id=\"js-link\" href=\"javascript:parent.document.title='pwned'\">click me</a>\
+<p id=\"end\">The end</p></body></html>\r\n",
+        )
+        .await;
     browser::run(async |driver| {
-        open_live(driver, &lb.url(&format!("/message/{first}"))).await;
-        click(driver, By::Id("full-window")).await;
-        let full = js(driver, "innerHeight - 16").await;
-        wait_js(driver, &format!("Math.round(document.querySelector('.frame').getBoundingClientRect().height) === {full}")).await;
-        // The sandbox is as strict as ever.
+        open_live(driver, &lb.url(&format!("/message/{long}"))).await;
+        let sized = frame_sized(driver).await;
+        let (frame, content) = (sized["frame"].as_i64().unwrap(), sized["content"].as_i64().unwrap());
+        // Not cut to a box: the whole newsletter is in the page, and the
+        // frame does not scroll.
+        assert!(content > 2400, "{sized}");
+        assert!(frame >= content && frame <= content + 4, "{sized}");
+        assert_eq!(sized["scrolls"], json!(0), "{sized}");
+        assert!(frame > js(driver, "innerHeight").await.as_i64().unwrap());
+        // The sandbox: our origin for the height, never scripts.
         assert_eq!(
             js(driver, "document.getElementById('html-body').getAttribute('sandbox')").await,
-            json!("allow-popups allow-popups-to-escape-sandbox")
+            json!("allow-popups allow-popups-to-escape-sandbox allow-same-origin")
         );
-        wait_js(driver, &format!("localStorage.getItem('letterbox:frame-height') === '{full}px'")).await;
-        // A height dragged to is kept for the next message.
-        js(driver, "(document.querySelector('.frame').style.height = '500px', 1)").await;
-        wait_js(driver, "localStorage.getItem('letterbox:frame-height') === '500px'").await;
-        open_live(driver, &lb.url(&format!("/message/{second}"))).await;
-        assert_eq!(
-            js(driver, "Math.round(document.querySelector('.frame').getBoundingClientRect().height)").await,
-            json!(500)
-        );
+        screenshot(driver, "daily-html-long").await;
+
+        // A narrower window wraps the lines: the frame grows with them.
+        driver.set_window_rect(0, 0, 500, 900).await.unwrap();
+        wait_js(
+            driver,
+            &format!("document.getElementById('html-body').getBoundingClientRect().height > {frame}"),
+        )
+        .await;
+        wait_js(driver, "document.getElementById('html-body').contentDocument.scrollingElement.scrollHeight <= document.getElementById('html-body').contentDocument.scrollingElement.clientHeight").await;
+        driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+
+        open_live(driver, &lb.url(&format!("/message/{short}"))).await;
+        let sized = frame_sized(driver).await;
+        let frame = sized["frame"].as_i64().unwrap();
+        assert!(frame < 100, "a hole under a short mail: {sized}");
+        assert_eq!(sized["scrolls"], json!(0), "{sized}");
+        screenshot(driver, "daily-html-short").await;
+
+        open_live(driver, &lb.url(&format!("/message/{hostile}"))).await;
+        frame_sized(driver).await;
+        let frame = driver.find(By::Id("html-body")).await.unwrap();
+        frame.enter_frame().await.unwrap();
+        assert_eq!(text(driver, By::Id("end")).await, "The end");
+        click(driver, By::Id("js-link")).await;
+        driver.enter_default_frame().await.unwrap();
+        // The title is ours (the unread count in it may change meanwhile).
+        let title = driver.title().await.unwrap();
+        assert!(title.ends_with("hostile · Letterbox"), "a script ran: {title:?}");
+        assert_eq!(js(driver, "document.body.dataset.pwned ?? null").await, json!(null));
     })
     .await;
 }
