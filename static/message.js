@@ -9,10 +9,19 @@ import * as api from './api.js';
 import { reportFailure, showNewMail } from './notify.js';
 
 export class MessagePage {
-  constructor(article, unread) {
+  /**
+   * `beside` is set when the message is shown beside the list (the split
+   * view, static/inbox.js): `load(href)` shows another of its tabs there,
+   * `remove(id)` deletes it and moves on; the list handles the keys.
+   */
+  constructor(article, unread, beside = null) {
     this.article = article;
     this.unread = unread;
+    this.beside = beside;
     this.id = article.dataset.id;
+    // Listeners on the window, dropped when the message beside the list
+    // gives way to another.
+    this.lifetime = new AbortController();
     // Back to the list this tab came from: its inbox, search and page.
     this.back = listToReturnTo();
     const backLink = article.querySelector('a.back');
@@ -21,6 +30,17 @@ export class MessagePage {
     rememberLeft(this.id);
     this.rows = rememberedRows();
     this.setUpNeighbours();
+    // Beside the list, the tabs and views of this message open there too.
+    if (beside) {
+      article.addEventListener('click', (event) => {
+        const link = event.target.closest('a[href]');
+        if (!link || link.target || link.hasAttribute('download')) return;
+        if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+        if (!new URL(link.href).pathname.startsWith(at(`message/${encodeURIComponent(this.id)}`))) return;
+        event.preventDefault();
+        beside.load(link.href);
+      });
+    }
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
     this.setUpTags();
@@ -91,7 +111,13 @@ export class MessagePage {
       if (window.innerWidth === width) return;
       width = window.innerWidth;
       measure();
-    });
+    }, { signal: this.lifetime.signal });
+  }
+
+  /** Stops what outlives the article: window listeners and timers. */
+  dispose() {
+    this.lifetime.abort();
+    clearTimeout(this.relayTimer);
   }
 
   // ---- tags ----
@@ -234,7 +260,9 @@ export class MessagePage {
 
   async act(action) {
     try {
-      if (action === 'delete') {
+      if (action === 'delete' && this.beside) {
+        await this.beside.remove(this.id);
+      } else if (action === 'delete') {
         await api.deleteMessages([this.id]);
         location.href = this.back;
       } else if (action === 'next' || action === 'previous') {
@@ -243,16 +271,21 @@ export class MessagePage {
         this.releaseDialog?.showModal();
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
-        location.href = this.back;
+        if (this.beside) this.showRead(false);
+        else location.href = this.back;
       } else if (action === 'read') {
         await api.setRead([this.id], true);
-        this.article.dataset.read = 'true';
-        this.article.querySelector('[data-action=read]').hidden = true;
-        this.article.querySelector('[data-action=unread]').hidden = false;
+        this.showRead(true);
       }
     } catch (error) {
       reportFailure(ACTION_NAMES[action] ?? 'That', error);
     }
+  }
+
+  showRead(read) {
+    this.article.dataset.read = String(read);
+    this.article.querySelector('[data-action=read]').hidden = read;
+    this.article.querySelector('[data-action=unread]').hidden = !read;
   }
 
   setUpRelease() {
@@ -300,7 +333,8 @@ export class MessagePage {
     if (key >= '1' && key <= '9') {
       const tab = this.tabs[Number(key) - 1];
       if (!tab) return false;
-      location.href = tab.href;
+      if (this.beside) this.beside.load(tab.href);
+      else location.href = tab.href;
       return true;
     }
     switch (key) {

@@ -5,7 +5,10 @@
 mod browser;
 mod common;
 
-use browser::{click, color_scheme, js, open_live, press, screenshot, text, texts, wait_js};
+use browser::{
+    assert_not_reloaded, click, color_scheme, js, mark_document, open_live, press, screenshot,
+    text, texts, wait_js,
+};
 use common::{Letterbox, simple_message};
 use serde_json::json;
 use thirtyfour::prelude::*;
@@ -1013,6 +1016,86 @@ async fn the_empty_inbox_says_where_to_send_mail() {
         assert_eq!(lb.delete_messages(None).await, (200, "ok".to_string()));
         wait_js(driver, "!document.getElementById('empty').hidden").await;
         assert_eq!(text(driver, By::Id("empty")).await, expected);
+    })
+    .await;
+}
+
+/// The subject of the message shown beside the list, if any.
+const BESIDE: &str = "document.querySelector('#reading-pane h1.subject')?.textContent ?? null";
+
+#[tokio::test]
+async fn the_split_view_shows_the_selected_message_beside_the_list_and_is_remembered() {
+    let lb = Letterbox::start();
+    // Newest first: the list shows m3, m2, m1, m0.
+    let ids = lb.send_numbered(4).await;
+    let row = |n: usize| ids[3 - n].clone();
+    let beside = async |driver: &WebDriver, subject: &str| {
+        wait_js(driver, &format!("({BESIDE}) === {}", json!(subject))).await;
+    };
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, "document.getElementById('reading-pane').hidden").await, json!(true));
+        click(driver, By::Id("layout-toggle")).await;
+        wait_js(driver, "document.querySelector('main').classList.contains('split')").await;
+        // The first row is selected and its message shown beside the list,
+        // and read.
+        beside(driver, "m3").await;
+        assert_eq!(current_row(driver).await, json!(row(0)));
+        browser::wait_until("the message shown to be read", async || {
+            lb.message(&row(0)).await["Read"] == true
+        })
+        .await;
+        wait_js(driver, &format!("!document.querySelector(\"li.row[data-id='{}']\").classList.contains('unread')", row(0))).await;
+        // j and k move through the list, the message follows; the page stays.
+        mark_document(driver).await;
+        press(driver, "j").await;
+        beside(driver, "m2").await;
+        assert_eq!(current_row(driver).await, json!(row(1)));
+        press(driver, "j").await;
+        beside(driver, "m1").await;
+        press(driver, "k").await;
+        beside(driver, "m2").await;
+        // A click on a row shows it there too.
+        click(driver, By::Css(format!("li.row[data-id='{}'] a.open", row(3)))).await;
+        beside(driver, "m0").await;
+        // Its tabs open beside the list.
+        click(driver, By::Css("#reading-pane nav.tabs a[href$='/headers']")).await;
+        wait_js(driver, "!!document.querySelector('#reading-pane table.headers')").await;
+        assert_eq!(js(driver, "location.pathname").await, json!("/"));
+        assert_not_reloaded(driver).await;
+        screenshot(driver, "daily-split").await;
+
+        // Remembered: the next list page is split too, with the row left.
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(
+            js(driver, "document.getElementById('layout-toggle').getAttribute('aria-pressed')").await,
+            json!("true")
+        );
+        beside(driver, "m0").await;
+        assert_eq!(current_row(driver).await, json!(row(3)));
+        // Deleting the message shown shows its neighbour.
+        click(driver, By::Css(format!("li.row[data-id='{}'] a.open", row(1)))).await;
+        beside(driver, "m2").await;
+        click(driver, By::Css("#reading-pane button[data-action=delete]")).await;
+        beside(driver, "m1").await;
+        browser::wait_until("the message deleted", async || {
+            lb.list().await["total"] == 3
+        })
+        .await;
+        assert_eq!(current_row(driver).await, json!(row(2)));
+
+        // Too narrow for two columns: the list alone, the choice kept.
+        driver.set_window_rect(0, 0, 900, 900).await.unwrap();
+        wait_js(driver, "!document.querySelector('main').classList.contains('split') && document.getElementById('reading-pane').hidden").await;
+        driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+        beside(driver, "m1").await;
+        // Switched off: the list alone again, and remembered.
+        click(driver, By::Id("layout-toggle")).await;
+        wait_js(driver, "document.getElementById('reading-pane').hidden").await;
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, "document.querySelector('main').classList.contains('split')").await, json!(false));
+        press(driver, Key::Enter).await;
+        on_message(driver, &row(2)).await;
     })
     .await;
 }
