@@ -46,6 +46,15 @@ export class MessagePage {
     this.setUpTags();
     this.setUpFrame();
     article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
+    // An attached message's parts fold under it in the MIME tab.
+    article.querySelector('table.parts')?.addEventListener('click', (event) => {
+      const button = event.target.closest('button.branch');
+      if (!button) return;
+      const open = button.getAttribute('aria-expanded') !== 'true';
+      button.setAttribute('aria-expanded', String(open));
+      const rows = article.querySelectorAll(`table.parts tr[data-within="${CSS.escape(button.dataset.branch)}"]`);
+      for (const row of rows) row.hidden = !open;
+    });
     article.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);

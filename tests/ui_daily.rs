@@ -1099,3 +1099,61 @@ async fn the_split_view_shows_the_selected_message_beside_the_list_and_is_rememb
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_forwarded_eml_attachment_is_its_own_branch_in_the_mime_tab() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "ann@example.com",
+            &["bob@example.com"],
+            b"Subject: Fwd: the report\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nForwarded, see the attachment.\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=\"report.eml\"\r\n\r\n\
+From: Carol <carol@example.com>\r\nSubject: The report\r\n\
+Content-Type: multipart/alternative; boundary=c\r\n\r\n\
+--c\r\nContent-Type: text/plain\r\n\r\nNumbers.\r\n\
+--c\r\nContent-Type: text/html\r\n\r\n<p>Numbers.</p>\r\n--c--\r\n\
+--b--\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        // Still one attachment above the tabs, as the API lists it.
+        open_live(driver, &lb.url(&format!("/message/{id}/parts"))).await;
+        assert_eq!(texts(driver, "ul.attachments .name").await, ["report.eml"]);
+        let ids = async || {
+            js(
+                driver,
+                "[...document.querySelectorAll('table.parts tbody tr')].filter(r => !r.hidden)\
+                 .map(r => r.querySelector('td.id').firstChild.nextSibling.textContent.trim())",
+            )
+            .await
+        };
+        assert_eq!(ids().await, json!(["0", "1", "2", "2.0", "2.1", "2.2"]));
+        let rows = texts(driver, "table.parts tbody tr").await;
+        assert!(
+            rows[2].contains("attached message")
+                && rows[2].contains("“The report” from Carol <carol@example.com>"),
+            "{}",
+            rows[2]
+        );
+        assert!(
+            rows[4].contains("text/plain") && rows[4].contains("in the attachment"),
+            "{}",
+            rows[4]
+        );
+        assert!(
+            !rows[3].contains("in the attachment"),
+            "a container has no content: {}",
+            rows[3]
+        );
+        screenshot(driver, "daily-attached-message").await;
+        // The branch folds and unfolds.
+        click(driver, By::Css("button.branch[data-branch='2']")).await;
+        assert_eq!(ids().await, json!(["0", "1", "2"]));
+        click(driver, By::Css("button.branch[data-branch='2']")).await;
+        assert_eq!(ids().await, json!(["0", "1", "2", "2.0", "2.1", "2.2"]));
+    })
+    .await;
+}
