@@ -1,6 +1,8 @@
 //! The UI as a daily driver (issue 13), in a real browser: going through
-//! messages one after another, what rows show, triage of many messages,
-//! paging and search. Screenshots land in `target/screenshots/`.
+//! messages one after another (also in the split view), what rows show,
+//! triage of many messages, paging and search, the HTML frame sized to the
+//! mail, the empty inbox and attached messages. Screenshots land in
+//! `target/screenshots/`.
 
 mod browser;
 mod common;
