@@ -9,11 +9,18 @@ import {
   at, leftMessage, listHref, rememberList, rememberRows,
 } from './root.js';
 import * as api from './api.js';
+import { MessagePage } from './message.js';
 import { reportFailure } from './notify.js';
 import { formatSize, fullAddress, shortAddress, shorten, showTime } from './format.js';
 
 /** More deletions than this in one frame reload the page's rows instead. */
 const MAX_PENDING_DELETES = 500;
+/** The layout chosen (`split` or `list`), remembered for every list page. */
+const LAYOUT_KEY = 'letterbox:layout';
+/** Where the split view applies (as in style.css). */
+const WIDE = '(min-width: 1100px)';
+/** Events the message shown beside the list also follows. */
+const PANE_EVENTS = new Set(['update', 'delete', 'truncate', 'prune', 'resync', 'relay']);
 
 export class Inbox {
   constructor(section, unread) {
@@ -53,6 +60,7 @@ export class Inbox {
     this.resyncing = null;
     this.installControls();
     this.selectLeftRow();
+    this.setUpSplit();
     // Back from a message restores this page from the cache without
     // running this again: select the row left then too.
     window.addEventListener('pageshow', (event) => {
@@ -88,6 +96,7 @@ export class Inbox {
   // ---- events ----
 
   onEvent({ Type, Data }) {
+    if (PANE_EVENTS.has(Type)) this.reader?.onEvent({ Type, Data });
     const p = this.pending;
     switch (Type) {
       case 'new':
@@ -199,6 +208,7 @@ export class Inbox {
    * are applied afterwards, so nothing is lost between the two.
    */
   async resync() {
+    this.reader?.resync();
     if (this.resyncing) {
       this.pending.resync = true;
       return this.resyncing;
@@ -441,6 +451,7 @@ export class Inbox {
       row.querySelector('a.open').focus();
       row.scrollIntoView({ block: 'nearest' });
     }
+    if (this.splitShown) this.showBeside(row.dataset.id);
   }
 
   /** The row to move to once `ids` are gone. */
@@ -486,8 +497,133 @@ export class Inbox {
       case 'Delete': case '#': this.act('delete'); return true;
       case 'r': this.act('read'); return true;
       case 'u': this.act('unread'); return true;
-      default: return false;
+      default:
+        // The message beside the list: its tabs.
+        if (this.reader && key >= '1' && key <= '9') return this.reader.onKey(key);
+        return false;
     }
+  }
+
+  // ---- split view: the list and the selected message side by side ----
+
+  /**
+   * On wide screens the user may show the selected message beside the
+   * list: j/k (or a click) select a row and show its message there, with
+   * its tabs, tags and actions, while the list stays in place. The choice
+   * is remembered; narrower windows always show the list alone.
+   */
+  setUpSplit() {
+    this.pane = document.getElementById('reading-pane');
+    this.layoutButton = this.section.querySelector('#layout-toggle');
+    this.wide = window.matchMedia(WIDE);
+    this.reader = null;
+    this.shownId = null;
+    let saved = null;
+    try {
+      saved = localStorage.getItem(LAYOUT_KEY);
+    } catch {
+      // Storage disabled: the list alone.
+    }
+    this.layoutButton.addEventListener('click', () => {
+      this.applyLayout(!this.split);
+      try {
+        localStorage.setItem(LAYOUT_KEY, this.split ? 'split' : 'list');
+      } catch {
+        // As above: for this page only.
+      }
+    });
+    this.wide.addEventListener('change', () => this.applyLayout(this.split));
+    // A plain click on a row shows its message beside the list; with a
+    // modifier (new tab, new window) the link does what links do.
+    this.list.addEventListener('click', (event) => {
+      const link = event.target.closest('a.open');
+      if (!this.splitShown || !link || event.target.closest('.tag')) return;
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      this.setCurrent(link.closest('li.row'), true);
+    });
+    this.applyLayout(saved === 'split');
+  }
+
+  get splitShown() {
+    return Boolean(this.split && this.wide?.matches);
+  }
+
+  applyLayout(split) {
+    this.split = split;
+    this.layoutButton.setAttribute('aria-pressed', String(split));
+    const shown = this.splitShown;
+    this.section.parentElement.classList.toggle('split', shown);
+    this.pane.hidden = !shown;
+    if (shown) {
+      const row = this.current() ?? this.list.firstElementChild;
+      if (row) this.setCurrent(row, false);
+    } else {
+      this.closeReader();
+    }
+  }
+
+  closeReader() {
+    clearTimeout(this.paneTimer);
+    this.reader?.dispose();
+    this.reader = null;
+    this.shownId = null;
+    this.paneLoading = null;
+    this.pane.replaceChildren();
+  }
+
+  /** Shows message `id` beside the list; rows passed over quickly (j held
+   *  down) are skipped rather than each loaded. */
+  showBeside(id) {
+    if (this.shownId === id) return;
+    this.shownId = id;
+    clearTimeout(this.paneTimer);
+    this.paneTimer = setTimeout(() => this.loadBeside(at(`message/${encodeURIComponent(id)}`)), 60);
+  }
+
+  /** Loads a message page (any of its tabs) and shows its message in the
+   *  pane. The page is our own server-rendered HTML, as a full page would
+   *  show it; only its `<article>` is kept. */
+  async loadBeside(url) {
+    this.paneLoading = url;
+    let article = null;
+    let failure = '';
+    try {
+      const response = await fetch(url, { headers: { Accept: 'text/html' } });
+      const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+      article = page.getElementById('message');
+      if (!article) failure = page.querySelector('main')?.textContent.trim() || `HTTP ${response.status}`;
+    } catch (error) {
+      failure = error.message;
+    }
+    if (this.paneLoading !== url || !this.splitShown) return; // another was asked for since
+    this.reader?.dispose();
+    this.reader = null;
+    if (!article) {
+      const notice = document.createElement('p');
+      notice.className = 'notice error';
+      notice.textContent = `This message cannot be shown: ${failure}`;
+      this.pane.replaceChildren(notice);
+      return;
+    }
+    const shown = document.adoptNode(article);
+    this.pane.replaceChildren(shown);
+    this.pane.scrollTop = 0;
+    this.reader = new MessagePage(shown, this.unread, {
+      load: (href) => this.loadBeside(href),
+      remove: (id) => this.removeShown(id),
+    });
+  }
+
+  /** Deletes the message shown beside the list and shows the next one. */
+  async removeShown(id) {
+    const row = this.row(id);
+    const next = row && row === this.current() ? this.neighbour([id]) : null;
+    await api.deleteMessages([id]);
+    this.pending.deleted.add(id);
+    this.schedule();
+    if (next) this.setCurrent(next, true);
+    else this.closeReader();
   }
 }
 

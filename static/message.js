@@ -9,10 +9,19 @@ import * as api from './api.js';
 import { reportFailure, showNewMail } from './notify.js';
 
 export class MessagePage {
-  constructor(article, unread) {
+  /**
+   * `beside` is set when the message is shown beside the list (the split
+   * view, static/inbox.js): `load(href)` shows another of its tabs there,
+   * `remove(id)` deletes it and moves on; the list handles the keys.
+   */
+  constructor(article, unread, beside = null) {
     this.article = article;
     this.unread = unread;
+    this.beside = beside;
     this.id = article.dataset.id;
+    // Listeners on the window, dropped when the message beside the list
+    // gives way to another.
+    this.lifetime = new AbortController();
     // Back to the list this tab came from: its inbox, search and page.
     this.back = listToReturnTo();
     const backLink = article.querySelector('a.back');
@@ -21,11 +30,31 @@ export class MessagePage {
     rememberLeft(this.id);
     this.rows = rememberedRows();
     this.setUpNeighbours();
+    // Beside the list, the tabs and views of this message open there too.
+    if (beside) {
+      article.addEventListener('click', (event) => {
+        const link = event.target.closest('a[href]');
+        if (!link || link.target || link.hasAttribute('download')) return;
+        if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+        if (!new URL(link.href).pathname.startsWith(at(`message/${encodeURIComponent(this.id)}`))) return;
+        event.preventDefault();
+        beside.load(link.href);
+      });
+    }
     this.gone = article.querySelector('#gone');
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
     this.setUpTags();
     this.setUpFrame();
     article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
+    // An attached message's parts fold under it in the MIME tab.
+    article.querySelector('table.parts')?.addEventListener('click', (event) => {
+      const button = event.target.closest('button.branch');
+      if (!button) return;
+      const open = button.getAttribute('aria-expanded') !== 'true';
+      button.setAttribute('aria-expanded', String(open));
+      const rows = article.querySelectorAll(`table.parts tr[data-within="${CSS.escape(button.dataset.branch)}"]`);
+      for (const row of rows) row.hidden = !open;
+    });
     article.querySelector('.actions').addEventListener('click', (event) => {
       const button = event.target.closest('button[data-action]');
       if (button) this.act(button.dataset.action);
@@ -48,34 +77,56 @@ export class MessagePage {
   // ---- the HTML body's frame ----
 
   /**
-   * The sandboxed body cannot tell us its height (it runs no script), so
-   * the frame's height is the user's: drag its corner, or "Full window";
-   * the choice is remembered for every message.
+   * The frame is as tall as the body it shows: no box inside the page, no
+   * hole under a short mail. The body runs no script (its sandbox has no
+   * `allow-scripts`, its policy no script source), so it cannot say how
+   * tall it is; it keeps our origin instead, and this page measures it.
+   * Measured when it has loaded, again when its content changes size
+   * (late images, fonts) and when the window's width changes. Without
+   * scripts the frame keeps a fixed height that the user can drag.
    */
   setUpFrame() {
-    const frame = this.article.querySelector('.frame');
-    if (!frame) return;
-    const key = 'letterbox:frame-height';
-    let saved = null;
-    try {
-      saved = localStorage.getItem(key);
-    } catch {
-      // Storage disabled: the default height.
-    }
-    if (saved && /^\d+px$/.test(saved)) frame.style.height = saved;
-    this.article.querySelector('#full-window')?.addEventListener('click', () => {
-      frame.style.height = `${Math.max(320, window.innerHeight - 16)}px`;
-      frame.scrollIntoView({ block: 'start' });
-    });
-    let first = true;
-    new ResizeObserver(() => {
-      if (first) { first = false; return; } // the initial report, not a change
-      try {
-        localStorage.setItem(key, `${Math.round(frame.getBoundingClientRect().height)}px`);
-      } catch {
-        // As above.
+    const iframe = this.article.querySelector('#html-body');
+    if (!iframe) return;
+    const box = iframe.closest('.frame');
+    let observed = null;
+    const measure = () => {
+      const doc = iframe.contentDocument;
+      const viewport = doc?.scrollingElement;
+      if (!viewport || doc.URL === 'about:blank') return;
+      // The box keeps its height while the frame inside shrinks to be
+      // measured, so that the page around it neither jumps nor scrolls.
+      box.style.height = `${box.getBoundingClientRect().height}px`;
+      box.classList.add('sized');
+      iframe.style.height = '1px';
+      const content = viewport.scrollHeight;
+      iframe.style.height = '';
+      const border = iframe.offsetHeight - iframe.clientHeight;
+      box.style.height = `${content + border}px`;
+      // A horizontal scrollbar (mail wider than the frame) takes room too.
+      const hidden = viewport.scrollHeight - viewport.clientHeight;
+      if (hidden > 0) box.style.height = `${content + border + hidden}px`;
+      if (observed !== doc) {
+        observed = doc;
+        const resized = new ResizeObserver(() => requestAnimationFrame(measure));
+        resized.observe(doc.documentElement);
+        if (doc.body) resized.observe(doc.body);
       }
-    }).observe(frame);
+    };
+    iframe.addEventListener('load', measure);
+    if (iframe.contentDocument?.readyState === 'complete') measure();
+    let width = window.innerWidth;
+    window.addEventListener('resize', () => {
+      if (window.innerWidth === width) return;
+      width = window.innerWidth;
+      measure();
+    }, { signal: this.lifetime.signal });
+  }
+
+  /** Stops what outlives the article: window listeners and timers. */
+  dispose() {
+    this.lifetime.abort();
+    clearTimeout(this.relayTimer);
   }
 
   // ---- tags ----
@@ -218,7 +269,9 @@ export class MessagePage {
 
   async act(action) {
     try {
-      if (action === 'delete') {
+      if (action === 'delete' && this.beside) {
+        await this.beside.remove(this.id);
+      } else if (action === 'delete') {
         await api.deleteMessages([this.id]);
         location.href = this.back;
       } else if (action === 'next' || action === 'previous') {
@@ -227,16 +280,21 @@ export class MessagePage {
         this.releaseDialog?.showModal();
       } else if (action === 'unread') {
         await api.setRead([this.id], false);
-        location.href = this.back;
+        if (this.beside) this.showRead(false);
+        else location.href = this.back;
       } else if (action === 'read') {
         await api.setRead([this.id], true);
-        this.article.dataset.read = 'true';
-        this.article.querySelector('[data-action=read]').hidden = true;
-        this.article.querySelector('[data-action=unread]').hidden = false;
+        this.showRead(true);
       }
     } catch (error) {
       reportFailure(ACTION_NAMES[action] ?? 'That', error);
     }
+  }
+
+  showRead(read) {
+    this.article.dataset.read = String(read);
+    this.article.querySelector('[data-action=read]').hidden = read;
+    this.article.querySelector('[data-action=unread]').hidden = !read;
   }
 
   setUpRelease() {
@@ -284,7 +342,8 @@ export class MessagePage {
     if (key >= '1' && key <= '9') {
       const tab = this.tabs[Number(key) - 1];
       if (!tab) return false;
-      location.href = tab.href;
+      if (this.beside) this.beside.load(tab.href);
+      else location.href = tab.href;
       return true;
     }
     switch (key) {

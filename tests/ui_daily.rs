@@ -1,11 +1,16 @@
 //! The UI as a daily driver (issue 13), in a real browser: going through
-//! messages one after another, what rows show, triage of many messages,
-//! paging and search. Screenshots land in `target/screenshots/`.
+//! messages one after another (also in the split view), what rows show,
+//! triage of many messages, paging and search, the HTML frame sized to the
+//! mail, the empty inbox and attached messages. Screenshots land in
+//! `target/screenshots/`.
 
 mod browser;
 mod common;
 
-use browser::{click, color_scheme, js, open_live, press, screenshot, texts, wait_js};
+use browser::{
+    assert_not_reloaded, click, color_scheme, js, mark_document, open_live, press, screenshot,
+    text, texts, wait_js,
+};
 use common::{Letterbox, simple_message};
 use serde_json::json;
 use thirtyfour::prelude::*;
@@ -819,31 +824,113 @@ async fn tags_are_added_and_removed_on_the_message_page() {
     .await;
 }
 
+/// The height of the HTML frame (its box, borders included) and of the
+/// document in it, and how far that document scrolls inside the frame.
+const FRAME_HEIGHTS: &str = "(() => { \
+    const frame = document.getElementById('html-body'); \
+    const viewport = frame.contentDocument.scrollingElement; \
+    return { frame: Math.round(frame.getBoundingClientRect().height), \
+             content: viewport.scrollHeight, \
+             scrolls: viewport.scrollHeight - viewport.clientHeight }; })()";
+
+/// Waits until the HTML frame has been sized to its document.
+async fn frame_sized(driver: &WebDriver) -> serde_json::Value {
+    wait_js(
+        driver,
+        "document.querySelector('.frame.sized') && \
+         document.getElementById('html-body').contentDocument?.readyState === 'complete'",
+    )
+    .await;
+    js(driver, FRAME_HEIGHTS).await
+}
+
 #[tokio::test]
-async fn the_html_frame_height_is_the_users_and_remembered() {
+async fn the_html_frame_is_as_tall_as_the_mail_and_its_scripts_still_do_not_run() {
     let lb = Letterbox::start();
-    let html = b"Subject: h\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n";
-    let first = lb.send_raw("a@example.com", &["b@example.com"], html).await;
-    let second = lb.send_raw("a@example.com", &["b@example.com"], html).await;
+    // A newsletter far taller than the window: 120 paragraphs of a 24 px
+    // line each, or more lines where the frame is narrow.
+    let mut newsletter = b"Subject: newsletter\r\nContent-Type: text/html\r\n\r\n\
+<!doctype html><html><body style=\"margin:0\">"
+        .to_vec();
+    for n in 0..120 {
+        newsletter.extend_from_slice(
+            format!("<p style=\"margin:0;line-height:24px\">Story {n}: a long line of news that wraps on a narrow screen, \
+                     as newsletters do when they are read on a phone.</p>")
+                .as_bytes(),
+        );
+    }
+    newsletter
+        .extend_from_slice(b"<p id=\"last\" style=\"margin:0\">The end</p></body></html>\r\n");
+    let long = lb
+        .send_raw("a@example.com", &["b@example.com"], &newsletter)
+        .await;
+    // Short mail, without a doctype (quirks mode, where the body fills the
+    // frame): no hole under it.
+    let short = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"Subject: short\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n",
+        )
+        .await;
+    // Scripts that would reach our page now that the frame has our origin.
+    let hostile = lb
+        .send_raw(
+            "a@example.com",
+            &["b@example.com"],
+            b"Subject: hostile\r\nContent-Type: text/html\r\n\r\n\
+<html><body onload=\"parent.document.title='pwned'\">\
+<script>parent.document.title='pwned'; top.document.body.dataset.pwned = '1'</script>\
+<img src=\"x\" onerror=\"parent.document.title='pwned'\">\
+<a id=\"js-link\" href=\"javascript:parent.document.title='pwned'\">click me</a>\
+<p id=\"end\">The end</p></body></html>\r\n",
+        )
+        .await;
     browser::run(async |driver| {
-        open_live(driver, &lb.url(&format!("/message/{first}"))).await;
-        click(driver, By::Id("full-window")).await;
-        let full = js(driver, "innerHeight - 16").await;
-        wait_js(driver, &format!("Math.round(document.querySelector('.frame').getBoundingClientRect().height) === {full}")).await;
-        // The sandbox is as strict as ever.
+        open_live(driver, &lb.url(&format!("/message/{long}"))).await;
+        let sized = frame_sized(driver).await;
+        let (frame, content) = (sized["frame"].as_i64().unwrap(), sized["content"].as_i64().unwrap());
+        // Not cut to a box: the whole newsletter is in the page, and the
+        // frame does not scroll.
+        assert!(content > 2400, "{sized}");
+        assert!(frame >= content && frame <= content + 4, "{sized}");
+        assert_eq!(sized["scrolls"], json!(0), "{sized}");
+        assert!(frame > js(driver, "innerHeight").await.as_i64().unwrap());
+        // The sandbox: our origin for the height, never scripts.
         assert_eq!(
             js(driver, "document.getElementById('html-body').getAttribute('sandbox')").await,
-            json!("allow-popups allow-popups-to-escape-sandbox")
+            json!("allow-popups allow-popups-to-escape-sandbox allow-same-origin")
         );
-        wait_js(driver, &format!("localStorage.getItem('letterbox:frame-height') === '{full}px'")).await;
-        // A height dragged to is kept for the next message.
-        js(driver, "(document.querySelector('.frame').style.height = '500px', 1)").await;
-        wait_js(driver, "localStorage.getItem('letterbox:frame-height') === '500px'").await;
-        open_live(driver, &lb.url(&format!("/message/{second}"))).await;
-        assert_eq!(
-            js(driver, "Math.round(document.querySelector('.frame').getBoundingClientRect().height)").await,
-            json!(500)
-        );
+        screenshot(driver, "daily-html-long").await;
+
+        // A narrower window wraps the lines: the frame grows with them.
+        driver.set_window_rect(0, 0, 500, 900).await.unwrap();
+        wait_js(
+            driver,
+            &format!("document.getElementById('html-body').getBoundingClientRect().height > {frame}"),
+        )
+        .await;
+        wait_js(driver, "document.getElementById('html-body').contentDocument.scrollingElement.scrollHeight <= document.getElementById('html-body').contentDocument.scrollingElement.clientHeight").await;
+        driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+
+        open_live(driver, &lb.url(&format!("/message/{short}"))).await;
+        let sized = frame_sized(driver).await;
+        let frame = sized["frame"].as_i64().unwrap();
+        assert!(frame < 100, "a hole under a short mail: {sized}");
+        assert_eq!(sized["scrolls"], json!(0), "{sized}");
+        screenshot(driver, "daily-html-short").await;
+
+        open_live(driver, &lb.url(&format!("/message/{hostile}"))).await;
+        frame_sized(driver).await;
+        let frame = driver.find(By::Id("html-body")).await.unwrap();
+        frame.enter_frame().await.unwrap();
+        assert_eq!(text(driver, By::Id("end")).await, "The end");
+        click(driver, By::Id("js-link")).await;
+        driver.enter_default_frame().await.unwrap();
+        // The title is ours (the unread count in it may change meanwhile).
+        let title = driver.title().await.unwrap();
+        assert!(title.ends_with("hostile · Letterbox"), "a script ran: {title:?}");
+        assert_eq!(js(driver, "document.body.dataset.pwned ?? null").await, json!(null));
     })
     .await;
 }
@@ -910,6 +997,165 @@ async fn the_theme_can_be_chosen_and_is_remembered() {
         assert_eq!(js(driver, background).await, json!("rgb(21, 24, 29)"));
         click(driver, By::Id("theme-toggle")).await; // light
         assert_eq!(js(driver, background).await, json!("rgb(255, 255, 255)"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_empty_inbox_says_where_to_send_mail() {
+    let lb = Letterbox::start();
+    let expected = format!(
+        "No mail yet. Send mail to {} over SMTP: it shows up here at once.",
+        lb.smtp_addr
+    );
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(text(driver, By::Id("empty")).await, expected);
+        screenshot(driver, "daily-empty").await;
+        // Mail arrives: the notice goes; all of it deleted: it is back.
+        lb.send_simple("first").await;
+        wait_js(driver, "document.getElementById('empty').hidden").await;
+        assert_eq!(lb.delete_messages(None).await, (200, "ok".to_string()));
+        wait_js(driver, "!document.getElementById('empty').hidden").await;
+        assert_eq!(text(driver, By::Id("empty")).await, expected);
+    })
+    .await;
+}
+
+/// The subject of the message shown beside the list, if any.
+const BESIDE: &str = "document.querySelector('#reading-pane h1.subject')?.textContent ?? null";
+
+#[tokio::test]
+async fn the_split_view_shows_the_selected_message_beside_the_list_and_is_remembered() {
+    let lb = Letterbox::start();
+    // Newest first: the list shows m3, m2, m1, m0.
+    let ids = lb.send_numbered(4).await;
+    let row = |n: usize| ids[3 - n].clone();
+    let beside = async |driver: &WebDriver, subject: &str| {
+        wait_js(driver, &format!("({BESIDE}) === {}", json!(subject))).await;
+    };
+    browser::run(async |driver| {
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, "document.getElementById('reading-pane').hidden").await, json!(true));
+        click(driver, By::Id("layout-toggle")).await;
+        wait_js(driver, "document.querySelector('main').classList.contains('split')").await;
+        // The first row is selected and its message shown beside the list,
+        // and read.
+        beside(driver, "m3").await;
+        assert_eq!(current_row(driver).await, json!(row(0)));
+        browser::wait_until("the message shown to be read", async || {
+            lb.message(&row(0)).await["Read"] == true
+        })
+        .await;
+        wait_js(driver, &format!("!document.querySelector(\"li.row[data-id='{}']\").classList.contains('unread')", row(0))).await;
+        // j and k move through the list, the message follows; the page stays.
+        mark_document(driver).await;
+        press(driver, "j").await;
+        beside(driver, "m2").await;
+        assert_eq!(current_row(driver).await, json!(row(1)));
+        press(driver, "j").await;
+        beside(driver, "m1").await;
+        press(driver, "k").await;
+        beside(driver, "m2").await;
+        // A click on a row shows it there too.
+        click(driver, By::Css(format!("li.row[data-id='{}'] a.open", row(3)))).await;
+        beside(driver, "m0").await;
+        // Its tabs open beside the list.
+        click(driver, By::Css("#reading-pane nav.tabs a[href$='/headers']")).await;
+        wait_js(driver, "!!document.querySelector('#reading-pane table.headers')").await;
+        assert_eq!(js(driver, "location.pathname").await, json!("/"));
+        assert_not_reloaded(driver).await;
+        screenshot(driver, "daily-split").await;
+
+        // Remembered: the next list page is split too, with the row left.
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(
+            js(driver, "document.getElementById('layout-toggle').getAttribute('aria-pressed')").await,
+            json!("true")
+        );
+        beside(driver, "m0").await;
+        assert_eq!(current_row(driver).await, json!(row(3)));
+        // Deleting the message shown shows its neighbour.
+        click(driver, By::Css(format!("li.row[data-id='{}'] a.open", row(1)))).await;
+        beside(driver, "m2").await;
+        click(driver, By::Css("#reading-pane button[data-action=delete]")).await;
+        beside(driver, "m1").await;
+        browser::wait_until("the message deleted", async || {
+            lb.list().await["total"] == 3
+        })
+        .await;
+        assert_eq!(current_row(driver).await, json!(row(2)));
+
+        // Too narrow for two columns: the list alone, the choice kept.
+        driver.set_window_rect(0, 0, 900, 900).await.unwrap();
+        wait_js(driver, "!document.querySelector('main').classList.contains('split') && document.getElementById('reading-pane').hidden").await;
+        driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+        beside(driver, "m1").await;
+        // Switched off: the list alone again, and remembered.
+        click(driver, By::Id("layout-toggle")).await;
+        wait_js(driver, "document.getElementById('reading-pane').hidden").await;
+        open_live(driver, &lb.url("/")).await;
+        assert_eq!(js(driver, "document.querySelector('main').classList.contains('split')").await, json!(false));
+        press(driver, Key::Enter).await;
+        on_message(driver, &row(2)).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_forwarded_eml_attachment_is_its_own_branch_in_the_mime_tab() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "ann@example.com",
+            &["bob@example.com"],
+            b"Subject: Fwd: the report\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nForwarded, see the attachment.\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=\"report.eml\"\r\n\r\n\
+From: Carol <carol@example.com>\r\nSubject: The report\r\n\
+Content-Type: multipart/alternative; boundary=c\r\n\r\n\
+--c\r\nContent-Type: text/plain\r\n\r\nNumbers.\r\n\
+--c\r\nContent-Type: text/html\r\n\r\n<p>Numbers.</p>\r\n--c--\r\n\
+--b--\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        // Still one attachment above the tabs, as the API lists it.
+        open_live(driver, &lb.url(&format!("/message/{id}/parts"))).await;
+        assert_eq!(texts(driver, "ul.attachments .name").await, ["report.eml"]);
+        let ids = async || {
+            js(
+                driver,
+                "[...document.querySelectorAll('table.parts tbody tr')].filter(r => !r.hidden)\
+                 .map(r => r.querySelector('td.id').firstChild.nextSibling.textContent.trim())",
+            )
+            .await
+        };
+        assert_eq!(ids().await, json!(["0", "1", "2", "2.0", "2.1", "2.2"]));
+        let rows = texts(driver, "table.parts tbody tr").await;
+        assert!(
+            rows[2].contains("attached message")
+                && rows[2].contains("“The report” from Carol <carol@example.com>"),
+            "{}",
+            rows[2]
+        );
+        assert!(
+            rows[4].contains("text/plain") && rows[4].contains("in the attachment"),
+            "{}",
+            rows[4]
+        );
+        assert!(
+            !rows[3].contains("in the attachment"),
+            "a container has no content: {}",
+            rows[3]
+        );
+        screenshot(driver, "daily-attached-message").await;
+        // The branch folds and unfolds.
+        click(driver, By::Css("button.branch[data-branch='2']")).await;
+        assert_eq!(ids().await, json!(["0", "1", "2"]));
+        click(driver, By::Css("button.branch[data-branch='2']")).await;
+        assert_eq!(ids().await, json!(["0", "1", "2", "2.0", "2.1", "2.2"]));
     })
     .await;
 }

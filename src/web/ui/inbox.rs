@@ -114,6 +114,8 @@ struct InboxPage {
     query_error: Option<String>,
     /// Every inbox with its counts, for the switcher.
     inboxes: Vec<InboxCounts>,
+    /// Where to send mail, for the empty inbox to say (`127.0.0.1:1025`).
+    smtp_target: String,
 }
 
 impl InboxPage {
@@ -185,6 +187,25 @@ fn href(query: &str, inbox: &str, start: u64, size: u64) -> String {
     } else {
         format!("{root}?{}", params.join("&"))
     }
+}
+
+/// The address to send mail to, as the empty inbox names it: the SMTP
+/// listener's, or, when it listens on every address (`0.0.0.0`), the host
+/// this page was asked for by with the SMTP port.
+fn smtp_target(listener: std::net::SocketAddr, headers: &HeaderMap) -> String {
+    if !listener.ip().is_unspecified() {
+        return listener.to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|host| match host.find(']') {
+            Some(end) if host.starts_with('[') => &host[..=end],
+            _ => host.split(':').next().unwrap_or_default(),
+        })
+        .filter(|host| !host.is_empty())
+        .unwrap_or("localhost");
+    format!("{host}:{}", listener.port())
 }
 
 /// Where the last page of `matched` messages starts.
@@ -283,6 +304,11 @@ pub async fn page(
         links: page_links(text, &chrome.inbox, start, matched, size),
         page_sizes: PAGE_SIZES,
         inboxes: inboxes::inboxes(&state).await?,
+        smtp_target: state
+            .smtp_addrs
+            .first()
+            .map(|addr| smtp_target(*addr, &headers))
+            .unwrap_or_default(),
         chrome,
         rows,
         // The empty row the script clones for messages that arrive live,
@@ -298,6 +324,36 @@ pub async fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smtp_target_is_one_a_client_can_reach() {
+        let host = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, value.parse().unwrap());
+            headers
+        };
+        let none = HeaderMap::new();
+        assert_eq!(
+            smtp_target("127.0.0.1:1025".parse().unwrap(), &host("x:8025")),
+            "127.0.0.1:1025"
+        );
+        assert_eq!(
+            smtp_target("[::1]:2525".parse().unwrap(), &none),
+            "[::1]:2525"
+        );
+        assert_eq!(
+            smtp_target("0.0.0.0:1025".parse().unwrap(), &host("mail.test:8025")),
+            "mail.test:1025"
+        );
+        assert_eq!(
+            smtp_target("[::]:1025".parse().unwrap(), &host("[fd00::1]:8025")),
+            "[fd00::1]:1025"
+        );
+        assert_eq!(
+            smtp_target("0.0.0.0:1025".parse().unwrap(), &none),
+            "localhost:1025"
+        );
+    }
 
     #[test]
     fn page_links_keep_the_query() {

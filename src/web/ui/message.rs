@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::format::{self, Segment};
+use super::parts::{PartsTab, enclosed_header, part_rows, part_url};
 use super::{Chrome, PageError, render};
 use crate::domain::Envelope;
 use crate::domain::message::part_text;
@@ -24,15 +25,15 @@ use crate::web::{AppState, webroot};
 const MAX_RAW_SHOWN: usize = 2 * 1024 * 1024;
 /// So is the text body.
 const MAX_TEXT_SHOWN: usize = 2 * 1024 * 1024;
-/// A page lists this many MIME parts, headers, attachments or addresses
+/// A page lists this many headers, attachments or addresses (and
+/// src/web/ui/parts.rs this many MIME parts)
 /// per field at most, and shows this much of one header or subject: a
 /// sender can make each of them as large as the message, and a browser
 /// takes seconds to lay out a hundred thousand table rows.
-const MAX_PARTS_SHOWN: usize = 1000;
 const MAX_HEADERS_SHOWN: usize = 1000;
 const MAX_ATTACHMENTS_SHOWN: usize = 100;
 const MAX_ADDRESSES_SHOWN: usize = 100;
-const MAX_VALUE_SHOWN: usize = 4096;
+pub(super) const MAX_VALUE_SHOWN: usize = 4096;
 
 const TABS: [(&str, &str); 7] = [
     ("html", "HTML"),
@@ -171,31 +172,6 @@ pub struct HeadersTab {
     pub rows: Vec<HeaderRow>,
     /// How many headers the message has, when not all are listed.
     pub total: Option<usize>,
-}
-
-pub struct PartsTab {
-    pub rows: Vec<PartRow>,
-    /// How many parts the message has, when not all are listed.
-    pub total: Option<usize>,
-}
-
-pub struct PartRow {
-    pub id: String,
-    /// Box-drawing prefix that draws the tree.
-    pub tree: String,
-    pub content_type: String,
-    pub role: &'static str,
-    pub charset: String,
-    pub encoding: String,
-    pub disposition: String,
-    pub filename: String,
-    pub size: String,
-    /// Open/download link; `None` for multipart containers.
-    pub href: Option<String>,
-    /// The browser shows it (else its link only downloads).
-    pub opens: bool,
-    /// For an attached message: its subject and sender.
-    pub enclosed: Option<String>,
 }
 
 pub struct TextTab {
@@ -565,21 +541,6 @@ fn attachments(id: &str, parts: &[Part], raw: &[u8]) -> Vec<AttachmentView> {
         .collect()
 }
 
-/// A header of the message attached as `part` (a `message/rfc822` part).
-fn enclosed_header(raw: &[u8], part: &Part, name: &str) -> String {
-    let body = raw
-        .get(part.body_start as usize..(part.body_end as usize).min(raw.len()))
-        .unwrap_or_default();
-    crate::domain::message::top_headers(body)
-        .ok()
-        .and_then(|headers| crate::domain::message::first_value(&headers, name))
-        .unwrap_or_default()
-}
-
-pub fn part_url(id: &str, part_id: &str) -> String {
-    format!("{}api/v1/message/{id}/part/{part_id}", webroot())
-}
-
 fn html_tab(id: &str, has_html: bool, has_remote: bool, params: &Params) -> HtmlTab {
     let flag = |name: &str| params.get(name).is_some_and(|v| v == "1");
     let remote = flag("remote");
@@ -642,85 +603,6 @@ fn header_rows(raw: &[u8]) -> Result<HeadersTab, String> {
     })
 }
 
-/// The part index as a tree, in document order, up to
-/// [`MAX_PARTS_SHOWN`] rows. A part whose parent is missing from the index
-/// is drawn as a root.
-fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> PartsTab {
-    let known: HashSet<&str> = parts.iter().map(|p| p.part_id.as_str()).collect();
-    let mut children: HashMap<Option<&str>, Vec<&Part>> = HashMap::new();
-    for part in parts {
-        let parent = part.parent_id.as_deref().filter(|p| known.contains(p));
-        children.entry(parent).or_default().push(part);
-    }
-    // Depth first, each entry with the prefix its children continue.
-    let mut rows = Vec::with_capacity(parts.len().min(MAX_PARTS_SHOWN));
-    let mut stack: Vec<(&Part, String, String)> = Vec::new();
-    let push_children = |stack: &mut Vec<_>, parent: Option<&str>, prefix: &str| {
-        let Some(kids) = children.get(&parent) else {
-            return;
-        };
-        for (i, kid) in kids.iter().enumerate().rev() {
-            let (tree, continued) = match (parent, i + 1 == kids.len()) {
-                (None, _) => (String::new(), String::new()),
-                (Some(_), true) => (format!("{prefix}└─ "), format!("{prefix}   ")),
-                (Some(_), false) => (format!("{prefix}├─ "), format!("{prefix}│  ")),
-            };
-            stack.push((*kid, tree, continued));
-        }
-    };
-    push_children(&mut stack, None, "");
-    while let Some((part, tree, continued)) = stack.pop() {
-        if rows.len() == MAX_PARTS_SHOWN {
-            break;
-        }
-        rows.push(part_row(id, part, tree, raw));
-        push_children(&mut stack, Some(&part.part_id), &continued);
-    }
-    PartsTab {
-        rows,
-        total: (parts.len() > MAX_PARTS_SHOWN).then_some(parts.len()),
-    }
-}
-
-fn part_row(id: &str, part: &Part, tree: String, raw: &[u8]) -> PartRow {
-    let role = match part.role {
-        PartRole::Container => "container",
-        PartRole::Message => "attached message",
-        PartRole::Text => "text body",
-        PartRole::Html => "HTML body",
-        PartRole::Inline => "inline",
-        PartRole::Attachment => "attachment",
-    };
-    let enclosed = (part.role == PartRole::Message).then(|| {
-        format!(
-            "“{}” from {}",
-            enclosed_header(raw, part, "Subject"),
-            enclosed_header(raw, part, "From")
-        )
-    });
-    PartRow {
-        id: part.part_id.clone(),
-        tree,
-        content_type: part.content_type.clone(),
-        role,
-        charset: part.charset.clone().unwrap_or_default(),
-        encoding: part.transfer_encoding.clone(),
-        disposition: part.disposition.clone().unwrap_or_default(),
-        filename: format::shorten(
-            part.filename.as_deref().unwrap_or_default(),
-            MAX_VALUE_SHOWN,
-        ),
-        size: if part.role == PartRole::Container {
-            String::new()
-        } else {
-            format::size(part.size)
-        },
-        href: (part.role != PartRole::Container).then(|| part_url(id, &part.part_id)),
-        opens: renders_passively(&part.content_type),
-        enclosed,
-    }
-}
-
 fn text_tab(text: &str) -> TextTab {
     let (shown, cut) = format::cut(text, MAX_TEXT_SHOWN);
     TextTab {
@@ -741,25 +623,6 @@ fn raw_tab(raw: &[u8]) -> RawTab {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_part_tree_is_drawn() {
-        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
-Content-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n\
-Content-Type: text/plain\r\n\r\nhi\r\n--c\r\n\
-Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--c--\r\n--b\r\n\
-Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: a@b\r\n\r\ninner body\r\n--b--\r\n";
-        let parsed = crate::domain::message::parse(raw);
-        let rows = part_rows("X", &parsed.parts, raw).rows;
-        let drawn: Vec<String> = rows.iter().map(|r| format!("{}{}", r.tree, r.id)).collect();
-        assert_eq!(
-            drawn,
-            ["0", "├─ 1", "│  ├─ 1.1", "│  └─ 1.2", "└─ 2", "   └─ 2.1"]
-        );
-        assert_eq!(rows[0].href, None);
-        assert_eq!(rows[2].href.as_deref(), Some("/api/v1/message/X/part/1.1"));
-        assert_eq!(rows[4].enclosed.as_deref(), Some("“inner” from a@b"));
-    }
 
     #[test]
     fn headers_keep_order_duplicates_and_raw_form() {

@@ -6,6 +6,7 @@ mod calendar;
 mod format;
 mod inbox;
 mod message;
+mod parts;
 mod source;
 mod view;
 

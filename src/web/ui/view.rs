@@ -4,12 +4,16 @@
 //! The HTML is the sender's, so it is served as an inert document: a
 //! Content-Security-Policy with no script at all, no network beyond this
 //! server (remote images, styles and fonts only when `remote=1` asks for
-//! them), no forms, no `<base>`, and a `sandbox` that gives it an opaque
-//! origin even when opened directly (and, lacking `allow-scripts`, also
-//! stops `<meta http-equiv="refresh">`). The message page frames it in an
-//! `<iframe sandbox>` as well. `cid:` references point to
-//! `/view/{ID}/part/{PartID}`, the one route another origin may embed (the
-//! sandboxed document has an opaque origin), by the message's own ID only.
+//! them), no forms, no `<base>`, and a `sandbox` without `allow-scripts`
+//! even when opened directly (which also stops `<meta http-equiv="refresh">`).
+//! The sandbox keeps our origin (`allow-same-origin`) so that the message
+//! page, which frames it in an `<iframe sandbox>` as well, can read the
+//! body's height and size the frame to it: with no script able to run in
+//! the document, our origin gives the sender's HTML nothing to act with.
+//! `allow-scripts` and `allow-same-origin` together would (a script could
+//! lift its own sandbox), so `allow-scripts` never appears. `cid:`
+//! references point to `/view/{ID}/part/{PartID}`, the one route another
+//! origin may embed, by the message's own ID only.
 
 use std::collections::HashMap;
 
@@ -31,9 +35,10 @@ const LOCAL_ONLY: &str = "default-src 'none'; img-src 'self' data:; style-src 'u
 const WITH_REMOTE: &str = "default-src 'none'; img-src * data:; style-src * 'unsafe-inline'; \
      font-src * data:; media-src * data:";
 /// Appended to either: framed only by our own pages, links may open in a
-/// new tab (outside the sandbox), nothing else.
+/// new tab (outside the sandbox), our origin kept for the frame's height
+/// to be read (see the module comment), nothing else.
 const ALWAYS: &str = "; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; \
-     sandbox allow-popups allow-popups-to-escape-sandbox";
+     sandbox allow-popups allow-popups-to-escape-sandbox allow-same-origin";
 
 pub async fn view(
     State(state): State<AppState>,
@@ -81,9 +86,10 @@ pub async fn view(
 
 /// `/view/{ID}/part/{PartID}`: a part as the sandboxed HTML body embeds
 /// it. Every other response tells the browser that only our own origin may
-/// embed it; the sandboxed body has an opaque origin, so this one may be
-/// embedded anywhere. That tells another site nothing: it needs the
-/// message's ID (unguessable), as `latest` is refused here.
+/// embed it; this one may be embedded anywhere, as Mailpit's may (a page
+/// showing the body from elsewhere, or in an opaque origin, still gets its
+/// images). That tells another site nothing: it needs the message's ID
+/// (unguessable), as `latest` is refused here.
 pub async fn part(
     State(state): State<AppState>,
     Path((id, part_id)): Path<(String, String)>,
@@ -250,7 +256,8 @@ mod tests {
             assert!(!policy.contains("script"), "{policy}");
             assert!(policy.contains("sandbox allow-popups"), "{policy}");
             assert!(!policy.contains("allow-scripts"), "{policy}");
-            assert!(!policy.contains("allow-same-origin"), "{policy}");
+            // Our origin, but then never scripts (they could lift the sandbox).
+            assert!(policy.ends_with(" allow-same-origin"), "{policy}");
             assert_eq!(policy.contains("img-src *"), remote, "{policy}");
         }
     }
