@@ -95,7 +95,7 @@ pub enum ParseError {
 
 /// The command line of a `sendmail` link is `letterbox sendmail` with the
 /// same arguments.
-pub fn alias_args(mut args: Vec<OsString>) -> Vec<OsString> {
+fn alias_args(mut args: Vec<OsString>) -> Vec<OsString> {
     let invoked_as = args
         .first()
         .and_then(|a| Path::new(a).file_name())

@@ -333,7 +333,7 @@ fn is_secret(name: &str) -> bool {
 /// Fills every setting that neither a flag nor a `LETTERBOX_*` variable
 /// gave from its `MP_*` variable, if that is set.
 pub(super) fn apply(
-    config: &mut ServeArgs,
+    serve: &mut ServeArgs,
     matches: &ArgMatches,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
@@ -367,7 +367,7 @@ pub(super) fn apply(
         if given {
             continue;
         }
-        (alias.apply)(config, &value)
+        (alias.apply)(serve, &value)
             .map_err(|problem| error(alias.name, value.clone(), problem))?;
         applied.push(alias.name);
     }
@@ -375,13 +375,13 @@ pub(super) fn apply(
     // pairs that came (partly) from MP_* variables.
     for (cert, key, names) in [
         (
-            &config.smtp_tls_cert,
-            &config.smtp_tls_key,
+            &serve.smtp_tls_cert,
+            &serve.smtp_tls_key,
             "MP_SMTP_TLS_CERT and MP_SMTP_TLS_KEY",
         ),
         (
-            &config.ui_tls_cert,
-            &config.ui_tls_key,
+            &serve.ui_tls_cert,
+            &serve.ui_tls_key,
             "MP_UI_TLS_CERT and MP_UI_TLS_KEY",
         ),
     ] {

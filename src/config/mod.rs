@@ -11,7 +11,7 @@ mod relay;
 mod serve;
 mod settings;
 
-pub use args::{Cli, Command, ParseError, alias_args};
+pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
@@ -19,6 +19,7 @@ pub use serve::{ServeArgs, SmtpTls, parse_webroot};
 use crate::smtp::chaos::RuleError;
 use crate::web::auth::UiAuthError;
 
+/// A setting that cannot work, found before anything is opened or bound.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
