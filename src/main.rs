@@ -1,9 +1,12 @@
+//! The edge: parse the command line, turn it into plain settings or
+//! options, run, and report failures as one line and an exit code.
+
 use std::process::ExitCode;
 
-use letterbox::SmtpTlsOffer;
-use letterbox::cli::wait::{Outcome, WaitArgs};
+use letterbox::cli::wait::{Outcome, WaitOptions};
 use letterbox::cli::{healthcheck, sendmail};
-use letterbox::config::{Cli, Command, Config};
+use letterbox::config::{Cli, Command};
+use letterbox::server::{self, Settings, SmtpTlsOffer};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -19,19 +22,19 @@ async fn main() -> ExitCode {
         Err(err) => return fail(&err, 2),
     };
     match command {
-        Command::Serve(config) => match serve(&config).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => fail(&*err, 1),
-        },
-        Command::Wait(args) => wait(&args).await,
-        Command::Healthcheck(args) => match healthcheck::run(&args).await {
-            Ok(url) => {
-                println!("ready: {url}");
-                ExitCode::SUCCESS
-            }
+        Command::Serve(args) => match args.settings() {
+            Ok(settings) => match serve(&settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&*err, 1),
+            },
             Err(err) => fail(&err, 1),
         },
-        Command::Sendmail(args) => match sendmail::run(&args) {
+        Command::Wait(args) => wait(&args.options()).await,
+        Command::Healthcheck(args) => match args.options() {
+            Ok(options) => healthcheck(&options).await,
+            Err(err) => fail(&err, 1),
+        },
+        Command::Sendmail(args) => match sendmail::run(&args.options()) {
             Ok(output) => {
                 output.iter().for_each(|line| println!("{line}"));
                 ExitCode::SUCCESS
@@ -42,7 +45,7 @@ async fn main() -> ExitCode {
 }
 
 /// Exit codes: 0 found (JSON on stdout), 1 timed out, 2 anything else.
-async fn wait(args: &WaitArgs) -> ExitCode {
+async fn wait(args: &WaitOptions) -> ExitCode {
     match letterbox::cli::wait::run(args).await {
         Ok(Outcome::Found(json)) => {
             println!("{json}");
@@ -53,17 +56,28 @@ async fn wait(args: &WaitArgs) -> ExitCode {
     }
 }
 
+/// Exit 0 with the URL that answered, or 1.
+async fn healthcheck(options: &healthcheck::HealthcheckOptions) -> ExitCode {
+    match healthcheck::run(options).await {
+        Ok(url) => {
+            println!("ready: {url}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err, 1),
+    }
+}
+
 /// One line on stderr naming the problem, and a failing exit code.
 fn fail(err: &dyn std::fmt::Display, code: u8) -> ExitCode {
     eprintln!("letterbox: {err}");
     ExitCode::from(code)
 }
 
-async fn serve(config: &Config) -> anyhow::Result<()> {
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that comes right after "ready" must find
     // them installed, not the default action that kills the process.
     let stop = shutdown_signal()?;
-    let letterbox = letterbox::start(config).await?;
+    let letterbox = server::start(settings).await?;
     let tls = match letterbox.smtp_tls {
         SmtpTlsOffer::None => "no TLS",
         SmtpTlsOffer::StartTls => "STARTTLS",

@@ -1,33 +1,41 @@
 //! `letterbox healthcheck`: exits 0 when the Letterbox on this machine
 //! answers `/readyz` with 200, for Docker's `HEALTHCHECK` and compose's
-//! `--wait`. Without `--http` it finds the server the way `letterbox`
-//! started in the same environment would listen (`LETTERBOX_HTTP`,
-//! `LETTERBOX_WEBROOT`, `LETTERBOX_UI_TLS_CERT`, or their `MP_*` aliases).
+//! `--wait`. Without a URL it checks where `letterbox` started in the same
+//! environment would listen ([`LocalServer`], found by the configuration).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client::{self, ClientError};
-use crate::config::{Config, ConfigError};
 use crate::tls::{self, TlsError};
 
 /// Docker runs the check with its own timeout; ours is shorter so a hung
 /// server gives a message rather than a kill.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// Base URL of the web server, as printed at start (e.g.
-    /// http://127.0.0.1:8025/). Default: where `letterbox` started with
-    /// this environment listens.
-    #[arg(long = "http", value_name = "URL", env = "LETTERBOX_URL")]
+/// Which server to check.
+#[derive(Debug, Clone)]
+pub struct HealthcheckOptions {
+    /// Base URL of the web server, as printed at start; `None` for
+    /// [`HealthcheckOptions::local`].
     pub url: Option<String>,
+    pub local: LocalServer,
+}
+
+/// Where `letterbox` started in this environment listens.
+#[derive(Debug, Clone)]
+pub struct LocalServer {
+    pub http: SocketAddr,
+    /// Path prefix starting and ending with `/`.
+    pub webroot: String,
+    /// The web UI's certificate, if it serves HTTPS; also trusted when
+    /// checking.
+    pub ui_tls_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error(transparent)]
@@ -41,15 +49,14 @@ pub enum HealthError {
 }
 
 /// Checks readiness; `Ok` carries the URL that answered.
-pub async fn run(args: &Args) -> Result<String, HealthError> {
-    let config = Config::from_env()?;
+pub async fn run(args: &HealthcheckOptions) -> Result<String, HealthError> {
     let base = match &args.url {
         // A bare `host:port` is fine on the command line.
         Some(url) if !url.contains("://") => format!("http://{url}"),
         Some(url) => url.clone(),
-        None => local_url(&config),
+        None => args.local.url(),
     };
-    let certificate = match &config.ui_tls_cert {
+    let certificate = match &args.local.ui_tls_cert {
         Some(path) if base.starts_with("https://") => {
             tls::load_certificates(path)?.into_iter().next()
         }
@@ -71,50 +78,21 @@ pub async fn run(args: &Args) -> Result<String, HealthError> {
     })
 }
 
-/// Where a server with `config` can be reached from this machine: its
-/// listen address, with "all interfaces" replaced by loopback.
-fn local_url(config: &Config) -> String {
-    let ip = match config.http.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let scheme = if config.ui_tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let addr = SocketAddr::new(ip, config.http.port());
-    format!("{scheme}://{addr}{}", config.webroot)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Cli, Command};
-
-    fn config(args: &[&str]) -> Config {
-        let args = std::iter::once("letterbox").chain(args.iter().copied());
-        match Cli::try_parse_with(args, &|_| None).unwrap().into_command() {
-            Command::Serve(config) => *config,
-            other => panic!("not serve: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn all_interfaces_become_loopback() {
-        let url = local_url(&config(&["--http", "0.0.0.0:8025"]));
-        assert_eq!(url, "http://127.0.0.1:8025/");
-        let url = local_url(&config(&["--http", "[::]:8025", "--webroot", "/mail"]));
-        assert_eq!(url, "http://[::1]:8025/mail/");
-        let url = local_url(&config(&[
-            "--http",
-            "10.1.2.3:80",
-            "--ui-tls-cert",
-            "c.pem",
-            "--ui-tls-key",
-            "k.pem",
-        ]));
-        assert_eq!(url, "https://10.1.2.3:80/");
+impl LocalServer {
+    /// Where the server can be reached from this machine: its listen
+    /// address, with "all interfaces" replaced by loopback.
+    pub fn url(&self) -> String {
+        let ip = match self.http.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let scheme = if self.ui_tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let addr = SocketAddr::new(ip, self.http.port());
+        format!("{scheme}://{addr}{}", self.webroot)
     }
 }

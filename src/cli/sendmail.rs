@@ -3,9 +3,7 @@
 //! deliver to Letterbox. It speaks the sendmail command line, not clap's:
 //! the usual flags are honoured or ignored as Postfix's sendmail does.
 
-use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::path::Path;
 use std::time::Duration;
 
 use super::smtp_client::{self, SmtpClient, SmtpClientError};
@@ -13,42 +11,13 @@ use super::smtp_client::{self, SmtpClient, SmtpClientError};
 /// SMTP replies from Letterbox come within this time, or something is wrong.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What clap parses; the sendmail flags themselves are in `args`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(disable_help_flag = true)]
-pub struct Args {
-    /// Where to deliver: Letterbox's SMTP address.
-    #[arg(
-        long,
-        env = "LETTERBOX_SENDMAIL_SMTP_ADDR",
-        default_value = "127.0.0.1:1025"
-    )]
+/// Where to deliver, and sendmail's own command line.
+#[derive(Debug, Clone)]
+pub struct SendmailOptions {
+    /// Letterbox's SMTP address, unless `args` name another.
     pub smtp_addr: String,
-
-    /// Print help (sendmail's own `-h` takes a value, so only `--help`).
-    #[arg(long, action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
-
     /// Sendmail flags and recipients: -t, -i, -oi, -f SENDER, -bs, ...
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "SENDMAIL ARGS"
-    )]
     pub args: Vec<String>,
-}
-
-/// The command line of a `sendmail` link is `letterbox sendmail` with the
-/// same arguments.
-pub fn alias_args(mut args: Vec<OsString>) -> Vec<OsString> {
-    let invoked_as = args
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .map(|name| name.to_os_string());
-    if invoked_as.is_some_and(|name| name == "sendmail") {
-        args.insert(1, "sendmail".into());
-    }
-    args
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +147,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, SendmailError> {
 
 /// Runs `letterbox sendmail`; on success returns what to print (usually
 /// nothing).
-pub fn run(args: &Args) -> Result<Option<String>, SendmailError> {
+pub fn run(args: &SendmailOptions) -> Result<Option<String>, SendmailError> {
     let invocation = parse(&args.args)?;
     let smtp_addr = invocation.smtp_addr.as_deref().unwrap_or(&args.smtp_addr);
     match invocation.mode {
@@ -394,19 +363,6 @@ mod tests {
         assert_eq!(parse(&args("-q")).unwrap().mode, Mode::Nothing);
         assert!(matches!(parse(&args("-bd")), Err(SendmailError::Usage(_))));
         assert!(matches!(parse(&args("-f")), Err(SendmailError::Usage(_))));
-    }
-
-    #[test]
-    fn invoked_through_a_sendmail_link() {
-        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(
-            alias_args(os(&["/usr/sbin/sendmail", "-t"])),
-            os(&["/usr/sbin/sendmail", "sendmail", "-t"])
-        );
-        assert_eq!(
-            alias_args(os(&["letterbox", "-t"])),
-            os(&["letterbox", "-t"])
-        );
     }
 
     #[test]

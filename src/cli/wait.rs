@@ -4,27 +4,19 @@
 
 use std::time::Duration;
 
-use clap::Args;
-
 use crate::client::{self, ClientError};
-use crate::domain::units::parse_duration;
 
-#[derive(Debug, Clone, Args)]
-pub struct WaitArgs {
+/// What to wait for, and where.
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
     /// Search query the message must match (Letterbox's search syntax).
-    #[arg(long, short, default_value = "")]
     pub query: String,
-    /// Give up after this long (e.g. 30s, 2m).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Only messages after this message ID or RFC 3339 time (default: now).
-    #[arg(long)]
+    /// Only messages after this message ID or RFC 3339 time.
     pub after: Option<String>,
-    /// Print the whole message (text, HTML, attachments), not the summary.
-    #[arg(long)]
+    /// The whole message (text, HTML, attachments), not the summary.
     pub full: bool,
     /// Letterbox's web address.
-    #[arg(long, env = "LETTERBOX_URL", default_value = "http://127.0.0.1:8025")]
     pub http: String,
 }
 
@@ -45,7 +37,7 @@ pub enum WaitError {
     Refused { status: u16, body: String },
 }
 
-pub async fn run(args: &WaitArgs) -> Result<Outcome, WaitError> {
+pub async fn run(args: &WaitOptions) -> Result<Outcome, WaitError> {
     let mut path = format!(
         "/api/v1/wait?query={}&timeout={}ms",
         client::encode(&args.query),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 use clap::parser::ValueSource;
 
-use super::{Config, ConfigError, SmtpTls, parse_webroot};
+use super::{ConfigError, ServeArgs, SmtpTls, parse_webroot};
 use crate::domain::units::parse_duration;
 use crate::relay::TlsMode;
 
@@ -17,7 +17,7 @@ use crate::relay::TlsMode;
 struct Alias {
     name: &'static str,
     arg: Option<&'static str>,
-    apply: fn(&mut Config, &str) -> Result<(), String>,
+    apply: fn(&mut ServeArgs, &str) -> Result<(), String>,
 }
 
 /// Every alias, in the order of the README's table.
@@ -333,7 +333,7 @@ fn is_secret(name: &str) -> bool {
 /// Fills every setting that neither a flag nor a `LETTERBOX_*` variable
 /// gave from its `MP_*` variable, if that is set.
 pub(super) fn apply(
-    config: &mut Config,
+    serve: &mut ServeArgs,
     matches: &ArgMatches,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
@@ -367,7 +367,7 @@ pub(super) fn apply(
         if given {
             continue;
         }
-        (alias.apply)(config, &value)
+        (alias.apply)(serve, &value)
             .map_err(|problem| error(alias.name, value.clone(), problem))?;
         applied.push(alias.name);
     }
@@ -375,13 +375,13 @@ pub(super) fn apply(
     // pairs that came (partly) from MP_* variables.
     for (cert, key, names) in [
         (
-            &config.smtp_tls_cert,
-            &config.smtp_tls_key,
+            &serve.smtp_tls_cert,
+            &serve.smtp_tls_key,
             "MP_SMTP_TLS_CERT and MP_SMTP_TLS_KEY",
         ),
         (
-            &config.ui_tls_cert,
-            &config.ui_tls_key,
+            &serve.ui_tls_cert,
+            &serve.ui_tls_key,
             "MP_UI_TLS_CERT and MP_UI_TLS_KEY",
         ),
     ] {
@@ -445,7 +445,7 @@ mod tests {
     use super::super::{Cli, Command, ParseError};
     use super::*;
 
-    fn parse_with(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ParseError> {
+    fn parse_with(args: &[&str], env: &[(&str, &str)]) -> Result<ServeArgs, ParseError> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -458,7 +458,7 @@ mod tests {
         }
     }
 
-    fn parse(env: &[(&str, &str)]) -> Config {
+    fn parse(env: &[(&str, &str)]) -> ServeArgs {
         parse_with(&[], env).unwrap()
     }
 

@@ -22,7 +22,7 @@ use crate::smtp::address::Mailbox;
 use crate::stats::Stats;
 use crate::store::{Store, StoreError, StoredMessage};
 use crate::tls;
-pub use settings::{RelayArgs, RelayConfigError, RelaySettings, TlsMode};
+pub use settings::{AllowedRecipients, RelayConfigError, RelaySettings, TlsMode};
 
 /// Why a release was refused.
 #[derive(Debug, thiserror::Error)]

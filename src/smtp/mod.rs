@@ -11,5 +11,7 @@ pub mod limits;
 pub mod listener;
 pub mod reply;
 pub mod session;
+mod settings;
 
 pub use session::{Delivery, Session, SessionConfig, Step};
+pub use settings::{SmtpCertificate, SmtpSettings};

@@ -11,8 +11,11 @@ pub mod listener;
 pub mod metrics;
 pub mod origin;
 pub mod push;
+mod settings;
 mod ui;
 mod ws;
+
+pub use settings::WebSettings;
 
 use std::sync::Arc;
 
