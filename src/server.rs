@@ -37,6 +37,8 @@ pub struct Settings {
     pub inbox_rules: Vec<Rule>,
     /// Let the link check request loopback, private and link-local addresses.
     pub link_check_allow_internal: bool,
+    /// spamd's `host:port`: the spam check is offered only with it.
+    pub spamassassin: Option<String>,
 }
 
 /// How long a graceful shutdown waits for SMTP sessions in the middle of a

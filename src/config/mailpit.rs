@@ -295,6 +295,22 @@ const ALIASES: &[Alias] = &[
             true => Err(REPLIES_IN_THE_API.into()),
         },
     },
+    Alias {
+        name: "MP_ENABLE_SPAMASSASSIN",
+        arg: Some("spamassassin"),
+        apply: |c, v| {
+            c.spamassassin = Some(super::serve::parse_spamd(v)?);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_ALLOW_INTERNAL_HTTP_REQUESTS",
+        arg: Some("link_check_allow_internal"),
+        apply: |c, v| {
+            c.link_check_allow_internal = boolean(v)?;
+            Ok(())
+        },
+    },
 ];
 
 const REPLIES_IN_THE_API: &str = "not supported: the sending app gets its 250 before the relay is tried; the relay's replies are in the API and the UI";

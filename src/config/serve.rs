@@ -177,6 +177,17 @@ pub struct ServeArgs {
     #[arg(long, env = "LETTERBOX_LINK_CHECK_ALLOW_INTERNAL")]
     pub link_check_allow_internal: bool,
 
+    /// SpamAssassin's spamd (`HOST:PORT`) that scores messages on request
+    /// (`/api/v1/message/{ID}/sa-check`); without it there is no spam check.
+    #[arg(
+        long,
+        visible_alias = "enable-spamassassin",
+        env = "LETTERBOX_SPAMASSASSIN",
+        value_name = "HOST:PORT",
+        value_parser = parse_spamd
+    )]
+    pub spamassassin: Option<String>,
+
     #[command(flatten)]
     pub relay: RelayArgs,
 }
@@ -206,4 +217,21 @@ pub fn parse_webroot(text: &str) -> Result<String, String> {
     } else {
         format!("/{trimmed}/")
     })
+}
+
+/// `host:port` for spamd. Mailpit's other choice, `postmark`, sends the
+/// message to a third party's service, which a mail catcher does not do.
+pub fn parse_spamd(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("postmark") {
+        return Err(
+            "Postmark's spam API would send the message to a third party; run spamd and give its HOST:PORT".into(),
+        );
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(value.to_string())
+        }
+        _ => Err(format!("{value:?} is not HOST:PORT (e.g. 127.0.0.1:783)")),
+    }
 }

@@ -64,6 +64,7 @@ impl ServeArgs {
             relay: self.relay.settings()?,
             inbox_rules: self.inbox_rules.clone(),
             link_check_allow_internal: self.link_check_allow_internal,
+            spamassassin: self.spamassassin.clone(),
         })
     }
 }
