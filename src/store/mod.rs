@@ -2,7 +2,12 @@
 //! see [`Store`] and the plain data types here; everything a backend does
 //! its own way (SQL, connections, files) stays inside its module, so a
 //! second backend is one more variant of [`Store`] and one more module.
+//!
+//! Every backend must pass the [`contract`] suite: the behaviour the rest of
+//! Letterbox relies on, operation by operation.
 
+#[doc(hidden)]
+pub mod contract;
 mod relay;
 mod sqlite;
 
