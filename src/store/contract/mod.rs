@@ -7,7 +7,7 @@
 mod changes;
 mod concurrency;
 mod events;
-mod fixtures;
+pub mod fixtures;
 mod messages;
 mod relay;
 mod retention;

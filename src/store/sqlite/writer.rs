@@ -339,7 +339,7 @@ fn maybe_savepoint<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Envelope;
+    use crate::store::contract::fixtures::prepared;
 
     /// A writer on a fresh database file, removed with the returned guard.
     fn writer(name: &str) -> (Writer, std::path::PathBuf) {
@@ -365,8 +365,7 @@ mod tests {
 
     fn insert(id: &str) -> (Op, oneshot::Receiver<Result<(), StoreError>>) {
         let raw = format!("Subject: batch {id}\r\n\r\nshared words\r\n").into_bytes();
-        let inboxes = crate::domain::inbox::Inboxes::default();
-        let message = crate::ingest::prepare(id.into(), 0, Envelope::default(), raw, &inboxes);
+        let message = prepared(id, 0, &[], &raw);
         let (reply, answer) = oneshot::channel();
         (Op::Insert(Box::new(message), reply), answer)
     }
@@ -424,8 +423,7 @@ mod tests {
                 b'a' + (seed % 26) as u8
             }));
             let id = format!("{tag}-{i}");
-            let inboxes = crate::domain::inbox::Inboxes::default();
-            let message = crate::ingest::prepare(id, 0, Envelope::default(), raw, &inboxes);
+            let message = prepared(&id, 0, &[], &raw);
             let (tx, rx) = oneshot::channel();
             batch.push(Op::Insert(Box::new(message), tx));
             receivers.push(rx);
