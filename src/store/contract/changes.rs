@@ -128,8 +128,17 @@ pub async fn tags(backend: &impl Backend) {
         store.rename_tag("none".into(), "x".into()).await.unwrap(),
         0
     );
+    // A message carrying both tags keeps one.
+    assert_eq!(set(&["a4"], &["Red", "blue"]).await.unwrap(), 1);
+    assert_eq!(
+        store.rename_tag("blue".into(), "red".into()).await.unwrap(),
+        1
+    );
+    let a4 = store.message("a4".into()).await.unwrap().expect("a4");
+    assert_eq!(a4.summary.tags, ["Red"]);
+    assert_eq!(store.tag_counts().await.unwrap(), [("Red".to_string(), 3)]);
 
-    assert_eq!(store.delete_tag("Red".into()).await.unwrap(), 2);
+    assert_eq!(store.delete_tag("Red".into()).await.unwrap(), 3);
     assert!(store.tags().await.unwrap().is_empty());
     assert!(ids(&store.search(query("is:tagged"), 0, 10).await.unwrap()).is_empty());
     assert_eq!(store.delete_tag("Red".into()).await.unwrap(), 0);

@@ -59,7 +59,19 @@ pub async fn events_for_each_change(backend: &impl Backend) {
         other => panic!("expected ReadChanged, got {other:?}"),
     }
     store.set_read(unread, true).await.unwrap();
-    quiet(&mut heard, "marking no message read").await;
+    quiet(&mut heard, "marking no message read by a query").await;
+    // Messages named by ID are announced changed or not (Mailpit's
+    // clients wait for the update).
+    store
+        .set_read(Selection::Ids(strings(&["m1"])), true)
+        .await
+        .unwrap();
+    match next(&mut heard).await {
+        Event::ReadChanged { ids, read } => {
+            assert_eq!((&ids[..], read), (&strings(&["m1"])[..], true))
+        }
+        other => panic!("expected ReadChanged, got {other:?}"),
+    }
 
     store
         .set_tags(strings(&["m1"]), strings(&["red"]))
