@@ -92,7 +92,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         println!("  Metrics http://{addr}/metrics");
     }
     println!("  Web    {}", letterbox.web_url);
-    println!("  Store  {}", letterbox.store.path().display());
+    println!("  Store  {}", letterbox.store.describe().location);
     let chaos = letterbox.chaos.rules();
     if chaos.is_active() {
         println!("  Chaos  {chaos} (SMTP failures injected on purpose)");

@@ -213,15 +213,9 @@ impl Candidate<'_> {
             .all(|term| self.filter(&term.filter) != term.negated)
     }
 
-    /// Envelope recipients in neither To nor Cc: the blind copies.
+    /// The envelope recipients that got a blind copy.
     fn hidden_recipients(&self) -> impl Iterator<Item = &String> {
-        let p = self.parsed;
-        self.envelope.rcpt_to.iter().filter(|r| {
-            !p.to
-                .iter()
-                .chain(&p.cc)
-                .any(|a| a.address.eq_ignore_ascii_case(r))
-        })
+        crate::domain::bcc::blind_copies(self.parsed, &self.envelope.rcpt_to)
     }
 
     fn address(&self, field: AddressField, needle: &str) -> bool {

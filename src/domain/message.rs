@@ -16,10 +16,6 @@ mod headers;
 use headers::{MAX_MAILPARSE_WORDS, defuse_encoded_words, many_encoded_words};
 pub use headers::{first_value, header_block, header_value, top_headers};
 
-/// Marker words around header names in the full-text index.
-pub const HEADER_MARK: &str = "letterboxhdr";
-pub const VALUE_MARK: &str = "letterboxval";
-
 /// Parts indexed per message; a message with more keeps the first ones and
 /// says so in its problems.
 pub const MAX_PARTS: usize = 10_000;
@@ -87,8 +83,8 @@ pub struct SearchText {
     pub body: String,
     /// Attachment and inline part file names, one a line.
     pub attachments: String,
-    /// Every header, its name between marker words.
-    pub headers: String,
+    /// Every header: its name as written and its decoded value, in order.
+    pub headers: Vec<(String, String)>,
     /// The HTML body's source.
     pub html: String,
     /// The `Return-Path:` header, searched as an address.
@@ -197,43 +193,13 @@ fn summarize_headers(headers: &[MailHeader<'_>], out: &mut ParsedMessage) {
         .chain(out.from.as_ref());
     tags.extend(all.filter_map(|a| plus_tag(&a.address)));
     add_tags(&mut out.tags, tags);
-    // Each header is indexed between marker words, so a search can ask for
-    // a header by its exact name (see store::query).
-    let mut text = String::new();
-    for header in headers {
-        text.push_str(HEADER_MARK);
-        text.push(' ');
-        text.push_str(&header.get_key());
-        text.push(' ');
-        text.push_str(VALUE_MARK);
-        text.push(' ');
-        text.push_str(&header_value(header));
-        text.push('\n');
-    }
-    out.search.headers = text;
+    out.search.headers = headers
+        .iter()
+        .map(|header| (header.get_key(), header_value(header)))
+        .collect();
 }
 
 impl ParsedMessage {
-    /// Adds the envelope recipients that no To, Cc or Bcc header names to
-    /// the Bcc list: they got a blind copy (Mailpit writes them into a Bcc
-    /// header at ingest; Letterbox keeps the raw bytes as received).
-    pub fn add_envelope_bcc(&mut self, rcpt_to: &[String]) {
-        for recipient in rcpt_to {
-            let named = self
-                .to
-                .iter()
-                .chain(&self.cc)
-                .chain(&self.bcc)
-                .any(|a| a.address.eq_ignore_ascii_case(recipient));
-            if !named && !recipient.is_empty() {
-                self.bcc.push(Address {
-                    name: String::new(),
-                    address: recipient.clone(),
-                });
-            }
-        }
-    }
-
     /// Names and addresses in From, To, Cc, Bcc, Reply-To and Return-Path,
     /// and the subject: what a plain search word looks in besides the text
     /// and the attachment names.

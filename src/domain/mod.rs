@@ -3,12 +3,14 @@
 //! file or a socket, and nothing here imports another Letterbox module
 //! (`tests/layers.rs` holds it to that).
 
+pub mod bcc;
 pub mod compose;
 pub mod envelope;
 pub mod events;
 pub mod extract;
 pub mod inbox;
 pub mod message;
+pub mod retention;
 pub mod search;
 pub mod summary;
 pub mod timefmt;

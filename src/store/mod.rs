@@ -1,50 +1,53 @@
-//! The message store on SQLite. All SQL lives below this module, so another
-//! engine can replace it without touching SMTP or web code.
+//! The message store: one interface, with each backend behind it. Callers
+//! see [`Store`] and the plain data types here; everything a backend does
+//! its own way (SQL, connections, files) stays inside its module, so a
+//! second backend is one more variant of [`Store`] and one more module.
 //!
-//! One writer thread owns the only writing connection and commits whatever
-//! has queued up in one transaction ([`writer`]); reads use their own
-//! connections from a small pool ([`read`]) and never wait for the writer.
+//! Every backend must pass the [`contract`] suite: the behaviour the rest of
+//! Letterbox relies on, operation by operation.
 
-mod index;
-mod query;
-mod read;
+#[doc(hidden)]
+pub mod contract;
 mod relay;
-mod schema;
-mod writer;
+mod sqlite;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::inbox::InboxName;
 use crate::domain::message::{ParsedMessage, Part};
+use crate::domain::retention::Retention;
 use crate::domain::search::Query;
 use crate::domain::{Envelope, Summary};
 use crate::events::Events;
 
 pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, RelayState};
-pub use schema::MigrationError;
-pub use writer::Change;
 
+/// What went wrong in a store, in terms of the store rather than of the
+/// backend's library.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("cannot open the database {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
-    #[error(transparent)]
-    Migration(#[from] MigrationError),
+    /// The store could not be opened where it was asked to be.
+    #[error("cannot open the database {location}: {reason}")]
+    Open { location: String, reason: String },
     #[error("creating the database directory {path}: {source}")]
     CreateDir {
         path: String,
         source: std::io::Error,
     },
+    /// The stored data was written by a newer version, or in a shape this
+    /// version cannot use.
+    #[error("{0}")]
+    Incompatible(String),
+    /// The backend cannot be reached or used right now (busy, disk full,
+    /// I/O error); a later attempt may succeed.
+    #[error("database: {0}")]
+    Unavailable(String),
+    /// Any other failure the backend reported.
+    #[error("database: {0}")]
+    Backend(String),
     #[error("committing to the database failed: {0}")]
     CommitFailed(String),
     #[error("stored message data is corrupt: {0}")]
@@ -53,12 +56,13 @@ pub enum StoreError {
     Closed,
 }
 
-/// Where the database lives.
+/// Where the messages live; which backend keeps them follows from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
+    /// An SQLite database file.
     File(PathBuf),
-    /// A throw-away store: a database in a private temporary directory that
-    /// is removed when the store closes.
+    /// A throw-away store: an SQLite database in a private temporary
+    /// directory that is removed when the store closes.
     Temporary,
 }
 
@@ -72,17 +76,64 @@ pub struct StoreConfig {
     pub max_age: Option<Duration>,
 }
 
+impl StoreConfig {
+    pub fn retention(&self) -> Retention {
+        Retention {
+            max_messages: self.max_messages,
+            max_age: self.max_age,
+        }
+    }
+}
+
+/// Which backend keeps the messages, where, and how much room they take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// The backend's name, e.g. `sqlite`.
+    pub backend: &'static str,
+    /// Where it keeps them, as a person would write it (a path, a URL
+    /// without credentials).
+    pub location: String,
+    /// Bytes the stored data takes, if the backend can tell.
+    pub bytes: Option<u64>,
+}
+
 /// A message ready to be written: parsed and compressed off the runtime.
 #[derive(Debug)]
 pub struct NewMessage {
     pub id: String,
     pub received_at_ms: i64,
     pub size: u64,
+    /// The raw message, zstd-compressed.
     pub raw_zstd: Vec<u8>,
     pub parsed: ParsedMessage,
     pub envelope: Envelope,
     /// The inbox chosen at ingest.
     pub inbox: InboxName,
+}
+
+impl NewMessage {
+    /// The list entry this message will have once stored.
+    pub fn summary(&self) -> Summary {
+        let p = &self.parsed;
+        Summary {
+            id: self.id.clone(),
+            message_id: p.message_id.clone(),
+            read: false,
+            from: p.from.clone().unwrap_or_default(),
+            to: p.to.clone(),
+            cc: p.cc.clone(),
+            bcc: p.bcc.clone(),
+            reply_to: p.reply_to.clone(),
+            subject: p.subject.clone(),
+            created: crate::domain::timefmt::rfc3339_millis(self.received_at_ms),
+            username: self.envelope.auth_user.clone().unwrap_or_default(),
+            tags: p.tags.clone(),
+            size: self.size,
+            attachments: p.attachments,
+            snippet: p.snippet.clone(),
+            inbox: self.inbox.to_string(),
+        }
+    }
 }
 
 /// Everything stored about one message except its raw bytes.
@@ -130,11 +181,10 @@ pub struct InboxCounts {
     pub unread: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
     pub total: u64,
     pub unread: u64,
-    pub database_bytes: u64,
 }
 
 /// Which messages a change applies to.
@@ -145,155 +195,88 @@ pub enum Selection {
     Query(Query),
 }
 
+/// The store, dispatching each operation to its backend. Cloning it is
+/// cheap and every clone is the same store.
 #[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
 }
 
-struct Inner {
-    writer: mpsc::Sender<writer::Op>,
-    readers: read::Readers,
-    path: PathBuf,
-    _temp: Option<TempDir>,
-}
-
-/// Removes the temporary database directory when the store goes away.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Wakes the writer now and then to prune messages that grew too old while
-/// no mail arrived (after each commit it checks anyway). Stops once the
-/// store is gone.
-async fn expiry_ticks(writer: mpsc::WeakSender<writer::Op>, max_age: Duration) {
-    let period = (max_age / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let Some(writer) = writer.upgrade() else {
-            return;
-        };
-        // A full queue means the writer is busy and prunes after it anyway.
-        if let Err(mpsc::error::TrySendError::Closed(_)) = writer.try_send(writer::Op::Expire) {
-            return;
+/// Runs the same call on whichever backend `$store` is.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($backend) => $call,
         }
-    }
+    };
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) the database and starts the
-    /// writer thread, which publishes committed changes to `events`. With a
-    /// `max_age` it must be called within a tokio runtime (a timer task
-    /// wakes the writer to prune).
+    /// Opens (creating and migrating if needed) the store at
+    /// `config.location`, applying `config`'s retention, and publishes
+    /// every committed change to `events`. With a `max_age` it must be
+    /// called within a tokio runtime (a timer prunes while no mail comes).
     pub fn open(config: &StoreConfig, events: Events) -> Result<Store, StoreError> {
-        let (path, temp) = match &config.location {
-            Location::File(path) => (path.clone(), None),
-            Location::Temporary => {
-                let dir = std::env::temp_dir().join(format!("letterbox-{}", ulid::Ulid::new()));
-                (dir.join("letterbox.db"), Some(TempDir(dir)))
-            }
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        match &config.location {
+            Location::File(_) | Location::Temporary => Ok(Store::Sqlite(
+                sqlite::SqliteStore::open(&config.location, config.retention(), events)?,
+            )),
         }
-        let retention = writer::Retention {
-            max_messages: config.max_messages,
-            max_age: config.max_age,
-        };
-        let writer = writer::start(&path, retention, events)?;
-        if let Some(max_age) = config.max_age {
-            tokio::spawn(expiry_ticks(writer.downgrade(), max_age));
-        }
-        let readers = read::Readers::new(path.clone());
-        Ok(Store {
-            inner: Arc::new(Inner {
-                writer,
-                readers,
-                path,
-                _temp: temp,
-            }),
-        })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Which backend this is and where it keeps the messages, without
+    /// asking it anything (`bytes` is `None`; see [`Store::info`]).
+    pub fn describe(&self) -> StoreInfo {
+        dispatch!(self, s => s.describe())
     }
 
-    async fn write<T>(
-        &self,
-        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Op,
-    ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.inner
-            .writer
-            .send(op(tx))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+    /// [`Store::describe`] with the room the stored data takes.
+    pub async fn info(&self) -> Result<StoreInfo, StoreError> {
+        dispatch!(self, s => s.info().await)
     }
 
-    async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.readers.with(f))
-            .await
-            .map_err(|_| StoreError::Closed)?
-    }
-
-    /// Stores a message; returns once its transaction has committed.
+    /// Stores a message; returns once it is durably committed, readable
+    /// by every later read and announced as [`Event::New`].
+    ///
+    /// [`Event::New`]: crate::events::Event::New
     pub async fn insert(&self, message: NewMessage) -> Result<(), StoreError> {
-        self.write(|reply| writer::Op::Insert(Box::new(message), reply))
-            .await
-    }
-
-    async fn change(&self, change: Change) -> Result<u64, StoreError> {
-        self.write(|reply| writer::Op::Change(change, reply)).await
+        dispatch!(self, s => s.insert(message).await)
     }
 
     /// Deletes messages; returns how many were deleted.
     pub async fn delete(&self, selection: Selection) -> Result<u64, StoreError> {
-        self.change(Change::Delete(selection)).await
+        dispatch!(self, s => s.delete(selection).await)
     }
 
     /// Marks messages read or unread; returns how many changed.
     pub async fn set_read(&self, selection: Selection, read: bool) -> Result<u64, StoreError> {
-        self.change(Change::SetRead(selection, read)).await
+        dispatch!(self, s => s.set_read(selection, read).await)
     }
 
     /// Replaces the tags of these messages; returns how many exist.
     pub async fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> Result<u64, StoreError> {
-        self.change(Change::SetTags { ids, tags }).await
+        dispatch!(self, s => s.set_tags(ids, tags).await)
     }
 
     /// Renames a tag (merging into `to` if that exists); returns how many
     /// messages carry it.
     pub async fn rename_tag(&self, from: String, to: String) -> Result<u64, StoreError> {
-        self.change(Change::RenameTag { from, to }).await
+        dispatch!(self, s => s.rename_tag(from, to).await)
     }
 
     /// Removes a tag from every message; returns how many carried it.
     pub async fn delete_tag(&self, name: String) -> Result<u64, StoreError> {
-        self.change(Change::DeleteTag(name)).await
+        dispatch!(self, s => s.delete_tag(name).await)
     }
 
-    /// Each tag in use with how many messages carry it.
+    /// Each tag in use with how many messages carry it, sorted by name.
     pub async fn tag_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read(read::tag_counts).await
+        dispatch!(self, s => s.tag_counts().await)
     }
 
     /// Every tag in use, sorted.
     pub async fn tags(&self) -> Result<Vec<String>, StoreError> {
-        self.read(read::tags).await
+        dispatch!(self, s => s.tags().await)
     }
 
     /// Newest first.
@@ -303,8 +286,7 @@ impl Store {
 
     /// Matches of `query`, newest first.
     pub async fn search(&self, query: Query, start: u64, limit: u64) -> Result<Page, StoreError> {
-        self.read(move |conn| read::search(conn, &query, start, limit))
-            .await
+        dispatch!(self, s => s.search(query, start, limit).await)
     }
 
     /// The oldest message after `cursor` that matches `query`.
@@ -313,29 +295,26 @@ impl Store {
         query: Query,
         cursor: Cursor,
     ) -> Result<Option<String>, StoreError> {
-        self.read(move |conn| read::first_after(conn, &query, &cursor))
-            .await
+        dispatch!(self, s => s.first_after(query, cursor).await)
     }
 
     /// Whether the message `id` matches `query`.
     pub async fn matches(&self, query: Query, id: String) -> Result<bool, StoreError> {
-        self.read(move |conn| read::matches(conn, &query, &id))
-            .await
+        dispatch!(self, s => s.matches(query, id).await)
     }
 
     pub async fn message(&self, id: String) -> Result<Option<StoredMessage>, StoreError> {
-        self.read(move |conn| read::message(conn, &id)).await
+        dispatch!(self, s => s.message(id).await)
     }
 
     /// The newest message (matching `query`, if given).
     pub async fn latest_id(&self, query: Option<Query>) -> Result<Option<String>, StoreError> {
-        let query = query.unwrap_or_default();
-        self.read(move |conn| read::latest_id(conn, &query)).await
+        dispatch!(self, s => s.latest_id(query.unwrap_or_default()).await)
     }
 
     /// The raw message exactly as received.
     pub async fn raw(&self, id: String) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(move |conn| read::raw(conn, &id)).await
+        dispatch!(self, s => s.raw(id).await)
     }
 
     /// Queues a release of message `id` to the relay; false if there is no
@@ -347,19 +326,13 @@ impl Store {
         recipients: Vec<String>,
     ) -> Result<bool, StoreError> {
         let now_ms = crate::domain::timefmt::now_millis();
-        let change = Change::QueueRelay {
-            id,
-            mail_from,
-            recipients,
-            now_ms,
-        };
-        Ok(self.change(change).await? > 0)
+        dispatch!(self, s => s.queue_relay(id, mail_from, recipients, now_ms).await)
     }
 
     /// Claims a queued release for an attempt; false if it is gone or was
-    /// not queued.
+    /// not queued. Of concurrent claims of one release exactly one wins.
     pub async fn start_relay(&self, job: i64) -> Result<bool, StoreError> {
-        Ok(self.change(Change::StartRelay(job)).await? > 0)
+        dispatch!(self, s => s.start_relay(job).await)
     }
 
     /// Records an attempt of a release and what follows from it for each
@@ -369,44 +342,41 @@ impl Store {
         job: i64,
         outcomes: Vec<RelayOutcome>,
     ) -> Result<bool, StoreError> {
-        Ok(self.change(Change::FinishRelay { job, outcomes }).await? > 0)
+        dispatch!(self, s => s.finish_relay(job, outcomes).await)
     }
 
     /// Queued releases due at `now_ms`, the longest waiting first.
     pub async fn relay_due(&self, now_ms: i64, limit: u64) -> Result<Vec<RelayJob>, StoreError> {
-        self.read(move |conn| relay::due(conn, now_ms, limit)).await
+        dispatch!(self, s => s.relay_due(now_ms, limit).await)
     }
 
     /// When the next queued release is due.
     pub async fn relay_next_due(&self) -> Result<Option<i64>, StoreError> {
-        self.read(relay::next_due).await
+        dispatch!(self, s => s.relay_next_due().await)
     }
 
     /// Every release of message `id`, oldest first.
     pub async fn relay_jobs(&self, id: String) -> Result<Vec<RelayJob>, StoreError> {
-        self.read(move |conn| relay::for_message(conn, &id)).await
+        dispatch!(self, s => s.relay_jobs(id).await)
     }
 
     pub async fn counts(&self) -> Result<Counts, StoreError> {
-        self.read(read::counts).await
+        dispatch!(self, s => s.counts().await)
     }
 
     /// Counts of every inbox holding messages, by name.
     pub async fn inbox_counts(&self) -> Result<Vec<InboxCounts>, StoreError> {
-        self.read(read::inbox_counts).await
+        dispatch!(self, s => s.inbox_counts().await)
     }
 
     /// Whether any message is in `inbox`.
     pub async fn inbox_in_use(&self, inbox: String) -> Result<bool, StoreError> {
-        self.read(move |conn| read::inbox_in_use(conn, &inbox))
-            .await
+        dispatch!(self, s => s.inbox_in_use(inbox).await)
     }
 
-    /// Waits until every write queued so far is committed, then stops the
-    /// writer, closing the database cleanly (write-ahead log checkpointed
-    /// and removed). Reads keep working on clones until they are dropped.
+    /// Waits until every write queued so far is committed, then closes the
+    /// store cleanly. Reads keep working on clones until they are dropped.
     pub async fn close(&self) {
-        self.inner.readers.close_idle();
-        let _ = self.write(writer::Op::Close).await;
+        dispatch!(self, s => s.close().await)
     }
 }

@@ -13,8 +13,10 @@ use crate::store::Counts;
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let counts = state.store.counts().await?;
+    let database_bytes = state.store.info().await?.bytes.unwrap_or(0);
     let body = render(
         &counts,
+        database_bytes,
         &state.stats.snapshot(),
         &state.stats.chaos_counts(),
     );
@@ -37,7 +39,12 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
     let _ = writeln!(out, "{name}{labels} {value}");
 }
 
-fn render(counts: &Counts, stats: &Snapshot, chaos: &[(ChaosKey, u64)]) -> String {
+fn render(
+    counts: &Counts,
+    database_bytes: u64,
+    stats: &Snapshot,
+    chaos: &[(ChaosKey, u64)],
+) -> String {
     let mut out = String::with_capacity(4096);
     let simple: [(&str, &str, &str, u64); 10] = [
         (
@@ -56,7 +63,7 @@ fn render(counts: &Counts, stats: &Snapshot, chaos: &[(ChaosKey, u64)]) -> Strin
             "letterbox_database_size_bytes",
             "gauge",
             "Size of the database file.",
-            counts.database_bytes,
+            database_bytes,
         ),
         (
             "letterbox_smtp_accepted_total",
@@ -206,10 +213,9 @@ mod tests {
         let counts = Counts {
             total: 3,
             unread: 2,
-            database_bytes: 4096,
         };
         stats.chaos_injected("rule", "rcpt", "451");
-        let text = render(&counts, &stats.snapshot(), &stats.chaos_counts());
+        let text = render(&counts, 4096, &stats.snapshot(), &stats.chaos_counts());
         assert!(text.contains("\nletterbox_messages 3\n"), "{text}");
         assert!(text.contains("letterbox_smtp_accepted_bytes_total 1234\n"));
         assert!(text.contains("letterbox_smtp_rejected_total{reason=\"message_too_big\"} 1\n"));

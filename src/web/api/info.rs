@@ -39,14 +39,15 @@ struct Info {
 
 pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
     let counts = state.store.counts().await?;
+    let store = state.store.info().await?;
     let tags = state.store.tag_counts().await?;
     let stats = state.stats.snapshot();
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
         // Letterbox never calls home to learn about new releases.
         latest_version: "",
-        database: state.store.path().display().to_string(),
-        database_size: counts.database_bytes,
+        database: store.location,
+        database_size: store.bytes.unwrap_or(0),
         messages: counts.total,
         unread: counts.unread,
         tags: tags.into_iter().map(|(tag, n)| (tag, n.into())).collect(),

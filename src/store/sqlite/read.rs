@@ -9,11 +9,11 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 
 use super::query::{Condition, MAX_PREFIX_TERMS};
-use super::{Counts, Cursor, InboxCounts, NewMessage, Page, StoreError, StoredMessage};
 use crate::domain::Summary;
 use crate::domain::message::{Part, PartRole};
 use crate::domain::search::Query;
 use crate::domain::timefmt;
+use crate::store::{Counts, Cursor, InboxCounts, Page, StoreError, StoredMessage};
 
 /// Idle read connections kept for reuse.
 const POOL_SIZE: usize = 8;
@@ -108,31 +108,6 @@ fn summary_from_row(row: &Row<'_>) -> Result<Summary, StoreError> {
         snippet: row.get(13)?,
         inbox: row.get(15)?,
     })
-}
-
-impl NewMessage {
-    /// The list entry this message will have once stored.
-    pub fn summary(&self) -> Summary {
-        let p = &self.parsed;
-        Summary {
-            id: self.id.clone(),
-            message_id: p.message_id.clone(),
-            read: false,
-            from: p.from.clone().unwrap_or_default(),
-            to: p.to.clone(),
-            cc: p.cc.clone(),
-            bcc: p.bcc.clone(),
-            reply_to: p.reply_to.clone(),
-            subject: p.subject.clone(),
-            created: timefmt::rfc3339_millis(self.received_at_ms),
-            username: self.envelope.auth_user.clone().unwrap_or_default(),
-            tags: p.tags.clone(),
-            size: self.size,
-            attachments: p.attachments,
-            snippet: p.snippet.clone(),
-            inbox: self.inbox.to_string(),
-        }
-    }
 }
 
 pub fn search(
@@ -451,13 +426,14 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
     let unread: u64 = conn.query_row("SELECT count(*) FROM messages WHERE read = 0", [], |r| {
         r.get(0)
     })?;
+    Ok(Counts { total, unread })
+}
+
+/// The size of the database file (without its write-ahead log).
+pub fn database_bytes(conn: &Connection) -> Result<u64, StoreError> {
     let pages: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    Ok(Counts {
-        total,
-        unread,
-        database_bytes: pages * page_size,
-    })
+    Ok(pages * page_size)
 }
 
 /// Total and unread messages in one inbox (both from an index alone).

@@ -8,7 +8,7 @@
 
 use rusqlite::types::Value;
 
-use crate::domain::message::{HEADER_MARK, VALUE_MARK};
+use super::index::{HEADER_MARK, VALUE_MARK};
 use crate::domain::search::{AddressField, Filter, Query};
 
 /// The full-text columns a plain word or phrase looks in: the people and

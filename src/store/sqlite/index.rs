@@ -8,6 +8,28 @@ use tracing::{info, warn};
 
 use crate::domain::message::{self, Address, ParsedMessage};
 
+/// Marker words around header names in the full-text index, so that a
+/// `header:` search can ask for a header by its exact name ([`super::query`]).
+pub const HEADER_MARK: &str = "letterboxhdr";
+pub const VALUE_MARK: &str = "letterboxval";
+
+/// The `headers` column of the full-text index: each header on a line of
+/// its own, its name between the marker words.
+fn header_text(headers: &[(String, String)]) -> String {
+    let mut text = String::new();
+    for (name, value) in headers {
+        text.push_str(HEADER_MARK);
+        text.push(' ');
+        text.push_str(name);
+        text.push(' ');
+        text.push_str(VALUE_MARK);
+        text.push(' ');
+        text.push_str(value);
+        text.push('\n');
+    }
+    text
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serializing plain data cannot fail")
 }
@@ -69,7 +91,7 @@ pub fn index(tx: &Transaction<'_>, rowid: i64, p: &ParsedMessage) -> Result<(), 
         p.people_text(),
         s.body,
         s.attachments,
-        s.headers,
+        header_text(&s.headers),
         s.html
     ])?;
     Ok(())

@@ -4,19 +4,18 @@
 //! `250` survives a crash or power loss).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
-use super::index;
-use super::query::Condition;
-use super::relay::RelayOutcome;
-use super::{NewMessage, Selection, StoreError, relay, schema};
+use super::change::{self, Change};
+use super::{relay, schema};
+use crate::domain::retention::Retention;
 use crate::domain::timefmt;
 use crate::events::{Event, Events};
+use crate::store::{NewMessage, StoreError};
 
 /// Operations beyond this many wait for the next transaction.
 const MAX_BATCH: usize = 256;
@@ -36,54 +35,14 @@ pub enum Op {
     Close(Reply<()>),
 }
 
-/// What the writer keeps: at most `max_messages` (0 = no limit) messages,
-/// none older than `max_age`.
-#[derive(Debug, Clone, Copy)]
-pub struct Retention {
-    pub max_messages: u64,
-    pub max_age: Option<Duration>,
-}
-
-/// Changes to messages already stored.
-#[derive(Debug, Clone)]
-pub enum Change {
-    Delete(Selection),
-    SetRead(Selection, bool),
-    /// Replace the tags of these messages.
-    SetTags {
-        ids: Vec<String>,
-        tags: Vec<String>,
-    },
-    RenameTag {
-        from: String,
-        to: String,
-    },
-    DeleteTag(String),
-    /// Queue a release of message `id` to the relay (1 if it exists).
-    QueueRelay {
-        id: String,
-        mail_from: String,
-        recipients: Vec<String>,
-        now_ms: i64,
-    },
-    /// Claim a queued release for an attempt (1 if it was queued).
-    StartRelay(i64),
-    /// Record an attempt of a release and what follows from it for each
-    /// group of its recipients.
-    FinishRelay {
-        job: i64,
-        outcomes: Vec<RelayOutcome>,
-    },
-}
-
 pub fn start(
     path: &Path,
     retention: Retention,
     events: Events,
 ) -> Result<mpsc::Sender<Op>, StoreError> {
-    let mut conn = open(path).map_err(|source| StoreError::Open {
-        path: path.display().to_string(),
-        source,
+    let mut conn = open(path).map_err(|err| StoreError::Open {
+        location: path.display().to_string(),
+        reason: err.to_string(),
     })?;
     schema::migrate(&mut conn)?;
     relay::requeue_interrupted(&conn)?;
@@ -252,55 +211,31 @@ impl Writer {
     /// Deletes one batch of the oldest messages that are over the count
     /// limit or older than the age limit; true when more may be left.
     fn prune(&mut self) -> bool {
-        let Retention {
-            max_messages,
-            max_age,
-        } = self.retention;
-        let excess = if max_messages > 0 {
-            self.count.saturating_sub(max_messages)
-        } else {
-            0
-        };
-        if excess == 0 && max_age.is_none() {
+        if !self.retention.may_prune(self.count) {
             return false;
         }
-        let cutoff_ms = max_age.map(|age| {
-            timefmt::now_millis().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
-        });
+        let (retention, count) = (self.retention, self.count);
         let result = (|| -> Result<Vec<String>, rusqlite::Error> {
             let tx = self.conn.transaction()?;
-            let doomed: Vec<(i64, String)> = {
-                // Oldest first: everything over the count, then whatever is
-                // still too old. Arrival order is rowid order, so the scan
-                // stops at the first message young enough to keep.
-                let mut stmt = tx.prepare_cached(
+            let mut oldest: Vec<(i64, String, i64)> = tx
+                .prepare_cached(
                     "SELECT rowid, id, received_at FROM messages ORDER BY rowid LIMIT ?1",
-                )?;
-                let rows = stmt.query_map([PRUNE_BATCH], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })?;
-                let mut doomed = Vec::new();
-                for (n, row) in rows.enumerate() {
-                    let (rowid, id, received_at) = row?;
-                    let over_count = (n as u64) < excess;
-                    let expired = cutoff_ms.is_some_and(|cutoff| received_at < cutoff);
-                    if !(over_count || expired) {
-                        break;
-                    }
-                    doomed.push((rowid, id));
-                }
-                doomed
-            };
-            for (rowid, _) in &doomed {
-                delete_row(&tx, *rowid)?;
+                )?
+                .query_map([PRUNE_BATCH], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            // Arrival order is rowid order: the oldest come first.
+            let doomed = retention.prune_count(
+                count,
+                timefmt::now_millis(),
+                oldest.iter().map(|(_, _, received_at)| *received_at),
+            );
+            oldest.truncate(doomed);
+            for (rowid, _, _) in &oldest {
+                change::delete_row(&tx, *rowid)?;
             }
-            delete_unused_tags(&tx)?;
+            change::delete_unused_tags(&tx)?;
             tx.commit()?;
-            Ok(doomed.into_iter().map(|(_, id)| id).collect())
+            Ok(oldest.into_iter().map(|(_, id, _)| id).collect())
         })();
         match result {
             Ok(ids) if ids.is_empty() => false,
@@ -365,224 +300,17 @@ fn apply(
 ) -> Result<Applied, rusqlite::Error> {
     Ok(match op {
         Op::Insert(message, _) => {
-            let result = maybe_savepoint(tx, isolate, |tx| insert(tx, message))?;
+            let result = maybe_savepoint(tx, isolate, |tx| change::insert(tx, message))?;
             Applied::Insert(result.map(|()| {
                 *count += 1;
                 Event::New(message.summary().into())
             }))
         }
         Op::Change(change, _) => Applied::Change(maybe_savepoint(tx, isolate, |tx| {
-            apply_change(tx, change, count)
+            change::apply_change(tx, change, count)
         })?),
         Op::Close(_) | Op::Expire => Applied::Other,
     })
-}
-
-/// Applies a change; returns how many messages it touched and the event
-/// to publish once committed.
-fn apply_change(
-    tx: &Transaction<'_>,
-    change: &Change,
-    count: &mut u64,
-) -> Result<(u64, Option<Event>), rusqlite::Error> {
-    let ids = |rows: &[(i64, String)]| -> Arc<[String]> {
-        rows.iter().map(|(_, id)| id.clone()).collect()
-    };
-    Ok(match change {
-        Change::Delete(selection) => {
-            let rows = select(tx, selection)?;
-            if matches!(selection, Selection::All) {
-                tx.execute_batch(
-                    "DELETE FROM messages_fts; DELETE FROM messages_fields; DELETE FROM message_parts; DELETE FROM message_raw;
-                     DELETE FROM message_tags; DELETE FROM tags; DELETE FROM relay_jobs;
-                     DELETE FROM messages;",
-                )?;
-            } else {
-                for (rowid, _) in &rows {
-                    delete_row(tx, *rowid)?;
-                }
-                delete_unused_tags(tx)?;
-            }
-            let n = rows.len() as u64;
-            *count = count.saturating_sub(n);
-            let event = match selection {
-                Selection::All => Event::Cleared,
-                _ => Event::Deleted(ids(&rows)),
-            };
-            (n, (n > 0).then_some(event))
-        }
-        Change::SetRead(selection, read) => {
-            let rows = select(tx, selection)?;
-            let mut changed = Vec::new();
-            let mut stmt =
-                tx.prepare_cached("UPDATE messages SET read = ?1 WHERE rowid = ?2 AND read != ?1")?;
-            for row in &rows {
-                if stmt.execute(params![read, row.0])? > 0 {
-                    changed.push(row.clone());
-                }
-            }
-            let n = changed.len() as u64;
-            // Messages named by ID are each announced, changed or not, as
-            // Mailpit does (its clients wait for the `update`).
-            let told = match selection {
-                Selection::Ids(_) => &rows,
-                _ => &changed,
-            };
-            let event = Event::ReadChanged {
-                ids: ids(told),
-                read: *read,
-            };
-            (n, (!told.is_empty()).then_some(event))
-        }
-        Change::SetTags { ids: wanted, tags } => {
-            let rows = select(tx, &Selection::Ids(wanted.clone()))?;
-            for (rowid, _) in &rows {
-                tx.prepare_cached("DELETE FROM message_tags WHERE message = ?1")?
-                    .execute([rowid])?;
-                tag_message(tx, *rowid, tags)?;
-            }
-            delete_unused_tags(tx)?;
-            let n = rows.len() as u64;
-            (n, (n > 0).then_some(tags_changed(tx, &rows)?))
-        }
-        Change::RenameTag { from, to } => {
-            let rows = tagged(tx, from)?;
-            if rows.is_empty() {
-                return Ok((0, None));
-            }
-            let target = tag_id(tx, to)?;
-            let old: i64 =
-                tx.query_row("SELECT id FROM tags WHERE name = ?1", [from], |r| r.get(0))?;
-            if target != old {
-                // Renaming onto an existing tag merges the two.
-                tx.execute(
-                    "UPDATE OR IGNORE message_tags SET tag = ?1 WHERE tag = ?2",
-                    params![target, old],
-                )?;
-                tx.execute("DELETE FROM message_tags WHERE tag = ?1", [old])?;
-                tx.execute("DELETE FROM tags WHERE id = ?1", [old])?;
-            } else {
-                // Only the letter case changes.
-                tx.execute("UPDATE tags SET name = ?1 WHERE id = ?2", params![to, old])?;
-            }
-            (rows.len() as u64, Some(tags_changed(tx, &rows)?))
-        }
-        Change::QueueRelay {
-            id,
-            mail_from,
-            recipients,
-            now_ms,
-        } => {
-            let n = relay::queue(tx, id, mail_from, recipients, *now_ms)?;
-            (n, (n > 0).then(|| Event::RelayChanged(id.clone())))
-        }
-        Change::StartRelay(job) => {
-            let n = relay::start(tx, *job)?;
-            (n, relay_event(tx, n, *job)?)
-        }
-        Change::FinishRelay { job, outcomes } => {
-            let n = relay::finish(tx, *job, outcomes)?;
-            (n, relay_event(tx, n, *job)?)
-        }
-        Change::DeleteTag(name) => {
-            let rows = tagged(tx, name)?;
-            tx.execute(
-                "DELETE FROM message_tags WHERE tag IN (SELECT id FROM tags WHERE name = ?1)",
-                [name],
-            )?;
-            tx.execute("DELETE FROM tags WHERE name = ?1", [name])?;
-            let n = rows.len() as u64;
-            (n, (n > 0).then_some(tags_changed(tx, &rows)?))
-        }
-    })
-}
-
-/// The event for a change to release `job`, if it changed anything.
-fn relay_event(tx: &Transaction<'_>, n: u64, job: i64) -> Result<Option<Event>, rusqlite::Error> {
-    if n == 0 {
-        return Ok(None);
-    }
-    Ok(relay::message_of(tx, job)?.map(Event::RelayChanged))
-}
-
-/// The (rowid, id) of every message in the selection, oldest first.
-fn select(
-    tx: &Transaction<'_>,
-    selection: &Selection,
-) -> Result<Vec<(i64, String)>, rusqlite::Error> {
-    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
-    match selection {
-        Selection::All => tx
-            .prepare("SELECT rowid, id FROM messages ORDER BY rowid")?
-            .query_map([], row)?
-            .collect(),
-        Selection::Ids(ids) => {
-            let mut stmt = tx.prepare_cached("SELECT rowid, id FROM messages WHERE id = ?1")?;
-            let mut rows = Vec::new();
-            for id in ids {
-                if let Some(found) = stmt.query_row([id], row).optional()? {
-                    rows.push(found);
-                }
-            }
-            Ok(rows)
-        }
-        Selection::Query(query) => {
-            let condition = Condition::for_query(query);
-            let sql = format!(
-                "SELECT m.rowid, m.id FROM messages m WHERE {} ORDER BY m.rowid",
-                condition.sql
-            );
-            tx.prepare(&sql)?
-                .query_map(rusqlite::params_from_iter(condition.params), row)?
-                .collect()
-        }
-    }
-}
-
-fn tagged(tx: &Transaction<'_>, name: &str) -> Result<Vec<(i64, String)>, rusqlite::Error> {
-    tx.prepare_cached(
-        "SELECT m.rowid, m.id FROM messages m JOIN message_tags mt ON mt.message = m.rowid
-         JOIN tags t ON t.id = mt.tag WHERE t.name = ?1 ORDER BY m.rowid",
-    )?
-    .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
-    .collect()
-}
-
-/// The event for a tag change: each message with the tags it has now.
-fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Event, rusqlite::Error> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT t.name FROM message_tags mt JOIN tags t ON t.id = mt.tag
-         WHERE mt.message = ?1 ORDER BY t.name",
-    )?;
-    let mut changed = Vec::with_capacity(rows.len());
-    for (rowid, id) in rows {
-        let tags = stmt
-            .query_map([rowid], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        changed.push((id.clone(), tags));
-    }
-    Ok(Event::TagsChanged(changed.into()))
-}
-
-/// The id of a tag, created if new.
-fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64, rusqlite::Error> {
-    tx.prepare_cached("INSERT INTO tags (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?
-        .execute([name])?;
-    tx.prepare_cached("SELECT id FROM tags WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-}
-
-fn tag_message(tx: &Transaction<'_>, rowid: i64, tags: &[String]) -> Result<(), rusqlite::Error> {
-    for tag in tags {
-        let tag = tag_id(tx, tag)?;
-        tx.prepare_cached("INSERT OR IGNORE INTO message_tags (message, tag) VALUES (?1, ?2)")?
-            .execute([rowid, tag])?;
-    }
-    Ok(())
-}
-
-fn delete_unused_tags(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
-    tx.execute_batch("DELETE FROM tags WHERE id NOT IN (SELECT tag FROM message_tags)")
 }
 
 /// Runs `f`, in a savepoint when `isolate` is set, so that its failure
@@ -608,63 +336,10 @@ fn maybe_savepoint<T>(
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("serializing plain data cannot fail")
-}
-
-fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
-    let p = &m.parsed;
-    tx.prepare_cached(
-        "INSERT INTO messages (id, received_at, message_id, subject, from_addr, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs, date, size, attachments, inline, snippet, envelope, problems,
-            inbox)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-    )?
-    .execute(params![
-        m.id,
-        m.received_at_ms,
-        p.message_id,
-        p.subject,
-        p.from.as_ref().map(json),
-        json(&p.to),
-        json(&p.cc),
-        json(&p.bcc),
-        json(&p.reply_to),
-        p.date,
-        m.size,
-        p.attachments,
-        p.inline,
-        p.snippet,
-        json(&m.envelope),
-        json(&p.problems),
-        m.inbox.as_str(),
-    ])?;
-    let rowid = tx.last_insert_rowid();
-    tx.prepare_cached("INSERT INTO message_raw (rowid, data) VALUES (?1, ?2)")?
-        .execute(params![rowid, m.raw_zstd])?;
-    tag_message(tx, rowid, &p.tags)?;
-    index::index(tx, rowid, p)
-}
-
-fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
-    for sql in [
-        "DELETE FROM messages_fts WHERE rowid = ?1",
-        "DELETE FROM messages_fields WHERE rowid = ?1",
-        "DELETE FROM message_parts WHERE message = ?1",
-        "DELETE FROM message_tags WHERE message = ?1",
-        "DELETE FROM message_raw WHERE rowid = ?1",
-        "DELETE FROM relay_jobs WHERE message = ?1",
-        "DELETE FROM messages WHERE rowid = ?1",
-    ] {
-        tx.prepare_cached(sql)?.execute([rowid])?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Envelope;
+    use crate::store::contract::fixtures::prepared;
 
     /// A writer on a fresh database file, removed with the returned guard.
     fn writer(name: &str) -> (Writer, std::path::PathBuf) {
@@ -690,8 +365,7 @@ mod tests {
 
     fn insert(id: &str) -> (Op, oneshot::Receiver<Result<(), StoreError>>) {
         let raw = format!("Subject: batch {id}\r\n\r\nshared words\r\n").into_bytes();
-        let inboxes = crate::domain::inbox::Inboxes::default();
-        let message = crate::ingest::prepare(id.into(), 0, Envelope::default(), raw, &inboxes);
+        let message = prepared(id, 0, &[], &raw);
         let (reply, answer) = oneshot::channel();
         (Op::Insert(Box::new(message), reply), answer)
     }
@@ -749,8 +423,7 @@ mod tests {
                 b'a' + (seed % 26) as u8
             }));
             let id = format!("{tag}-{i}");
-            let inboxes = crate::domain::inbox::Inboxes::default();
-            let message = crate::ingest::prepare(id, 0, Envelope::default(), raw, &inboxes);
+            let message = prepared(&id, 0, &[], &raw);
             let (tx, rx) = oneshot::channel();
             batch.push(Op::Insert(Box::new(message), tx));
             receivers.push(rx);

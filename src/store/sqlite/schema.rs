@@ -189,6 +189,17 @@ pub enum MigrationError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl From<MigrationError> for crate::store::StoreError {
+    fn from(err: MigrationError) -> Self {
+        match err {
+            MigrationError::TooNew { .. } => {
+                crate::store::StoreError::Incompatible(err.to_string())
+            }
+            MigrationError::Sqlite(err) => err.into(),
+        }
+    }
+}
+
 /// Brings the schema up to date, one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
     let known = MIGRATIONS.len() as i64;
