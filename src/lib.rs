@@ -1,9 +1,10 @@
 //! Letterbox: a mail catcher for developers.
 //!
-//! Data flows one way: [`smtp`] receives a message, [`ingest`] parses it
-//! once ([`message`]) and hands it to the [`store`], whose writer publishes
-//! each committed change as an [`events`] entry for the [`web`] side.
+//! Data flows one way: [`smtp`] receives a message, [`app`] parses it once
+//! and hands it to the [`store`], whose writer publishes each committed
+//! change as an [`events`] entry for the [`web`] side.
 
+pub mod app;
 pub mod checks;
 pub mod cli;
 pub mod client;
@@ -12,11 +13,9 @@ pub mod domain;
 pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod ingest;
 pub mod net;
 pub mod relay;
 pub mod smtp;
-pub mod stats;
 pub mod store;
 pub mod tls;
 pub mod web;
@@ -30,12 +29,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use app::{App, Stats};
 use config::{Config, ConfigError, SmtpCertificate};
 use events::Events;
-use ingest::Ingest;
 use smtp::SessionConfig;
 use smtp::listener::SmtpServer;
-use stats::Stats;
 use store::{Store, StoreConfig, StoreError};
 
 /// How long a graceful shutdown waits for SMTP sessions in the middle of a
@@ -170,7 +168,13 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     )?;
     let stats = Arc::new(Stats::default());
     let inboxes = Arc::new(domain::inbox::Inboxes::new(config.inbox_rules.clone()));
-    let ingest = Ingest::new(store.clone(), stats.clone(), inboxes.clone());
+    let app = App::new(
+        store.clone(),
+        events.clone(),
+        stats.clone(),
+        inboxes,
+        |id| smtp::reply::Reply::queued(id).summary(),
+    );
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let smtp_server = Arc::new(SmtpServer {
@@ -188,7 +192,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
             chaos: chaos.clone(),
         }),
         tls: smtp_tls,
-        ingest: ingest.clone(),
+        ingest: app.clone(),
         idle_timeout: config.smtp_idle_timeout,
         connections: Arc::new(Semaphore::new(config.smtp_max_connections)),
         client_slots: smtp::limits::ClientSlots::new(config.smtp_max_connections_per_ip()),
@@ -219,9 +223,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         Some(settings) => Some(relay::Relay::start(
             settings,
             &config.hostname,
-            store.clone(),
-            &events,
-            stats.clone(),
+            app.clone(),
             &shutdown,
             &tasks,
         )?),
@@ -229,13 +231,9 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
     };
     let checks = Arc::new(checks::Checks::new(config.link_check_allow_internal)?);
     let state = web::AppState {
-        store: store.clone(),
-        ingest,
-        events: events.clone(),
-        stats,
+        app,
         max_message_size: config.max_message_size,
         chaos: chaos.clone(),
-        inboxes,
         relay,
         smtp_addrs: std::iter::once(smtp_addr).chain(smtps_addr).collect(),
         checks,

@@ -691,7 +691,7 @@ mod tests {
     fn insert(id: &str) -> (Op, oneshot::Receiver<Result<(), StoreError>>) {
         let raw = format!("Subject: batch {id}\r\n\r\nshared words\r\n").into_bytes();
         let inboxes = crate::domain::inbox::Inboxes::default();
-        let message = crate::ingest::prepare(id.into(), 0, Envelope::default(), raw, &inboxes);
+        let message = crate::app::ingest::prepare(id.into(), 0, Envelope::default(), raw, &inboxes);
         let (reply, answer) = oneshot::channel();
         (Op::Insert(Box::new(message), reply), answer)
     }
@@ -750,7 +750,7 @@ mod tests {
             }));
             let id = format!("{tag}-{i}");
             let inboxes = crate::domain::inbox::Inboxes::default();
-            let message = crate::ingest::prepare(id, 0, Envelope::default(), raw, &inboxes);
+            let message = crate::app::ingest::prepare(id, 0, Envelope::default(), raw, &inboxes);
             let (tx, rx) = oneshot::channel();
             batch.push(Op::Insert(Box::new(message), tx));
             receivers.push(rx);

@@ -8,16 +8,13 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
-use crate::stats::{ChaosKey, LATENCY_BUCKETS, RejectReason, Snapshot};
+use crate::app::stats::{ChaosKey, LATENCY_BUCKETS, RejectReason, Snapshot};
 use crate::store::Counts;
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let counts = state.store.counts().await?;
-    let body = render(
-        &counts,
-        &state.stats.snapshot(),
-        &state.stats.chaos_counts(),
-    );
+    let counts = state.app.counts().await?;
+    let stats = state.app.stats();
+    let body = render(&counts, &stats.snapshot(), &stats.chaos_counts());
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -196,7 +193,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::stats::Stats;
+    use crate::app::stats::Stats;
 
     #[test]
     fn every_sample_follows_its_type_line() {

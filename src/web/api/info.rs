@@ -38,14 +38,14 @@ struct Info {
 }
 
 pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
-    let counts = state.store.counts().await?;
-    let tags = state.store.tag_counts().await?;
-    let stats = state.stats.snapshot();
+    let counts = state.app.counts().await?;
+    let tags = state.app.tag_counts().await?;
+    let stats = state.app.stats().snapshot();
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
         // Letterbox never calls home to learn about new releases.
         latest_version: "",
-        database: state.store.path().display().to_string(),
+        database: state.app.store_location(),
         database_size: counts.database_bytes,
         messages: counts.total,
         unread: counts.unread,
@@ -64,7 +64,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>,
 
 /// 200 once the store answers queries, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.counts().await {
+    match state.app.counts().await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }
