@@ -37,12 +37,30 @@ impl App {
     /// the one that is newest then is looked up instead, so `latest` never
     /// answers "not found" while messages match.
     pub async fn latest(&self, query: Option<Query>) -> Result<Option<StoredMessage>, StoreError> {
+        self.newest_of(query, |id| self.message(id)).await
+    }
+
+    /// [`latest`](App::latest) with its raw bytes.
+    pub async fn latest_with_raw(
+        &self,
+        query: Option<Query>,
+    ) -> Result<Option<(StoredMessage, Vec<u8>)>, StoreError> {
+        self.newest_of(query, |id| self.message_with_raw(id)).await
+    }
+
+    /// Reads the newest match with `read`, looking again while the one
+    /// found is gone by the time it is read.
+    async fn newest_of<T, F: Future<Output = Result<Option<T>, StoreError>>>(
+        &self,
+        query: Option<Query>,
+        read: impl Fn(String) -> F,
+    ) -> Result<Option<T>, StoreError> {
         for _ in 0..LATEST_ATTEMPTS {
             let Some(id) = self.store().latest_id(query.clone()).await? else {
                 return Ok(None);
             };
-            if let Some(message) = self.store().message(id).await? {
-                return Ok(Some(message));
+            if let Some(found) = read(id).await? {
+                return Ok(Some(found));
             }
         }
         Ok(None)

@@ -2,7 +2,9 @@
 //! by the `inbox` parameter. Shared by the API, the web UI and the event
 //! streams, with the API's errors (400 for a bad name, 404 for none).
 
+use crate::app::inboxes::scope_query;
 use crate::domain::inbox::InboxName;
+use crate::domain::search::Query;
 use crate::store::StoredMessage;
 use crate::web::params::{Params, search_query};
 use crate::web::{ApiError, AppState};
@@ -31,21 +33,26 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("message {id} not found"))
 }
 
-/// Resolves `latest` (the newest message matching the `query` parameter,
-/// if one is given, in the `inbox` one names) and checks the message exists.
+fn no_match() -> ApiError {
+    ApiError::not_found("no message matches")
+}
+
+/// The query `latest` stands for: the newest message matching the `query`
+/// parameter, if one is given, in the `inbox` one names.
+async fn latest_query(state: &AppState, params: &Params) -> Result<Option<Query>, ApiError> {
+    let inbox = inbox_param(state, params).await?;
+    Ok(scope_query(search_query(params)?, inbox.as_ref()))
+}
+
+/// The message `id` names (`latest` resolved); 404 if there is none.
 pub async fn find(
     state: &AppState,
     id: String,
     params: &Params,
 ) -> Result<StoredMessage, ApiError> {
     if id == "latest" {
-        let inbox = inbox_param(state, params).await?;
-        let query = crate::app::inboxes::scope_query(search_query(params)?, inbox.as_ref());
-        return state
-            .app
-            .latest(query)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no message matches"));
+        let query = latest_query(state, params).await?;
+        return state.app.latest(query).await?.ok_or_else(no_match);
     }
     state
         .app
@@ -54,19 +61,19 @@ pub async fn find(
         .ok_or_else(|| not_found(&id))
 }
 
-/// A message (`latest` resolved) with its raw bytes.
+/// [`find`] with the message's raw bytes.
 pub async fn find_with_raw(
     state: &AppState,
     id: String,
     params: &Params,
 ) -> Result<(StoredMessage, Vec<u8>), ApiError> {
-    let message = find(state, id, params).await?;
-    let id = message.summary.id.clone();
-    let raw = state
+    if id == "latest" {
+        let query = latest_query(state, params).await?;
+        return state.app.latest_with_raw(query).await?.ok_or_else(no_match);
+    }
+    state
         .app
-        .raw(id.clone())
+        .message_with_raw(id.clone())
         .await?
-        // Deleted between the two reads.
-        .ok_or_else(|| not_found(&id))?;
-    Ok((message, raw))
+        .ok_or_else(|| not_found(&id))
 }
