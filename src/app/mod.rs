@@ -87,3 +87,6 @@ impl App {
         &self.inner.store
     }
 }
+
+#[cfg(test)]
+mod tests;
