@@ -6,6 +6,11 @@
 
 use std::time::Duration;
 
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
 use super::messages::message_json;
 use crate::app::inboxes::scope_query;
 use crate::domain::timefmt;
@@ -15,10 +20,6 @@ use crate::web::json::MessageSummaryJson;
 use crate::web::lookup::{find_with_raw, inbox_param};
 use crate::web::params::{Params, search_query};
 use crate::web::{ApiError, AppState};
-use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 60);
