@@ -1,25 +1,26 @@
 //! Letterbox: a mail catcher for developers.
 //!
-//! Data flows one way: [`smtp`] receives a message, [`ingest`] parses it
-//! once ([`domain::message`]) and hands it to the [`store`], whose writer
-//! publishes each committed change as an [`events`] entry for the [`web`]
-//! side.
+//! Data flows one way: [`smtp`] receives a message, [`app`] parses it once
+//! ([`domain::message`]) and hands it to the [`store`], whose backend
+//! publishes each committed change through [`events`] to the [`web`] side.
 //!
-//! Modules are layered; each imports only from layers below it:
+//! Modules are layered; each uses only modules of a lower layer
+//! (`tests/layers.rs` enforces it, README "Layout" explains it):
 //!
-//! 0. [`domain`]: pure data and rules, no I/O.
-//! 1. [`store`], [`events`], [`net`], [`tls`]: storage, publish/subscribe,
-//!    socket and TLS helpers.
-//! 2. the operations on the store: [`ingest`], [`stats`].
-//! 3. [`smtp`], [`client`], [`checks`]: the SMTP server, the client side,
+//! 0. [`domain`]: what a message, envelope, search and inbox are; no I/O.
+//! 1. [`events`], [`net`], [`tls`]: publish/subscribe, sockets, TLS.
+//! 2. [`store`]: one storage interface, SQLite behind it.
+//! 3. [`app`]: each operation's store work, counters and events.
+//! 4. [`smtp`], [`client`], [`checks`]: the SMTP server, the SMTP client,
 //!    message checks.
-//! 4. [`relay`]: releasing mail through an upstream server.
-//! 5. [`web`]: the HTTP API, UI and WebSocket.
-//! 6. [`server`], [`cli`], [`fuzzing`]: start-up wiring from plain
+//! 5. [`relay`]: releasing mail through an upstream server.
+//! 6. [`web`]: the HTTP API, UI and WebSocket.
+//! 7. [`server`], [`cli`], [`fuzzing`]: start-up from plain
 //!    [`server::Settings`]; the helper commands.
-//! 7. [`config`]: the command line and environment, turned once into
-//!    those settings. Nothing below imports it.
+//! 8. [`config`]: the command line and environment, turned once into those
+//!    settings.
 
+pub mod app;
 pub mod checks;
 pub mod cli;
 pub mod client;
@@ -28,12 +29,10 @@ pub mod domain;
 pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod ingest;
 pub mod net;
 pub mod relay;
 pub mod server;
 pub mod smtp;
-pub mod stats;
 pub mod store;
 pub mod tls;
 pub mod web;

@@ -12,11 +12,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::domain::inbox::{Inboxes, Rule};
 use crate::events::Events;
-use crate::ingest::Ingest;
+use crate::app::{App, Stats};
 use crate::relay::{self, RelaySettings};
 use crate::smtp::listener::SmtpServer;
 use crate::smtp::{self, SessionConfig, SmtpCertificate, SmtpSettings};
-use crate::stats::Stats;
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::web::{self, WebSettings};
 use crate::{checks, tls};
@@ -156,7 +155,13 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     let store = Store::open(&settings.store, events.clone())?;
     let stats = Arc::new(Stats::default());
     let inboxes = Arc::new(Inboxes::new(settings.inbox_rules.clone()));
-    let ingest = Ingest::new(store.clone(), stats.clone(), inboxes.clone());
+    let app = App::new(
+        store.clone(),
+        events.clone(),
+        stats.clone(),
+        inboxes,
+        |id| smtp::reply::Reply::queued(id).summary(),
+    );
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let smtp_server = Arc::new(SmtpServer {
@@ -174,7 +179,7 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
             chaos: chaos.clone(),
         }),
         tls: smtp_tls,
-        ingest: ingest.clone(),
+        ingest: app.clone(),
         idle_timeout: smtp.idle_timeout,
         connections: Arc::new(Semaphore::new(smtp.max_connections)),
         client_slots: smtp::limits::ClientSlots::new(smtp.max_connections_per_ip),
@@ -205,9 +210,7 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         Some(relay_settings) => Some(relay::Relay::start(
             relay_settings.clone(),
             &settings.hostname,
-            store.clone(),
-            &events,
-            stats.clone(),
+            app.clone(),
             &shutdown,
             &tasks,
         )?),
@@ -215,13 +218,9 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     };
     let checks = Arc::new(checks::Checks::new(settings.link_check_allow_internal)?);
     let state = web::AppState {
-        store: store.clone(),
-        ingest,
-        events: events.clone(),
-        stats,
+        app,
         max_message_size: smtp.max_message_size,
         chaos: chaos.clone(),
-        inboxes,
         relay,
         smtp_addrs: std::iter::once(smtp_addr).chain(smtps_addr).collect(),
         checks,

@@ -1,16 +1,13 @@
 //! What a list shows of a message.
 
-use serde::Serialize;
-
 use crate::domain::message::Address;
 
-/// A list entry, in Mailpit's `MessageSummary` JSON shape.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// A list entry: what a list, a search and the `new` event show of a
+/// message. Plain data; its JSON shapes are the web side's.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
-    #[serde(rename = "ID")]
     pub id: String,
-    #[serde(rename = "MessageID")]
+    /// The `Message-ID` header's value.
     pub message_id: String,
     pub read: bool,
     pub from: Address,
@@ -21,13 +18,13 @@ pub struct Summary {
     pub subject: String,
     /// Receive time, RFC 3339 with milliseconds.
     pub created: String,
+    /// Who logged in to send it (SMTP AUTH or the API), if anyone.
     pub username: String,
     pub tags: Vec<String>,
     pub size: u64,
     pub attachments: u32,
+    /// The start of the text, for a list's preview.
     pub snippet: String,
-    /// The message's inbox: a Letterbox addition, left out of Mailpit's
-    /// shape (the API adds it on request, see `web::api::additions`).
-    #[serde(skip)]
+    /// The inbox chosen at ingest.
     pub inbox: String,
 }

@@ -1,8 +1,8 @@
 //! Releasing stored mail through an upstream SMTP server ("this one mail
 //! should really go out, to me").
 //!
-//! A release is a row in the store's persistent queue ([`crate::store`]);
-//! the [`worker`] delivers queued rows one at a time with the [`client`],
+//! A release is a row in the store's persistent queue, reached through
+//! [`crate::app`]; the [`worker`] delivers queued rows one at a time with the [`client`],
 //! retrying temporary failures with exponential backoff until the
 //! configured lifetime runs out. Nothing here runs on the ingest path or
 //! in a request: an unreachable relay only ever delays the queue.
@@ -17,10 +17,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::events::Events;
+use crate::app::App;
 use crate::smtp::address::Mailbox;
-use crate::stats::Stats;
-use crate::store::{Store, StoreError, StoredMessage};
+use crate::store::{StoreError, StoredMessage};
 use crate::tls;
 pub use settings::{AllowedRecipients, RelayConfigError, RelaySettings, TlsMode};
 
@@ -39,11 +38,11 @@ pub enum ReleaseError {
     Store(#[from] StoreError),
 }
 
-/// The running relay: settings, the store and the worker's wake-up.
+/// The running relay: settings, the queue (in [`App`]) and the worker's
+/// wake-up.
 pub struct Relay {
     settings: RelaySettings,
-    store: Store,
-    stats: Arc<Stats>,
+    app: App,
     upstream: client::Upstream,
     /// Poked when a release is queued, so the worker never polls.
     wake: Notify,
@@ -55,9 +54,7 @@ impl Relay {
     pub fn start(
         settings: RelaySettings,
         hostname: &str,
-        store: Store,
-        events: &Events,
-        stats: Arc<Stats>,
+        app: App,
         shutdown: &CancellationToken,
         tasks: &TaskTracker,
     ) -> Result<Arc<Relay>, tls::TlsError> {
@@ -69,15 +66,14 @@ impl Relay {
         let upstream = client::Upstream::new(&settings, Arc::new(tls_config), hostname);
         let relay = Arc::new(Relay {
             settings,
-            store,
-            stats,
+            app,
             upstream,
             wake: Notify::new(),
         });
         if let Some((_, query)) = &relay.settings.matching {
             // Subscribed before start returns, so no message that arrives
             // after "ready" is missed.
-            let incoming = events.subscribe();
+            let incoming = relay.app.subscribe();
             tasks.spawn(worker::auto_relay(
                 relay.clone(),
                 query.clone(),
@@ -129,7 +125,7 @@ impl Relay {
             .from
             .clone()
             .unwrap_or_else(|| message.envelope.mail_from.clone());
-        if !self.store.queue_relay(id.clone(), from, recipients).await? {
+        if !self.app.queue_release(id.clone(), from, recipients).await? {
             return Err(ReleaseError::NotFound(id));
         }
         self.wake.notify_one();

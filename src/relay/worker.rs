@@ -30,7 +30,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(300);
 pub async fn run(relay: Arc<Relay>, shutdown: CancellationToken) {
     loop {
         let now = timefmt::now_millis();
-        let wait = match relay.store.relay_due(now, BATCH).await {
+        let wait = match relay.app.releases_due(now, BATCH).await {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
                     tokio::select! {
@@ -42,7 +42,7 @@ pub async fn run(relay: Arc<Relay>, shutdown: CancellationToken) {
                 }
                 continue;
             }
-            Ok(_) => match relay.store.relay_next_due().await {
+            Ok(_) => match relay.app.next_release_due().await {
                 Ok(Some(due)) => Some(Duration::from_millis(due.saturating_sub(now).max(0) as u64)),
                 Ok(None) => Some(IDLE_CHECK),
                 Err(err) => store_trouble(err),
@@ -77,7 +77,7 @@ fn backoff(initial: Duration, failures: usize) -> Duration {
 }
 
 async fn attempt(relay: &Relay, job: RelayJob) {
-    match relay.store.start_relay(job.job).await {
+    match relay.app.claim_release(job.job).await {
         Ok(true) => {}
         Ok(false) => return, // deleted with its message meanwhile
         Err(err) => {
@@ -85,7 +85,7 @@ async fn attempt(relay: &Relay, job: RelayJob) {
             return;
         }
     }
-    let result = match relay.store.raw(job.message_id.clone()).await {
+    let result = match relay.app.raw(job.message_id.clone()).await {
         Ok(Some(raw)) => match received_headers(&raw) {
             hops if hops >= MAX_HOPS => Err(DeliveryError::Permanent(format!(
                 "554 5.4.6 Routing loop: the message has passed {hops} servers (Received: headers); at most {MAX_HOPS} are relayed"
@@ -117,7 +117,7 @@ async fn attempt(relay: &Relay, job: RelayJob) {
                 AttemptOutcome::Temporary if retry_at > deadline => RelayNext::Failed,
                 AttemptOutcome::Temporary => RelayNext::RetryAt(retry_at),
             };
-            log_outcome(relay, &job, &recipients, &reply, next, now, failures);
+            log_outcome(&job, &recipients, &reply, next, now, failures);
             RelayOutcome {
                 recipients,
                 attempt: RelayAttempt {
@@ -129,7 +129,7 @@ async fn attempt(relay: &Relay, job: RelayJob) {
             }
         })
         .collect();
-    if let Err(err) = relay.store.finish_relay(job.job, outcomes).await {
+    if let Err(err) = relay.app.finish_release(job.job, outcomes).await {
         // Left `sending`: queued again at the next start.
         warn!(%err, job = job.job, "recording a relay attempt failed");
     }
@@ -200,7 +200,6 @@ fn outcome_of(err: &DeliveryError) -> AttemptOutcome {
 }
 
 fn log_outcome(
-    relay: &Relay,
     job: &RelayJob,
     recipients: &[String],
     reply: &str,
@@ -209,17 +208,12 @@ fn log_outcome(
     failures: usize,
 ) {
     match next {
-        RelayNext::Sent => {
-            relay.stats.relay_sent();
-            info!(id = %job.message_id, to = ?recipients, %reply, "relayed");
-        }
+        RelayNext::Sent => info!(id = %job.message_id, to = ?recipients, %reply, "relayed"),
         RelayNext::RetryAt(at) => {
-            relay.stats.relay_retried();
-            info!(id = %job.message_id, to = ?recipients, %reply, retry_in_ms = at - now, "relay failed for now");
+            info!(id = %job.message_id, to = ?recipients, %reply, retry_in_ms = at - now, "relay failed for now")
         }
         RelayNext::Failed => {
-            relay.stats.relay_failed();
-            warn!(id = %job.message_id, to = ?recipients, %reply, attempts = failures, "relay failed for good");
+            warn!(id = %job.message_id, to = ?recipients, %reply, attempts = failures, "relay failed for good")
         }
     }
 }
@@ -257,10 +251,10 @@ pub async fn auto_relay(
 }
 
 async fn auto_relay_one(relay: &Relay, query: &Query, id: String) -> Result<(), StoreError> {
-    if !relay.store.matches(query.clone(), id.clone()).await? {
+    if !relay.app.matches(query.clone(), id.clone()).await? {
         return Ok(());
     }
-    let Some(message) = relay.store.message(id.clone()).await? else {
+    let Some(message) = relay.app.message(id.clone()).await? else {
         return Ok(());
     };
     // Only what can be written in a command, checked in that form (the

@@ -17,16 +17,16 @@ use super::chaos::{Injection, Outcome as Injected};
 use super::limits::{ClientSlots, MinDataRate};
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
-use crate::ingest::{Ingest, IngestError};
+use crate::app::stats::RejectReason;
+use crate::app::{App, IngestError};
 use crate::net;
-use crate::stats::RejectReason;
 
 /// Everything a connection needs, shared by all of them.
 pub struct SmtpServer {
     pub session: Arc<SessionConfig>,
     /// `None` without a certificate: no STARTTLS, and no SMTPS listener.
     pub tls: Option<TlsAcceptor>,
-    pub ingest: Ingest,
+    pub ingest: App,
     pub idle_timeout: Duration,
     pub connections: Arc<Semaphore>,
     /// Connections per client address.
@@ -111,7 +111,7 @@ async fn connection(
     }
 }
 
-struct SessionGuard<'a>(&'a Ingest);
+struct SessionGuard<'a>(&'a App);
 
 impl Drop for SessionGuard<'_> {
     fn drop(&mut self) {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tracing::error;
 
+use crate::app::{IngestError, WaitError};
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -39,6 +40,28 @@ impl From<StoreError> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, format!("storage error: {err}"))
+    }
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::Store(err) => err.into(),
+            IngestError::ShuttingDown => shutting_down(),
+        }
+    }
+}
+
+impl From<WaitError> for ApiError {
+    fn from(err: WaitError) -> Self {
+        match err {
+            WaitError::Store(err) => err.into(),
+            WaitError::ShuttingDown => shutting_down(),
+        }
     }
 }
 

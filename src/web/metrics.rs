@@ -8,17 +8,18 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
-use crate::stats::{ChaosKey, LATENCY_BUCKETS, RejectReason, Snapshot};
+use crate::app::stats::{ChaosKey, LATENCY_BUCKETS, RejectReason, Snapshot};
 use crate::store::Counts;
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let counts = state.store.counts().await?;
-    let database_bytes = state.store.info().await?.bytes.unwrap_or(0);
+    let counts = state.app.counts().await?;
+    let database_bytes = state.app.store_info().await?.bytes.unwrap_or(0);
+    let stats = state.app.stats();
     let body = render(
         &counts,
         database_bytes,
-        &state.stats.snapshot(),
-        &state.stats.chaos_counts(),
+        &stats.snapshot(),
+        &stats.chaos_counts(),
     );
     Ok((
         [(
@@ -203,7 +204,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::stats::Stats;
+    use crate::app::stats::Stats;
 
     #[test]
     fn every_sample_follows_its_type_line() {

@@ -1,15 +1,20 @@
 //! HTTP: the JSON API, the web UI and its WebSocket push, behind the
 //! access rules of [`router`]: login, cross-origin guard, webroot.
 
+pub mod additions;
 pub mod api;
 mod assets;
 pub mod auth;
 mod embed;
 mod error;
 pub mod host;
+pub mod json;
 pub mod listener;
+pub mod lookup;
 pub mod metrics;
 pub mod origin;
+pub mod params;
+pub mod parts;
 pub mod push;
 mod settings;
 mod ui;
@@ -26,10 +31,7 @@ use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::events::Events;
-use crate::ingest::Ingest;
-use crate::stats::Stats;
-use crate::store::Store;
+use crate::app::App;
 
 pub use error::ApiError;
 
@@ -52,16 +54,12 @@ async fn with_webroot(State(root): State<Arc<str>>, request: Request, next: Next
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub ingest: Ingest,
-    pub events: Events,
-    pub stats: Arc<Stats>,
+    /// Every operation on messages goes through it.
+    pub app: App,
     /// Largest message accepted, also for `POST /api/v1/send`.
     pub max_message_size: u64,
     /// The SMTP failure injection rules, changed by `/api/v1/chaos`.
     pub chaos: crate::smtp::chaos::Chaos,
-    /// The inbox rules (for which inboxes exist while empty).
-    pub inboxes: Arc<crate::domain::inbox::Inboxes>,
     /// The relay for releasing messages, if one is configured.
     pub relay: Option<Arc<crate::relay::Relay>>,
     /// Where Letterbox's own SMTP listeners accept mail: the one place

@@ -2,7 +2,7 @@
 //! and payloads, shared by the Server-Sent Events stream and the WebSocket.
 //!
 //! Mailpit's event types carry Mailpit's payloads; with `additions` (see
-//! `web::api::additions`) `new` also carries the `Inbox`, and Letterbox's
+//! `web::additions`) `new` also carries the `Inbox`, and Letterbox's
 //! own types (`resync`, `relay`, `chaos`) are sent too. Without them a
 //! subscriber that fell behind gets Mailpit's `prune` (re-fetch) instead
 //! of `resync`, and `relay` and `chaos` are left out.
@@ -21,7 +21,7 @@
 use serde_json::{Value, json};
 
 use crate::events::Event;
-use crate::web::api::additions::SummaryJson;
+use crate::web::json::MessageSummaryJson;
 
 /// Beyond this many messages in one change, one `prune` replaces the
 /// per-message `delete` or `update` events (marking 100,000 messages read
@@ -32,7 +32,7 @@ const PRUNE_THRESHOLD: usize = 200;
 /// additions only if asked for.
 pub fn messages(event: &Event, additions: bool) -> Vec<(&'static str, Value)> {
     match event {
-        Event::New(summary) => vec![("new", json!(SummaryJson::new(summary, additions)))],
+        Event::New(summary) => vec![("new", json!(MessageSummaryJson::new(summary, additions)))],
         Event::RelayChanged(_) | Event::ChaosChanged(_) if !additions => Vec::new(),
         Event::Deleted(ids) | Event::ReadChanged { ids, .. } if ids.len() > PRUNE_THRESHOLD => {
             vec![("prune", Value::Null)]

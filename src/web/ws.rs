@@ -24,7 +24,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::events::Event;
-use crate::web::api::{additions, inboxes};
+use crate::web::additions;
+use crate::web::lookup::inbox_param;
 use crate::web::{AppState, push};
 
 /// Keeps idle connections alive through proxies.
@@ -45,7 +46,7 @@ pub async fn events(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let inbox = match inboxes::param(&state, &params).await {
+    let inbox = match inbox_param(&state, &params).await {
         Ok(inbox) => inbox.map(|i| i.into_string()),
         Err(err) => return err.into_response(),
     };
@@ -58,14 +59,14 @@ fn frame((kind, data): (&str, Value)) -> Message {
 }
 
 async fn stats_frame(state: &AppState, additions: bool) -> Option<Message> {
-    let counts = state.store.counts().await.ok()?;
+    let counts = state.app.counts().await.ok()?;
     let mut stats = json!({
         "Total": counts.total,
         "Unread": counts.unread,
         "Version": env!("CARGO_PKG_VERSION"),
     });
     if additions {
-        stats["Inboxes"] = json!(inboxes::inboxes(state).await.ok()?);
+        stats["Inboxes"] = json!(state.app.inboxes().await.ok()?);
     }
     Some(frame(("stats", stats)))
 }
@@ -77,8 +78,8 @@ async fn serve_socket(
     additions: bool,
 ) {
     // Counted in `letterbox_websocket_clients` while this lives.
-    let _client = state.stats.websocket_client();
-    let mut events = state.events.subscribe();
+    let _client = state.app.stats().websocket_client();
+    let mut events = state.app.subscribe();
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut stats_due: Option<Instant> = None;
     // The chaos rules as they are now, so that a page reconnecting after a

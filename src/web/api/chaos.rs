@@ -10,9 +10,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::params::json_body;
-use crate::events::Event;
 use crate::smtp::chaos::{self, LinkSpeed, Rules, Stage, Trigger};
+use crate::web::params::json_body;
 use crate::web::{ApiError, AppState};
 
 /// One stage's trigger as JSON, as a PUT gives it.
@@ -171,7 +170,7 @@ fn set_rules(state: &AppState, rules: Rules) {
     tracing::info!(rules = %rules, "chaos rules changed");
     let text = rules.active_text();
     state.chaos.replace(rules);
-    state.events.publish(Event::ChaosChanged(text));
+    state.app.chaos_changed(text);
 }
 
 /// MailHog's Jim: chances from 0 to 1.

@@ -7,10 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::messages::{bodies, find_with_raw};
-use super::params::Params;
+use super::messages::bodies;
 use crate::checks::{html, links};
 use crate::domain::message::{PartRole, part_bytes};
+use crate::web::lookup::find_with_raw;
+use crate::web::params::Params;
 use crate::web::{ApiError, AppState};
 
 /// Says why a result is partial (HTML and link checks) or a thumbnail is

@@ -10,8 +10,8 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::inboxes;
-use super::params::Params;
+use crate::web::lookup::inbox_param;
+use crate::web::params::Params;
 use crate::web::{ApiError, AppState, push};
 
 /// `?inbox=NAME` leaves out new messages of other inboxes.
@@ -19,10 +19,8 @@ pub async fn events(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let inbox = inboxes::param(&state, &params)
-        .await?
-        .map(|i| i.into_string());
-    let receiver = state.events.subscribe();
+    let inbox = inbox_param(&state, &params).await?.map(|i| i.into_string());
+    let receiver = state.app.subscribe();
     // Each store event can become several SSE events: keep a queue.
     let queue: Vec<(&'static str, serde_json::Value)> = Vec::new();
     let state = (receiver, queue, inbox);

@@ -4,9 +4,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 
-use super::messages::{bodies, find_with_raw};
-use super::params::Params;
+use super::messages::bodies;
 use crate::domain::extract::{self, Code, Link};
+use crate::web::lookup::find_with_raw;
+use crate::web::params::Params;
 use crate::web::{ApiError, AppState};
 
 /// Every link in the HTML (with its text) and the text part, each once.

@@ -38,10 +38,10 @@ struct Info {
 }
 
 pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
-    let counts = state.store.counts().await?;
-    let store = state.store.info().await?;
-    let tags = state.store.tag_counts().await?;
-    let stats = state.stats.snapshot();
+    let counts = state.app.counts().await?;
+    let store = state.app.store_info().await?;
+    let tags = state.app.tag_counts().await?;
+    let stats = state.app.stats().snapshot();
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
         // Letterbox never calls home to learn about new releases.
@@ -65,7 +65,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>,
 
 /// 200 once the store answers queries, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.counts().await {
+    match state.app.counts().await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }

@@ -16,9 +16,8 @@ use axum::routing::get;
 
 use super::mailhog_json;
 use super::messages::eml_download;
-use super::params::{Params, number};
 use crate::domain::search::{AddressField, Filter, Query as SearchQuery, Term};
-use crate::store::Selection;
+use crate::web::params::{Params, number};
 use crate::web::{ApiError, AppState};
 
 /// MailHog's own cap on a page.
@@ -55,12 +54,11 @@ async fn message(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("message {id} not found"));
-    let message = state
-        .store
-        .message(id.clone())
+    let (message, raw) = state
+        .app
+        .message_with_raw(id.clone())
         .await?
         .ok_or_else(not_found)?;
-    let raw = state.store.raw(id.clone()).await?.ok_or_else(not_found)?;
     Ok(Json(mailhog_json::to_json(&message, &raw)).into_response())
 }
 
@@ -89,7 +87,7 @@ fn items(state: AppState, total: u64, start: u64, ids: Vec<String>) -> Response 
 
 async fn page(state: AppState, query: SearchQuery, params: &Params) -> Result<Response, ApiError> {
     let (start, limit) = paging(params)?;
-    let page = state.store.search(query, start, limit).await?;
+    let page = state.app.search(query, start, limit).await?;
     let ids = page.messages.into_iter().map(|s| s.id).collect();
     Ok(items(state, page.matched, start, ids))
 }
@@ -155,7 +153,7 @@ async fn containing(state: AppState, text: String, params: &Params) -> Result<Re
     let mut seen = std::collections::HashSet::new();
     let mut offset = 0;
     loop {
-        let scanned = state.store.list(offset, SCAN_PAGE).await?;
+        let scanned = state.app.list(offset, SCAN_PAGE).await?;
         if scanned.messages.is_empty() {
             break;
         }
@@ -164,7 +162,7 @@ async fn containing(state: AppState, text: String, params: &Params) -> Result<Re
             if !seen.insert(summary.id.clone()) {
                 continue;
             }
-            let Some(raw) = state.store.raw(summary.id.clone()).await? else {
+            let Some(raw) = state.app.raw(summary.id.clone()).await? else {
                 continue; // deleted meanwhile
             };
             let needle = needle.clone();
@@ -175,7 +173,7 @@ async fn containing(state: AppState, text: String, params: &Params) -> Result<Re
             .unwrap_or(false);
             if in_raw
                 || state
-                    .store
+                    .app
                     .matches(decoded.clone(), summary.id.clone())
                     .await?
             {
@@ -196,10 +194,9 @@ async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if state.store.delete(Selection::Ids(vec![id.clone()])).await? == 0 {
+    if !state.app.delete_one(id.clone()).await? {
         return Err(ApiError::not_found(format!("message {id} not found")));
     }
-    state.stats.messages_deleted(1);
     Ok(().into_response())
 }
 
@@ -208,7 +205,7 @@ async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let raw = state
-        .store
+        .app
         .raw(id.clone())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))?;

@@ -207,16 +207,8 @@ pub fn stream_items(state: AppState, total: u64, start: u64, ids: Vec<String>) -
         let fail = |err: StoreError| std::io::Error::other(err.to_string());
         let mut count = 0u64;
         for id in ids {
-            let loaded = match state.store.message(id.clone()).await {
-                Ok(Some(message)) => match state.store.raw(id).await {
-                    Ok(Some(raw)) => Some((message, raw)),
-                    Ok(None) => None,
-                    Err(err) => {
-                        let _ = tx.send(Err(fail(err))).await;
-                        return;
-                    }
-                },
-                Ok(None) => None,
+            let loaded = match state.app.message_with_raw(id).await {
+                Ok(loaded) => loaded,
                 Err(err) => {
                     let _ = tx.send(Err(fail(err))).await;
                     return;

@@ -13,13 +13,11 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::params::go_json_body;
 use crate::domain::Envelope;
-use crate::ingest::IngestError;
+use crate::web::params::go_json_body;
 use crate::web::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -112,7 +110,7 @@ pub async fn release(
     })?;
     let target = target(&state, config.host.trim(), port).await?;
     let message = state
-        .store
+        .app
         .message(id.clone())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))?;
@@ -122,7 +120,7 @@ pub async fn release(
         }
         Target::OwnListener => {
             let raw = state
-                .store
+                .app
                 .raw(id.clone())
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))?;
@@ -133,16 +131,7 @@ pub async fn release(
             };
             // Stored before the answer, as MailHog's SMTP send is finished
             // before it answers.
-            state
-                .ingest
-                .accept(envelope, raw)
-                .await
-                .map_err(|err| match err {
-                    IngestError::Store(err) => ApiError::from(err),
-                    IngestError::ShuttingDown => {
-                        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
-                    }
-                })?;
+            state.app.accept(envelope, raw).await?;
         }
     }
     // MailHog answers with an empty 200 (its client JSON-parses any body).

@@ -10,12 +10,14 @@ use axum::response::{IntoResponse, Response};
 use mailparse::MailHeaderMap;
 use serde::{Deserialize, Serialize};
 
-use super::additions::{self, SummaryList};
-use super::inboxes;
-use super::params::{Params, json_body, paging, search_query};
+use crate::app::inboxes::{scope_query, scope_selection};
 use crate::domain::message::{Address, Part, PartRole, part_bytes, part_text};
 use crate::domain::timefmt;
 use crate::store::{Page, Selection, StoredMessage};
+use crate::web::additions;
+use crate::web::json::SummaryList;
+use crate::web::lookup::{find_with_raw, inbox_param};
+use crate::web::params::{Params, json_body, paging};
 use crate::web::{ApiError, AppState};
 
 /// Mailpit's `MessagesSummary`, the answer to list and search.
@@ -56,58 +58,16 @@ pub async fn list(
     Query(params): Query<Params>,
 ) -> Result<Json<MessagesSummary>, ApiError> {
     let (start, limit) = paging(&params)?;
-    let inbox = inboxes::param(&state, &params).await?;
-    let page = match inboxes::scope_query(None, inbox.as_ref()) {
-        Some(query) => state.store.search(query, start, limit).await?,
-        None => state.store.list(start, limit).await?,
+    let inbox = inbox_param(&state, &params).await?;
+    let page = match scope_query(None, inbox.as_ref()) {
+        Some(query) => state.app.search(query, start, limit).await?,
+        None => state.app.list(start, limit).await?,
     };
     Ok(Json(MessagesSummary::new(
         page,
         start,
         additions::requested(&params),
     )))
-}
-
-/// Resolves `latest` (the newest message matching the `query` parameter,
-/// if one is given, in the `inbox` one names) and checks the message exists.
-pub async fn find(
-    state: &AppState,
-    id: String,
-    params: &Params,
-) -> Result<StoredMessage, ApiError> {
-    let id = if id == "latest" {
-        let inbox = inboxes::param(state, params).await?;
-        let query = inboxes::scope_query(search_query(params)?, inbox.as_ref());
-        state
-            .store
-            .latest_id(query)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no message matches"))?
-    } else {
-        id
-    };
-    state
-        .store
-        .message(id.clone())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))
-}
-
-/// A message (`latest` resolved) with its raw bytes.
-pub async fn find_with_raw(
-    state: &AppState,
-    id: String,
-    params: &Params,
-) -> Result<(StoredMessage, Vec<u8>), ApiError> {
-    let message = find(state, id, params).await?;
-    let id = message.summary.id.clone();
-    let raw = state
-        .store
-        .raw(id.clone())
-        .await?
-        // Deleted between the two reads.
-        .ok_or_else(|| ApiError::not_found(format!("message {id} not found")))?;
-    Ok((message, raw))
 }
 
 /// Mailpit's `Attachment`.
@@ -412,7 +372,7 @@ pub async fn set_read(
     Query(params): Query<Params>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inbox = inboxes::param(&state, &params).await?;
+    let inbox = inbox_param(&state, &params).await?;
     let request: SetRead = json_body(
         &body,
         r#"expected {"IDs": ["<ID>", ...], "Read": true} or {"Search": "<query>", "Read": false}"#,
@@ -426,8 +386,8 @@ pub async fn set_read(
     } else {
         Selection::All
     };
-    let selection = inboxes::scope_selection(selection, inbox.as_ref());
-    state.store.set_read(selection, request.read).await?;
+    let selection = scope_selection(selection, inbox.as_ref());
+    state.app.mark_read(selection, request.read).await?;
     Ok(super::ok())
 }
 
@@ -474,10 +434,9 @@ pub async fn delete(
     request: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inbox = inboxes::param(&state, &params).await?;
-    let selection = inboxes::scope_selection(delete_selection(&body)?, inbox.as_ref());
-    let deleted = state.store.delete(selection).await?;
-    state.stats.messages_deleted(deleted);
+    let inbox = inbox_param(&state, &params).await?;
+    let selection = scope_selection(delete_selection(&body)?, inbox.as_ref());
+    state.app.delete(selection).await?;
     // Mailpit's `ok`, but not to the `mailhog` npm client (MailHog shares
     // this route and answers with nothing).
     Ok(super::ok_unless_mailhog(&request))

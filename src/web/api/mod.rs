@@ -1,6 +1,5 @@
 //! `/api/v1`: Mailpit's paths and JSON shapes.
 
-pub mod additions;
 pub mod chaos;
 pub mod checks;
 pub mod docs;
@@ -12,8 +11,6 @@ pub mod mailhog;
 mod mailhog_json;
 mod mailhog_release;
 pub mod messages;
-mod params;
-pub mod parts;
 pub mod relay;
 pub mod search;
 pub mod send;
@@ -69,7 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}", get(messages::show))
         .route("/message/{id}/headers", get(messages::headers))
         .route("/message/{id}/raw", get(messages::raw))
-        .route("/message/{id}/part/{part_id}", get(parts::part))
+        .route("/message/{id}/part/{part_id}", get(crate::web::parts::part))
         .route("/message/{id}/part/{part_id}/thumb", get(checks::thumbnail))
         .route("/message/{id}/html-check", get(checks::html_check))
         .route("/message/{id}/link-check", get(checks::link_check))

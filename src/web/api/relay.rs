@@ -7,11 +7,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::messages::find;
-use super::params::{Params, json_body};
 use crate::domain::timefmt;
 use crate::relay::ReleaseError;
 use crate::store::{RelayAttempt, RelayJob, RelayState};
+use crate::web::lookup::find;
+use crate::web::params::{Params, json_body};
 use crate::web::{ApiError, AppState};
 
 const EXPECTED: &str = r#"{"To": ["someone@example.com"]}"#;
@@ -104,7 +104,7 @@ pub async fn status(
     Query(params): Query<Params>,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let message = find(&state, id, &params).await?;
-    let jobs = state.store.relay_jobs(message.summary.id).await?;
+    let jobs = state.app.releases(message.summary.id).await?;
     Ok(Json(RelayStatus {
         enabled: state.relay.is_some(),
         smtp_server: state

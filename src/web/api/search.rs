@@ -5,9 +5,11 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 
 use super::messages::MessagesSummary;
-use super::params::{Params, paging, search_query};
-use super::{additions, inboxes};
+use crate::app::inboxes::scope_query;
 use crate::store::Selection;
+use crate::web::additions;
+use crate::web::lookup::inbox_param;
+use crate::web::params::{Params, paging, search_query};
 use crate::web::{ApiError, AppState};
 
 /// The `query` parameter, confined to the `inbox` one if given.
@@ -17,8 +19,8 @@ async fn required_query(
 ) -> Result<crate::domain::search::Query, ApiError> {
     let query = search_query(params)?
         .ok_or_else(|| ApiError::bad_request("the query parameter is required"))?;
-    let inbox = inboxes::param(state, params).await?;
-    Ok(inboxes::scope_query(Some(query), inbox.as_ref()).unwrap_or_default())
+    let inbox = inbox_param(state, params).await?;
+    Ok(scope_query(Some(query), inbox.as_ref()).unwrap_or_default())
 }
 
 /// Matches, newest first, paginated in SQL.
@@ -28,7 +30,7 @@ pub async fn search(
 ) -> Result<Json<MessagesSummary>, ApiError> {
     let query = required_query(&state, &params).await?;
     let (start, limit) = paging(&params)?;
-    let page = state.store.search(query, start, limit).await?;
+    let page = state.app.search(query, start, limit).await?;
     Ok(Json(MessagesSummary::new(
         page,
         start,
@@ -43,7 +45,6 @@ pub async fn delete(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     let query = required_query(&state, &params).await?;
-    let deleted = state.store.delete(Selection::Query(query)).await?;
-    state.stats.messages_deleted(deleted);
+    state.app.delete(Selection::Query(query)).await?;
     Ok(super::ok())
 }

@@ -10,11 +10,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::params::go_json_body;
 use crate::domain::Envelope;
 use crate::domain::compose::{Attachment, Draft, Mailbox};
-use crate::ingest::IngestError;
 use crate::web::auth::LoggedIn;
+use crate::web::params::go_json_body;
 use crate::web::{ApiError, AppState};
 
 // Read as Go reads Mailpit's request: keys in any case, unknown keys
@@ -248,15 +247,6 @@ pub async fn send(
         auth_user: logged_in.map(|Extension(LoggedIn(user))| user),
         ..Envelope::default()
     };
-    let id = state
-        .ingest
-        .accept(envelope, raw)
-        .await
-        .map_err(|err| match err {
-            IngestError::Store(err) => ApiError::from(err),
-            IngestError::ShuttingDown => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
-            }
-        })?;
+    let id = state.app.accept(envelope, raw).await?;
     Ok(Json(Sent { id }))
 }

@@ -6,12 +6,12 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::params::json_body;
 use crate::domain::message::{add_tags, clean_tag};
+use crate::web::params::json_body;
 use crate::web::{ApiError, AppState};
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(state.store.tags().await?))
+    Ok(Json(state.app.tags().await?))
 }
 
 #[derive(Deserialize)]
@@ -33,7 +33,7 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Result<Response,
     }
     let mut tags = Vec::new();
     add_tags(&mut tags, request.tags.iter().filter_map(|t| clean_tag(t)));
-    state.store.set_tags(request.ids, tags).await?;
+    state.app.set_tags(request.ids, tags).await?;
     Ok(super::ok())
 }
 
@@ -53,7 +53,7 @@ pub async fn rename(
     let request: Rename = json_body(&body, r#"expected {"Name": "new name"}"#)?;
     let name = clean_tag(&request.name)
         .ok_or_else(|| ApiError::bad_request("the new name has no allowed characters"))?;
-    if state.store.rename_tag(tag.clone(), name).await? == 0 {
+    if !state.app.rename_tag(tag.clone(), name).await? {
         return Err(ApiError::not_found(format!("tag {tag:?} not found")));
     }
     Ok(super::ok())
@@ -64,7 +64,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(tag): Path<String>,
 ) -> Result<Response, ApiError> {
-    if state.store.delete_tag(tag.clone()).await? == 0 {
+    if !state.app.delete_tag(tag.clone()).await? {
         return Err(ApiError::not_found(format!("tag {tag:?} not found")));
     }
     Ok(super::ok())

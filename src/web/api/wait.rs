@@ -2,10 +2,7 @@
 //! that arrived after a cursor: at once if one is already stored, else as
 //! soon as one is committed, else 408 after the timeout.
 //!
-//! It subscribes to the event stream *before* looking in the store, so a
-//! message committed between the look and the wait is still seen. Waiting
-//! costs a broadcast receiver and no polling; each new message is checked
-//! against the query with one indexed lookup.
+//! The waiting itself is `App::first_match`.
 
 use std::time::Duration;
 
@@ -13,18 +10,15 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::broadcast::error::RecvError;
 
-use super::additions::SummaryJson;
-use super::inboxes;
-use super::messages::{find_with_raw, message_json};
-use super::params::{Params, search_query};
-use crate::domain::Summary;
-use crate::domain::search;
+use super::messages::message_json;
+use crate::app::inboxes::scope_query;
 use crate::domain::timefmt;
 use crate::domain::units::parse_duration;
-use crate::events::Event;
 use crate::store::Cursor;
+use crate::web::json::MessageSummaryJson;
+use crate::web::lookup::{find_with_raw, inbox_param};
+use crate::web::params::{Params, search_query};
 use crate::web::{ApiError, AppState};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,77 +63,16 @@ fn timeout(params: &Params) -> Result<Duration, ApiError> {
     }
 }
 
-/// Whether a just-committed message lies after the cursor.
-fn after_cursor(cursor: &Cursor, summary: &Summary) -> bool {
-    match cursor {
-        Cursor::AfterId(id) => summary.id.as_str() > id.as_str(),
-        Cursor::AfterTime(ms) => {
-            timefmt::parse_datetime_millis(&summary.created).is_none_or(|created| created >= *ms)
-        }
-    }
-}
-
-async fn first_match(
-    state: &AppState,
-    query: &search::Query,
-    cursor: &Cursor,
-) -> Result<String, ApiError> {
-    let mut events = state.events.subscribe();
-    if let Some(id) = state
-        .store
-        .first_after(query.clone(), cursor.clone())
-        .await?
-    {
-        return Ok(id);
-    }
-    loop {
-        match events.recv().await {
-            Ok(Event::New(summary)) => {
-                if !after_cursor(cursor, &summary)
-                    || query.inbox().is_some_and(|inbox| inbox != summary.inbox)
-                {
-                    continue;
-                }
-                if query.is_empty()
-                    || state
-                        .store
-                        .matches(query.clone(), summary.id.clone())
-                        .await?
-                {
-                    return Ok(summary.id.clone());
-                }
-            }
-            Ok(_) => {}
-            // Missed events: the store knows what arrived meanwhile.
-            Err(RecvError::Lagged(_)) => {
-                if let Some(id) = state
-                    .store
-                    .first_after(query.clone(), cursor.clone())
-                    .await?
-                {
-                    return Ok(id);
-                }
-            }
-            Err(RecvError::Closed) => {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "shutting down",
-                ));
-            }
-        }
-    }
-}
-
 pub async fn wait(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let inbox = inboxes::param(&state, &params).await?;
-    let query = inboxes::scope_query(search_query(&params)?, inbox.as_ref()).unwrap_or_default();
+    let inbox = inbox_param(&state, &params).await?;
+    let query = scope_query(search_query(&params)?, inbox.as_ref()).unwrap_or_default();
     let cursor = cursor(&params)?;
     let timeout = timeout(&params)?;
     let full = params.get("full").is_some_and(|v| v == "1" || v == "true");
-    let id = match tokio::time::timeout(timeout, first_match(&state, &query, &cursor)).await {
+    let id = match tokio::time::timeout(timeout, state.app.first_match(&query, &cursor)).await {
         Ok(found) => found?,
         Err(_) => {
             let what = params
@@ -156,7 +89,7 @@ pub async fn wait(
     Ok(if full {
         message_json(&message, &raw, true)
     } else {
-        Json(SummaryJson::new(&message.summary, true)).into_response()
+        Json(MessageSummaryJson::new(&message.summary, true)).into_response()
     })
 }
 

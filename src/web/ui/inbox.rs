@@ -10,11 +10,12 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Chrome, PageError, format, render};
+use crate::app::inboxes::scope_query;
 use crate::domain::Summary;
 use crate::domain::search;
 use crate::domain::timefmt;
 use crate::store::InboxCounts;
-use crate::web::api::inboxes;
+use crate::web::lookup::inbox_param;
 use crate::web::{AppState, webroot};
 
 /// Rows per page unless chosen (Mailpit's default page size).
@@ -268,14 +269,14 @@ pub async fn page(
         .unwrap_or(0);
     let mut chrome = Chrome::load(&state, text).await?;
     // An unknown inbox is a 404 page, as in the API.
-    let inbox = inboxes::param(&state, &params).await?;
+    let inbox = inbox_param(&state, &params).await?;
     let (query, query_error) = match search::Query::parse(text) {
-        Ok(query) => (inboxes::scope_query(Some(query), inbox.as_ref()), None),
+        Ok(query) => (scope_query(Some(query), inbox.as_ref()), None),
         Err(err) => (None, Some(err.to_string())),
     };
     chrome.inbox = inbox.map(|i| i.into_string()).unwrap_or_default();
     let found = match query {
-        Some(query) => Some(state.store.search(query, start, size).await?),
+        Some(query) => Some(state.app.search(query, start, size).await?),
         None => None,
     };
     // Past the end (a bookmark from when there was more mail): the last page.
@@ -303,7 +304,7 @@ pub async fn page(
     render(&InboxPage {
         links: page_links(text, &chrome.inbox, start, matched, size),
         page_sizes: PAGE_SIZES,
-        inboxes: inboxes::inboxes(&state).await?,
+        inboxes: state.app.inboxes().await?,
         smtp_target: state
             .smtp_addrs
             .first()

@@ -17,8 +17,8 @@ use crate::domain::message::part_text;
 use crate::domain::message::{Part, PartRole};
 use crate::domain::timefmt;
 use crate::store::{AttemptOutcome, RelayJob, RelayState, StoredMessage};
-use crate::web::api::messages::find_with_raw;
-use crate::web::api::parts::renders_passively;
+use crate::web::lookup::find_with_raw;
+use crate::web::parts::renders_passively;
 use crate::web::{AppState, webroot};
 
 /// The raw source shown inline is cut here; the download has everything.
@@ -360,7 +360,7 @@ async fn show(
 ) -> Result<Response, PageError> {
     let (message, raw) = find_with_raw(&state, id, &params).await?;
     let chrome = Chrome::load(&state, "").await?;
-    let jobs = state.store.relay_jobs(message.summary.id.clone()).await?;
+    let jobs = state.app.releases(message.summary.id.clone()).await?;
     let relay = relay_view(&state, &message, jobs);
     let has_html = message.parts.iter().any(|p| p.role == PartRole::Html);
     let tab = tab.unwrap_or(if has_html { "html" } else { "text" });

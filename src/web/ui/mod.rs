@@ -92,7 +92,7 @@ impl Chrome {
     }
 
     async fn load(state: &AppState, query: &str) -> Result<Chrome, PageError> {
-        let counts = state.store.counts().await?;
+        let counts = state.app.counts().await?;
         Ok(Chrome {
             webroot: crate::web::webroot(),
             unread: counts.unread,

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use super::format;
 use super::message::MAX_VALUE_SHOWN;
 use crate::domain::message::{Part, PartRole, parse, part_bytes};
-use crate::web::api::parts::renders_passively;
+use crate::web::parts::renders_passively;
 use crate::web::webroot;
 
 /// The tab lists this many parts at most: a sender can make a message of

@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::PageError;
 use crate::domain::message::part_text;
 use crate::domain::message::{Part, PartRole};
-use crate::web::api::messages::find_with_raw;
-use crate::web::api::parts;
+use crate::web::lookup::find_with_raw;
+use crate::web::parts;
 use crate::web::{ApiError, AppState, webroot};
 
 /// No script, no plugins, no forms, nothing from other servers.

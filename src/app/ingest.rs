@@ -2,7 +2,6 @@
 //! SMTP or the HTTP send API: parse and compress off the async runtime, then
 //! hand it to the writer and wait for the commit.
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tracing::{Level, info};
@@ -11,9 +10,9 @@ use crate::domain::Envelope;
 use crate::domain::inbox::Inboxes;
 use crate::domain::message;
 use crate::domain::timefmt;
-use crate::smtp::reply::Reply;
-use crate::stats::Stats;
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{NewMessage, StoreError};
+
+use super::App;
 
 /// zstd level for raw messages: level 1 is several times faster than the
 /// default and costs only a few percent in size on mail.
@@ -36,31 +35,9 @@ pub enum IngestError {
     ShuttingDown,
 }
 
-#[derive(Clone)]
-pub struct Ingest {
-    store: Store,
-    stats: Arc<Stats>,
-    inboxes: Arc<Inboxes>,
-    /// Monotonic ULIDs: IDs sort by arrival even within one millisecond.
-    ids: Arc<Mutex<ulid::Generator>>,
-}
-
-impl Ingest {
-    pub fn new(store: Store, stats: Arc<Stats>, inboxes: Arc<Inboxes>) -> Self {
-        Ingest {
-            store,
-            stats,
-            inboxes,
-            ids: Arc::new(Mutex::new(ulid::Generator::new())),
-        }
-    }
-
-    pub fn stats(&self) -> &Stats {
-        &self.stats
-    }
-
+impl App {
     fn next_id(&self) -> String {
-        let mut ids = self.ids.lock().expect("ID generator lock");
+        let mut ids = self.inner.ids.lock().expect("ID generator lock");
         // Fails only when 2^80 IDs are made in one millisecond.
         ids.generate()
             .unwrap_or_else(|_| ulid::Ulid::new())
@@ -78,16 +55,16 @@ impl Ingest {
         let id = self.next_id();
         if !envelope.transcript.is_empty() {
             // The reply the client gets once the commit below succeeds.
-            let reply = Reply::queued(&id).summary();
+            let reply = (self.inner.queued_reply)(&id);
             envelope.transcript.push(format!("S: {reply}"));
         }
         let received_at_ms = timefmt::now_millis();
         // Small messages take microseconds to parse and compress: doing that
         // in place is cheaper than handing them to the blocking pool.
         let prepared = if raw.len() <= INLINE_PREPARE_MAX {
-            prepare(id, received_at_ms, envelope, raw, &self.inboxes)
+            prepare(id, received_at_ms, envelope, raw, &self.inner.inboxes)
         } else {
-            let inboxes = self.inboxes.clone();
+            let inboxes = self.inner.inboxes.clone();
             tokio::task::spawn_blocking(move || {
                 prepare(id, received_at_ms, envelope, raw, &inboxes)
             })
@@ -104,9 +81,9 @@ impl Ingest {
                 prepared.parsed.subject.clone(),
             )
         });
-        match self.store.insert(prepared).await {
+        match self.store().insert(prepared).await {
             Ok(()) => {
-                self.stats.message_accepted(size, started.elapsed());
+                self.inner.stats.message_accepted(size, started.elapsed());
                 if let Some((from, to, subject)) = log {
                     info!(%id, %from, %to, %subject, size, "message stored");
                 }

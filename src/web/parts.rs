@@ -11,9 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::messages::find_with_raw;
-use super::params::Params;
 use crate::domain::message::{Part, PartRole, part_bytes};
+use crate::web::lookup::find_with_raw;
+use crate::web::params::Params;
 use crate::web::{ApiError, AppState};
 
 /// No script, no plugin, no network: even a part opened directly renders

@@ -1,0 +1,92 @@
+//! The operations Letterbox offers, each in one place with its store work,
+//! its counters and its events: SMTP, the HTTP API, the web UI and the
+//! relay worker call [`App`] and never the store.
+//!
+//! Changes to messages (new, deleted, read, tagged, released) are published
+//! by the store as it commits them, so subscribers never hear of a change
+//! that did not happen; what is not a store change (the chaos rules) is
+//! published here.
+
+mod chaos;
+mod delete;
+pub mod inboxes;
+pub mod ingest;
+mod messages;
+mod read;
+mod release;
+pub mod stats;
+mod tags;
+pub mod wait;
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::domain::inbox::Inboxes;
+use crate::events::{Event, Events};
+use crate::store::{Store, StoreError, StoreInfo};
+
+pub use ingest::IngestError;
+pub use stats::Stats;
+pub use wait::WaitError;
+
+/// What every operation works on. Cheap to clone: one `Arc` inside.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    events: Events,
+    stats: Arc<Stats>,
+    inboxes: Arc<Inboxes>,
+    /// Monotonic ULIDs: IDs sort by arrival even within one millisecond.
+    ids: Mutex<ulid::Generator>,
+    /// The SMTP reply that says a message was queued under an ID, for the
+    /// end of a session's transcript (the SMTP side words its replies).
+    queued_reply: fn(&str) -> String,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        events: Events,
+        stats: Arc<Stats>,
+        inboxes: Arc<Inboxes>,
+        queued_reply: fn(&str) -> String,
+    ) -> Self {
+        App {
+            inner: Arc::new(Inner {
+                store,
+                events,
+                stats,
+                inboxes,
+                ids: Mutex::new(ulid::Generator::new()),
+                queued_reply,
+            }),
+        }
+    }
+
+    /// The counters, for SMTP sessions to count in and `/metrics` to read.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.inner.stats
+    }
+
+    /// Every change published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Which backend keeps the data, where, and how many bytes it uses.
+    pub async fn store_info(&self) -> Result<StoreInfo, StoreError> {
+        self.inner.store.info().await
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+#[cfg(test)]
+mod tests;
