@@ -315,7 +315,7 @@ pub enum ConfigError {
     #[error("--api-cors: {0}")]
     Cors(String),
     #[error("--chaos: {0}")]
-    Chaos(#[from] crate::smtp::chaos::RuleError),
+    Chaos(#[from] crate::domain::chaos::RuleError),
     #[error(
         "{0} needs a certificate: give --smtp-tls-cert and --smtp-tls-key, or --smtp-tls self-signed"
     )]
@@ -426,9 +426,9 @@ impl Config {
     }
 
     /// The chaos rules to start with from `--chaos`.
-    pub fn chaos_rules(&self) -> Result<crate::smtp::chaos::Rules, ConfigError> {
+    pub fn chaos_rules(&self) -> Result<crate::domain::chaos::Rules, ConfigError> {
         let text = self.chaos.as_deref().unwrap_or("");
-        Ok(crate::smtp::chaos::Rules::parse(text)?)
+        Ok(crate::domain::chaos::Rules::parse(text)?)
     }
 
     /// Which cross-origin callers the API lets in.

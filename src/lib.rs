@@ -81,7 +81,7 @@ pub struct Letterbox {
     /// How the SMTP listener offers TLS, for the start-up banner.
     pub smtp_tls: SmtpTlsOffer,
     /// The chaos rules in force (changed at runtime through the API).
-    pub chaos: smtp::chaos::Chaos,
+    pub chaos: domain::chaos::Chaos,
     events: Events,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -140,7 +140,7 @@ pub async fn start(config: &Config) -> Result<Letterbox, StartError> {
         )),
     };
     let auth = config.auth_policy()?;
-    let chaos = smtp::chaos::Chaos::new(config.chaos_rules()?);
+    let chaos = domain::chaos::Chaos::new(config.chaos_rules()?);
     let location = config.store_location()?;
     let relay_settings = config.relay.settings()?;
     if let Some(settings) = &relay_settings {

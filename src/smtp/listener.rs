@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::chaos::{Injection, Outcome as Injected};
 use super::limits::{ClientSlots, MinDataRate};
+use super::policy::{Injection, Outcome as Injected};
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
 use crate::ingest::{Ingest, IngestError};

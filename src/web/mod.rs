@@ -56,7 +56,7 @@ pub struct AppState {
     /// Largest message accepted, also for `POST /api/v1/send`.
     pub max_message_size: u64,
     /// The SMTP failure injection rules, changed by `/api/v1/chaos`.
-    pub chaos: crate::smtp::chaos::Chaos,
+    pub chaos: crate::domain::chaos::Chaos,
     /// The inbox rules (for which inboxes exist while empty).
     pub inboxes: Arc<crate::domain::inbox::Inboxes>,
     /// The relay for releasing messages, if one is configured.

@@ -11,8 +11,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::params::json_body;
+use crate::domain::chaos::{self, LinkSpeed, Rules, Stage, Trigger};
 use crate::events::Event;
-use crate::smtp::chaos::{self, LinkSpeed, Rules, Stage, Trigger};
 use crate::web::{ApiError, AppState};
 
 /// One stage's trigger as JSON, as a PUT gives it.
