@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
             }
             Err(err) => fail(&err, 1),
         },
-        Command::Sendmail(args) => match sendmail::run(&args) {
+        Command::Sendmail(args) => match sendmail::run(&args).await {
             Ok(output) => {
                 output.iter().for_each(|line| println!("{line}"));
                 ExitCode::SUCCESS

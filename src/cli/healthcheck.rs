@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::client::{self, ClientError};
+use crate::client::http::{self as client, ClientError};
 use crate::config::{Config, ConfigError};
 use crate::tls::{self, TlsError};
 

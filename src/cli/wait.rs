@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::client::{self, ClientError};
+use crate::client::http::{self as client, ClientError};
 use crate::domain::units::parse_duration;
 
 #[derive(Debug, Clone, Args)]
