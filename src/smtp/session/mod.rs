@@ -467,9 +467,6 @@ impl Session {
         match request {
             Request::Ehlo { host } => self.hello(host, true),
             Request::Helo { host } => self.hello(host, false),
-            Request::Lhlo { .. } => {
-                self.reply(Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"))
-            }
             Request::Mail { from } => self.mail(from, line),
             Request::Rcpt { to } => self.rcpt(to, line),
             Request::Data => self.data(),
@@ -477,34 +474,21 @@ impl Session {
                 chunk_size,
                 is_last,
             } => self.bdat(chunk_size, is_last),
-            Request::Rset => {
-                self.txn = None;
-                self.end_transcript();
-                self.reply(Reply::new(250, "2.0.0", "Ok"))
-            }
-            Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "Ok")),
-            Request::Vrfy { .. } => self.reply(Reply::new(
-                252,
-                "2.5.0",
-                "Cannot VRFY user, but will accept message and attempt delivery",
-            )),
-            Request::Expn { .. } => {
-                self.reply(Reply::new(502, "5.5.1", "EXPN not implemented"))
-            }
-            Request::Help { .. } => self.reply(Reply::new(
-                214,
-                "2.0.0",
-                "Letterbox catches all mail. Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP STARTTLS AUTH QUIT",
-            )),
+            Request::Rset => self.rset(),
             Request::StartTls => self.starttls(),
             Request::Auth {
                 mechanism,
                 initial_response,
             } => self.auth(mechanism, initial_response),
-            Request::Quit => self.close_with(Reply::new(221, "2.0.0", "Bye")),
-            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
-                self.reply(Reply::new(502, "5.5.1", "Command not implemented"))
-            }
+            Request::Quit => self.quit(),
+            Request::Lhlo { .. }
+            | Request::Noop { .. }
+            | Request::Vrfy { .. }
+            | Request::Expn { .. }
+            | Request::Help { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => self.fixed_reply(&request),
         }
     }
 }
