@@ -6,6 +6,11 @@
 //! in order, and the driver decides when to flush. A finished message comes
 //! out as [`Step::Deliver`]; the driver stores it and reports the outcome
 //! with [`Session::delivered`], which yields the reply to send.
+//!
+//! This file holds the state and `Session::command`, the one match from
+//! command to handler; each command group has its own file. Whether a
+//! stage fails on purpose (chaos rules, `fail-CODE@` addresses) is asked
+//! of the [`Policy`] at that stage (`Session::consult`), nowhere else.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
