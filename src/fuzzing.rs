@@ -51,8 +51,8 @@ pub fn smtp_session(data: &[u8]) {
             match first.take().unwrap_or_else(|| session.advance()) {
                 Step::Reply(reply) => check_reply(&reply),
                 Step::Inject(injection) => match injection.outcome {
-                    smtp::chaos::Outcome::Reply(reply) => check_reply(&reply),
-                    smtp::chaos::Outcome::Disconnect => return,
+                    smtp::policy::Outcome::Reply(reply) => check_reply(&reply),
+                    smtp::policy::Outcome::Disconnect => return,
                 },
                 Step::Pause { .. } => {}
                 Step::Deliver(delivery) => {

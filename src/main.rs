@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
             Ok(options) => healthcheck(&options).await,
             Err(err) => fail(&err, 1),
         },
-        Command::Sendmail(args) => match sendmail::run(&args.options()) {
+        Command::Sendmail(args) => match sendmail::run(&args.options()).await {
             Ok(output) => {
                 output.iter().for_each(|line| println!("{line}"));
                 ExitCode::SUCCESS

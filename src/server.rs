@@ -10,9 +10,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::app::{App, Stats};
 use crate::domain::inbox::{Inboxes, Rule};
 use crate::events::Events;
-use crate::app::{App, Stats};
 use crate::relay::{self, RelaySettings};
 use crate::smtp::listener::SmtpServer;
 use crate::smtp::{self, SessionConfig, SmtpCertificate, SmtpSettings};
@@ -81,7 +81,7 @@ pub struct Letterbox {
     /// How the SMTP listener offers TLS, for the start-up banner.
     pub smtp_tls: SmtpTlsOffer,
     /// The chaos rules in force (changed at runtime through the API).
-    pub chaos: smtp::chaos::Chaos,
+    pub chaos: crate::domain::chaos::Chaos,
     events: Events,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -132,7 +132,7 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         )?),
         None => None,
     };
-    let chaos = smtp::chaos::Chaos::new(smtp.chaos.clone());
+    let chaos = crate::domain::chaos::Chaos::new(smtp.chaos.clone());
     if let Some(relay) = &settings.relay {
         let listeners: Vec<SocketAddr> = std::iter::once(smtp.listen)
             .chain(smtp.listen_tls)

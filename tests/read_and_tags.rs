@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::Letterbox;
-use letterbox::client::encode;
+use letterbox::client::http::encode;
 use serde_json::{Value, json};
 
 /// `PUT /api/v1/messages` with this body, which must succeed.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{Letterbox, ids_of, simple_message};
-use letterbox::client::encode;
+use letterbox::client::http::encode;
 use letterbox::domain::timefmt::{now_millis, rfc3339_millis as rfc3339};
 use serde_json::json;
 
@@ -463,7 +463,7 @@ async fn counts_and_deep_pages_hold_whatever_is_read() {
                 "" => format!("/api/v1/messages?start={start}&limit=2"),
                 _ => format!(
                     "/api/v1/search?query={}&start={start}&limit=2",
-                    letterbox::client::encode(query)
+                    letterbox::client::http::encode(query)
                 ),
             };
             let page = lb.get_ok(&path).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Letterbox;
-use letterbox::client::encode;
+use letterbox::client::http::encode;
 use letterbox::domain::timefmt::{now_millis, rfc3339_millis};
 use serde_json::{Value, json};
 

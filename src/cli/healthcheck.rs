@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::client::{self, ClientError};
+use crate::client::http::{self as client, ClientError};
 use crate::tls::{self, TlsError};
 
 /// Docker runs the check with its own timeout; ours is shorter so a hung

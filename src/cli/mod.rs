@@ -4,5 +4,4 @@
 
 pub mod healthcheck;
 pub mod sendmail;
-pub mod smtp_client;
 pub mod wait;

@@ -6,7 +6,7 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use super::smtp_client::{self, SmtpClient, SmtpClientError};
+use crate::client::smtp::{SmtpClient, SmtpError};
 
 /// SMTP replies from Letterbox come within this time, or something is wrong.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,7 +56,7 @@ pub enum SendmailError {
     #[error("no recipients: give addresses as arguments, or -t to read them from the headers")]
     NoRecipients,
     #[error("delivering to Letterbox: {0}")]
-    Delivery(#[from] SmtpClientError),
+    Delivery(#[from] SmtpError),
     #[error("relaying SMTP: {0}")]
     Relay(io::Error),
 }
@@ -70,7 +70,7 @@ impl SendmailError {
             SendmailError::Usage(_) => 64,                              // EX_USAGE
             SendmailError::NoRecipients => 65,                          // EX_DATAERR
             SendmailError::Input(_) => 74,                              // EX_IOERR
-            SendmailError::Delivery(err) if !err.is_temporary() => 69,  // EX_UNAVAILABLE
+            SendmailError::Delivery(err) if err.is_permanent() => 69,   // EX_UNAVAILABLE
             SendmailError::Delivery(_) | SendmailError::Relay(_) => 75, // EX_TEMPFAIL
         }
     }
@@ -147,7 +147,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, SendmailError> {
 
 /// Runs `letterbox sendmail`; on success returns what to print (usually
 /// nothing).
-pub fn run(args: &SendmailOptions) -> Result<Option<String>, SendmailError> {
+pub async fn run(args: &SendmailOptions) -> Result<Option<String>, SendmailError> {
     let invocation = parse(&args.args)?;
     let smtp_addr = invocation.smtp_addr.as_deref().unwrap_or(&args.smtp_addr);
     match invocation.mode {
@@ -160,13 +160,13 @@ pub fn run(args: &SendmailOptions) -> Result<Option<String>, SendmailError> {
                 .lock()
                 .read_to_end(&mut input)
                 .map_err(SendmailError::Input)?;
-            deliver(&invocation, input, smtp_addr).map(|_| None)
+            deliver(&invocation, input, smtp_addr).await.map(|_| None)
         }
     }
 }
 
-/// Delivers one message read from stdin; returns Letterbox's reply text.
-pub fn deliver(
+/// Delivers one message read from stdin; returns Letterbox's reply.
+pub async fn deliver(
     invocation: &Invocation,
     input: Vec<u8>,
     smtp_addr: &str,
@@ -191,11 +191,12 @@ pub fn deliver(
         .clone()
         .or_else(|| header_addresses(&message, &["From"]).into_iter().next())
         .unwrap_or_else(login_address);
-    let mut client = SmtpClient::connect(smtp_addr, TIMEOUT)?;
-    client.hello(&hostname())?;
-    let reply = client.send(&sender, &recipients, &message)?;
-    client.quit();
-    Ok(reply)
+    let mut client = SmtpClient::connect(smtp_addr, smtp_addr, TIMEOUT).await?;
+    client.greeting().await?;
+    client.hello(&hostname()).await?;
+    let reply = client.send(&sender, &recipients, &message).await?;
+    client.quit().await;
+    Ok(reply.to_string())
 }
 
 /// Drops everything from the first line that holds only `.` (sendmail's
@@ -292,11 +293,12 @@ fn hostname() -> String {
 /// `-bs`: the caller speaks SMTP itself; relay its bytes to Letterbox and
 /// Letterbox's replies back until Letterbox closes the connection.
 fn relay_stdio(smtp_addr: &str) -> Result<(), SendmailError> {
-    let server = smtp_client::connect(smtp_addr, TIMEOUT).map_err(SmtpClientError::from)?;
-    // Replies can take as long as the caller takes to type.
-    server
-        .set_read_timeout(None)
-        .map_err(SendmailError::Relay)?;
+    let server = connect(smtp_addr).map_err(|err| {
+        SendmailError::Relay(io::Error::new(
+            err.kind(),
+            format!("connecting to {smtp_addr}: {err}"),
+        ))
+    })?;
     let mut to_server = server.try_clone().map_err(SendmailError::Relay)?;
     std::thread::spawn(move || {
         let _ = io::copy(&mut io::stdin().lock(), &mut to_server);
@@ -313,6 +315,20 @@ fn relay_stdio(smtp_addr: &str) -> Result<(), SendmailError> {
         stdout.write_all(&buf[..n]).map_err(SendmailError::Relay)?;
         stdout.flush().map_err(SendmailError::Relay)?;
     }
+}
+
+/// A TCP connection to `addr` (`host:port`) for `-bs`, with a timeout for
+/// connecting and for each write; replies can take as long as the caller
+/// takes to type.
+fn connect(addr: &str) -> io::Result<std::net::TcpStream> {
+    use std::net::ToSocketAddrs;
+    let target = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
+    let stream = std::net::TcpStream::connect_timeout(&target, TIMEOUT)?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
 }
 
 #[cfg(test)]

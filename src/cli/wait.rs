@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::client::{self, ClientError};
+use crate::client::http::{self as client, ClientError};
 
 /// What to wait for, and where.
 #[derive(Debug, Clone)]

@@ -165,7 +165,7 @@ const ALIASES: &[Alias] = &[
         name: "MP_CHAOS_TRIGGERS",
         arg: Some("chaos"),
         apply: |c, v| {
-            crate::smtp::chaos::Rules::parse(v).map_err(|e| e.problem)?;
+            crate::domain::chaos::Rules::parse(v).map_err(|e| e.problem)?;
             c.chaos = Some(v.to_string());
             Ok(())
         },

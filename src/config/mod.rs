@@ -16,7 +16,7 @@ pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
 
-use crate::smtp::chaos::RuleError;
+use crate::domain::chaos::RuleError;
 use crate::web::auth::UiAuthError;
 
 /// A setting that cannot work, found before anything is opened or bound.

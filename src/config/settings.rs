@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{ConfigError, ServeArgs, SmtpTls};
+use crate::domain::chaos::Rules;
 use crate::server::Settings;
 use crate::smtp::auth::AuthPolicy;
-use crate::smtp::chaos::Rules;
 use crate::smtp::{SmtpCertificate, SmtpSettings};
 use crate::store::{Location, StoreConfig};
 use crate::web::auth::{UiAuth, parse_htpasswd};

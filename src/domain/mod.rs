@@ -4,6 +4,7 @@
 //! (`tests/layers.rs` holds it to that).
 
 pub mod bcc;
+pub mod chaos;
 pub mod compose;
 pub mod envelope;
 pub mod events;

@@ -1,24 +1,19 @@
-//! The SMTP client that delivers a released message to the relay: plain,
-//! STARTTLS or implicit TLS, AUTH PLAIN or LOGIN, then one transaction.
-//! The message bytes go out as stored (only dot-stuffed on the wire).
+//! Delivering a released message to the relay with the SMTP client:
+//! plain, STARTTLS or implicit TLS, AUTH PLAIN or LOGIN, then one
+//! transaction. The message bytes go out as stored (only dot-stuffed on the
+//! wire).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::settings::{RelaySettings, TlsMode};
-use crate::cli::smtp_client::data_payload;
+use crate::client::smtp::{SmtpClient, SmtpError};
 use crate::smtp::address::Mailbox;
 
-/// Longest reply line accepted from the relay.
-const MAX_LINE: usize = 4096;
+/// How the relay is named in the replies recorded for an attempt.
+const PEER: &str = "the relay";
 
 /// A failed delivery, with the text recorded as the attempt's reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,34 +76,6 @@ impl Upstream {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-struct Reply {
-    code: u16,
-    /// Lines joined with `\n`, without the codes.
-    text: String,
-}
-
-impl Reply {
-    /// `451 4.3.0 Try again` as one line.
-    fn line(&self) -> String {
-        format!("{} {}", self.code, self.text.replace('\n', " "))
-    }
-}
-
-struct Connection<'a> {
-    stream: Option<Box<dyn Io>>,
-    buf: Vec<u8>,
-    upstream: &'a Upstream,
-    /// EHLO keyword lines, upper case (`AUTH PLAIN LOGIN`, `8BITMIME`).
-    extensions: Vec<String>,
-}
-
-fn temporary(what: &str, err: impl std::fmt::Display) -> DeliveryError {
-    DeliveryError::Temporary(format!("{what}: {err}"))
-}
-
 /// Delivers `data` from `from` to those of `recipients` the relay accepts.
 /// An error means nobody got it (and says whether to try again); refused
 /// recipients come back in the [`Delivery`], each with its reply.
@@ -119,284 +86,111 @@ pub async fn deliver(
     data: &[u8],
 ) -> Result<Delivery, DeliveryError> {
     let addr = format!("{}:{}", upstream.host, upstream.port);
-    let connect = tokio::time::timeout(upstream.timeout, TcpStream::connect(&addr));
-    let tcp = match connect.await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(err)) => return Err(temporary(&format!("connecting to {addr}"), err)),
-        Err(_) => return Err(temporary(&format!("connecting to {addr}"), "timed out")),
-    };
-    let mut conn = Connection {
-        stream: Some(Box::new(tcp)),
-        buf: Vec::new(),
-        upstream,
-        extensions: Vec::new(),
-    };
+    let mut client = SmtpClient::connect(&addr, PEER, upstream.timeout).await?;
     if upstream.tls == TlsMode::Tls {
-        conn.start_tls().await?;
+        client
+            .start_tls(upstream.tls_config.clone(), &upstream.host)
+            .await?;
     }
-    conn.expect("greeting", 220).await?;
-    conn.ehlo().await?;
+    client.greeting().await?;
+    client.ehlo(&upstream.helo_name).await?;
     if upstream.tls == TlsMode::StartTls {
-        if !conn.supports("STARTTLS") {
+        if !client.supports("STARTTLS") {
             return Err(DeliveryError::Temporary(format!(
                 "{addr} does not offer STARTTLS (--relay-tls starttls)"
             )));
         }
-        conn.command("STARTTLS", 220).await?;
-        conn.start_tls().await?;
-        conn.ehlo().await?;
+        client.command("STARTTLS", 220).await?;
+        client
+            .start_tls(upstream.tls_config.clone(), &upstream.host)
+            .await?;
+        client.ehlo(&upstream.helo_name).await?;
     }
     if let Some((user, password)) = &upstream.login {
-        conn.login(user, password).await?;
+        client.login(user, password).await?;
     }
-    let delivery = conn.transaction(from, recipients, data).await?;
-    let _ = conn.send_line("QUIT").await;
+    let delivery = transaction(&mut client, from, recipients, data).await?;
+    client.quit().await;
     Ok(delivery)
 }
 
-impl Connection<'_> {
-    fn supports(&self, keyword: &str) -> bool {
-        self.extensions
-            .iter()
-            .any(|e| e.split_whitespace().next() == Some(keyword))
-    }
-
-    fn auth_mechanism(&self, mechanism: &str) -> bool {
-        self.extensions.iter().any(|e| {
-            let mut words = e.split_whitespace();
-            words.next() == Some("AUTH") && words.any(|w| w == mechanism)
-        })
-    }
-
-    async fn ehlo(&mut self) -> Result<(), DeliveryError> {
-        let name = self.upstream.helo_name.clone();
-        let reply = self.command(&format!("EHLO {name}"), 250).await?;
-        self.extensions = reply
-            .text
-            .split('\n')
-            .skip(1)
-            .map(str::to_ascii_uppercase)
-            .collect();
-        Ok(())
-    }
-
-    /// Wraps the connection in TLS. Nothing may be buffered: bytes read
-    /// before the handshake would be plaintext injected into the session.
-    async fn start_tls(&mut self) -> Result<(), DeliveryError> {
-        if !self.buf.is_empty() {
-            return Err(DeliveryError::Temporary(
-                "the relay sent data before the TLS handshake".into(),
-            ));
-        }
-        let host = self.upstream.host.clone();
-        let name = ServerName::try_from(host.clone())
-            .map_err(|e| temporary(&format!("TLS server name {host:?}"), e))?;
-        let plain = self.stream.take().expect("a connection is open");
-        let connector = TlsConnector::from(self.upstream.tls_config.clone());
-        let handshake = tokio::time::timeout(self.upstream.timeout, connector.connect(name, plain));
-        let tls = match handshake.await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(err)) => return Err(temporary("TLS handshake with the relay", err)),
-            Err(_) => return Err(temporary("TLS handshake with the relay", "timed out")),
-        };
-        self.stream = Some(Box::new(tls));
-        Ok(())
-    }
-
-    async fn login(&mut self, user: &str, password: &str) -> Result<(), DeliveryError> {
-        if self.auth_mechanism("PLAIN") || !self.auth_mechanism("LOGIN") {
-            let token = BASE64.encode(format!("\0{user}\0{password}"));
-            self.send_line(&format!("AUTH PLAIN {token}")).await?;
-            return self.expect("AUTH PLAIN", 235).await.map(drop);
-        }
-        self.command("AUTH LOGIN", 334).await?;
-        self.send_line(&BASE64.encode(user)).await?;
-        self.expect("AUTH LOGIN", 334).await?;
-        self.send_line(&BASE64.encode(password)).await?;
-        self.expect("AUTH LOGIN", 235).await.map(drop)
-    }
-
-    async fn transaction(
-        &mut self,
-        from: &str,
-        recipients: &[String],
-        data: &[u8],
-    ) -> Result<Delivery, DeliveryError> {
-        // Addresses go out in the form the allowlist checked; one that
-        // cannot be written safely is never put in a command.
-        let from = match from {
-            "" => String::new(),
-            from => Mailbox::parse(from)
-                .map_err(|err| {
-                    DeliveryError::Permanent(format!("the sender {from:?} cannot be sent: {err}"))
-                })?
-                .into_string(),
-        };
-        let mut mail = format!("MAIL FROM:<{from}>");
-        if !data.is_ascii() && self.supports("8BITMIME") {
-            mail.push_str(" BODY=8BITMIME");
-        }
-        let international = !from.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
-        if international && self.supports("SMTPUTF8") {
-            mail.push_str(" SMTPUTF8");
-        }
-        self.command(&mail, 250).await?;
-        // Each recipient stands alone: the message goes to those accepted,
-        // and the refused ones are retried or failed on their own.
-        let mut sent = Vec::new();
-        let mut refused = Vec::new();
-        for rcpt in recipients {
-            let mailbox = match Mailbox::parse(rcpt) {
-                Ok(mailbox) => mailbox,
-                Err(err) => {
-                    refused.push(Refusal {
-                        recipient: rcpt.clone(),
-                        error: DeliveryError::Permanent(format!(
-                            "the recipient {rcpt:?} cannot be sent: {err}"
-                        )),
-                    });
-                    continue;
-                }
-            };
-            let line = format!("RCPT TO:<{mailbox}>");
-            let reply = self.command_reply(&line).await?;
-            if matches!(reply.code, 250 | 251) {
-                sent.push(rcpt.clone());
-            } else {
+async fn transaction(
+    client: &mut SmtpClient,
+    from: &str,
+    recipients: &[String],
+    data: &[u8],
+) -> Result<Delivery, DeliveryError> {
+    // Addresses go out in the form the allowlist checked; one that cannot
+    // be written safely is never put in a command.
+    let from = match from {
+        "" => String::new(),
+        from => Mailbox::parse(from)
+            .map_err(|err| {
+                DeliveryError::Permanent(format!("the sender {from:?} cannot be sent: {err}"))
+            })?
+            .into_string(),
+    };
+    client.mail(&from, recipients, data).await?;
+    // Each recipient stands alone: the message goes to those accepted, and
+    // the refused ones are retried or failed on their own.
+    let mut sent = Vec::new();
+    let mut refused = Vec::new();
+    for rcpt in recipients {
+        let mailbox = match Mailbox::parse(rcpt) {
+            Ok(mailbox) => mailbox,
+            Err(err) => {
                 refused.push(Refusal {
                     recipient: rcpt.clone(),
-                    error: refusal(&line, &reply),
+                    error: DeliveryError::Permanent(format!(
+                        "the recipient {rcpt:?} cannot be sent: {err}"
+                    )),
                 });
+                continue;
             }
-        }
-        if sent.is_empty() {
-            return Ok(Delivery {
-                sent,
-                reply: String::new(),
-                refused,
+        };
+        let reply = client.rcpt(mailbox.as_str()).await?;
+        if matches!(reply.code, 250 | 251) {
+            sent.push(rcpt.clone());
+        } else {
+            let error = SmtpError::Refused {
+                command: format!("RCPT TO:<{mailbox}>"),
+                reply,
+            };
+            refused.push(Refusal {
+                recipient: rcpt.clone(),
+                error: error.into(),
             });
         }
-        self.command("DATA", 354).await?;
-        self.write(&data_payload(data)).await?;
-        let reply = self.expect("the message", 250).await?.line();
-        Ok(Delivery {
+    }
+    if sent.is_empty() {
+        return Ok(Delivery {
             sent,
-            reply,
+            reply: String::new(),
             refused,
-        })
+        });
     }
-
-    async fn command(&mut self, line: &str, code: u16) -> Result<Reply, DeliveryError> {
-        self.send_line(line).await?;
-        self.expect(line, code).await
-    }
-
-    async fn command_reply(&mut self, line: &str) -> Result<Reply, DeliveryError> {
-        self.send_line(line).await?;
-        self.read_reply().await
-    }
-
-    async fn expect(&mut self, what: &str, code: u16) -> Result<Reply, DeliveryError> {
-        let reply = self.read_reply().await?;
-        if reply.code == code {
-            Ok(reply)
-        } else {
-            Err(refusal(what, &reply))
-        }
-    }
-
-    async fn send_line(&mut self, line: &str) -> Result<(), DeliveryError> {
-        self.write(format!("{line}\r\n").as_bytes()).await
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), DeliveryError> {
-        let stream = self.stream.as_mut().expect("a connection is open");
-        let write = async {
-            stream.write_all(bytes).await?;
-            stream.flush().await
-        };
-        match tokio::time::timeout(self.upstream.timeout, write).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(temporary("sending to the relay", err)),
-            Err(_) => Err(temporary("sending to the relay", "timed out")),
-        }
-    }
-
-    async fn read_line(&mut self) -> Result<String, DeliveryError> {
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line);
-                return Ok(line.trim_end_matches(['\r', '\n']).to_string());
-            }
-            if self.buf.len() > MAX_LINE {
-                return Err(DeliveryError::Temporary(
-                    "the relay sent an overlong reply line".into(),
-                ));
-            }
-            let stream = self.stream.as_mut().expect("a connection is open");
-            let mut chunk = [0u8; 1024];
-            let read = tokio::time::timeout(self.upstream.timeout, stream.read(&mut chunk));
-            match read.await {
-                Ok(Ok(0)) => {
-                    return Err(DeliveryError::Temporary(
-                        "the relay closed the connection".into(),
-                    ));
-                }
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-                Ok(Err(err)) => return Err(temporary("reading from the relay", err)),
-                Err(_) => return Err(temporary("waiting for the relay's reply", "timed out")),
-            }
-        }
-    }
-
-    async fn read_reply(&mut self) -> Result<Reply, DeliveryError> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.read_line().await?;
-            let code = line
-                .get(..3)
-                .and_then(|c| c.parse::<u16>().ok())
-                .filter(|c| (200..600).contains(c))
-                .ok_or_else(|| {
-                    DeliveryError::Temporary(format!(
-                        "the relay's answer is not SMTP: {:?}",
-                        line.chars().take(80).collect::<String>()
-                    ))
-                })?;
-            lines.push(line.get(4..).unwrap_or("").to_string());
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return Ok(Reply {
-                    code,
-                    text: lines.join("\n"),
-                });
-            }
-        }
-    }
+    let reply = client.data(data).await?.to_string();
+    Ok(Delivery {
+        sent,
+        reply,
+        refused,
+    })
 }
 
-/// An unexpected reply to `what`: permanent for 5xx, temporary otherwise.
-fn refusal(what: &str, reply: &Reply) -> DeliveryError {
-    // Never record a credential, even one the relay echoed back.
-    let what = if what.starts_with("AUTH") {
-        what.split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    } else {
-        what.to_string()
-    };
-    let text = format!("{what}: {}", reply.line());
-    if (500..600).contains(&reply.code) {
-        DeliveryError::Permanent(text)
-    } else {
-        DeliveryError::Temporary(text)
+/// Permanent for a 5xx refusal, temporary for anything else.
+impl From<SmtpError> for DeliveryError {
+    fn from(err: SmtpError) -> DeliveryError {
+        if err.is_permanent() {
+            DeliveryError::Permanent(err.to_string())
+        } else {
+            DeliveryError::Temporary(err.to_string())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::TcpListener;
 
     use super::*;

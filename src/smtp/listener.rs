@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::chaos::{Injection, Outcome as Injected};
 use super::limits::{ClientSlots, MinDataRate};
+use super::policy::{Injection, Outcome};
 use super::reply::Reply;
 use super::session::{Session, SessionConfig, Step};
 use crate::app::stats::RejectReason;
@@ -40,7 +40,9 @@ pub struct SmtpServer {
     pub tasks: TaskTracker,
 }
 
-enum Outcome {
+/// How serving one stream ended: the connection is done, or it goes on
+/// over TLS.
+enum SessionEnd {
     Closed,
     StartTls,
 }
@@ -100,8 +102,8 @@ async fn connection(
         return Ok(());
     }
     match drive(&mut stream, &mut session, server, peer, Some(greeting)).await? {
-        Outcome::Closed => Ok(()),
-        Outcome::StartTls => {
+        SessionEnd::Closed => Ok(()),
+        SessionEnd::StartTls => {
             let mut tls = handshake(server, stream).await?;
             session.tls_started();
             drive(&mut tls, &mut session, server, peer, None)
@@ -148,7 +150,7 @@ async fn drive<S>(
     server: &SmtpServer,
     peer: SocketAddr,
     mut first: Option<Step>,
-) -> io::Result<Outcome>
+) -> io::Result<SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -176,15 +178,15 @@ where
             Step::Inject(injection) => {
                 count_injection(server, peer, &injection, &injection.outcome_label());
                 match injection.outcome {
-                    Injected::Reply(reply) => {
+                    Outcome::Reply(reply) => {
                         last_reply = Instant::now();
                         reply.write_to(&mut out);
                     }
-                    Injected::Disconnect => {
+                    Outcome::Disconnect => {
                         // Replies to earlier pipelined commands still go out.
                         flush(stream, &mut out, pace).await?;
                         let _ = stream.shutdown().await;
-                        return Ok(Outcome::Closed);
+                        return Ok(SessionEnd::Closed);
                     }
                 }
             }
@@ -218,12 +220,12 @@ where
             }
             Step::StartTls => {
                 flush(stream, &mut out, pace).await?;
-                return Ok(Outcome::StartTls);
+                return Ok(SessionEnd::StartTls);
             }
             Step::Close => {
                 flush(stream, &mut out, pace).await?;
                 let _ = stream.shutdown().await;
-                return Ok(Outcome::Closed);
+                return Ok(SessionEnd::Closed);
             }
             Step::NeedInput => {
                 flush(stream, &mut out, pace).await?;
@@ -273,7 +275,7 @@ where
                     }
                     Some(Err(_)) => Some(session.timed_out()),
                     // The client went away; a half-received message is dropped.
-                    Some(Ok(Ok(0))) => return Ok(Outcome::Closed),
+                    Some(Ok(Ok(0))) => return Ok(SessionEnd::Closed),
                     Some(Ok(Ok(n))) => {
                         session.feed(&buf[..n]);
                         if let Some(pace) = pace {
@@ -288,7 +290,7 @@ where
                     reply.write_to(&mut out);
                     flush(stream, &mut out, pace).await?;
                     let _ = stream.shutdown().await;
-                    return Ok(Outcome::Closed);
+                    return Ok(SessionEnd::Closed);
                 }
             }
         }

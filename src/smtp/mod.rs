@@ -3,12 +3,11 @@
 
 pub mod address;
 pub mod auth;
-pub mod chaos;
 pub mod data;
 pub mod guard;
-pub mod inject;
 pub mod limits;
 pub mod listener;
+pub mod policy;
 pub mod reply;
 pub mod session;
 mod settings;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::auth::AuthPolicy;
-use super::chaos::Rules;
+use crate::domain::chaos::Rules;
 
 /// The SMTP side's settings.
 #[derive(Debug, Clone)]

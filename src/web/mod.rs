@@ -59,7 +59,7 @@ pub struct AppState {
     /// Largest message accepted, also for `POST /api/v1/send`.
     pub max_message_size: u64,
     /// The SMTP failure injection rules, changed by `/api/v1/chaos`.
-    pub chaos: crate::smtp::chaos::Chaos,
+    pub chaos: crate::domain::chaos::Chaos,
     /// The relay for releasing messages, if one is configured.
     pub relay: Option<Arc<crate::relay::Relay>>,
     /// Where Letterbox's own SMTP listeners accept mail: the one place

@@ -1218,7 +1218,7 @@ impl Letterbox {
     pub async fn search(&self, query: &str) -> Value {
         self.get_ok(&format!(
             "/api/v1/search?limit=1000&query={}",
-            letterbox::client::encode(query)
+            letterbox::client::http::encode(query)
         ))
         .await
     }

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use crate::smtp::chaos::{self, LinkSpeed, Rules, Stage, Trigger};
+use crate::domain::chaos::{self, LinkSpeed, Rules, Stage, Trigger};
 use crate::web::params::json_body;
 use crate::web::{ApiError, AppState};
 

@@ -22,8 +22,6 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::reply::Reply;
-
 /// The point of an SMTP session a failure is injected at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {
@@ -342,7 +340,7 @@ fn parse_rule(rule: &str) -> Result<(Stage, Trigger), String> {
     let mut failure = false;
     for effect in effects.split('+').map(str::trim) {
         if let Some(duration) = effect.strip_prefix("delay:") {
-            trigger.delay = crate::domain::units::parse_duration(duration)?;
+            trigger.delay = super::units::parse_duration(duration)?;
             continue;
         }
         if failure {
@@ -368,7 +366,7 @@ fn parse_rule(rule: &str) -> Result<(Stage, Trigger), String> {
 fn parse_link(text: &str) -> Result<LinkSpeed, String> {
     let (speeds, percent) = text.split_once('@').unwrap_or((text, "100"));
     let size = |s: &str| {
-        crate::domain::units::parse_size(s.trim())
+        super::units::parse_size(s.trim())
             .map_err(|e| format!("{s:?} is not a speed in bytes a second ({e})"))
     };
     let (min, max) = match speeds.split_once('-') {
@@ -512,59 +510,6 @@ impl Dice {
         let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
         unit * 100.0 < percent
     }
-}
-
-/// Where an injected failure came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
-    /// A chaos rule.
-    Rule,
-    /// A `fail-CODE@` address.
-    Address,
-}
-
-impl Source {
-    pub fn label(self) -> &'static str {
-        match self {
-            Source::Rule => "rule",
-            Source::Address => "address",
-        }
-    }
-}
-
-/// An injected failure the listener carries out (and counts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Injection {
-    pub stage: Stage,
-    pub source: Source,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Send this failure reply.
-    Reply(Reply),
-    /// Close the connection without a reply.
-    Disconnect,
-}
-
-impl Injection {
-    /// The `outcome` label of the metric: the reply code or `disconnect`.
-    pub fn outcome_label(&self) -> String {
-        match &self.outcome {
-            Outcome::Reply(reply) => reply.code.to_string(),
-            Outcome::Disconnect => "disconnect".into(),
-        }
-    }
-}
-
-/// The failure reply a rule gives at a stage.
-pub fn rule_reply(stage: Stage, code: u16) -> Reply {
-    Reply::new(
-        code,
-        super::inject::enhanced_status(code),
-        format!("Failure injected at {stage} by a chaos rule (Letterbox)"),
-    )
 }
 
 #[cfg(test)]

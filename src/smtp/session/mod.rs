@@ -6,6 +6,11 @@
 //! in order, and the driver decides when to flush. A finished message comes
 //! out as [`Step::Deliver`]; the driver stores it and reports the outcome
 //! with [`Session::delivered`], which yields the reply to send.
+//!
+//! This file holds the state and `Session::command`, the one match from
+//! command to handler; each command group has its own file. Whether a
+//! stage fails on purpose (chaos rules, `fail-CODE@` addresses) is asked
+//! of the [`Policy`] at that stage (`Session::consult`), nowhere else.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,15 +18,24 @@ use std::time::Duration;
 
 use smtp_proto::{Error as ProtoError, Request};
 
-use super::address::{Mailbox, recipients_in_headers};
-use super::auth::{self, AuthPolicy, Exchange, Mechanism};
-use super::chaos::{self, Chaos, Dice, Injection, Outcome, Source};
-use super::data::{DataProgress, DataReceiver};
+use super::auth::{self, AuthPolicy, Exchange};
+use super::data::DataReceiver;
 use super::guard;
-use super::inject::{Injected, Stage};
 use super::limits::{DataBudget, Held};
+use super::policy::{Context, Injection, Policy, Stage};
 use super::reply::Reply;
 use crate::domain::Envelope;
+use crate::domain::chaos::Chaos;
+use transcript::redact_command;
+
+mod authenticate;
+mod greeting;
+mod injected;
+mod input;
+mod mail;
+mod message;
+mod tls;
+mod transcript;
 
 /// Longest command line accepted, including its line ending.
 pub const MAX_LINE: usize = 4096;
@@ -126,8 +140,6 @@ struct Transaction {
     /// accepted recipient, as RFC 5321 says. Without any RCPT, DATA is
     /// taken and the recipients come from the headers, as MailHog does.
     rcpt_given: bool,
-    /// A failure a recipient asked for at DATA or after it.
-    injected: Option<Injected>,
     /// The content, counted against the data budget.
     held: Option<Held>,
     /// The content went past the data budget: it is read to its end and
@@ -154,10 +166,6 @@ impl Transaction {
         false
     }
 }
-
-/// Transcript lines carried over from transactions that ended without a
-/// message, kept because they show an injected failure.
-const MAX_CARRIED_LINES: usize = MAX_TRANSCRIPT_LINES;
 
 #[derive(Debug)]
 pub struct Session {
@@ -187,7 +195,8 @@ pub struct Session {
     /// ended by an injected failure, for the next message's transcript: an
     /// app's retry then shows what it retried after.
     carried: Vec<String>,
-    dice: Dice,
+    /// Chaos rules and `fail-CODE@` addresses, consulted at each stage.
+    policy: Policy,
     /// A chaos delay asked for while handling the current input.
     pending_delay: Option<(Stage, Duration)>,
     /// The step that comes after a [`Step::Pause`].
@@ -209,6 +218,7 @@ impl Session {
         tls: bool,
         nonce: String,
     ) -> Self {
+        let policy = Policy::new(config.chaos.clone(), &nonce);
         Session {
             config,
             phase: Phase::Command,
@@ -226,7 +236,7 @@ impl Session {
             in_transaction_log: false,
             recent_injected: false,
             carried: Vec::new(),
-            dice: Dice::seeded(&nonce),
+            policy,
             nonce,
             pending_delay: None,
             queued: None,
@@ -246,13 +256,13 @@ impl Session {
     /// The `220` greeting, sent when the connection opens (unless a chaos
     /// rule at `connect` refuses it, which also closes the session).
     pub fn greeting(&mut self) -> Step {
-        self.link_speed = self.config.chaos.rules().link().roll(&mut self.dice);
+        self.link_speed = self.policy.link_speed();
         if let Some(speed) = self.link_speed {
             self.log(format!(
                 "(link limited to {speed} bytes a second by a chaos rule)"
             ));
         }
-        let step = match self.chaos(Stage::Connect) {
+        let step = match self.consult(Stage::Connect, &Context::default()) {
             Some(step) => self.emit(step),
             None => self.reply(Reply::bare(
                 220,
@@ -370,91 +380,6 @@ impl Session {
         }
     }
 
-    fn advance_input(&mut self) -> Step {
-        loop {
-            let pending = &self.input[self.pos..];
-            match &mut self.phase {
-                Phase::Closed => return Step::Close,
-                Phase::Delivering => return Step::NeedInput,
-                Phase::TlsHandshake => {
-                    self.phase = Phase::Command;
-                    return Step::StartTls;
-                }
-                Phase::Data(rx) => {
-                    let txn = self.txn.as_mut().expect("DATA phase has a transaction");
-                    let before = txn.body.len();
-                    let progress = rx.ingest(pending, &mut txn.body);
-                    if !txn.count_growth(before) {
-                        rx.stop_keeping();
-                    }
-                    match progress {
-                        DataProgress::NeedMore => {
-                            txn.received = rx.received();
-                            self.pos = self.input.len();
-                            return Step::NeedInput;
-                        }
-                        DataProgress::Done { consumed } => {
-                            txn.received = rx.received();
-                            self.pos += consumed;
-                            self.phase = Phase::Command;
-                            return self.finish_message();
-                        }
-                    }
-                }
-                Phase::Bdat {
-                    remaining,
-                    last,
-                    refusal,
-                } => {
-                    let take = pending.len().min(*remaining);
-                    if refusal.is_none() {
-                        let txn = self.txn.as_mut().expect("accepted BDAT has a transaction");
-                        if !txn.over_budget {
-                            let before = txn.body.len();
-                            let room = self.config.max_message_size.saturating_sub(before);
-                            txn.body.extend_from_slice(&pending[..take.min(room)]);
-                            txn.count_growth(before);
-                        }
-                        txn.received += take;
-                    }
-                    *remaining -= take;
-                    self.pos += take;
-                    if *remaining > 0 {
-                        return Step::NeedInput;
-                    }
-                    let (last, refusal) = (*last, refusal.take());
-                    self.phase = Phase::Command;
-                    if let Some(step) = refusal {
-                        return self.emit(step);
-                    }
-                    if last {
-                        return self.finish_message();
-                    }
-                    let txn = self.txn.as_ref().expect("accepted BDAT has a transaction");
-                    let text = format!("Ok: {} octets received", txn.received);
-                    return self.reply(Reply::new(250, "2.0.0", text));
-                }
-                Phase::Command | Phase::Auth(_) => {
-                    let Some(line) = self.take_line() else {
-                        return Step::NeedInput;
-                    };
-                    match line {
-                        Line::TooLong => {
-                            // An over-long SASL response abandons the exchange.
-                            self.phase = Phase::Command;
-                            return self.reply(Reply::new(500, "5.5.2", "Line too long"));
-                        }
-                        Line::Complete(line) => {
-                            if let Some(step) = self.line(&line) {
-                                return step;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Reports how storing the delivered message went and gives the reply.
     /// `Ok(id)` means the message is durably committed under `id`.
     pub fn delivered(&mut self, outcome: Result<String, Reply>) -> Reply {
@@ -482,35 +407,7 @@ impl Session {
         self.prelude.push("(TLS handshake completed)".into());
     }
 
-    // ---- input framing ----
-
-    fn take_line(&mut self) -> Option<Line> {
-        let pending = &self.input[self.pos..];
-        match pending.iter().position(|&b| b == b'\n') {
-            Some(end) => {
-                self.pos += end + 1;
-                if self.discarding_line {
-                    self.discarding_line = false;
-                    return self.take_line();
-                }
-                if end + 1 > MAX_LINE {
-                    return Some(Line::TooLong);
-                }
-                let line = &self.input[self.pos - end - 1..self.pos];
-                Some(Line::Complete(line.to_vec()))
-            }
-            None if pending.len() >= MAX_LINE => {
-                self.pos = self.input.len();
-                let first = !self.discarding_line;
-                self.discarding_line = true;
-                // Reply once per over-long line, not once per read.
-                first.then_some(Line::TooLong)
-            }
-            None => None,
-        }
-    }
-
-    // ---- commands ----
+    // ---- the dispatcher ----
 
     /// Handles one complete line. `None` means "no reply, keep going".
     fn line(&mut self, line: &[u8]) -> Option<Step> {
@@ -575,9 +472,6 @@ impl Session {
         match request {
             Request::Ehlo { host } => self.hello(host, true),
             Request::Helo { host } => self.hello(host, false),
-            Request::Lhlo { .. } => {
-                self.reply(Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"))
-            }
             Request::Mail { from } => self.mail(from, line),
             Request::Rcpt { to } => self.rcpt(to, line),
             Request::Data => self.data(),
@@ -585,596 +479,22 @@ impl Session {
                 chunk_size,
                 is_last,
             } => self.bdat(chunk_size, is_last),
-            Request::Rset => {
-                self.txn = None;
-                self.end_transcript();
-                self.reply(Reply::new(250, "2.0.0", "Ok"))
-            }
-            Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "Ok")),
-            Request::Vrfy { .. } => self.reply(Reply::new(
-                252,
-                "2.5.0",
-                "Cannot VRFY user, but will accept message and attempt delivery",
-            )),
-            Request::Expn { .. } => {
-                self.reply(Reply::new(502, "5.5.1", "EXPN not implemented"))
-            }
-            Request::Help { .. } => self.reply(Reply::new(
-                214,
-                "2.0.0",
-                "Letterbox catches all mail. Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP STARTTLS AUTH QUIT",
-            )),
+            Request::Rset => self.rset(),
             Request::StartTls => self.starttls(),
             Request::Auth {
                 mechanism,
                 initial_response,
             } => self.auth(mechanism, initial_response),
-            Request::Quit => self.close_with(Reply::new(221, "2.0.0", "Bye")),
-            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
-                self.reply(Reply::new(502, "5.5.1", "Command not implemented"))
-            }
+            Request::Quit => self.quit(),
+            Request::Lhlo { .. }
+            | Request::Noop { .. }
+            | Request::Vrfy { .. }
+            | Request::Expn { .. }
+            | Request::Help { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => self.fixed_reply(&request),
         }
-    }
-
-    fn hello(&mut self, host: String, esmtp: bool) -> Step {
-        if let Some(step) = self.chaos(Stage::Helo) {
-            return self.emit(step);
-        }
-        self.txn = None;
-        self.helo = Some(host);
-        self.esmtp = esmtp;
-        if !esmtp {
-            let text = format!("{} Hello", self.config.hostname);
-            return self.reply(Reply::bare(250, vec![text]));
-        }
-        let mut lines = vec![
-            format!("{} Hello", self.config.hostname),
-            "PIPELINING".to_string(),
-            format!("SIZE {}", self.config.max_message_size),
-            "8BITMIME".to_string(),
-            "SMTPUTF8".to_string(),
-            "ENHANCEDSTATUSCODES".to_string(),
-            "CHUNKING".to_string(),
-        ];
-        if self.config.starttls && !self.tls {
-            lines.push("STARTTLS".to_string());
-        }
-        lines.push("AUTH PLAIN LOGIN CRAM-MD5".to_string());
-        lines.push("HELP".to_string());
-        self.reply(Reply::bare(250, lines))
-    }
-
-    fn mail(&mut self, from: smtp_proto::MailFrom<String>, line: &str) -> Step {
-        if self.helo.is_none() {
-            return self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: send EHLO or HELO first",
-            ));
-        }
-        if self.txn.is_some() {
-            return self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: nested MAIL command",
-            ));
-        }
-        if self.config.require_tls && !self.tls {
-            return self.reply(Reply::new(
-                530,
-                "5.7.0",
-                "Must issue a STARTTLS command first",
-            ));
-        }
-        if self.config.auth.required() && self.auth_user.is_none() {
-            return self.reply(Reply::new(530, "5.7.0", "Authentication required"));
-        }
-        const SUPPORTED: u64 =
-            smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME | smtp_proto::MAIL_SMTPUTF8;
-        let unsupported = from.flags & !SUPPORTED != 0
-            || from.trans_id.is_some()
-            || from.env_id.is_some()
-            || from.solicit.is_some()
-            || from.mtrk.is_some()
-            || from.by != 0
-            || from.hold_for != 0
-            || from.hold_until != 0
-            || from.mt_priority != 0;
-        if unsupported {
-            return self.reply(Reply::new(555, "5.5.4", "MAIL parameter not supported"));
-        }
-        let declared = declared_size(line).unwrap_or(from.size);
-        if declared > self.config.max_message_size {
-            return self.reply(Reply::new(
-                552,
-                "5.3.4",
-                format!(
-                    "Message size exceeds fixed maximum message size of {} bytes",
-                    self.config.max_message_size
-                ),
-            ));
-        }
-        if self.config.data_budget.is_exhausted() {
-            return self.reply(Reply::new(
-                452,
-                "4.3.1",
-                "Insufficient system storage: too much mail in flight, try again later",
-            ));
-        }
-        let mail_from = if from.address.is_empty() {
-            String::new()
-        } else {
-            match Mailbox::from_parsed(&from.address) {
-                Ok(mailbox) => mailbox.into_string(),
-                Err(err) => {
-                    return self.reply(Reply::new(
-                        553,
-                        "5.1.7",
-                        format!("Sender address cannot be used: {err}"),
-                    ));
-                }
-            }
-        };
-        if let Some(step) = self.chaos(Stage::Mail) {
-            return self.emit(step);
-        }
-        if let Some(injected) =
-            Injected::parse(&mail_from, Stage::Mail).filter(|i| i.stage == Stage::Mail)
-        {
-            return self.inject(&injected);
-        }
-        self.transactions += 1;
-        self.txn = Some(Transaction {
-            mail_from,
-            held: Some(self.config.data_budget.hold()),
-            smtputf8: from.flags & smtp_proto::MAIL_SMTPUTF8 != 0,
-            body_8bitmime: from.flags & smtp_proto::MAIL_BODY_8BITMIME != 0,
-            ..Transaction::default()
-        });
-        self.reply(Reply::new(250, "2.1.0", "Ok"))
-    }
-
-    fn rcpt(&mut self, mut to: smtp_proto::RcptTo<String>, line: &str) -> Step {
-        let max = self.config.max_recipients;
-        let Some(txn) = self.txn.as_mut() else {
-            return self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: need MAIL before RCPT",
-            ));
-        };
-        txn.rcpt_given = true;
-        if to.flags != 0 || to.orcpt.is_some() || to.rrvs != 0 {
-            return self.reply(Reply::new(555, "5.5.4", "RCPT parameter not supported"));
-        }
-        if to.address.is_empty() && is_postmaster(line) {
-            // RFC 5321 4.5.1: `<Postmaster>` without a domain must be accepted;
-            // smtp-proto hands it over as an empty address.
-            to.address = "Postmaster".into();
-        }
-        if to.address.is_empty() {
-            return self.reply(Reply::new(501, "5.1.3", "Empty recipient address"));
-        }
-        // What is stored, checked by the relay allowlist and sent on is
-        // this one serialized form.
-        let address = match Mailbox::from_parsed(&to.address) {
-            Ok(mailbox) => mailbox.into_string(),
-            Err(err) => {
-                return self.reply(Reply::new(
-                    553,
-                    "5.1.3",
-                    format!("Recipient address cannot be used: {err}"),
-                ));
-            }
-        };
-        if txn.rcpt_to.len() >= max {
-            return self.reply(Reply::new(
-                452,
-                "4.5.3",
-                format!("Too many recipients (at most {max})"),
-            ));
-        }
-        if let Some(step) = self.chaos(Stage::Rcpt) {
-            return self.emit(step);
-        }
-        let txn = self.txn.as_mut().expect("checked above");
-        if let Some(injected) = Injected::parse(&address, Stage::Rcpt) {
-            match injected.stage {
-                Stage::Data | Stage::AfterData => {
-                    txn.injected.get_or_insert(injected);
-                }
-                _ => return self.inject(&injected),
-            }
-        }
-        txn.rcpt_to.push(address);
-        self.reply(Reply::new(250, "2.1.5", "Ok"))
-    }
-
-    /// Answers with the failure an address asked for.
-    fn inject(&mut self, injected: &Injected) -> Step {
-        self.emit(Step::Inject(injected.injection()))
-    }
-
-    /// Rolls the chaos rule for `stage`: the failure to inject, if it
-    /// fires (not yet logged: pass it to [`Self::emit`]). A delay the rule
-    /// asks for is remembered for [`Self::delayed`].
-    fn chaos(&mut self, stage: Stage) -> Option<Step> {
-        let rules = self.config.chaos.rules();
-        let trigger = rules.get(stage);
-        if !trigger.is_active() {
-            return None;
-        }
-        if !trigger.delay.is_zero() {
-            self.log(format!(
-                "(reply delayed {} ms by a chaos rule at {stage})",
-                trigger.delay.as_millis()
-            ));
-            self.recent_injected = true;
-            self.pending_delay = Some((stage, trigger.delay));
-        }
-        if !self.dice.fires(trigger.probability) {
-            return None;
-        }
-        let outcome = if trigger.disconnect {
-            Outcome::Disconnect
-        } else {
-            Outcome::Reply(chaos::rule_reply(stage, trigger.error_code))
-        };
-        Some(Step::Inject(Injection {
-            stage,
-            source: Source::Rule,
-            outcome,
-        }))
-    }
-
-    /// Logs a step's reply in the transcript, an injected one marked as
-    /// such. An injected `421`, a refused greeting and a dropped connection
-    /// end the session.
-    fn emit(&mut self, step: Step) -> Step {
-        match &step {
-            Step::Reply(reply) => self.log_reply(reply),
-            Step::Inject(injection) => {
-                let by = match injection.source {
-                    Source::Rule => "a chaos rule",
-                    Source::Address => "the address",
-                };
-                let stage = injection.stage;
-                self.recent_injected = true;
-                let closes = match &injection.outcome {
-                    Outcome::Reply(reply) => {
-                        self.log(format!("(failure injected at {stage} by {by})"));
-                        self.log_reply(reply);
-                        reply.code == 421 || stage == Stage::Connect
-                    }
-                    Outcome::Disconnect => {
-                        self.log(format!("(connection dropped at {stage} by {by})"));
-                        true
-                    }
-                };
-                if closes {
-                    self.txn = None;
-                    self.phase = Phase::Closed;
-                }
-            }
-            _ => {}
-        }
-        step
-    }
-
-    fn data(&mut self) -> Step {
-        match &self.txn {
-            None => self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: need MAIL and RCPT before DATA",
-            )),
-            Some(txn) if txn.rcpt_to.is_empty() && txn.rcpt_given => {
-                self.reply(Reply::new(554, "5.5.1", "No valid recipients"))
-            }
-            Some(txn) if txn.chunked => self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: DATA after BDAT",
-            )),
-            Some(_) => {
-                if let Some(step) = self.chaos(Stage::Data) {
-                    self.txn = None;
-                    return self.emit(step);
-                }
-                let txn = self.txn.as_mut().expect("matched above");
-                if let Some(injected) = txn.injected.take_if(|i| i.stage == Stage::Data) {
-                    self.txn = None;
-                    return self.inject(&injected);
-                }
-                if txn.rcpt_to.is_empty() {
-                    // MailHog accepts this, and BusyBox's `sendmail` without
-                    // -t relies on it: the recipients come from the headers.
-                    self.log(
-                        "(no recipients given: they are read from the To, Cc and Bcc headers)"
-                            .into(),
-                    );
-                }
-                self.phase = Phase::Data(DataReceiver::new(self.config.max_message_size));
-                self.reply(Reply::new(354, "2.0.0", "End data with <CR><LF>.<CR><LF>"))
-            }
-        }
-    }
-
-    fn bdat(&mut self, size: usize, last: bool) -> Step {
-        let first_chunk = self
-            .txn
-            .as_ref()
-            .is_some_and(|t| !t.rcpt_to.is_empty() && !t.chunked);
-        let chaos = if first_chunk {
-            self.chaos(Stage::Data)
-        } else {
-            None
-        };
-        if let Some(Step::Inject(Injection {
-            outcome: Outcome::Disconnect,
-            ..
-        })) = &chaos
-        {
-            // Dropped at once, the chunk unread.
-            return self.emit(chaos.expect("matched"));
-        }
-        let refusal = match self.txn.as_mut() {
-            Some(_) if chaos.is_some() => {
-                self.txn = None;
-                chaos
-            }
-            Some(txn) if !txn.rcpt_to.is_empty() => {
-                if let Some(injected) = txn.injected.take_if(|i| i.stage == Stage::Data) {
-                    self.txn = None;
-                    Some(Step::Inject(injected.injection()))
-                } else {
-                    txn.chunked = true;
-                    None
-                }
-            }
-            _ => Some(Step::Reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: BDAT needs MAIL and RCPT first",
-            ))),
-        };
-        self.log_client(format!("({size} octets of message content)"));
-        self.phase = Phase::Bdat {
-            remaining: size,
-            last,
-            refusal,
-        };
-        // The chunk is read (and replied to) by `advance_input`.
-        self.advance_input()
-    }
-
-    fn starttls(&mut self) -> Step {
-        if self.tls {
-            return self.reply(Reply::new(503, "5.5.1", "TLS already active"));
-        }
-        if !self.config.starttls {
-            return self.reply(Reply::new(
-                502,
-                "5.5.1",
-                "STARTTLS not available: no certificate is configured",
-            ));
-        }
-        // Anything pipelined after STARTTLS was sent in the clear and must not
-        // be acted on after the handshake (RFC 3207 section 4.2).
-        self.input.truncate(self.pos);
-        self.phase = Phase::TlsHandshake;
-        self.reply(Reply::new(220, "2.0.0", "Ready to start TLS"))
-    }
-
-    fn auth(&mut self, mechanism: u64, initial: String) -> Step {
-        if self.helo.is_none() || !self.esmtp {
-            return self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "Bad sequence of commands: send EHLO first",
-            ));
-        }
-        if self.auth_user.is_some() {
-            return self.reply(Reply::new(503, "5.5.1", "Already authenticated"));
-        }
-        if self.txn.is_some() {
-            return self.reply(Reply::new(
-                503,
-                "5.5.1",
-                "AUTH not allowed during a mail transaction",
-            ));
-        }
-        if self.config.require_tls && !self.tls {
-            return self.reply(Reply::new(
-                530,
-                "5.7.0",
-                "Must issue a STARTTLS command first",
-            ));
-        }
-        if let Some(step) = self.chaos(Stage::Auth) {
-            return self.emit(step);
-        }
-        let Some(mechanism) = Mechanism::from_smtp_proto(mechanism) else {
-            return self.reply(Reply::new(504, "5.5.4", "Unrecognized authentication type"));
-        };
-        let challenge = format!("<{}@{}>", self.nonce, self.config.hostname);
-        let step = auth::start(mechanism, &initial, &challenge, &self.config.auth);
-        self.auth_step(step)
-    }
-
-    fn auth_step(&mut self, step: auth::Step) -> Step {
-        self.phase = Phase::Command;
-        match step {
-            auth::Step::Challenge(exchange, challenge) => {
-                self.phase = Phase::Auth(exchange);
-                self.reply(Reply::bare(334, vec![challenge]))
-            }
-            auth::Step::Success { user } => {
-                self.auth_user = Some(user);
-                self.reply(Reply::new(235, "2.7.0", "Authentication successful"))
-            }
-            auth::Step::Failure { .. } => self.reply(Reply::new(
-                535,
-                "5.7.8",
-                "Authentication credentials invalid",
-            )),
-            auth::Step::Cancelled => {
-                self.reply(Reply::new(501, "5.7.0", "Authentication cancelled"))
-            }
-            auth::Step::Malformed(why) => self.reply(Reply::new(501, "5.5.2", why)),
-        }
-    }
-
-    fn finish_message(&mut self) -> Step {
-        let mut txn = self
-            .txn
-            .take()
-            .expect("a finished message has a transaction");
-        if txn.received > self.config.max_message_size {
-            self.log_client(format!("({} octets of message content)", txn.received));
-            let reply = Reply::new(
-                552,
-                "5.3.4",
-                format!(
-                    "Message size exceeds fixed maximum message size of {} bytes",
-                    self.config.max_message_size
-                ),
-            );
-            self.end_transcript();
-            return Step::Reply(reply);
-        }
-        if !txn.chunked {
-            self.log_client(format!("({} octets of message content)", txn.received));
-        }
-        if txn.over_budget {
-            let reply = Reply::new(
-                452,
-                "4.3.1",
-                "Insufficient system storage: too much mail in flight, try again later",
-            );
-            self.log_reply(&reply);
-            self.end_transcript();
-            return Step::Reply(reply);
-        }
-        let injected = match self.chaos(Stage::AfterData) {
-            Some(step) => Some(step),
-            None => txn
-                .injected
-                .filter(|i| i.stage == Stage::AfterData)
-                .map(|i| Step::Inject(i.injection())),
-        };
-        if let Some(step) = injected {
-            // Received in full, then refused (or dropped): nothing is stored.
-            let step = self.emit(step);
-            self.end_transcript();
-            return step;
-        }
-        if txn.rcpt_to.is_empty() {
-            txn.rcpt_to = recipients_in_headers(&txn.body, self.config.max_recipients);
-        }
-        self.phase = Phase::Delivering;
-        self.delivering = txn.held.take();
-        let mut transcript = self.prelude.clone();
-        transcript.append(&mut self.carried);
-        transcript.extend(self.recent.iter().cloned());
-        let envelope = Envelope {
-            mail_from: txn.mail_from,
-            rcpt_to: txn.rcpt_to,
-            helo: self.helo.clone(),
-            client_addr: self.client_addr.map(|a| a.to_string()),
-            tls: self.tls,
-            auth_user: self.auth_user.clone(),
-            smtputf8: txn.smtputf8,
-            body_8bitmime: txn.body_8bitmime,
-            transcript,
-        };
-        Step::Deliver(Box::new(Delivery {
-            envelope,
-            data: txn.body,
-        }))
-    }
-
-    // ---- replies and transcript ----
-
-    /// Sends `reply` and closes the session: nothing after it is read.
-    fn close_with(&mut self, reply: Reply) -> Step {
-        self.txn = None;
-        self.phase = Phase::Closed;
-        self.reply(reply)
-    }
-
-    fn reply(&mut self, reply: Reply) -> Step {
-        self.log_reply(&reply);
-        Step::Reply(reply)
-    }
-
-    /// The current transaction is over without a message: its transcript
-    /// is dropped, unless it shows an injected failure, which the next
-    /// message's transcript then carries.
-    fn end_transcript(&mut self) {
-        if self.recent_injected && self.carried.len() < MAX_CARRIED_LINES {
-            let room = MAX_CARRIED_LINES - self.carried.len();
-            let take = self.recent.len().min(room);
-            self.carried.extend(self.recent.drain(..take));
-        }
-        self.recent.clear();
-        self.recent_injected = false;
-    }
-
-    fn log_client(&mut self, line: String) {
-        self.log(format!("C: {line}"));
-    }
-
-    fn log_reply(&mut self, reply: &Reply) {
-        self.log(format!("S: {}", reply.summary()));
-    }
-
-    fn log(&mut self, line: String) {
-        let log = if self.in_transaction_log {
-            &mut self.recent
-        } else {
-            &mut self.prelude
-        };
-        match log.len() {
-            n if n < MAX_TRANSCRIPT_LINES => log.push(line),
-            n if n == MAX_TRANSCRIPT_LINES => log.push("(transcript truncated)".into()),
-            _ => {}
-        }
-    }
-}
-
-enum Line {
-    Complete(Vec<u8>),
-    TooLong,
-}
-
-/// The `SIZE=` a MAIL command declares, read from the line itself:
-/// smtp-proto 0.2.5 wraps values of more than 20 digits into small numbers.
-/// Too large for `usize` counts as `usize::MAX`.
-fn declared_size(line: &str) -> Option<usize> {
-    let upper = line.to_ascii_uppercase();
-    let at = upper
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("SIZE="))?;
-    let digits: String = at.chars().take_while(char::is_ascii_digit).collect();
-    if digits.is_empty() {
-        return None;
-    }
-    Some(digits.parse().unwrap_or(usize::MAX))
-}
-
-fn is_postmaster(line: &str) -> bool {
-    line.to_ascii_lowercase().contains("<postmaster>")
-}
-
-/// The transcript form of a command line: AUTH payloads are redacted.
-fn redact_command(line: &str) -> String {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some(verb), Some(mech), Some(_)) if verb.eq_ignore_ascii_case("AUTH") => {
-            format!("{verb} {mech} (credentials redacted)")
-        }
-        _ => line.to_string(),
     }
 }
 
@@ -1214,7 +534,10 @@ fn parse_error_reply(err: ProtoError, line: &str) -> Reply {
 mod tests {
     use std::collections::HashMap;
 
+    use super::mail::declared_size;
     use super::*;
+    use crate::domain::chaos::Rules;
+    use crate::smtp::policy::Outcome;
 
     /// Drives a session over byte buffers and records what it did.
     struct Harness {
@@ -1935,7 +1258,7 @@ mod tests {
 
     fn with_rules(text: &str) -> Harness {
         let config = SessionConfig {
-            chaos: Chaos::new(chaos::Rules::parse(text).unwrap()),
+            chaos: Chaos::new(Rules::parse(text).unwrap()),
             ..SessionConfig::default()
         };
         let mut session = Session::new(Arc::new(config), None, false, "nonce".into());
