@@ -216,7 +216,10 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         )?),
         None => None,
     };
-    let checks = Arc::new(checks::Checks::new(settings.link_check_allow_internal)?);
+    let checks = Arc::new(checks::Checks::new(
+        settings.link_check_allow_internal,
+        settings.spamassassin.clone(),
+    )?);
     let state = web::AppState {
         app,
         max_message_size: smtp.max_message_size,

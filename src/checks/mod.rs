@@ -1,7 +1,7 @@
 //! "Will this mail work out there?": checks on a stored message that go
 //! beyond what it contains. The HTML compatibility check ([`html`], with
-//! caniemail's data), the link check ([`links`]) and image thumbnails
-//! ([`thumbnail`]). No HTTP serving here: the API's handlers are in
+//! caniemail's data), the link check ([`links`]), the spam score
+//! ([`spamd`]) and image thumbnails ([`thumbnail`]). No HTTP serving here: the API's handlers are in
 //! `web::api::checks`.
 
 mod address;
@@ -22,15 +22,22 @@ pub use fetch::FetchError;
 pub struct Checks {
     pub links: links::LinkChecker,
     pub thumbnails: thumbnail::Thumbnailer,
+    /// The spam score's spamd; `None`: no spam check.
+    pub spamd: Option<spamd::Spamd>,
 }
 
 impl Checks {
-    /// `allow_internal_links`: `--link-check-allow-internal`.
-    pub fn new(allow_internal_links: bool) -> Result<Checks, crate::tls::TlsError> {
+    /// `allow_internal_links`: `--link-check-allow-internal`;
+    /// `spamassassin`: `--spamassassin HOST:PORT`.
+    pub fn new(
+        allow_internal_links: bool,
+        spamassassin: Option<String>,
+    ) -> Result<Checks, crate::tls::TlsError> {
         let tls = Arc::new(crate::tls::verifying_client(None)?);
         Ok(Checks {
             links: links::LinkChecker::new(tls, allow_internal_links),
             thumbnails: thumbnail::Thumbnailer::default(),
+            spamd: spamassassin.map(|addr| spamd::Spamd { addr }),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! `GET /api/v1/message/{ID}/html-check`, `/link-check` and
+//! `GET /api/v1/message/{ID}/html-check`, `/link-check`, `/sa-check` and
 //! `/part/{PartID}/thumb`: thin handlers over [`crate::checks`], in
 //! Mailpit's shapes. `{ID}` may be `latest`.
 
@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::messages::bodies;
+use crate::checks::spamd::SpamCheck;
 use crate::checks::{html, links};
 use crate::domain::message::{PartRole, part_bytes};
 use crate::web::lookup::find_with_raw;
@@ -68,6 +69,31 @@ pub async fn html_check(
         })?;
     let headers = note_headers(check.notes.as_deref().unwrap_or_default());
     Ok((headers, Json(check)).into_response())
+}
+
+/// The SpamAssassin score of the message as received. Not configured, the
+/// route is as absent as in Mailpit (404); spamd failing is a 200 whose
+/// `Error` says why, as Mailpit answers it.
+pub async fn spam_check(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    let Some(spamd) = &state.checks.spamd else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "the spam check is off: start Letterbox with --spamassassin HOST:PORT",
+        ));
+    };
+    let (_, raw) = find_with_raw(&state, id, &params).await?;
+    let check = match spamd.check(&raw).await {
+        Ok(check) => check,
+        Err(error) => {
+            tracing::warn!(%error, "spam check");
+            SpamCheck::failed(&error)
+        }
+    };
+    Ok(Json(check).into_response())
 }
 
 /// Each http(s) link's status; `?follow=true` follows redirects.

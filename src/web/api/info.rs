@@ -99,7 +99,7 @@ pub async fn webui(State(state): State<AppState>) -> Json<serde_json::Value> {
             "OverrideFrom": "",
             "PreserveMessageIDs": false,
         },
-        "SpamAssassin": false,
+        "SpamAssassin": state.checks.spamd.is_some(),
         "ChaosEnabled": true,
         "DuplicatesIgnored": false,
         "HideDeleteAllButton": false,
