@@ -4,6 +4,7 @@
 
 use crate::app::inboxes::scope_query;
 use crate::domain::inbox::InboxName;
+use crate::domain::message::Part;
 use crate::domain::search::Query;
 use crate::store::StoredMessage;
 use crate::web::params::{Params, search_query};
@@ -76,4 +77,27 @@ pub async fn find_with_raw(
         .message_with_raw(id.clone())
         .await?
         .ok_or_else(|| not_found(&id))
+}
+
+/// A message's part `{PartID}`, with the message and its raw bytes, or a
+/// 404 naming the part.
+pub async fn find_part(
+    state: &AppState,
+    id: String,
+    part_id: &str,
+    params: &Params,
+) -> Result<(StoredMessage, Vec<u8>, Part), ApiError> {
+    let (message, raw) = find_with_raw(state, id, params).await?;
+    let part = message
+        .parts
+        .iter()
+        .find(|p| p.part_id == part_id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "message {} has no part {part_id}",
+                message.summary.id
+            ))
+        })?;
+    Ok((message, raw, part))
 }

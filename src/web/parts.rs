@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::message::{Part, PartRole, part_bytes};
-use crate::web::lookup::find_with_raw;
+use crate::web::lookup::find_part;
 use crate::web::params::Params;
 use crate::web::{ApiError, AppState};
 
@@ -29,17 +29,7 @@ pub async fn part(
     Path((id, part_id)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let (message, raw) = find_with_raw(&state, id, &params).await?;
-    let part = message
-        .parts
-        .iter()
-        .find(|p| p.part_id == part_id)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "message {} has no part {part_id}",
-                message.summary.id
-            ))
-        })?;
+    let (_, raw, part) = find_part(&state, id, &part_id, &params).await?;
     if part.role == PartRole::Container {
         return Err(ApiError::not_found(format!(
             "part {part_id} is a {} container: it has no content of its own",
@@ -47,8 +37,8 @@ pub async fn part(
         )));
     }
     let download = params.get("dl").is_some_and(|v| v == "1" || v == "true");
-    let headers = part_headers(part, download);
-    Ok((headers, part_bytes(&raw, part)).into_response())
+    let headers = part_headers(&part, download);
+    Ok((headers, part_bytes(&raw, &part)).into_response())
 }
 
 /// The headers a part is served with.

@@ -11,7 +11,7 @@ use super::messages::bodies;
 use crate::checks::spamd::SpamCheck;
 use crate::checks::{html, links};
 use crate::domain::message::{PartRole, part_bytes};
-use crate::web::lookup::find_with_raw;
+use crate::web::lookup::{find_part, find_with_raw};
 use crate::web::params::Params;
 use crate::web::{ApiError, AppState};
 
@@ -132,18 +132,14 @@ pub async fn thumbnail(
     Path((id, part_id)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let (message, raw) = find_with_raw(&state, id, &params).await?;
-    let part = message
-        .parts
-        .iter()
-        .find(|p| p.part_id == part_id && p.role != PartRole::Container)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "message {} has no part {part_id}",
-                message.summary.id
-            ))
-        })?;
-    let bytes = part_bytes(&raw, part);
+    let (message, raw, part) = find_part(&state, id, &part_id, &params).await?;
+    if part.role == PartRole::Container {
+        return Err(ApiError::not_found(format!(
+            "message {} has no part {part_id}",
+            message.summary.id
+        )));
+    }
+    let bytes = part_bytes(&raw, &part);
     drop(raw);
     let thumbnail = state.checks.thumbnails.make(bytes).await;
     let notes: Vec<String> = thumbnail
