@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 
 use super::index;
 use super::query::Condition;
@@ -251,37 +251,26 @@ pub fn delete_unused_tags(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
     tx.execute_batch("DELETE FROM tags WHERE id NOT IN (SELECT tag FROM message_tags)")
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("serializing plain data cannot fail")
-}
-
 pub fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
     let p = &m.parsed;
+    let envelope = index::json(&m.envelope);
+    let columns = index::ParsedColumns::of(p);
+    let own: [&dyn ToSql; 5] = [
+        &m.id,
+        &m.received_at_ms,
+        &m.size,
+        &envelope,
+        &m.inbox.as_str(),
+    ];
     tx.prepare_cached(
-        "INSERT INTO messages (id, received_at, message_id, subject, from_addr, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs, date, size, attachments, inline, snippet, envelope, problems,
-            inbox)
+        "INSERT INTO messages (id, received_at, size, envelope, inbox, message_id, subject,
+            from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, attachments, inline,
+            snippet, problems)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
-    .execute(params![
-        m.id,
-        m.received_at_ms,
-        p.message_id,
-        p.subject,
-        p.from.as_ref().map(json),
-        json(&p.to),
-        json(&p.cc),
-        json(&p.bcc),
-        json(&p.reply_to),
-        p.date,
-        m.size,
-        p.attachments,
-        p.inline,
-        p.snippet,
-        json(&m.envelope),
-        json(&p.problems),
-        m.inbox.as_str(),
-    ])?;
+    .execute(rusqlite::params_from_iter(
+        own.into_iter().chain(columns.values()),
+    ))?;
     let rowid = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO message_raw (rowid, data) VALUES (?1, ?2)")?
         .execute(params![rowid, m.raw_zstd])?;

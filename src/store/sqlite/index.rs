@@ -3,7 +3,7 @@
 //! the full-text index. Written at ingest, and rebuilt from the raw bytes
 //! when a schema change alters what goes where ([`reparse_all`]).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 use tracing::{info, warn};
 
 use crate::domain::message::{self, Address, ParsedMessage};
@@ -30,7 +30,7 @@ fn header_text(headers: &[(String, String)]) -> String {
     text
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
+pub fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serializing plain data cannot fail")
 }
 
@@ -97,6 +97,52 @@ pub fn index(tx: &Transaction<'_>, rowid: i64, p: &ParsedMessage) -> Result<(), 
     Ok(())
 }
 
+/// The `messages` columns that parsing fills, in the order both the insert
+/// and the reindex bind them: `message_id, subject, from_addr, to_addrs,
+/// cc_addrs, bcc_addrs, reply_to_addrs, date, attachments, inline, snippet,
+/// problems`.
+pub struct ParsedColumns<'a> {
+    parsed: &'a ParsedMessage,
+    from: Option<String>,
+    to: String,
+    cc: String,
+    bcc: String,
+    reply_to: String,
+    problems: String,
+}
+
+impl<'a> ParsedColumns<'a> {
+    pub fn of(parsed: &'a ParsedMessage) -> Self {
+        ParsedColumns {
+            parsed,
+            from: parsed.from.as_ref().map(json),
+            to: json(&parsed.to),
+            cc: json(&parsed.cc),
+            bcc: json(&parsed.bcc),
+            reply_to: json(&parsed.reply_to),
+            problems: json(&parsed.problems),
+        }
+    }
+
+    pub fn values(&self) -> [&dyn ToSql; 12] {
+        let p = self.parsed;
+        [
+            &p.message_id,
+            &p.subject,
+            &self.from,
+            &self.to,
+            &self.cc,
+            &self.bcc,
+            &self.reply_to,
+            &p.date,
+            &p.attachments,
+            &p.inline,
+            &p.snippet,
+            &self.problems,
+        ]
+    }
+}
+
 /// Parses every stored message again from its raw bytes and envelope and
 /// rewrites what is derived from them (summary columns, parts, both
 /// indexes). Tags, the read flag and the inbox are the user's and stay.
@@ -142,21 +188,10 @@ pub fn reparse_all(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
         };
         let mut p = message::parse(&raw);
         p.add_envelope_bcc(&envelope_recipients(&envelope));
-        update.execute(params![
-            rowid,
-            p.message_id,
-            p.subject,
-            p.from.as_ref().map(json),
-            json(&p.to),
-            json(&p.cc),
-            json(&p.bcc),
-            json(&p.reply_to),
-            p.date,
-            p.attachments,
-            p.inline,
-            p.snippet,
-            json(&p.problems),
-        ])?;
+        let columns = ParsedColumns::of(&p);
+        update.execute(rusqlite::params_from_iter(
+            std::iter::once(&rowid as &dyn ToSql).chain(columns.values()),
+        ))?;
         index(tx, rowid, &p)?;
     }
     Ok(())
