@@ -430,8 +430,6 @@ pub fn data_payload(data: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    use tokio::net::TcpListener;
 
     use super::*;
 
@@ -478,26 +476,8 @@ mod tests {
     async fn server(
         replies: &'static [&'static [u8]],
     ) -> (String, tokio::task::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let task = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
-            let (read, mut write) = socket.into_split();
-            let mut read = BufReader::new(read);
-            let mut seen = Vec::new();
-            for (n, reply) in replies.iter().enumerate() {
-                if n > 0 {
-                    let mut line = String::new();
-                    if read.read_line(&mut line).await.unwrap() == 0 {
-                        break;
-                    }
-                    seen.push(line.trim_end().to_string());
-                }
-                write.write_all(reply).await.unwrap();
-            }
-            seen
-        });
-        (addr, task)
+        let (addr, task) = crate::client::scripted::serve(replies).await;
+        (addr.to_string(), task)
     }
 
     #[tokio::test]

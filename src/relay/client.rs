@@ -190,36 +190,15 @@ impl From<SmtpError> for DeliveryError {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::TcpListener;
 
     use super::*;
 
-    /// Serves one connection: sends each scripted reply after reading one
-    /// line (the greeting first, unprompted); returns the lines read.
+    /// Serves one connection with the scripted replies; returns its port.
     async fn script(
         replies: &'static [&'static str],
     ) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let task = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
-            let (read, mut write) = socket.into_split();
-            let mut read = BufReader::new(read);
-            let mut seen = Vec::new();
-            for (n, reply) in replies.iter().enumerate() {
-                if n > 0 {
-                    let mut line = String::new();
-                    if read.read_line(&mut line).await.unwrap() == 0 {
-                        break;
-                    }
-                    seen.push(line.trim_end().to_string());
-                }
-                write.write_all(reply.as_bytes()).await.unwrap();
-            }
-            seen
-        });
-        (port, task)
+        let (addr, task) = crate::client::scripted::serve(replies).await;
+        (addr.port(), task)
     }
 
     fn upstream(port: u16, tls: TlsMode, login: Option<(&str, &str)>) -> Upstream {
