@@ -430,7 +430,6 @@ pub fn data_payload(data: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     #[test]

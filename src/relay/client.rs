@@ -190,7 +190,6 @@ impl From<SmtpError> for DeliveryError {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     /// Serves one connection with the scripted replies; returns its port.
