@@ -10,7 +10,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use browser::{click, js, open_live, screenshot, wait_js};
+use browser::{click, js, open_live, press, screenshot, wait_js};
 use common::Letterbox;
 use serde_json::json;
 use thirtyfour::prelude::*;
@@ -155,7 +155,17 @@ async fn compatibility_and_links_on_the_checks_tab_and_no_request_until_asked() 
             json!("1 error in 2 links")
         );
         assert!(server.paths().contains(&"/missing".to_string()));
+        js(driver, "document.getElementById('checks').scrollIntoView()").await;
         screenshot(driver, "checks-tab").await;
+
+        // On a phone nothing is wider than the screen.
+        driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+        wait_js(driver, "innerWidth <= 390").await;
+        assert_eq!(
+            js(driver, "document.documentElement.scrollWidth <= innerWidth").await,
+            json!(true)
+        );
+        screenshot(driver, "checks-tab-phone").await;
 
         // Following redirects is a choice of the same button.
         click(driver, By::Id("link-follow")).await;
@@ -191,7 +201,10 @@ async fn the_spam_score_from_spamd_with_its_rules_by_score() {
     let lb = Letterbox::with_args(&["--spamassassin", &addr]);
     let id = send_html(&lb, &newsletter("https://example.test")).await;
     browser::run(async |driver| {
-        open_live(driver, &lb.url(&format!("/message/{id}/checks"))).await;
+        // Key 8 opens the Checks tab, as 1 to 7 open the others.
+        open_live(driver, &lb.url(&format!("/message/{id}/headers"))).await;
+        press(driver, "8").await;
+        wait_js(driver, "location.pathname.endsWith('/checks')").await;
         wait_js(driver, "document.querySelector('#spam-check table.rules') !== null").await;
         assert_eq!(
             js(driver, "document.querySelector('#spam-check .spam-verdict').textContent").await,
