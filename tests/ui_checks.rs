@@ -234,6 +234,14 @@ async fn the_spam_score_from_spamd_with_its_rules_by_score() {
             js(driver, "document.querySelector('#html-check .none').textContent").await,
             json!("This message has no HTML part: there is nothing to check.")
         );
+
+        // Beside the list (the split view), the tab works the same.
+        open_live(driver, &lb.url("/")).await;
+        click(driver, By::Id("layout-toggle")).await;
+        wait_js(driver, "!!document.querySelector('#reading-pane h1.subject')").await;
+        click(driver, By::Css("#reading-pane nav.tabs a[href$='/checks']")).await;
+        wait_js(driver, "!!document.querySelector('#reading-pane #spam-check .spam-verdict')").await;
+        assert_eq!(js(driver, "location.pathname").await, json!("/"));
     })
     .await;
 }
