@@ -50,8 +50,10 @@ async function load(section, what, work) {
   }
 }
 
+/** Why a result is partial: its `Notes`, or else the answer's
+ *  `X-Letterbox-Note` (the same notes, joined). */
 function notes(list, note) {
-  const all = [...(list || []), ...(note ? [note] : [])];
+  const all = list?.length ? list : note ? [note] : [];
   return all.length ? [el('ul', 'check-notes', ...all.map((n) => el('li', null, n)))] : [];
 }
 
