@@ -66,10 +66,10 @@ impl LinkServer {
 }
 
 /// Flexbox on line 5 (Outlook for Windows lacks it), a style attribute,
-/// and two links to `base`: one fine, one missing.
+/// and three links to `base`: one fine, one missing, one with markup in it.
 fn newsletter(base: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html><head>\n<style>\n@media (prefers-color-scheme: dark) {{\n  .card:hover {{ display: flex; }}\n}}\n</style>\n</head>\n<body>\n<div class=\"card\" style=\"border-radius: 8px; margin: 1rem\">\n<p>Hello <b>&lt;i&gt;not markup&lt;/i&gt;</b></p>\n<a href=\"{base}/ok\">fine</a> <a href=\"{base}/missing\">gone</a>\n</div>\n</body></html>\n"
+        "<!DOCTYPE html>\n<html><head>\n<style>\n@media (prefers-color-scheme: dark) {{\n  .card:hover {{ display: flex; }}\n}}\n</style>\n</head>\n<body>\n<div class=\"card\" style=\"border-radius: 8px; margin: 1rem\">\n<p>Hello <b>&lt;i&gt;not markup&lt;/i&gt;</b></p>\n<a href=\"{base}/ok\">fine</a> <a href=\"{base}/missing\">gone</a> <a href=\"{base}/ok?q=<i>x</i>\">odd</a>\n</div>\n</body></html>\n"
     )
 }
 
@@ -152,7 +152,15 @@ async fn compatibility_and_links_on_the_checks_tab_and_no_request_until_asked() 
         assert!(rows.contains(&json!(["", ok, "200", "OK"])), "{rows:?}");
         assert_eq!(
             js(driver, "document.querySelector('#link-check .link-errors').textContent").await,
-            json!("1 error in 2 links")
+            json!("1 error in 3 links")
+        );
+        // The link with markup in it is text.
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let odd = format!("{}/ok?q=<i>x</i>", server.base);
+        assert!(rows.iter().any(|r| r[1] == json!(odd)), "{rows:?}");
+        assert_eq!(
+            js(driver, "document.querySelectorAll('#link-check tbody i').length").await,
+            json!(0)
         );
         assert!(server.paths().contains(&"/missing".to_string()));
         js(driver, "document.getElementById('checks').scrollIntoView()").await;
