@@ -6,6 +6,7 @@ import {
   at, listHref, listToReturnTo, rememberLeft, rememberRows, rememberedRows,
 } from './root.js';
 import * as api from './api.js';
+import { setUpChecks } from './checks.js';
 import { reportFailure, showNewMail } from './notify.js';
 
 export class MessagePage {
@@ -45,6 +46,8 @@ export class MessagePage {
     this.tabs = [...article.querySelectorAll('nav.tabs a')];
     this.setUpTags();
     this.setUpFrame();
+    const checks = article.querySelector('#checks');
+    if (checks) setUpChecks(checks);
     article.querySelector('#copy-source')?.addEventListener('click', (event) => this.copySource(event.target));
     // An attached message's parts fold under it in the MIME tab.
     article.querySelector('table.parts')?.addEventListener('click', (event) => {

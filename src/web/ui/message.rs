@@ -1,6 +1,6 @@
 //! `/message/{ID}` and its tabs, each with its own URL: `html` (the
-//! default when there is an HTML part), `text`, `headers`, `parts`, `raw`
-//! and `envelope`.
+//! default when there is an HTML part), `text`, `headers`, `parts`, `raw`,
+//! `envelope` and `checks`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -35,7 +35,7 @@ const MAX_ATTACHMENTS_SHOWN: usize = 100;
 const MAX_ADDRESSES_SHOWN: usize = 100;
 pub(super) const MAX_VALUE_SHOWN: usize = 4096;
 
-const TABS: [(&str, &str); 7] = [
+const TABS: [(&str, &str); 8] = [
     ("html", "HTML"),
     ("source", "HTML source"),
     ("text", "Text"),
@@ -43,6 +43,7 @@ const TABS: [(&str, &str); 7] = [
     ("parts", "MIME parts"),
     ("raw", "Raw"),
     ("envelope", "Envelope"),
+    ("checks", "Checks"),
 ];
 
 /// The HTML view's widths: name, label, CSS width.
@@ -203,6 +204,7 @@ pub enum TabBody {
     Parts(PartsTab),
     Raw(RawTab),
     Envelope(Box<Envelope>),
+    Checks(super::checks::ChecksTab),
 }
 
 /// The Release button and the message's releases.
@@ -395,6 +397,7 @@ async fn show(
         "headers" => TabBody::Headers(header_rows(&raw)),
         "parts" => TabBody::Parts(part_rows(id, &message.parts, &raw)),
         "raw" => TabBody::Raw(raw_tab(&raw)),
+        "checks" => TabBody::Checks(super::checks::checks_tab(&state, id, has_html)),
         _ => TabBody::Envelope(Box::new(message.envelope.clone())),
     };
     let tabs = TABS

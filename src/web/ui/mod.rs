@@ -3,6 +3,7 @@
 //! and keyboard use on top.
 
 mod calendar;
+mod checks;
 mod format;
 mod inbox;
 mod message;
