@@ -21,7 +21,9 @@ const PER_MESSAGE: Duration = Duration::from_secs(120);
 /// spread sample fetched (the MIME parts tab still lists all of them).
 const PARTS_FETCHED: usize = 60;
 
-const TABS: [&str; 6] = ["html", "text", "headers", "parts", "raw", "envelope"];
+const TABS: [&str; 7] = [
+    "html", "text", "headers", "parts", "raw", "envelope", "checks",
+];
 
 fn nested_multipart(depth: usize) -> Vec<u8> {
     let mut out = String::from("Subject: nested multipart\r\n");

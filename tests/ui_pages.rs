@@ -7,8 +7,8 @@ mod common;
 use base64::Engine;
 use common::{Letterbox, corpus_files, send_corpus, simple_message};
 
-const TABS: [&str; 7] = [
-    "html", "source", "text", "headers", "parts", "raw", "envelope",
+const TABS: [&str; 8] = [
+    "html", "source", "text", "headers", "parts", "raw", "envelope", "checks",
 ];
 
 /// GET returning the status, a header and the body text.

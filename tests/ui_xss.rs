@@ -123,7 +123,9 @@ async fn no_payload_runs_and_every_payload_shows_literally() {
         assert_title_untouched(driver).await;
 
         // Every other tab.
-        for tab in ["source", "text", "headers", "parts", "raw", "envelope"] {
+        for tab in [
+            "source", "text", "headers", "parts", "raw", "envelope", "checks",
+        ] {
             open_live(driver, &lb.url(&format!("/message/{id}/{tab}"))).await;
             assert_title_untouched(driver).await;
         }

@@ -161,7 +161,7 @@ async fn every_ui_route_keeps_its_window_and_resources_to_itself() {
         "/message/01HZZZZZZZZZZZZZZZZZZZZZZZ".to_string(),
     ];
     for tab in [
-        "html", "source", "text", "headers", "parts", "raw", "envelope",
+        "html", "source", "text", "headers", "parts", "raw", "envelope", "checks",
     ] {
         pages.push(format!("/message/{id}/{tab}"));
     }
