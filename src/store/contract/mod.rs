@@ -11,7 +11,7 @@ pub mod fixtures;
 mod messages;
 mod relay;
 mod retention;
-mod search;
+pub mod search;
 
 use std::future::Future;
 use std::time::Duration;

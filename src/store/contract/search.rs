@@ -1,6 +1,8 @@
 //! Search semantics: every filter of the query language, positive and
 //! negated, as `tests/search.rs` holds the whole server to them; paging
-//! and the counts a page carries; date ranges over arrival time.
+//! and the counts a page carries; date ranges over arrival time. The
+//! fixture messages and the single-term table are public: `tests/search.rs`
+//! holds the whole server (over SMTP and HTTP) to the same table.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +11,7 @@ use super::{Backend, open};
 use crate::domain::timefmt::{now_millis, rfc3339_millis};
 use crate::store::{Selection, Store};
 
-const WELCOME: &str = "From: Ann Smith <ann@example.com>\r
+pub const WELCOME: &str = "From: Ann Smith <ann@example.com>\r
 To: Bob Jones <bob@example.com>\r
 Cc: Carol <carol@example.com>\r
 Reply-To: Help Desk <help@example.com>\r
@@ -33,7 +35,7 @@ Content-Type: text/html; charset=utf-8\r
 
 /// Envelope recipients of [`WELCOME`]: `hidden` and `audit+archive` are
 /// Bcc recipients (in no header); `archive` becomes a tag.
-const WELCOME_RCPTS: &[&str] = &[
+pub const WELCOME_RCPTS: &[&str] = &[
     "bob@example.com",
     "carol@example.com",
     "hidden@example.com",
@@ -42,7 +44,7 @@ const WELCOME_RCPTS: &[&str] = &[
 
 /// An invoice: HTML with an inline image, a PDF attachment big enough for
 /// the size filters, a Bcc header and a plus-addressed recipient.
-fn invoice() -> String {
+pub fn invoice() -> String {
     let pdf = "JVBERi0xLjQK".repeat(400);
     let pdf: Vec<&str> = pdf
         .as_bytes()
@@ -122,11 +124,11 @@ async fn matching(store: &Store, text: &str) -> BTreeSet<String> {
     ids(&page).into_iter().collect()
 }
 
-const ALL: &[&str] = &["welcome", "invoice", "plain"];
+pub const ALL: &[&str] = &["welcome", "invoice", "plain"];
 
 /// Each single-term query and what it matches. Each is also run negated
 /// with `-` and `!`, which must match exactly the other messages.
-const SINGLE_TERMS: &[(&str, &[&str])] = &[
+pub const SINGLE_TERMS: &[(&str, &[&str])] = &[
     // Words: token and prefix matches over what Mailpit's words look in:
     // the people, the subject, the text (HTML as rendered) and attachment
     // names.
