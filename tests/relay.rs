@@ -139,6 +139,34 @@ async fn release_delivers_the_stored_message_unchanged() {
     );
 }
 
+/// Blind copies stay blind beyond Letterbox: the `Bcc` header (which
+/// `/api/v1/send` writes, as Mailpit does) is left out of what is relayed,
+/// as an MTA leaves it out; the rest goes as it was stored.
+#[tokio::test]
+async fn the_bcc_header_is_not_relayed() {
+    let upstream = Letterbox::start();
+    let lb = Letterbox::with_args(&["--relay-host", &upstream.smtp_addr.to_string()]);
+    let data = b"From: app@example.com\r\nTo: rcpt@example.com\r\nBcc: hidden@example.com,\r\n  also-hidden@example.com\r\nSubject: blind\r\n\r\nBcc: in the body stays\r\n";
+    let id = lb
+        .send_raw(
+            "app@example.com",
+            &["rcpt@example.com", "hidden@example.com"],
+            data,
+        )
+        .await;
+    release(&lb, &id, &["hidden@example.com"]).await;
+    release_in_state(&lb, &id, "sent").await;
+
+    let arrived = upstream.wait_for_total(1).await;
+    let upstream_id = common::ids_of(&arrived)[0].clone();
+    assert_eq!(
+        without_trace_header(&upstream.raw(&upstream_id).await, &id),
+        b"From: app@example.com\r\nTo: rcpt@example.com\r\nSubject: blind\r\n\r\nBcc: in the body stays\r\n"
+    );
+    // Kept as received here: only the copy that leaves loses the header.
+    assert_eq!(lb.raw(&id).await, data);
+}
+
 #[tokio::test]
 async fn starttls_login_and_sender_from_a_config_file() {
     let upstream =

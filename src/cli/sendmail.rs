@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use crate::client::smtp::{SmtpClient, SmtpError};
+use crate::domain::message::without_header;
 
 /// SMTP replies from Letterbox come within this time, or something is wrong.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -250,26 +251,6 @@ fn header_addresses(message: &[u8], names: &[&str]) -> Vec<String> {
         }
     }
     addresses
-}
-
-/// The message without the named header (and its folded lines).
-fn without_header(message: &[u8], name: &str) -> Vec<u8> {
-    let headers_len = header_block(message).len();
-    let mut out = Vec::with_capacity(message.len());
-    let mut dropping = false;
-    for line in message[..headers_len].split_inclusive(|&b| b == b'\n') {
-        let continuation = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
-        if !continuation {
-            dropping = line.len() > name.len()
-                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-                && line[name.len()..].trim_ascii_start().starts_with(b":");
-        }
-        if !dropping {
-            out.extend_from_slice(line);
-        }
-    }
-    out.extend_from_slice(&message[headers_len..]);
-    out
 }
 
 /// `login@host`, the sender sendmail uses when neither `-f` nor a From

@@ -15,7 +15,7 @@ mod headers;
 mod text;
 
 use headers::{MAX_MAILPARSE_WORDS, defuse_encoded_words, many_encoded_words};
-pub use headers::{first_value, header_block, header_value, top_headers};
+pub use headers::{first_value, header_block, header_value, top_headers, without_header};
 pub use text::{html_to_text, snippet};
 
 /// Parts indexed per message; a message with more keeps the first ones and

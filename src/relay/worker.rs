@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use super::Relay;
 use super::client::{self, Delivery, DeliveryError, Refusal};
 use super::settings::MAX_RETRY_INTERVAL;
+use crate::domain::message::without_header;
 use crate::domain::search::Query;
 use crate::domain::timefmt;
 use crate::events::Event;
@@ -91,6 +92,9 @@ async fn attempt(relay: &Relay, job: RelayJob) {
                 "554 5.4.6 Routing loop: the message has passed {hops} servers (Received: headers); at most {MAX_HOPS} are relayed"
             ))),
             _ => {
+                // As MTAs do (RFC 5322 §3.6.3): blind copies stay blind
+                // beyond Letterbox, whatever header `/send` or the app wrote.
+                let raw = without_header(&raw, "Bcc");
                 let data = with_trace_header(&raw, &relay.upstream.helo_name, &job.message_id);
                 client::deliver(&relay.upstream, &job.mail_from, &job.recipients, &data).await
             }

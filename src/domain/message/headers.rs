@@ -199,3 +199,29 @@ fn quoted_printable_word(data: &str) -> Vec<u8> {
     }
     out
 }
+
+/// The message without the named header (and its folded lines): how
+/// `sendmail -t` and the relay drop `Bcc` before a message goes on.
+pub fn without_header(message: &[u8], name: &str) -> Vec<u8> {
+    // Everything before the first empty line.
+    let headers_len: usize = message
+        .split_inclusive(|&b| b == b'\n')
+        .take_while(|line| !matches!(*line, b"\n" | b"\r\n"))
+        .map(<[u8]>::len)
+        .sum();
+    let mut out = Vec::with_capacity(message.len());
+    let mut dropping = false;
+    for line in message[..headers_len].split_inclusive(|&b| b == b'\n') {
+        let continuation = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
+        if !continuation {
+            dropping = line.len() > name.len()
+                && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+                && line[name.len()..].trim_ascii_start().starts_with(b":");
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&message[headers_len..]);
+    out
+}
