@@ -43,6 +43,12 @@ async fn wait_for_spamd(addr: &str) {
     panic!("spamd at {addr} did not start listening within a minute (see target/spamd.log)");
 }
 
+/// Stores [`BARE`] and returns its ID.
+async fn send_bare(lb: &Letterbox) -> String {
+    lb.send_raw("app@example.test", &["user@example.test"], BARE)
+        .await
+}
+
 fn rule_names(check: &Value) -> HashSet<String> {
     check["Rules"]
         .as_array()
@@ -57,9 +63,7 @@ async fn a_real_spamd_scores_the_message_in_mailpit_s_shape() {
     let Some(addr) = spamd() else { return };
     wait_for_spamd(&addr).await;
     let lb = Letterbox::with_args(&["--spamassassin", &addr]);
-    lb.send_raw("app@example.test", &["user@example.test"], BARE)
-        .await;
-    let id = lb.ids().await.remove(0);
+    let id = send_bare(&lb).await;
 
     let (status, check) = lb.get_json(&format!("/api/v1/message/{id}/sa-check")).await;
     assert_eq!(status, 200, "{check}");
@@ -117,9 +121,7 @@ async fn a_real_spamd_scores_the_message_in_mailpit_s_shape() {
 #[tokio::test]
 async fn without_the_flag_there_is_no_route() {
     let lb = Letterbox::start();
-    lb.send_raw("app@example.test", &["user@example.test"], BARE)
-        .await;
-    let id = lb.ids().await.remove(0);
+    let id = send_bare(&lb).await;
     let (status, _) = lb.get_json(&format!("/api/v1/message/{id}/sa-check")).await;
     assert_eq!(status, 404);
     let webui = lb.get_ok("/api/v1/webui").await;
@@ -135,9 +137,7 @@ async fn an_unknown_message_is_a_404_and_a_dead_spamd_an_error_in_the_body() {
     let lb = Letterbox::with_args(&["--spamassassin", &addr]);
     let (status, _) = lb.get_json("/api/v1/message/nope/sa-check").await;
     assert_eq!(status, 404);
-    lb.send_raw("app@example.test", &["user@example.test"], BARE)
-        .await;
-    let id = lb.ids().await.remove(0);
+    let id = send_bare(&lb).await;
     let (status, check) = lb.get_json(&format!("/api/v1/message/{id}/sa-check")).await;
     assert_eq!(status, 200, "{check}");
     assert!(check["Error"].as_str().unwrap().contains(&addr), "{check}");
@@ -158,9 +158,7 @@ async fn a_spamd_that_answers_garbage_gives_an_error_not_a_score() {
         }
     });
     let lb = Letterbox::with_args(&["--spamassassin", &addr]);
-    lb.send_raw("app@example.test", &["user@example.test"], BARE)
-        .await;
-    let id = lb.ids().await.remove(0);
+    let id = send_bare(&lb).await;
     let (status, check) = lb.get_json(&format!("/api/v1/message/{id}/sa-check")).await;
     assert_eq!(status, 200, "{check}");
     assert!(

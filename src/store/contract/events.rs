@@ -44,20 +44,10 @@ pub async fn events_for_each_change(backend: &impl Backend) {
         .set_read(Selection::Ids(strings(&["m1"])), true)
         .await
         .unwrap();
-    match next(&mut heard).await {
-        Event::ReadChanged { ids, read } => {
-            assert_eq!((&ids[..], read), (&strings(&["m1"])[..], true))
-        }
-        other => panic!("expected ReadChanged, got {other:?}"),
-    }
+    read_changed(&mut heard, "m1").await;
     let unread = Selection::Query(query("is:unread"));
     store.set_read(unread.clone(), true).await.unwrap();
-    match next(&mut heard).await {
-        Event::ReadChanged { ids, read } => {
-            assert_eq!((&ids[..], read), (&strings(&["m2"])[..], true))
-        }
-        other => panic!("expected ReadChanged, got {other:?}"),
-    }
+    read_changed(&mut heard, "m2").await;
     store.set_read(unread, true).await.unwrap();
     quiet(&mut heard, "marking no message read by a query").await;
     // Messages named by ID are announced changed or not (Mailpit's
@@ -66,12 +56,7 @@ pub async fn events_for_each_change(backend: &impl Backend) {
         .set_read(Selection::Ids(strings(&["m1"])), true)
         .await
         .unwrap();
-    match next(&mut heard).await {
-        Event::ReadChanged { ids, read } => {
-            assert_eq!((&ids[..], read), (&strings(&["m1"])[..], true))
-        }
-        other => panic!("expected ReadChanged, got {other:?}"),
-    }
+    read_changed(&mut heard, "m1").await;
 
     store
         .set_tags(strings(&["m1"]), strings(&["red"]))
@@ -127,4 +112,14 @@ pub async fn events_for_each_change(backend: &impl Backend) {
     quiet(&mut heard, "deleting no message").await;
     store.delete(Selection::All).await.unwrap();
     assert!(matches!(next(&mut heard).await, Event::Cleared));
+}
+
+/// The next event says that `id`, and only it, was marked read.
+async fn read_changed(heard: &mut Subscription, id: &str) {
+    match next(heard).await {
+        Event::ReadChanged { ids, read } => {
+            assert_eq!((&ids[..], read), (&strings(&[id])[..], true))
+        }
+        other => panic!("expected ReadChanged({id}), got {other:?}"),
+    }
 }
