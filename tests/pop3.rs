@@ -680,3 +680,29 @@ async fn fetchmail_pulls_the_mail_over_stls_byte_for_byte() {
     // fetchmail deletes what it fetched (no `keep`): gone from Letterbox.
     assert!(lb.ids().await.is_empty(), "{log}");
 }
+
+#[tokio::test]
+async fn a_session_is_bounded_in_commands_and_idle_time() {
+    let lb = with_pop3(&["--pop3-idle-timeout", "1s", "--pop3-max-messages", "1"]);
+    let addr = pop3_addr(&lb);
+    let mut pop3 = Pop3::login(addr, "alice", "pw").await;
+    // 1,000 commands, or 8 for each message a maildrop may hold if more.
+    pop3.send("NOOP\r\n".repeat(1000).as_bytes()).await;
+    let mut answered = 2; // USER and PASS
+    loop {
+        let reply = pop3.line().await;
+        if reply != "+OK\r\n" {
+            assert_eq!(reply, "-ERR too many commands in one session, closing\r\n");
+            break;
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, 1000);
+    assert!(pop3.closed().await);
+
+    let mut idle = Pop3::connect(addr).await;
+    let started = Instant::now();
+    assert_eq!(idle.line().await, "-ERR idle for too long, closing\r\n");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(idle.closed().await);
+}

@@ -129,7 +129,7 @@ impl Session<'_> {
             };
             *failures += 1;
             let failures = *failures;
-            info!(peer = %self.peer, user = %user.chars().take(64).collect::<String>(), "POP3 login failed");
+            info!(peer = %self.peer, user = ?user.chars().take(64).collect::<String>(), "POP3 login failed");
             tokio::select! {
                 () = tokio::time::sleep(FAILED_LOGIN_DELAY) => {}
                 () = self.server.shutdown.cancelled() => {}
