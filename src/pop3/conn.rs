@@ -24,17 +24,23 @@ pub enum Line {
     TimedOut,
 }
 
-pub struct Conn<S> {
-    stream: BufReader<S>,
+/// A connection's byte stream, plain or TLS: one type, so the session's
+/// code exists once in the binary rather than once per stream type.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+pub struct Conn {
+    stream: BufReader<Box<dyn Stream>>,
     out: Vec<u8>,
     /// A line must arrive within this long, and a write complete.
     timeout: Duration,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    pub fn new(stream: S, timeout: Duration) -> Conn<S> {
+impl Conn {
+    pub fn new(stream: impl Stream + 'static, timeout: Duration) -> Conn {
         Conn {
-            stream: BufReader::new(stream),
+            stream: BufReader::new(Box::new(stream)),
             out: Vec::with_capacity(4096),
             timeout,
         }
@@ -43,7 +49,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// The stream, for a TLS handshake. Bytes the client sent after the
     /// command that asked for TLS are dropped: they came in the clear
     /// and must not be read as if they had come over TLS.
-    pub fn into_stream(self) -> S {
+    pub fn into_stream(self) -> Box<dyn Stream> {
         self.stream.into_inner()
     }
 

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
-use super::conn::Conn;
+use super::conn::{Conn, Stream};
 use super::logins::Logins;
 use super::session::{Flow, Maildrops, Session};
 use crate::app::App;
@@ -75,7 +75,7 @@ async fn connection(
     };
     let mut session = Session::new(server, peer, implicit_tls);
     if implicit_tls {
-        let mut conn = Conn::new(handshake(server, stream).await?, timeout);
+        let mut conn = Conn::new(handshake(server, Box::new(stream)).await?, timeout);
         session.greet(&mut conn);
         session.run(&mut conn).await?;
         return Ok(());
@@ -93,8 +93,8 @@ async fn connection(
 
 async fn handshake(
     server: &Pop3Server,
-    stream: TcpStream,
-) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    stream: Box<dyn Stream>,
+) -> io::Result<tokio_rustls::server::TlsStream<Box<dyn Stream>>> {
     // The session offers STLS only with a certificate, and POP3S is not
     // started without one.
     let Some(tls) = &server.tls else {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
 use super::{Flow, Session, State};
@@ -22,10 +21,10 @@ pub const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
 pub const MAX_FAILED_LOGINS: usize = 3;
 
 impl Session<'_> {
-    pub(super) async fn authorization<S: AsyncRead + AsyncWrite + Unpin>(
+    pub(super) async fn authorization(
         &mut self,
         command: Command,
-        conn: &mut Conn<S>,
+        conn: &mut Conn,
     ) -> io::Result<Flow> {
         let State::Authorization { user, .. } = &mut self.state else {
             unreachable!("dispatched in the AUTHORIZATION state");
@@ -97,7 +96,7 @@ impl Session<'_> {
         }
     }
 
-    fn start_tls<S: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<S>) -> Flow {
+    fn start_tls(&mut self, conn: &mut Conn) -> Flow {
         if self.tls {
             conn.err("TLS is already on");
             return Flow::Continue;
@@ -111,12 +110,7 @@ impl Session<'_> {
     }
 
     /// Checks a login and opens its maildrop, or answers why not.
-    async fn log_in<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        user: String,
-        password: String,
-        conn: &mut Conn<S>,
-    ) -> Flow {
+    async fn log_in(&mut self, user: String, password: String, conn: &mut Conn) -> Flow {
         let logins = self.server.logins.clone();
         let name = user.clone();
         // A bcrypt check is tens of milliseconds of CPU.

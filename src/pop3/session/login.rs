@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn};
 
 use super::{Session, State, count_of};
@@ -47,11 +46,7 @@ impl Drop for MaildropLock {
 impl Session<'_> {
     /// After a good login: snapshots the maildrop and enters TRANSACTION,
     /// or answers why not.
-    pub(super) async fn open_maildrop<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        user: String,
-        conn: &mut Conn<S>,
-    ) {
+    pub(super) async fn open_maildrop(&mut self, user: String, conn: &mut Conn) {
         let app = &self.server.app;
         let inbox = inbox_of(&user);
         let inbox = match app.inbox_exists(&inbox).await {
@@ -96,7 +91,7 @@ impl Session<'_> {
         };
     }
 
-    fn unavailable<S: AsyncRead + AsyncWrite + Unpin>(&self, conn: &mut Conn<S>, err: &StoreError) {
+    fn unavailable(&self, conn: &mut Conn, err: &StoreError) {
         warn!(peer = %self.peer, %err, "opening a POP3 maildrop failed");
         conn.err("[SYS/TEMP] the maildrop cannot be read now, try again later");
     }

@@ -13,7 +13,6 @@ mod update;
 use std::io;
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
 pub use login::Maildrops;
@@ -76,7 +75,7 @@ impl<'a> Session<'a> {
     }
 
     /// The greeting (RFC 1939 §4); not repeated after STLS.
-    pub fn greet<S: AsyncRead + AsyncWrite + Unpin>(&self, conn: &mut Conn<S>) {
+    pub fn greet(&self, conn: &mut Conn) {
         conn.ok(&format!(
             "{} Letterbox POP3 server ready",
             self.server.hostname
@@ -95,10 +94,7 @@ impl<'a> Session<'a> {
     /// Reads and answers commands until the session ends or asks for TLS.
     /// An ended session lets go of its maildrop before the connection
     /// closes, so the client can log in again at once.
-    pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        conn: &mut Conn<S>,
-    ) -> io::Result<Flow> {
+    pub async fn run(&mut self, conn: &mut Conn) -> io::Result<Flow> {
         let flow = self.commands(conn).await;
         if !matches!(flow, Ok(Flow::StartTls)) {
             self.state = State::Authorization {
@@ -109,10 +105,7 @@ impl<'a> Session<'a> {
         flow
     }
 
-    async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        conn: &mut Conn<S>,
-    ) -> io::Result<Flow> {
+    async fn commands(&mut self, conn: &mut Conn) -> io::Result<Flow> {
         loop {
             let line = tokio::select! {
                 line = conn.read_line() => line?,
@@ -159,11 +152,7 @@ impl<'a> Session<'a> {
     }
 
     /// Answers a bad line; true when there have been too many.
-    fn bad_command<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        conn: &mut Conn<S>,
-        text: &str,
-    ) -> bool {
+    fn bad_command(&mut self, conn: &mut Conn, text: &str) -> bool {
         self.bad += 1;
         if self.bad >= MAX_BAD_COMMANDS {
             debug!(peer = %self.peer, "POP3 session closed after {MAX_BAD_COMMANDS} bad commands");
@@ -174,11 +163,7 @@ impl<'a> Session<'a> {
         false
     }
 
-    async fn dispatch<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        command: Command,
-        conn: &mut Conn<S>,
-    ) -> io::Result<Flow> {
+    async fn dispatch(&mut self, command: Command, conn: &mut Conn) -> io::Result<Flow> {
         match command {
             Command::Capa => {
                 self.capabilities(conn);
@@ -199,7 +184,7 @@ impl<'a> Session<'a> {
     }
 
     /// CAPA (RFC 2449): what this server offers in the current state.
-    fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(&self, conn: &mut Conn<S>) {
+    fn capabilities(&self, conn: &mut Conn) {
         conn.ok("capability list follows");
         let mut lines = vec!["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"];
         if matches!(self.state, State::Authorization { .. }) {

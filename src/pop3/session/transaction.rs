@@ -4,7 +4,6 @@
 
 use std::io;
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::warn;
 
 use super::{Session, State, count_of};
@@ -17,10 +16,10 @@ use crate::pop3::wire::{Encoder, TERMINATOR, octets};
 const SEND_BUFFER: usize = 64 * 1024;
 
 impl Session<'_> {
-    pub(super) async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    pub(super) async fn transaction(
         &mut self,
         command: Command,
-        conn: &mut Conn<S>,
+        conn: &mut Conn,
     ) -> io::Result<()> {
         let State::Transaction { maildrop, .. } = &mut self.state else {
             unreachable!("dispatched in the TRANSACTION state");
@@ -79,12 +78,12 @@ impl Session<'_> {
 
     /// RETR (`top` is `None`) or TOP: the message from the store, encoded
     /// a buffer-full at a time.
-    async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    async fn send(
         &self,
         entry: Result<Entry, crate::pop3::maildrop::MaildropError>,
         number: u64,
         top: Option<u64>,
-        conn: &mut Conn<S>,
+        conn: &mut Conn,
     ) -> io::Result<()> {
         let entry = match entry {
             Ok(entry) => entry,
@@ -125,11 +124,7 @@ impl Session<'_> {
 }
 
 /// The lines of a multi-line LIST or UIDL: `number value`, then the end.
-fn listing<S: AsyncRead + AsyncWrite + Unpin>(
-    maildrop: &Maildrop,
-    conn: &mut Conn<S>,
-    value: impl Fn(&Entry) -> String,
-) {
+fn listing(maildrop: &Maildrop, conn: &mut Conn, value: impl Fn(&Entry) -> String) {
     let out = conn.buffer();
     for (number, entry) in maildrop.listing() {
         out.extend_from_slice(format!("{number} {}\r\n", value(entry)).as_bytes());

@@ -2,7 +2,6 @@
 //! messages marked with DELE are deleted through the app, which counts
 //! them and tells the web UI; from AUTHORIZATION it just ends.
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn};
 
 use super::{Session, State, count_of};
@@ -10,7 +9,7 @@ use crate::pop3::conn::Conn;
 use crate::store::Selection;
 
 impl Session<'_> {
-    pub(super) async fn quit<S: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<S>) {
+    pub(super) async fn quit(&mut self, conn: &mut Conn) {
         let State::Transaction { user, maildrop, .. } = &self.state else {
             conn.ok("bye");
             return;
