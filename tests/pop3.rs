@@ -706,3 +706,22 @@ async fn a_session_is_bounded_in_commands_and_idle_time() {
     assert!(started.elapsed() >= Duration::from_millis(900));
     assert!(idle.closed().await);
 }
+
+#[tokio::test]
+async fn shutdown_tells_an_idle_session_and_deletes_nothing_it_marked() {
+    let dir = TempDir::new("pop3-shutdown");
+    let db = dir.file("letterbox.db");
+    let mut lb = with_pop3(&["--db", &db]);
+    send(&lb, DOTTED).await;
+    let mut pop3 = Pop3::login(pop3_addr(&lb), "alice", "pw").await;
+    pop3.ok("DELE 1").await;
+    lb.send_sigterm();
+    assert_eq!(
+        pop3.line().await,
+        "-ERR [SYS/TEMP] Letterbox is shutting down, try again later\r\n"
+    );
+    assert!(pop3.closed().await);
+    assert!(lb.wait_exit().success());
+    let again = with_pop3(&["--db", &db]);
+    assert_eq!(again.ids().await.len(), 1, "no QUIT, no delete");
+}
