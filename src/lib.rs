@@ -11,8 +11,8 @@
 //! 1. [`events`], [`net`], [`tls`]: publish/subscribe, sockets, TLS.
 //! 2. [`store`]: one storage interface, SQLite behind it.
 //! 3. [`app`]: each operation's store work, counters and events.
-//! 4. [`smtp`], [`client`], [`checks`]: the SMTP server, the SMTP client,
-//!    message checks.
+//! 4. [`smtp`], [`client`], [`checks`], [`pop3`]: the SMTP server, the SMTP
+//!    client, message checks, the POP3 server.
 //! 5. [`relay`]: releasing mail through an upstream server.
 //! 6. [`web`]: the HTTP API, UI and WebSocket.
 //! 7. [`server`], [`cli`], [`fuzzing`]: start-up from plain
@@ -30,6 +30,7 @@ pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod net;
+pub mod pop3;
 pub mod relay;
 pub mod server;
 pub mod smtp;

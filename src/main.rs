@@ -88,6 +88,12 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     if let Some(addr) = letterbox.smtps_addr {
         println!("  SMTPS  {addr}");
     }
+    if let Some(addr) = letterbox.pop3_addr {
+        println!("  POP3   {addr}");
+    }
+    if let Some(addr) = letterbox.pop3s_addr {
+        println!("  POP3S  {addr}");
+    }
     if let Some(addr) = letterbox.metrics_addr {
         println!("  Metrics http://{addr}/metrics");
     }

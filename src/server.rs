@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{App, Stats};
 use crate::domain::inbox::{Inboxes, Rule};
 use crate::events::Events;
+use crate::pop3::{self, Pop3Certificate, Pop3Settings};
 use crate::relay::{self, RelaySettings};
 use crate::smtp::listener::SmtpServer;
 use crate::smtp::{self, SessionConfig, SmtpCertificate, SmtpSettings};
@@ -38,6 +39,8 @@ pub struct Settings {
     pub link_check_allow_internal: bool,
     /// spamd's `host:port`: the spam check is offered only with it.
     pub spamassassin: Option<String>,
+    /// `None`: no POP3 server.
+    pub pop3: Option<Pop3Settings>,
 }
 
 /// How long a graceful shutdown waits for SMTP sessions in the middle of a
@@ -75,6 +78,8 @@ pub struct Letterbox {
     pub smtps_addr: Option<SocketAddr>,
     pub http_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
+    pub pop3_addr: Option<SocketAddr>,
+    pub pop3s_addr: Option<SocketAddr>,
     /// The web UI's base URL, e.g. `http://127.0.0.1:8025/`.
     pub web_url: String,
     pub store: Store,
@@ -132,6 +137,15 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         )?),
         None => None,
     };
+    let pop3_tls = match settings.pop3.as_ref().and_then(|p| p.certificate.as_ref()) {
+        Some(Pop3Certificate::SameAsSmtp) => smtp_tls.clone(),
+        Some(Pop3Certificate::Files { cert, key }) => Some(tls::acceptor(
+            Some((cert.as_path(), key.as_path())),
+            &settings.hostname,
+            &[],
+        )?),
+        None => None,
+    };
     let chaos = crate::domain::chaos::Chaos::new(smtp.chaos.clone());
     if let Some(relay) = &settings.relay {
         let listeners: Vec<SocketAddr> = std::iter::once(smtp.listen)
@@ -147,6 +161,15 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     };
     let http_listener = bind(web.listen)?;
     let metrics_listener = match web.metrics {
+        Some(addr) => Some(bind(addr)?),
+        None => None,
+    };
+    let pop3 = settings.pop3.as_ref();
+    let pop3_listener = match pop3.and_then(|p| p.listen) {
+        Some(addr) => Some(bind(addr)?),
+        None => None,
+    };
+    let pop3s_listener = match pop3.and_then(|p| p.listen_tls) {
         Some(addr) => Some(bind(addr)?),
         None => None,
     };
@@ -195,6 +218,31 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     let (smtp_addr, http_addr) = (local(&smtp_listener), local(&http_listener));
     let smtps_addr = smtps_listener.as_ref().map(local);
     let metrics_addr = metrics_listener.as_ref().map(local);
+    let (pop3_addr, pop3s_addr) = (
+        pop3_listener.as_ref().map(local),
+        pop3s_listener.as_ref().map(local),
+    );
+    if let Some(pop3) = pop3 {
+        let server = Arc::new(pop3::listener::Pop3Server {
+            app: app.clone(),
+            logins: pop3.logins.clone(),
+            tls: pop3_tls,
+            hostname: settings.hostname.clone(),
+            max_messages: pop3.max_messages,
+            max_commands: pop3::listener::Pop3Server::commands_for(pop3.max_messages),
+            idle_timeout: pop3.idle_timeout,
+            connections: Arc::new(Semaphore::new(pop3.max_connections)),
+            maildrops: Arc::default(),
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        });
+        if let Some(listener) = pop3_listener {
+            tasks.spawn(pop3::listener::serve(listener, server.clone(), false));
+        }
+        if let Some(listener) = pop3s_listener {
+            tasks.spawn(pop3::listener::serve(listener, server, true));
+        }
+    }
     let scheme = if ui_tls.is_some() { "https" } else { "http" };
     let web_url = format!("{scheme}://{http_addr}{}", web.options.webroot);
 
@@ -245,6 +293,8 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         smtps_addr,
         http_addr,
         metrics_addr,
+        pop3_addr,
+        pop3s_addr,
         web_url,
         store,
         smtp_tls: match smtp.certificate {

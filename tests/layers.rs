@@ -16,7 +16,7 @@ const LAYERS: &[(u8, &[&str])] = &[
     (1, &["events", "net", "tls"]),
     (2, &["store"]),
     (3, &["app"]),
-    (4, &["smtp", "client", "checks"]),
+    (4, &["smtp", "client", "checks", "pop3"]),
     (5, &["relay"]),
     (6, &["web"]),
     (7, &["server", "cli", "fuzzing"]),

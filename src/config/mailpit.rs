@@ -303,6 +303,48 @@ const ALIASES: &[Alias] = &[
             Ok(())
         },
     },
+    // POP3: Mailpit starts it as soon as logins are set, and with a
+    // certificate its port speaks implicit TLS (see `pop3::mailpit_pop3`).
+    Alias {
+        name: "MP_POP3_BIND_ADDR",
+        arg: Some("pop3_listen"),
+        apply: |c, v| {
+            c.pop3.listen = Some(bind_addr(v)?);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_POP3_AUTH",
+        arg: Some("pop3_auth"),
+        apply: |c, v| {
+            c.pop3.auth = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_POP3_AUTH_FILE",
+        arg: Some("pop3_auth_file"),
+        apply: |c, v| {
+            c.pop3.auth_file = Some(PathBuf::from(v));
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_POP3_TLS_CERT",
+        arg: Some("pop3_tls_cert"),
+        apply: |c, v| {
+            c.pop3.tls_cert = Some(super::pop3::mailpit_tls_file(v)?);
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_POP3_TLS_KEY",
+        arg: Some("pop3_tls_key"),
+        apply: |c, v| {
+            c.pop3.tls_key = Some(super::pop3::mailpit_tls_file(v)?);
+            Ok(())
+        },
+    },
     Alias {
         name: "MP_ALLOW_INTERNAL_HTTP_REQUESTS",
         arg: Some("link_check_allow_internal"),
@@ -400,6 +442,11 @@ pub(super) fn apply(
             &serve.ui_tls_key,
             "MP_UI_TLS_CERT and MP_UI_TLS_KEY",
         ),
+        (
+            &serve.pop3.tls_cert,
+            &serve.pop3.tls_key,
+            "MP_POP3_TLS_CERT and MP_POP3_TLS_KEY",
+        ),
     ] {
         let from_mailpit = names.split(" and ").any(|n| applied.contains(&n));
         if from_mailpit && cert.is_some() != key.is_some() {
@@ -408,6 +455,7 @@ pub(super) fn apply(
             )));
         }
     }
+    super::pop3::mailpit_pop3(serve, &applied);
     Ok(())
 }
 

@@ -7,12 +7,14 @@
 mod args;
 mod commands;
 mod mailpit;
+mod pop3;
 mod relay;
 mod serve;
 mod settings;
 
 pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
+pub use pop3::Pop3Args;
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
 
@@ -47,6 +49,8 @@ pub enum ConfigError {
     Cors(String),
     #[error("--chaos: {0}")]
     Chaos(#[from] RuleError),
+    #[error("{0}")]
+    Pop3(String),
     #[error(
         "{0} needs a certificate: give --smtp-tls-cert and --smtp-tls-key, or --smtp-tls self-signed"
     )]

@@ -65,6 +65,7 @@ impl ServeArgs {
             inbox_rules: self.inbox_rules.clone(),
             link_check_allow_internal: self.link_check_allow_internal,
             spamassassin: self.spamassassin.clone(),
+            pop3: self.pop3_settings()?,
         })
     }
 }
@@ -183,14 +184,14 @@ impl ServeArgs {
     }
 }
 
-fn read_file(path: &Path) -> Result<String, ConfigError> {
+pub(super) fn read_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })
 }
 
-fn parse_credentials<'a>(
+pub(super) fn parse_credentials<'a>(
     entries: impl Iterator<Item = &'a str>,
     origin: &str,
     users: &mut HashMap<String, String>,

@@ -97,6 +97,9 @@ pub struct Letterbox {
     pub http_addr: SocketAddr,
     /// The `--metrics` listener's address, if one was asked for.
     pub metrics_addr: Option<SocketAddr>,
+    /// The `--pop3` and `--pop3s` listeners' addresses, if asked for.
+    pub pop3_addr: Option<SocketAddr>,
+    pub pop3s_addr: Option<SocketAddr>,
     /// Lines of stdout not consumed during start-up (e.g. `Store ...`).
     stdout: mpsc::Receiver<String>,
     stderr_log: PathBuf,
@@ -250,6 +253,7 @@ impl Launch {
 
         let deadline = Instant::now() + TIMEOUT;
         let (mut smtp, mut smtps, mut web, mut metrics) = (None, None, None, None);
+        let (mut pop3, mut pop3s) = (None, None);
         while web.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match stdout.recv_timeout(left) {
@@ -271,6 +275,8 @@ impl Launch {
                 "SMTP" => smtp = Some(parse_addr(value)),
                 "SMTPS" => smtps = Some(parse_addr(value)),
                 "Metrics" => metrics = Some(parse_addr(value)),
+                "POP3" => pop3 = Some(parse_addr(value)),
+                "POP3S" => pop3s = Some(parse_addr(value)),
                 "Web" => web = Some(value.trim_end_matches('/').to_string()),
                 _ => {}
             }
@@ -282,6 +288,8 @@ impl Launch {
             smtps_addr: smtps,
             http_addr: parse_addr(&web),
             metrics_addr: metrics,
+            pop3_addr: pop3,
+            pop3s_addr: pop3s,
             http: web,
             stdout,
             stderr_log,
