@@ -126,5 +126,6 @@ pub fn prepare(
         parsed,
         envelope,
         inbox,
+        webhook: None,
     }
 }
