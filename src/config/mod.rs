@@ -10,11 +10,13 @@ mod mailpit;
 mod relay;
 mod serve;
 mod settings;
+mod webhook;
 
 pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
+pub use webhook::{WebhookArgs, WebhookArgsError};
 
 use crate::domain::chaos::RuleError;
 use crate::web::auth::UiAuthError;
@@ -43,6 +45,8 @@ pub enum ConfigError {
     UiAuth(#[from] UiAuthError),
     #[error(transparent)]
     Relay(#[from] RelayArgsError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookArgsError),
     #[error("--api-cors: {0}")]
     Cors(String),
     #[error("--chaos: {0}")]

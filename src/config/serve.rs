@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::relay::RelayArgs;
+use super::webhook::WebhookArgs;
 use crate::domain::inbox::Rule;
 use crate::domain::units::{parse_duration, parse_size};
 
@@ -190,6 +191,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub relay: RelayArgs,
+
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
 }
 
 /// Where the SMTP listeners' certificate comes from, besides PEM files.
