@@ -38,18 +38,33 @@ pub async fn run(
         let now = timefmt::now_millis();
         let wait = match webhook.app.webhooks_due(now, BATCH).await {
             Ok(due) if !due.is_empty() => {
+                let mut claimed = Ok(());
                 for delivery in due {
                     tokio::select! {
                         // A delivery cut off here keeps its claim, which
                         // runs out: it is due again after a restart.
                         _ = shutdown.cancelled() => return,
-                        _ = async {
+                        result = async {
                             pace.wait().await;
-                            attempt(&webhook, delivery).await;
-                        } => {}
+                            attempt(&webhook, delivery).await
+                        } => claimed = result,
+                    }
+                    if claimed.is_err() {
+                        break;
                     }
                 }
-                continue;
+                let Err(err) = claimed else {
+                    continue;
+                };
+                // The queue reads but cannot be written: wait, rather than
+                // read the same deliveries again at once.
+                let Some(pause) = store_trouble(err) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => continue,
+                }
             }
             Ok(_) => match webhook.app.webhook_queue().await {
                 Ok(queue) => Some(match queue.next_due_ms {
@@ -81,7 +96,7 @@ fn store_trouble(err: StoreError) -> Option<Duration> {
     if matches!(err, StoreError::Closed) {
         return None;
     }
-    warn!(%err, "reading the webhook queue failed; trying again in a second");
+    warn!(%err, "using the webhook queue failed; trying again in a second");
     Some(Duration::from_secs(1))
 }
 
@@ -114,17 +129,13 @@ fn backoff(failures: u32) -> Duration {
     RETRY_INITIAL.saturating_mul(factor).min(MAX_RETRY_INTERVAL)
 }
 
-async fn attempt(webhook: &Webhook, delivery: WebhookDelivery) {
+/// Claims, posts and records one delivery; the error is a failed claim.
+async fn attempt(webhook: &Webhook, delivery: WebhookDelivery) -> Result<(), StoreError> {
     let settings = &webhook.settings;
     let now = timefmt::now_millis();
     let until = now.saturating_add((settings.timeout + CLAIM_MARGIN).as_millis() as i64);
-    match webhook.app.claim_webhook(delivery.id, now, until).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(err) => {
-            warn!(%err, id = %delivery.message_id, "claiming a webhook delivery failed");
-            return;
-        }
+    if !webhook.app.claim_webhook(delivery.id, now, until).await? {
+        return Ok(());
     }
     let result = post(webhook, &delivery).await;
     let ended = timefmt::now_millis();
@@ -161,6 +172,7 @@ async fn attempt(webhook: &Webhook, delivery: WebhookDelivery) {
         // Its claim runs out and it is tried again.
         warn!(%err, id = %delivery.message_id, "recording a webhook attempt failed");
     }
+    Ok(())
 }
 
 /// One POST of the delivery; the error says why it did not count as
