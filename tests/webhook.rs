@@ -346,6 +346,40 @@ async fn queued_deliveries_are_sent_after_a_restart() {
 }
 
 #[tokio::test]
+async fn an_attempt_cut_off_by_a_crash_is_made_again() {
+    let receiver = Receiver::start(Mode::Slow).await;
+    let dir = TempDir::new("webhook-crash");
+    let db = dir.file("letterbox.db");
+    let launch = |timeout: &'static str| {
+        Launch::default().args(&["--db", &db]).args(&[
+            "--webhook-url",
+            &receiver.url,
+            "--webhook-timeout",
+            timeout,
+        ])
+    };
+    // The receiver answers after 3 s: the kill comes while the attempt waits.
+    let mut lb = launch("3s").start();
+    let id = lb.send_simple("in flight").await;
+    eventually("the attempt started", async || {
+        (!receiver.seen().is_empty()).then_some(())
+    })
+    .await;
+    lb.kill();
+
+    // Its claim runs out (the old timeout and a margin, 8 s) and it is
+    // tried again.
+    receiver.set(Mode::Accept);
+    let _lb = launch("1s").start();
+    eventually("delivered after the restart", async || {
+        receiver.accepted_per_delivery().get(&id).copied()
+    })
+    .await;
+    assert_eq!(receiver.accepted_per_delivery()[&id], 1);
+    assert_eq!(receiver.seen()[0].delivery(), id, "the same delivery ID");
+}
+
+#[tokio::test]
 async fn the_rate_limit_is_kept() {
     let receiver = Receiver::start(Mode::Accept).await;
     let lb = Letterbox::with_args(&["--webhook-url", &receiver.url, "--webhook-rate", "4"]);
