@@ -33,7 +33,7 @@ pub const RETRY_INITIAL: Duration = Duration::from_secs(1);
 pub const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Where and how webhooks are sent.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookSettings {
     pub url: Url,
     /// Signs each request (`Letterbox-Signature`) when given.
@@ -46,6 +46,20 @@ pub struct WebhookSettings {
     /// after the message arrived.
     pub retry_for: Duration,
     pub timeout: Duration,
+}
+
+/// The secret is left out: settings may be printed.
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url.origin())
+            .field("secret", &self.secret.as_ref().map(|_| "(hidden)"))
+            .field("label", &self.label)
+            .field("rate", &self.rate)
+            .field("retry_for", &self.retry_for)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The running webhook sender.
@@ -79,5 +93,28 @@ impl Webhook {
 
     pub fn settings(&self) -> &WebhookSettings {
         &self.settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_settings_hide_the_secret_and_the_path() {
+        let settings = WebhookSettings {
+            url: Url::parse("https://hooks.example/T0/B0/t0ken").unwrap(),
+            secret: Some("whsec_s3cret".into()),
+            label: None,
+            rate: None,
+            retry_for: DEFAULT_RETRY_FOR,
+            timeout: DEFAULT_TIMEOUT,
+        };
+        let printed = format!("{settings:?}");
+        assert!(printed.contains("https://hooks.example"), "{printed}");
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("t0ken"),
+            "{printed}"
+        );
     }
 }
