@@ -13,7 +13,8 @@
 //! 3. [`app`]: each operation's store work, counters and events.
 //! 4. [`smtp`], [`client`], [`checks`], [`pop3`]: the SMTP server, the SMTP
 //!    client, message checks, the POP3 server.
-//! 5. [`relay`]: releasing mail through an upstream server.
+//! 5. [`relay`], [`webhook`]: releasing mail through an upstream server;
+//!    announcing new mail to an HTTP receiver.
 //! 6. [`web`]: the HTTP API, UI and WebSocket.
 //! 7. [`server`], [`cli`], [`fuzzing`]: start-up from plain
 //!    [`server::Settings`]; the helper commands.
@@ -37,3 +38,4 @@ pub mod smtp;
 pub mod store;
 pub mod tls;
 pub mod web;
+pub mod webhook;

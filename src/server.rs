@@ -19,6 +19,7 @@ use crate::smtp::listener::SmtpServer;
 use crate::smtp::{self, SessionConfig, SmtpCertificate, SmtpSettings};
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::web::{self, WebSettings};
+use crate::webhook::{Webhook, WebhookSettings};
 use crate::{checks, tls};
 
 /// Everything a Letterbox is started with, each feature's part in the
@@ -33,6 +34,8 @@ pub struct Settings {
     pub store: StoreConfig,
     /// `None`: nothing is ever relayed.
     pub relay: Option<RelaySettings>,
+    /// `None`: no webhook is sent.
+    pub webhook: Option<WebhookSettings>,
     /// Which inbox a message goes to.
     pub inbox_rules: Vec<Rule>,
     /// Let the link check request loopback, private and link-local addresses.
@@ -185,6 +188,10 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         inboxes,
         |id| smtp::reply::Reply::queued(id).summary(),
     );
+    let app = match settings.webhook {
+        Some(_) => app.with_webhook(),
+        None => app,
+    };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let smtp_server = Arc::new(SmtpServer {
@@ -264,6 +271,15 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         )?),
         None => None,
     };
+    let webhook = match &settings.webhook {
+        Some(webhook_settings) => Some(Webhook::start(
+            webhook_settings.clone(),
+            app.clone(),
+            &shutdown,
+            &tasks,
+        )?),
+        None => None,
+    };
     let checks = Arc::new(checks::Checks::new(
         settings.link_check_allow_internal,
         settings.spamassassin.clone(),
@@ -273,6 +289,7 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
         max_message_size: smtp.max_message_size,
         chaos: chaos.clone(),
         relay,
+        webhook,
         smtp_addrs: std::iter::once(smtp_addr).chain(smtps_addr).collect(),
         checks,
     };

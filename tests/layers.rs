@@ -17,7 +17,7 @@ const LAYERS: &[(u8, &[&str])] = &[
     (2, &["store"]),
     (3, &["app"]),
     (4, &["smtp", "client", "checks", "pop3"]),
-    (5, &["relay"]),
+    (5, &["relay", "webhook"]),
     (6, &["web"]),
     (7, &["server", "cli", "fuzzing"]),
     (8, &["config"]),

@@ -255,6 +255,31 @@ async fn responses_fit_their_schemas() {
     );
 }
 
+/// `/api/v1/info?additions=1` with its `Webhook`: `null` without one, and
+/// with one whose receiver refuses connections (so `LastFailure` is set).
+#[tokio::test]
+async fn info_with_its_webhook_fits_its_schema() {
+    let spec = spec();
+    let schema = response_schema(&spec, "/api/v1/info", "get");
+    let plain = Letterbox::start();
+    let info = plain.get_ok("/api/v1/info?additions=1").await;
+    assert_eq!(info["Webhook"], Value::Null, "{info}");
+    check(&spec, &schema, &info, "info without a webhook");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let lb = Letterbox::with_args(&["--webhook-url", &url]);
+    lb.send_simple("announced").await;
+    let info = common::eventually("a failed webhook attempt", async || {
+        let info = lb.get_ok("/api/v1/info?additions=1").await;
+        info["Webhook"]["LastFailure"].is_object().then_some(info)
+    })
+    .await;
+    check(&spec, &schema, &info, "info with a webhook");
+    assert_eq!(info["Webhook"]["Queued"], 1, "{info}");
+}
+
 /// The document is valid OpenAPI 3.1, by the reference validator
 /// (Python's openapi-spec-validator, which `.ci/run` installs).
 #[test]

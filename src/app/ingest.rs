@@ -9,6 +9,7 @@ use tracing::{Level, info};
 use crate::domain::Envelope;
 use crate::domain::inbox::Inboxes;
 use crate::domain::message;
+use crate::domain::summary::MessageSummaryJson;
 use crate::domain::timefmt;
 use crate::store::{NewMessage, StoreError};
 
@@ -61,7 +62,7 @@ impl App {
         let received_at_ms = timefmt::now_millis();
         // Small messages take microseconds to parse and compress: doing that
         // in place is cheaper than handing them to the blocking pool.
-        let prepared = if raw.len() <= INLINE_PREPARE_MAX {
+        let mut prepared = if raw.len() <= INLINE_PREPARE_MAX {
             prepare(id, received_at_ms, envelope, raw, &self.inner.inboxes)
         } else {
             let inboxes = self.inner.inboxes.clone();
@@ -71,6 +72,13 @@ impl App {
             .await
             .map_err(|_| IngestError::ShuttingDown)?
         };
+        // Mailpit's webhook body: the summary, without Letterbox's additions.
+        if self.inner.webhook {
+            let summary = prepared.summary();
+            let body = serde_json::to_string(&MessageSummaryJson::new(&summary, false))
+                .expect("a summary serializes");
+            prepared.webhook = Some(body);
+        }
         let (id, size) = (prepared.id.clone(), prepared.size);
         // The log line's fields are copied only when it will be written.
         let log = tracing::enabled!(Level::INFO).then(|| {
@@ -126,5 +134,6 @@ pub fn prepare(
         parsed,
         envelope,
         inbox,
+        webhook: None,
     }
 }

@@ -17,6 +17,7 @@ mod release;
 pub mod stats;
 mod tags;
 pub mod wait;
+mod webhook;
 
 use std::sync::{Arc, Mutex};
 
@@ -46,6 +47,8 @@ struct Inner {
     /// The SMTP reply that says a message was queued under an ID, for the
     /// end of a session's transcript (the SMTP side words its replies).
     queued_reply: fn(&str) -> String,
+    /// Queue a webhook delivery with every new message.
+    webhook: bool,
 }
 
 impl App {
@@ -64,8 +67,18 @@ impl App {
                 inboxes,
                 ids: Mutex::new(ulid::Generator::new()),
                 queued_reply,
+                webhook: false,
             }),
         }
+    }
+
+    /// The same app, queueing a webhook delivery with every new message.
+    /// Called before the app is shared.
+    pub fn with_webhook(mut self) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("webhooks are turned on before the app is shared")
+            .webhook = true;
+        self
     }
 
     /// The counters, for SMTP sessions to count in and `/metrics` to read.

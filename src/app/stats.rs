@@ -160,6 +160,20 @@ pub struct Stats {
     /// Injected failures by (source, stage, outcome); rare enough for a lock.
     chaos_injected: Mutex<BTreeMap<ChaosKey, u64>>,
     relay: [AtomicU64; 3],
+    /// Webhook attempts: delivered, failed (to be retried), dropped.
+    webhook: [AtomicU64; 3],
+    webhook_last_failure: Mutex<Option<WebhookFailure>>,
+}
+
+/// A webhook attempt that failed, for `/api/v1/info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookFailure {
+    /// When the attempt ended, RFC 3339.
+    pub at: String,
+    /// The message the delivery announces.
+    pub message_id: String,
+    /// What went wrong: the receiver's status, a timeout, a refused connection.
+    pub error: String,
 }
 
 /// `source` (rule or address), `stage` and `outcome` (reply code,
@@ -180,6 +194,8 @@ impl Default for Stats {
             ingest_latency: Histogram::default(),
             chaos_injected: Mutex::default(),
             relay: Default::default(),
+            webhook: Default::default(),
+            webhook_last_failure: Mutex::default(),
         }
     }
 }
@@ -201,6 +217,11 @@ pub struct Snapshot {
     pub relay_sent: u64,
     pub relay_failed: u64,
     pub relay_retried: u64,
+    /// Webhook attempts: delivered, failed and tried again later, failed
+    /// and given up (dropped).
+    pub webhook_delivered: u64,
+    pub webhook_retried: u64,
+    pub webhook_dropped: u64,
 }
 
 impl Snapshot {
@@ -286,6 +307,28 @@ impl Stats {
         self.relay[2].fetch_add(1, Relaxed);
     }
 
+    /// A webhook delivery was taken by the receiver.
+    pub fn webhook_delivered(&self) {
+        self.webhook[0].fetch_add(1, Relaxed);
+    }
+
+    /// A webhook attempt failed; `dropped` when the delivery is given up.
+    pub fn webhook_failed(&self, failure: WebhookFailure, dropped: bool) {
+        self.webhook[if dropped { 2 } else { 1 }].fetch_add(1, Relaxed);
+        *self
+            .webhook_last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(failure);
+    }
+
+    /// The last failed webhook attempt since start, if any.
+    pub fn webhook_last_failure(&self) -> Option<WebhookFailure> {
+        self.webhook_last_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             uptime_secs: self.started.elapsed().as_secs(),
@@ -300,6 +343,9 @@ impl Stats {
             relay_sent: self.relay[0].load(Relaxed),
             relay_failed: self.relay[1].load(Relaxed),
             relay_retried: self.relay[2].load(Relaxed),
+            webhook_delivered: self.webhook[0].load(Relaxed),
+            webhook_retried: self.webhook[1].load(Relaxed),
+            webhook_dropped: self.webhook[2].load(Relaxed),
         }
     }
 }

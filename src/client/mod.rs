@@ -1,5 +1,6 @@
 //! The clients Letterbox speaks as: [`smtp`] for the relay and `sendmail`,
-//! [`http`] for the command-line helpers that ask a running Letterbox.
+//! [`http`] for the command-line helpers that ask a running Letterbox and
+//! for webhooks.
 
 pub mod http;
 pub mod smtp;

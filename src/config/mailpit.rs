@@ -296,6 +296,36 @@ const ALIASES: &[Alias] = &[
         },
     },
     Alias {
+        name: "MP_WEBHOOK_URL",
+        arg: Some("webhook_url"),
+        apply: |c, v| {
+            c.webhook.webhook_url = Some(v.trim().to_string());
+            Ok(())
+        },
+    },
+    // Mailpit's limit is the seconds between two webhooks (0: none); its
+    // excess events are dropped, Letterbox's wait in the queue.
+    Alias {
+        name: "MP_WEBHOOK_LIMIT",
+        arg: Some("webhook_rate"),
+        apply: |c, v| {
+            let seconds: f64 = v.trim().parse().map_err(|_| "not a number of seconds")?;
+            if !seconds.is_finite() || seconds < 0.0 {
+                return Err("not a number of seconds".into());
+            }
+            c.webhook.webhook_rate = Some(if seconds == 0.0 { 0.0 } else { 1.0 / seconds });
+            Ok(())
+        },
+    },
+    Alias {
+        name: "MP_LABEL",
+        arg: Some("label"),
+        apply: |c, v| {
+            c.webhook.label = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Alias {
         name: "MP_ENABLE_SPAMASSASSIN",
         arg: Some("spamassassin"),
         apply: |c, v| {
@@ -701,6 +731,24 @@ mod tests {
             flagged.relay.relay_host.as_deref(),
             Some("flag.example:2525")
         );
+    }
+
+    #[test]
+    fn a_mailpit_webhook_environment_is_understood() {
+        let config = parse(&[
+            ("MP_WEBHOOK_URL", "http://hooks.example:8080/in"),
+            ("MP_WEBHOOK_LIMIT", "2"),
+            ("MP_LABEL", "staging"),
+        ]);
+        let webhook = config.webhook.settings().unwrap().expect("a webhook");
+        assert_eq!(webhook.url.addr, "hooks.example:8080");
+        assert_eq!(webhook.rate, Some(0.5), "one every two seconds");
+        assert_eq!(webhook.label.as_deref(), Some("staging"));
+        let unlimited = parse(&[("MP_WEBHOOK_URL", "http://h/"), ("MP_WEBHOOK_LIMIT", "0")]);
+        assert_eq!(unlimited.webhook.settings().unwrap().unwrap().rate, None);
+        let flagged = parse_with(&["--webhook-rate", "3"], &[("MP_WEBHOOK_LIMIT", "2")]).unwrap();
+        assert_eq!(flagged.webhook.webhook_rate, Some(3.0));
+        assert!(parse_with(&[], &[("MP_WEBHOOK_LIMIT", "soon")]).is_err());
     }
 
     #[test]

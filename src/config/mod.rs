@@ -11,12 +11,14 @@ mod pop3;
 mod relay;
 mod serve;
 mod settings;
+mod webhook;
 
 pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
 pub use pop3::Pop3Args;
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
+pub use webhook::{WebhookArgs, WebhookArgsError};
 
 use crate::domain::chaos::RuleError;
 use crate::web::auth::UiAuthError;
@@ -45,6 +47,8 @@ pub enum ConfigError {
     UiAuth(#[from] UiAuthError),
     #[error(transparent)]
     Relay(#[from] RelayArgsError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookArgsError),
     #[error("--api-cors: {0}")]
     Cors(String),
     #[error("--chaos: {0}")]

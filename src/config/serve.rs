@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::pop3::Pop3Args;
 use super::relay::RelayArgs;
+use super::webhook::WebhookArgs;
 use crate::domain::inbox::Rule;
 use crate::domain::units::{parse_duration, parse_size};
 
@@ -194,6 +195,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub pop3: Pop3Args,
+
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
 }
 
 /// Where the SMTP listeners' certificate comes from, besides PEM files.

@@ -62,6 +62,7 @@ impl ServeArgs {
             web,
             store,
             relay: self.relay.settings()?,
+            webhook: self.webhook.settings()?,
             inbox_rules: self.inbox_rules.clone(),
             link_check_allow_internal: self.link_check_allow_internal,
             spamassassin: self.spamassassin.clone(),

@@ -10,6 +10,7 @@
 pub mod contract;
 mod relay;
 mod sqlite;
+mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::domain::{Envelope, Summary};
 use crate::events::Events;
 
 pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, RelayState};
+pub use webhook::{WebhookDelivery, WebhookNext, WebhookQueueStats};
 
 /// What went wrong in a store, in terms of the store rather than of the
 /// backend's library.
@@ -109,6 +111,10 @@ pub struct NewMessage {
     pub envelope: Envelope,
     /// The inbox chosen at ingest.
     pub inbox: InboxName,
+    /// The webhook request body announcing this message, when webhooks
+    /// are on: queued for delivery in the same transaction as the message,
+    /// so a message is never stored without it (nor it without the message).
+    pub webhook: Option<String>,
 }
 
 impl NewMessage {
@@ -358,6 +364,40 @@ impl Store {
     /// Every release of message `id`, oldest first.
     pub async fn relay_jobs(&self, id: String) -> Result<Vec<RelayJob>, StoreError> {
         dispatch!(self, s => s.relay_jobs(id).await)
+    }
+
+    /// Queued webhook deliveries due at `now_ms` and not claimed, the
+    /// longest waiting first.
+    pub async fn webhook_due(
+        &self,
+        now_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        dispatch!(self, s => s.webhook_due(now_ms, limit).await)
+    }
+
+    /// Claims a due delivery for an attempt until `until_ms` (then it is
+    /// due again, should the attempt never finish); false if it is gone or
+    /// not due at `now_ms`. Of concurrent claims of one delivery exactly
+    /// one wins.
+    pub async fn claim_webhook(
+        &self,
+        id: i64,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.claim_webhook(id, now_ms, until_ms).await)
+    }
+
+    /// Records an attempt: the delivery leaves the queue, or waits for
+    /// its retry; false if it is gone.
+    pub async fn finish_webhook(&self, id: i64, next: WebhookNext) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.finish_webhook(id, next).await)
+    }
+
+    /// How many deliveries are queued and when the next is due.
+    pub async fn webhook_stats(&self) -> Result<WebhookQueueStats, StoreError> {
+        dispatch!(self, s => s.webhook_stats().await)
     }
 
     pub async fn counts(&self) -> Result<Counts, StoreError> {

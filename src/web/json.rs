@@ -1,63 +1,13 @@
 //! Mailpit's JSON shape of a message summary, for the API's lists, `wait`
-//! and the `new` event of the WebSocket and Server-Sent Events. The domain's
-//! [`Summary`] is plain data; the names on the wire are Mailpit's and are
-//! given here.
+//! and the `new` event of the WebSocket and Server-Sent Events. The shape
+//! itself is the domain's ([`MessageSummaryJson`]), as webhooks send it too.
 
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
+pub use crate::domain::summary::MessageSummaryJson;
+
 use crate::domain::Summary;
-use crate::domain::message::Address;
-
-/// Mailpit's `MessageSummary`, with `Inbox` (a Letterbox addition) when the
-/// additions are asked for.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MessageSummaryJson<'a> {
-    #[serde(rename = "ID")]
-    id: &'a str,
-    #[serde(rename = "MessageID")]
-    message_id: &'a str,
-    read: bool,
-    from: &'a Address,
-    to: &'a [Address],
-    cc: &'a [Address],
-    bcc: &'a [Address],
-    reply_to: &'a [Address],
-    subject: &'a str,
-    /// Receive time, RFC 3339 with milliseconds.
-    created: &'a str,
-    username: &'a str,
-    tags: &'a [String],
-    size: u64,
-    attachments: u32,
-    snippet: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    inbox: Option<&'a str>,
-}
-
-impl<'a> MessageSummaryJson<'a> {
-    pub fn new(summary: &'a Summary, additions: bool) -> Self {
-        MessageSummaryJson {
-            id: &summary.id,
-            message_id: &summary.message_id,
-            read: summary.read,
-            from: &summary.from,
-            to: &summary.to,
-            cc: &summary.cc,
-            bcc: &summary.bcc,
-            reply_to: &summary.reply_to,
-            subject: &summary.subject,
-            created: &summary.created,
-            username: &summary.username,
-            tags: &summary.tags,
-            size: summary.size,
-            attachments: summary.attachments,
-            snippet: &summary.snippet,
-            inbox: additions.then_some(summary.inbox.as_str()),
-        }
-    }
-}
 
 /// A list of summaries, each as [`MessageSummaryJson`].
 pub struct SummaryList {
@@ -78,6 +28,7 @@ impl Serialize for SummaryList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::message::Address;
 
     fn summary() -> Summary {
         Summary {

@@ -14,10 +14,12 @@ use crate::store::Counts;
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let counts = state.app.counts().await?;
     let database_bytes = state.app.store_info().await?.bytes.unwrap_or(0);
+    let webhook_queued = state.app.webhook_queue().await?.queued;
     let stats = state.app.stats();
     let body = render(
         &counts,
         database_bytes,
+        webhook_queued,
         &stats.snapshot(),
         &stats.chaos_counts(),
     );
@@ -43,11 +45,12 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
 fn render(
     counts: &Counts,
     database_bytes: u64,
+    webhook_queued: u64,
     stats: &Snapshot,
     chaos: &[(ChaosKey, u64)],
 ) -> String {
     let mut out = String::with_capacity(4096);
-    let simple: [(&str, &str, &str, u64); 10] = [
+    let simple: [(&str, &str, &str, u64); 11] = [
         (
             "letterbox_messages",
             "gauge",
@@ -101,6 +104,12 @@ fn render(
             "gauge",
             "Connected WebSocket clients (open web UI tabs).",
             stats.websocket_clients,
+        ),
+        (
+            "letterbox_webhook_queued",
+            "gauge",
+            "Webhook deliveries waiting in the queue (due, retrying or in progress).",
+            webhook_queued,
         ),
         (
             "letterbox_uptime_seconds",
@@ -161,6 +170,21 @@ fn render(
         sample(&mut out, name, &format!("{{result=\"{result}\"}}"), value);
     }
 
+    let name = "letterbox_webhook_attempts_total";
+    family(
+        &mut out,
+        name,
+        "counter",
+        "Webhook delivery attempts, by result: delivered, retried (failed for now), dropped (failed, and its time was up).",
+    );
+    for (result, value) in [
+        ("delivered", stats.webhook_delivered),
+        ("retried", stats.webhook_retried),
+        ("dropped", stats.webhook_dropped),
+    ] {
+        sample(&mut out, name, &format!("{{result=\"{result}\"}}"), value);
+    }
+
     let name = "letterbox_ingest_duration_seconds";
     family(
         &mut out,
@@ -216,8 +240,10 @@ mod tests {
             unread: 2,
         };
         stats.chaos_injected("rule", "rcpt", "451");
-        let text = render(&counts, 4096, &stats.snapshot(), &stats.chaos_counts());
+        let text = render(&counts, 4096, 2, &stats.snapshot(), &stats.chaos_counts());
         assert!(text.contains("\nletterbox_messages 3\n"), "{text}");
+        assert!(text.contains("\nletterbox_webhook_queued 2\n"));
+        assert!(text.contains("letterbox_webhook_attempts_total{result=\"dropped\"} 0\n"));
         assert!(text.contains("letterbox_smtp_accepted_bytes_total 1234\n"));
         assert!(text.contains("letterbox_smtp_rejected_total{reason=\"message_too_big\"} 1\n"));
         assert!(text.contains("letterbox_ingest_duration_seconds_bucket{le=\"0.001\"} 0\n"));

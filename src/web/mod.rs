@@ -62,6 +62,8 @@ pub struct AppState {
     pub chaos: crate::domain::chaos::Chaos,
     /// The relay for releasing messages, if one is configured.
     pub relay: Option<Arc<crate::relay::Relay>>,
+    /// The webhook sender, if `--webhook-url` is set.
+    pub webhook: Option<Arc<crate::webhook::Webhook>>,
     /// Where Letterbox's own SMTP listeners accept mail: the one place
     /// besides the relay that MailHog's release may deliver to.
     pub smtp_addrs: Vec<std::net::SocketAddr>,

@@ -32,6 +32,7 @@ pub fn prepared(id: &str, received_at_ms: i64, rcpt_to: &[&str], raw: &[u8]) -> 
         parsed,
         envelope,
         inbox: InboxName::default_inbox(),
+        webhook: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod messages;
 mod relay;
 mod retention;
 pub mod search;
+mod webhook;
 
 use std::future::Future;
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub use messages::{counts_and_inboxes, insert_get_raw_round_trip, list_pages_and
 pub use relay::{relay_claims_once, relay_queue_and_outcomes};
 pub use retention::{retention_max_age, retention_max_messages};
 pub use search::{search_date_ranges, search_paging_and_counts, search_semantics};
+pub use webhook::{
+    webhook_claims_once, webhook_queue_and_outcomes, webhook_queued_with_its_message,
+};
 
 /// Opens fresh, empty stores of one backend.
 pub trait Backend: Sync {
@@ -80,6 +84,9 @@ macro_rules! store_contract_tests {
             retention_max_age,
             relay_queue_and_outcomes,
             relay_claims_once,
+            webhook_queue_and_outcomes,
+            webhook_claims_once,
+            webhook_queued_with_its_message,
             concurrent_inserts_are_all_readable,
             read_your_writes,
             events_for_each_change,

@@ -8,9 +8,9 @@ use rusqlite::{OptionalExtension, ToSql, Transaction, params};
 
 use super::index;
 use super::query::Condition;
-use super::relay;
+use super::{relay, webhook};
 use crate::events::Event;
-use crate::store::{NewMessage, RelayOutcome, Selection};
+use crate::store::{NewMessage, RelayOutcome, Selection, WebhookNext};
 
 /// Changes to messages already stored.
 #[derive(Debug, Clone)]
@@ -41,6 +41,17 @@ pub enum Change {
     FinishRelay {
         job: i64,
         outcomes: Vec<RelayOutcome>,
+    },
+    /// Claim a due webhook delivery until a time (1 if it was due).
+    ClaimWebhook {
+        id: i64,
+        now_ms: i64,
+        until_ms: i64,
+    },
+    /// Record a webhook delivery's attempt (1 if it is still queued).
+    FinishWebhook {
+        id: i64,
+        next: WebhookNext,
     },
 }
 
@@ -150,6 +161,12 @@ pub fn apply_change(
             let n = relay::finish(tx, *job, outcomes)?;
             (n, relay_event(tx, n, *job)?)
         }
+        Change::ClaimWebhook {
+            id,
+            now_ms,
+            until_ms,
+        } => (webhook::claim(tx, *id, *now_ms, *until_ms)?, None),
+        Change::FinishWebhook { id, next } => (webhook::finish(tx, *id, next)?, None),
         Change::DeleteTag(name) => {
             let rows = tagged(tx, name)?;
             tx.execute(
@@ -275,6 +292,7 @@ pub fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Erro
     tx.prepare_cached("INSERT INTO message_raw (rowid, data) VALUES (?1, ?2)")?
         .execute(params![rowid, m.raw_zstd])?;
     tag_message(tx, rowid, &p.tags)?;
+    webhook::queue(tx, m)?;
     index::index(tx, rowid, p)
 }
 

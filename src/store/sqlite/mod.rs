@@ -11,6 +11,7 @@ mod query;
 mod read;
 mod relay;
 mod schema;
+mod webhook;
 mod writer;
 
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Counts, Cursor, InboxCounts, Location, NewMessage, Page, RelayJob, RelayOutcome, Selection,
-    StoreError, StoreInfo, StoredMessage,
+    StoreError, StoreInfo, StoredMessage, WebhookDelivery, WebhookNext, WebhookQueueStats,
 };
 use crate::domain::retention::Retention;
 use crate::domain::search::Query;
@@ -269,6 +270,37 @@ impl SqliteStore {
 
     pub async fn relay_jobs(&self, id: String) -> Result<Vec<RelayJob>, StoreError> {
         self.read(move |conn| relay::for_message(conn, &id)).await
+    }
+
+    pub async fn webhook_due(
+        &self,
+        now_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.read(move |conn| webhook::due(conn, now_ms, limit))
+            .await
+    }
+
+    pub async fn claim_webhook(
+        &self,
+        id: i64,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let change = Change::ClaimWebhook {
+            id,
+            now_ms,
+            until_ms,
+        };
+        Ok(self.change(change).await? > 0)
+    }
+
+    pub async fn finish_webhook(&self, id: i64, next: WebhookNext) -> Result<bool, StoreError> {
+        Ok(self.change(Change::FinishWebhook { id, next }).await? > 0)
+    }
+
+    pub async fn webhook_stats(&self) -> Result<WebhookQueueStats, StoreError> {
+        self.read(webhook::stats).await
     }
 
     pub async fn counts(&self) -> Result<Counts, StoreError> {

@@ -177,6 +177,21 @@ const MIGRATIONS: &[Migration] = &[
     DELETE FROM message_parts;
     "#,
     ),
+    // 9: the webhook queue: one delivery per new message while webhooks are
+    // on, queued with the message and removed once delivered or given up.
+    // Not tied to its message: deleting the message leaves it queued.
+    Sql(r#"
+    CREATE TABLE webhook_deliveries (
+        id              INTEGER PRIMARY KEY,
+        message_id      TEXT NOT NULL,              -- messages.id
+        payload         TEXT NOT NULL,              -- the JSON body as sent
+        created_at      INTEGER NOT NULL,           -- Unix milliseconds
+        next_attempt_at INTEGER NOT NULL,           -- Unix milliseconds
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at);
+    "#),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,13 @@
 //! `/api/v1/info` and the readiness probe.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use crate::web::{ApiError, AppState};
+use crate::app::stats::WebhookFailure;
+use crate::web::params::Params;
+use crate::web::{ApiError, AppState, additions};
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -35,13 +37,68 @@ struct Info {
     unread: u64,
     tags: serde_json::Map<String, serde_json::Value>,
     runtime_stats: RuntimeStats,
+    /// Letterbox addition, only with `?additions=1`: `null` without
+    /// `--webhook-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<Option<WebhookInfo>>,
 }
 
-pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>, ApiError> {
+/// The webhook's state: where it goes, its counters since start, the queue
+/// and the last failure.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WebhookInfo {
+    /// The receiver's scheme, host and port only: a webhook URL's path
+    /// often holds a token.
+    receiver: String,
+    queued: u64,
+    delivered: u64,
+    /// Failed attempts that are tried again.
+    retried: u64,
+    /// Deliveries given up once their time was up.
+    dropped: u64,
+    last_failure: Option<FailureInfo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct FailureInfo {
+    at: String,
+    #[serde(rename = "ID")]
+    id: String,
+    error: String,
+}
+
+impl From<WebhookFailure> for FailureInfo {
+    fn from(failure: WebhookFailure) -> Self {
+        FailureInfo {
+            at: failure.at,
+            id: failure.message_id,
+            error: failure.error,
+        }
+    }
+}
+
+pub async fn info(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+) -> Result<Json<impl Serialize>, ApiError> {
     let counts = state.app.counts().await?;
     let store = state.app.store_info().await?;
     let tags = state.app.tag_counts().await?;
     let stats = state.app.stats().snapshot();
+    let webhook = match (&state.webhook, additions::requested(&params)) {
+        (_, false) => None,
+        (None, true) => Some(None),
+        (Some(webhook), true) => Some(Some(WebhookInfo {
+            receiver: webhook.settings().url.origin(),
+            queued: state.app.webhook_queue().await?.queued,
+            delivered: stats.webhook_delivered,
+            retried: stats.webhook_retried,
+            dropped: stats.webhook_dropped,
+            last_failure: state.app.stats().webhook_last_failure().map(Into::into),
+        })),
+    };
     Ok(Json(Info {
         version: env!("CARGO_PKG_VERSION"),
         // Letterbox never calls home to learn about new releases.
@@ -60,6 +117,7 @@ pub async fn info(State(state): State<AppState>) -> Result<Json<impl Serialize>,
             smtp_rejected: stats.smtp_rejected_total(),
             smtp_ignored: 0,
         },
+        webhook,
     }))
 }
 
