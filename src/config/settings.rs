@@ -263,6 +263,25 @@ mod tests {
     }
 
     #[test]
+    fn durability_is_crash_unless_power_loss_is_asked() {
+        let durability = |args: &[&str]| {
+            let args = ["letterbox", "--db", ":memory:"].iter().chain(args);
+            parse(args.copied())
+                .unwrap()
+                .settings()
+                .unwrap()
+                .store
+                .durability
+        };
+        assert_eq!(durability(&[]), Durability::ProcessCrash);
+        assert_eq!(
+            durability(&["--durability", "power-loss"]),
+            Durability::PowerLoss
+        );
+        assert!(parse(["letterbox", "--durability", "disk"]).is_err());
+    }
+
+    #[test]
     fn memory_db() {
         let config = parse(["letterbox", "--db", ":memory:"]).unwrap();
         assert_eq!(config.store_location().unwrap(), Location::Temporary);
