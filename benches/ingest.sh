@@ -2,23 +2,30 @@
 # SMTP ingest benchmark, side by side in one run:
 #   Letterbox   durable, default settings (a 250 means committed to SQLite)
 #   smtp-sink   postfix's server that accepts and discards: the ceiling
-#   MailDev     3.0 from npm, a catcher users pick today (skipped with
-#               INGEST_PEERS=sink, or when npm cannot install it)
+#   MailCrab    its own SMTP crate keeping parsed mail in a map, as its
+#               server does (shared/tools/mailcrab-harness, built once into
+#               target/mailcrab-harness)
+#   MailDev     3.0 from npm (only with INGEST_PEERS=sink,mailcrab,maildev)
 # all driven by postfix's smtp-source through shared/tools/load-smtp.sh.
 #
 #   benches/ingest.sh [N] [SIZE]      defaults: 10000 messages of 5000 bytes
 #
 # Scenarios: connection reuse with 10 sessions and with 1 session, and a
 # new connection per message with 10 sessions. Prints msgs/s of each server,
-# Letterbox's ratio to smtp-sink and to MailDev, and each server's peak RSS.
-# Goals (issue "Proof"): >= 0.8x smtp-sink, >= 5x MailDev, peak RSS <= 60 MB.
+# Letterbox's ratio to MailCrab and to smtp-sink, and each server's peak RSS.
+# ROUNDS=3 runs every scenario three times, servers alternating, and prints
+# each round (the median is for the reader to take).
+# LETTERBOX_ARGS adds flags to Letterbox (e.g. "--durability power-loss"),
+# LETTERBOX_BIN runs another build of it.
+# Goals (issue 18): >= 1.0x MailCrab in each scenario, peak RSS <= 25 MB.
 # Numbers are noisy on small machines: compare ratios from one run, not
 # absolute rates across runs.
 set -euo pipefail
 
 N=${1:-10000}
 SIZE=${2:-5000}
-PEERS=${INGEST_PEERS:-sink,maildev}
+PEERS=${INGEST_PEERS:-sink,mailcrab}
+ROUNDS=${ROUNDS:-1}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${LETTERBOX_SHARED:-$repo/../shared}
 load="$shared/tools/load-smtp.sh"
@@ -32,8 +39,24 @@ if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
 fi
 SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
-bin="$repo/target/release/letterbox"
+# LETTERBOX_BIN runs a binary built elsewhere (another commit, for a
+# before/after comparison) instead of building this tree's.
+bin=${LETTERBOX_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+  bin="$repo/target/release/letterbox"
+fi
+
+# MailCrab's harness is built outside ../shared (read-only), once.
+mailcrab="$repo/target/mailcrab-harness/target/release/mcharness"
+case ",$PEERS," in *,mailcrab,*)
+  if [ ! -x "$mailcrab" ]; then
+    mkdir -p "$repo/target/mailcrab-harness"
+    cp -r "$shared/tools/mailcrab-harness/." "$repo/target/mailcrab-harness/"
+    chmod -R u+w "$repo/target/mailcrab-harness"
+    cargo build --release --quiet --manifest-path "$repo/target/mailcrab-harness/Cargo.toml"
+  fi ;;
+esac
 
 work=$(mktemp -d)
 pids=()
@@ -67,8 +90,15 @@ start_sink() {
 start_letterbox() {
   port=$(free_port); lb_http=$(free_port)
   rm -f "$work"/bench.db*
+  # shellcheck disable=SC2086 # LETTERBOX_ARGS is a list of flags
   "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$lb_http" \
-    --db "$work/bench.db" --max-messages "$N" >"$work/lb.out" 2>"$work/lb.err" &
+    --db "$work/bench.db" --max-messages "$N" ${LETTERBOX_ARGS:-} >"$work/lb.out" 2>"$work/lb.err" &
+  pid=$!; pids+=("$pid"); wait_port "$port"
+}
+
+start_mailcrab() {
+  port=$(free_port)
+  "$mailcrab" "$port" >"$work/mailcrab.out" 2>&1 &
   pid=$!; pids+=("$pid"); wait_port "$port"
 }
 
@@ -99,17 +129,29 @@ rate_of() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0>0) printf "%.2fx", a/b; else print "n/a" }'; }
 
-printf '%-24s | %-17s | %-17s | %-17s | %8s %8s | %s\n' \
-  scenario "letterbox (RSS)" "smtp-sink (RSS)" "maildev (RSS)" "vs sink" "vs mdev" stored
-for scenario in "reuse 10" "reuse 1" "connect 10"; do
-  read -r mode conc <<<"$scenario"
-  read -r lb lb_rss <<<"$(rate_of letterbox "$mode" "$conc")"
-  sink="-"; sink_rss="-"; md="-"; md_rss="-"
-  case ",$PEERS," in *,sink,*) read -r sink sink_rss <<<"$(rate_of sink "$mode" "$conc")" ;; esac
-  case ",$PEERS," in *,maildev,*) read -r md md_rss <<<"$(rate_of maildev "$mode" "$conc")" ;; esac
-  printf '%-24s | %8s (%3s MB) | %8s (%3s MB) | %8s (%3s MB) | %8s %8s | %s\n' \
-    "$N x ${SIZE}B, $mode, $conc" "$lb" "$lb_rss" "$sink" "$sink_rss" "$md" "$md_rss" \
-    "$(ratio "$lb" "$sink")" "$(ratio "$lb" "$md")" "$(cat "$work/stored")"
+# One cell: "rate (RSS MB)", or "-" for a server not in INGEST_PEERS.
+cell() { [ "$1" = - ] && echo - || echo "$1 ($2 MB)"; }
+
+printf '%-26s | %-18s | %-18s | %-18s | %-18s | %8s %8s | %s\n' \
+  scenario "letterbox (RSS)" "mailcrab (RSS)" "smtp-sink (RSS)" "maildev (RSS)" \
+  "vs crab" "vs sink" stored
+for round in $(seq "$ROUNDS"); do
+  for scenario in "reuse 10" "reuse 1" "connect 10"; do
+    read -r mode conc <<<"$scenario"
+    read -r lb lb_rss <<<"$(rate_of letterbox "$mode" "$conc")"
+    declare -A rate=() rss=()
+    for peer in mailcrab sink maildev; do
+      rate[$peer]=-; rss[$peer]=-
+      case ",$PEERS," in *,$peer,*) read -r "rate[$peer]" "rss[$peer]" <<<"$(rate_of "$peer" "$mode" "$conc")" ;; esac
+    done
+    printf '%-26s | %-18s | %-18s | %-18s | %-18s | %8s %8s | %s\n' \
+      "$N x ${SIZE}B, $mode, $conc" "$(cell "$lb" "$lb_rss")" \
+      "$(cell "${rate[mailcrab]}" "${rss[mailcrab]}")" "$(cell "${rate[sink]}" "${rss[sink]}")" \
+      "$(cell "${rate[maildev]}" "${rss[maildev]}")" \
+      "$(ratio "$lb" "${rate[mailcrab]}")" "$(ratio "$lb" "${rate[sink]}")" "$(cat "$work/stored")"
+  done
+  if [ "$ROUNDS" -gt 1 ]; then echo "(end of round $round)"; fi
 done
-echo "msgs/s; goals: >= 0.8x smtp-sink, >= 5x MailDev, Letterbox peak RSS <= 60 MB"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "msgs/s; goals: >= 1.0x MailCrab in each scenario, Letterbox peak RSS <= 25 MB"
+echo "letterbox: ${LETTERBOX_ARGS:-defaults}"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"

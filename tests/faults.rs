@@ -161,6 +161,19 @@ async fn verify_acked(lb: &Letterbox, acked: &[(String, Vec<u8>)]) -> u64 {
     total
 }
 
+/// Every one of the `total` stored blast messages is in the full-text
+/// index too: each has the word "line" in its body (its text may have
+/// been waiting in memory to be indexed when the process was killed).
+async fn verify_searchable(lb: &Letterbox, total: u64) {
+    let matched = lb.get_ok("/api/v1/search?query=line&limit=1").await["messages_count"]
+        .as_u64()
+        .expect("a match count");
+    assert_eq!(
+        matched, total,
+        "stored messages missing from the search index"
+    );
+}
+
 fn integrity_check(db: &str) {
     let conn = rusqlite::Connection::open(db).expect("opening the database");
     let check: String = conn
@@ -183,7 +196,8 @@ async fn acknowledged_messages_survive_kill_9_mid_blast() {
     let mut all_acked: Vec<(String, Vec<u8>)> = Vec::new();
     for (round, &fraction) in kill_points.iter().enumerate() {
         let mut lb = Letterbox::with_args(&["--db", &db, "--max-messages", "0"]);
-        verify_acked(&lb, &all_acked).await;
+        let total = verify_acked(&lb, &all_acked).await;
+        verify_searchable(&lb, total).await;
 
         let next = Arc::new(AtomicUsize::new(0));
         let acked = Arc::new(Mutex::new(Vec::new()));
@@ -220,6 +234,7 @@ async fn acknowledged_messages_survive_kill_9_mid_blast() {
     }
     let lb = Letterbox::with_args(&["--db", &db, "--max-messages", "0"]);
     let total = verify_acked(&lb, &all_acked).await;
+    verify_searchable(&lb, total).await;
     eprintln!("{} acknowledged, {total} stored, 0 lost", all_acked.len());
     drop(lb);
     integrity_check(&db);

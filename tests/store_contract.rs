@@ -4,7 +4,7 @@
 use letterbox::domain::retention::Retention;
 use letterbox::events::Events;
 use letterbox::store::contract::Backend;
-use letterbox::store::{Location, Store, StoreConfig};
+use letterbox::store::{Durability, Location, Store, StoreConfig};
 
 /// SQLite in a database file of its own, removed when the store closes.
 struct SqliteTemporary;
@@ -39,6 +39,7 @@ fn sqlite_at(location: Location, retention: Retention, events: Events) -> Store 
         location,
         max_messages: retention.max_messages,
         max_age: retention.max_age,
+        durability: Durability::default(),
     };
     Store::open(&config, events).expect("opening the store")
 }

@@ -6,7 +6,8 @@ use crate::domain::Envelope;
 use crate::domain::inbox::{InboxName, Inboxes, Rule};
 use crate::events::Events;
 use crate::store::{
-    AttemptOutcome, Location, RelayAttempt, RelayNext, RelayOutcome, Selection, Store, StoreConfig,
+    AttemptOutcome, Durability, Location, RelayAttempt, RelayNext, RelayOutcome, Selection, Store,
+    StoreConfig,
 };
 
 use super::{App, Stats};
@@ -17,6 +18,7 @@ fn app(rules: &[&str]) -> App {
         location: Location::Temporary,
         max_messages: 0,
         max_age: None,
+        durability: Durability::default(),
     };
     let store = Store::open(&config, events.clone()).expect("a temporary store opens");
     let rules = rules.iter().map(|r| Rule::parse(r).unwrap()).collect();

@@ -37,6 +37,13 @@ pub struct ServeArgs {
     #[arg(long, env = "LETTERBOX_MAX_MESSAGES", default_value_t = 10_000)]
     pub max_messages: u64,
 
+    /// What a `250` survives. `crash`: Letterbox being killed (every
+    /// commit reaches the operating system before the reply; a power loss
+    /// or an OS crash can take the last ones). `power-loss`: that too,
+    /// every commit waiting for the disk (fsync), at a cost in ingest rate.
+    #[arg(long, env = "LETTERBOX_DURABILITY", value_enum, default_value_t = DurabilityArg::Crash)]
+    pub durability: DurabilityArg,
+
     /// Largest message accepted, in bytes (suffixes K, M, G, KiB, MiB, GiB allowed).
     #[arg(long, env = "LETTERBOX_MAX_MESSAGE_SIZE", default_value = "50MiB", value_parser = parse_size)]
     pub max_message_size: u64,
@@ -198,6 +205,15 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub webhook: WebhookArgs,
+}
+
+/// `--durability`: what an acknowledged message survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityArg {
+    /// Letterbox being killed or crashing.
+    Crash,
+    /// A power loss or an operating-system crash as well.
+    PowerLoss,
 }
 
 /// Where the SMTP listeners' certificate comes from, besides PEM files.

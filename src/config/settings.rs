@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::serve::DurabilityArg;
 use super::{ConfigError, ServeArgs, SmtpTls};
 use crate::domain::chaos::Rules;
 use crate::server::Settings;
 use crate::smtp::auth::AuthPolicy;
 use crate::smtp::{SmtpCertificate, SmtpSettings};
-use crate::store::{Location, StoreConfig};
+use crate::store::{Durability, Location, StoreConfig};
 use crate::web::auth::{UiAuth, parse_htpasswd};
 use crate::web::host::HostPolicy;
 use crate::web::origin::OriginPolicy;
@@ -55,6 +56,10 @@ impl ServeArgs {
             location: self.store_location()?,
             max_messages: self.max_messages,
             max_age: self.max_age,
+            durability: match self.durability {
+                DurabilityArg::Crash => Durability::ProcessCrash,
+                DurabilityArg::PowerLoss => Durability::PowerLoss,
+            },
         };
         Ok(Settings {
             hostname: self.hostname.clone(),
@@ -257,6 +262,25 @@ mod tests {
         assert_eq!(users["b"], "x:y");
         let bad = parse(["letterbox", "--smtp-auth", "nocolon"]).unwrap();
         assert!(bad.auth_policy().is_err());
+    }
+
+    #[test]
+    fn durability_is_crash_unless_power_loss_is_asked() {
+        let durability = |args: &[&str]| {
+            let args = ["letterbox", "--db", ":memory:"].iter().chain(args);
+            parse(args.copied())
+                .unwrap()
+                .settings()
+                .unwrap()
+                .store
+                .durability
+        };
+        assert_eq!(durability(&[]), Durability::ProcessCrash);
+        assert_eq!(
+            durability(&["--durability", "power-loss"]),
+            Durability::PowerLoss
+        );
+        assert!(parse(["letterbox", "--durability", "disk"]).is_err());
     }
 
     #[test]

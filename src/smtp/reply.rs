@@ -1,7 +1,5 @@
 //! SMTP replies: a reply code, an enhanced status code (RFC 3463) and text.
 
-use std::fmt::Write as _;
-
 /// One SMTP reply, possibly spanning several lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -41,34 +39,63 @@ impl Reply {
 
     /// Writes the reply in wire format (`250-...` continuation lines, CRLF).
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut text = String::new();
+        self.write_lines(|piece| out.extend_from_slice(piece.as_bytes()), "\r\n");
+    }
+
+    /// Writes each line as `code status text`, lines ended by `end`: the
+    /// wire format and the transcript's one-line form share it, written
+    /// straight into their buffers (a reply is formatted for every
+    /// command of every message).
+    fn write_lines(&self, mut out: impl FnMut(&str), end: &str) {
+        let mut code = [0u8; 5];
+        let code = format_code(self.code, &mut code);
         let last = self.lines.len().saturating_sub(1);
         for (i, line) in self.lines.iter().enumerate() {
-            let sep = if i == last { ' ' } else { '-' };
-            let _ = write!(text, "{}{}", self.code, sep);
+            out(code);
+            out(if i == last { " " } else { "-" });
             if let Some(status) = self.status {
-                text.push_str(status);
+                out(status);
                 if !line.is_empty() {
-                    text.push(' ');
+                    out(" ");
                 }
             }
-            text.push_str(line);
-            text.push_str("\r\n");
+            out(line);
+            out(end);
         }
         if self.lines.is_empty() {
-            let _ = write!(text, "{} {}\r\n", self.code, self.status.unwrap_or(""));
+            out(code);
+            out(" ");
+            out(self.status.unwrap_or(""));
+            out(end);
         }
-        out.extend_from_slice(text.as_bytes());
     }
 
     /// The reply as one line for the session transcript.
     pub fn summary(&self) -> String {
-        let mut out = Vec::new();
-        self.write_to(&mut out);
-        String::from_utf8_lossy(&out)
-            .trim_end()
-            .replace("\r\n", " | ")
+        let mut text = String::with_capacity(64);
+        self.write_lines(|piece| text.push_str(piece), " | ");
+        // The last line carries no separator after it.
+        if let Some(stripped) = text.strip_suffix(" | ") {
+            text.truncate(stripped.len());
+        }
+        text.truncate(text.trim_end().len());
+        text
     }
+}
+
+/// `code` in decimal (SMTP codes have three digits).
+fn format_code(code: u16, buf: &mut [u8; 5]) -> &str {
+    let mut n = code;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
 #[cfg(test)]
@@ -102,5 +129,17 @@ mod tests {
     fn empty_challenge_line() {
         let r = Reply::bare(334, vec![String::new()]);
         assert_eq!(wire(&r), "334 \r\n");
+    }
+
+    #[test]
+    fn the_transcript_line_joins_the_lines() {
+        let r = Reply::bare(250, vec!["host".into(), "SIZE 10".into()]);
+        assert_eq!(r.summary(), "250-host | 250 SIZE 10");
+        assert_eq!(
+            Reply::queued("01ABC").summary(),
+            "250 2.0.0 Ok: queued as 01ABC"
+        );
+        assert_eq!(Reply::bare(334, vec![String::new()]).summary(), "334");
+        assert_eq!(Reply::bare(421, Vec::new()).summary(), "421");
     }
 }

@@ -68,6 +68,19 @@ pub enum Location {
     Temporary,
 }
 
+/// What an acknowledged write (a `250`) survives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Letterbox itself dying (a crash, `kill -9`, the OOM killer): a
+    /// commit is in the operating system's hands before it is answered,
+    /// but only a checkpoint waits for the disk, so a power loss or an OS
+    /// crash can take the last commits.
+    #[default]
+    ProcessCrash,
+    /// Power loss and OS crashes too: every commit waits for the disk.
+    PowerLoss,
+}
+
 /// Store settings.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -76,6 +89,7 @@ pub struct StoreConfig {
     pub max_messages: u64,
     /// Prune messages received longer ago than this.
     pub max_age: Option<Duration>,
+    pub durability: Durability,
 }
 
 impl StoreConfig {
@@ -224,9 +238,9 @@ impl Store {
     /// called within a tokio runtime (a timer prunes while no mail comes).
     pub fn open(config: &StoreConfig, events: Events) -> Result<Store, StoreError> {
         match &config.location {
-            Location::File(_) | Location::Temporary => Ok(Store::Sqlite(
-                sqlite::SqliteStore::open(&config.location, config.retention(), events)?,
-            )),
+            Location::File(_) | Location::Temporary => {
+                Ok(Store::Sqlite(sqlite::SqliteStore::open(config, events)?))
+            }
         }
     }
 

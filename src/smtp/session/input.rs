@@ -17,6 +17,11 @@ impl Session {
                 }
                 Phase::Data(rx) => {
                     let txn = self.txn.as_mut().expect("DATA phase has a transaction");
+                    if txn.body.capacity() == 0 {
+                        // Usually the whole message is in this read: one
+                        // allocation instead of a dozen doublings.
+                        txn.body.reserve(pending.len());
+                    }
                     let before = txn.body.len();
                     let progress = rx.ingest(pending, &mut txn.body);
                     if !txn.count_growth(before) {

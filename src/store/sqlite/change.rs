@@ -268,7 +268,9 @@ pub fn delete_unused_tags(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
     tx.execute_batch("DELETE FROM tags WHERE id NOT IN (SELECT tag FROM message_tags)")
 }
 
-pub fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Error> {
+/// Inserts a message with its part index; returns its rowid. Its text is
+/// indexed by the caller ([`index::TextEntry`]).
+pub fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<i64, rusqlite::Error> {
     let p = &m.parsed;
     let envelope = index::json(&m.envelope);
     let columns = index::ParsedColumns::of(p);
@@ -293,7 +295,8 @@ pub fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<(), rusqlite::Erro
         .execute(params![rowid, m.raw_zstd])?;
     tag_message(tx, rowid, &p.tags)?;
     webhook::queue(tx, m)?;
-    index::index(tx, rowid, p)
+    index::index_parts(tx, rowid, p)?;
+    Ok(rowid)
 }
 
 pub fn delete_row(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {

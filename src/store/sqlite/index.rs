@@ -3,7 +3,7 @@
 //! the full-text index. Written at ingest, and rebuilt from the raw bytes
 //! when a schema change alters what goes where ([`reparse_all`]).
 
-use rusqlite::{OptionalExtension, ToSql, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 use tracing::{info, warn};
 
 use crate::domain::message::{self, Address, ParsedMessage};
@@ -42,9 +42,20 @@ fn mailboxes(list: &[Address]) -> String {
         .join(", ")
 }
 
-/// Indexes message `rowid` (whose `messages` row exists): its parts, its
-/// subject and addresses, its text.
+/// Indexes message `rowid` (whose `messages` row exists) in full: its
+/// parts and, at once, its text ([`index_parts`] and [`TextEntry`]).
 pub fn index(tx: &Transaction<'_>, rowid: i64, p: &ParsedMessage) -> Result<(), rusqlite::Error> {
+    index_parts(tx, rowid, p)?;
+    TextEntry::of(rowid, p).insert(tx)
+}
+
+/// The part index of message `rowid`: written with the message, since its
+/// view reads it.
+pub fn index_parts(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    p: &ParsedMessage,
+) -> Result<(), rusqlite::Error> {
     let mut part_stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO message_parts (message, part_id, parent_id, role, content_type, charset,
             transfer_encoding, disposition, filename, content_id, size, header_start, body_start, body_end)
@@ -68,33 +79,146 @@ pub fn index(tx: &Transaction<'_>, rowid: i64, p: &ParsedMessage) -> Result<(), 
             part.body_end,
         ])?;
     }
-    tx.prepare_cached(
-        "INSERT INTO messages_fields (rowid, subject, from_addr, to_addrs, cc_addrs,
-            bcc_addrs, reply_to_addrs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        rowid,
-        p.subject,
-        mailboxes(p.from.as_slice()),
-        mailboxes(&p.to),
-        mailboxes(&p.cc),
-        mailboxes(&p.bcc),
-        mailboxes(&p.reply_to),
-    ])?;
-    let s = &p.search;
-    tx.prepare_cached(
-        "INSERT INTO messages_fts (rowid, people, body, attachments, headers, html)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        rowid,
-        p.people_text(),
-        s.body,
-        s.attachments,
-        header_text(&s.headers),
-        s.html
-    ])?;
     Ok(())
+}
+
+/// What the two text indexes (the full-text index and the trigram index of
+/// subject and addresses) take in for one message. The writer keeps these
+/// after the message's commit and indexes many at once (see
+/// `writer::Pending`): FTS5 writes an index segment per transaction, and
+/// fewer, larger segments cost far less to write and merge.
+pub struct TextEntry {
+    pub rowid: i64,
+    people: String,
+    body: String,
+    attachments: String,
+    headers: String,
+    html: String,
+    subject: String,
+    from: String,
+    to: String,
+    cc: String,
+    bcc: String,
+    reply_to: String,
+}
+
+impl TextEntry {
+    pub fn of(rowid: i64, p: &ParsedMessage) -> TextEntry {
+        TextEntry {
+            rowid,
+            people: p.people_text(),
+            body: p.search.body.clone(),
+            attachments: p.search.attachments.clone(),
+            headers: header_text(&p.search.headers),
+            html: p.search.html.clone(),
+            subject: p.subject.clone(),
+            from: mailboxes(p.from.as_slice()),
+            to: mailboxes(&p.to),
+            cc: mailboxes(&p.cc),
+            bcc: mailboxes(&p.bcc),
+            reply_to: mailboxes(&p.reply_to),
+        }
+    }
+
+    /// Bytes of text held, to bound what waits in memory.
+    pub fn bytes(&self) -> usize {
+        [
+            &self.people,
+            &self.body,
+            &self.attachments,
+            &self.headers,
+            &self.html,
+            &self.subject,
+            &self.from,
+            &self.to,
+            &self.cc,
+            &self.bcc,
+            &self.reply_to,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum()
+    }
+
+    pub fn insert(&self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+        tx.prepare_cached(
+            "INSERT INTO messages_fields (rowid, subject, from_addr, to_addrs, cc_addrs,
+                bcc_addrs, reply_to_addrs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            self.rowid,
+            self.subject,
+            self.from,
+            self.to,
+            self.cc,
+            self.bcc,
+            self.reply_to,
+        ])?;
+        tx.prepare_cached(
+            "INSERT INTO messages_fts (rowid, people, body, attachments, headers, html)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            self.rowid,
+            self.people,
+            self.body,
+            self.attachments,
+            self.headers,
+            self.html
+        ])?;
+        Ok(())
+    }
+}
+
+/// Every message up to this rowid is in the text indexes; the ones after
+/// it are indexed by the writer from memory, or, after a crash, from their
+/// raw bytes when the store opens ([`index_unindexed`]).
+pub fn indexed_through(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("SELECT last_rowid FROM text_index_mark", [], |r| r.get(0))
+}
+
+pub fn set_indexed_through(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached("UPDATE text_index_mark SET last_rowid = max(last_rowid, ?1)")?
+        .execute([rowid])?;
+    Ok(())
+}
+
+/// Indexes the text of the messages after the mark, which a crash left
+/// out, parsing them again from their raw bytes; returns how many.
+pub fn index_unindexed(tx: &Transaction<'_>) -> Result<usize, rusqlite::Error> {
+    let mark = indexed_through(tx)?;
+    let rows: Vec<(i64, Vec<u8>, String)> = tx
+        .prepare(
+            "SELECT m.rowid, r.data, m.envelope FROM messages m JOIN message_raw r ON r.rowid = m.rowid
+             WHERE m.rowid > ?1 ORDER BY m.rowid",
+        )?
+        .query_map([mark], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut last = mark;
+    for (rowid, compressed, envelope) in &rows {
+        last = *rowid;
+        let Some(p) = parse_stored(*rowid, compressed, envelope) else {
+            continue;
+        };
+        TextEntry::of(*rowid, &p).insert(tx)?;
+    }
+    set_indexed_through(tx, last)?;
+    Ok(rows.len())
+}
+
+/// A stored message parsed again from its raw bytes and envelope, or
+/// `None` (logged) when the bytes cannot be decompressed.
+fn parse_stored(rowid: i64, compressed: &[u8], envelope: &str) -> Option<ParsedMessage> {
+    let raw = match zstd::stream::decode_all(compressed) {
+        Ok(raw) => raw,
+        Err(err) => {
+            warn!(rowid, %err, "a stored message could not be decompressed to index it");
+            return None;
+        }
+    };
+    let mut p = message::parse(&raw);
+    p.add_envelope_bcc(&envelope_recipients(envelope));
+    Some(p)
 }
 
 /// The `messages` columns that parsing fills, in the order both the insert
@@ -179,15 +303,9 @@ pub fn reparse_all(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
             warn!(rowid, "a stored message has no raw bytes to index");
             continue;
         };
-        let raw = match zstd::stream::decode_all(&compressed[..]) {
-            Ok(raw) => raw,
-            Err(err) => {
-                warn!(rowid, %err, "a stored message could not be decompressed to index it");
-                continue;
-            }
+        let Some(p) = parse_stored(rowid, &compressed, &envelope) else {
+            continue;
         };
-        let mut p = message::parse(&raw);
-        p.add_envelope_bcc(&envelope_recipients(&envelope));
         let columns = ParsedColumns::of(&p);
         update.execute(rusqlite::params_from_iter(
             std::iter::once(&rowid as &dyn ToSql).chain(columns.values()),

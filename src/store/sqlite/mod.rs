@@ -16,6 +16,7 @@ mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rusqlite::ErrorCode;
@@ -23,9 +24,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Counts, Cursor, InboxCounts, Location, NewMessage, Page, RelayJob, RelayOutcome, Selection,
-    StoreError, StoreInfo, StoredMessage, WebhookDelivery, WebhookNext, WebhookQueueStats,
+    StoreConfig, StoreError, StoreInfo, StoredMessage, WebhookDelivery, WebhookNext,
+    WebhookQueueStats,
 };
-use crate::domain::retention::Retention;
 use crate::domain::search::Query;
 use crate::events::Events;
 use change::Change;
@@ -56,6 +57,7 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: mpsc::Sender<writer::Op>,
+    unindexed: writer::Unindexed,
     readers: read::Readers,
     path: PathBuf,
     _temp: Option<TempDir>,
@@ -92,12 +94,9 @@ async fn expiry_ticks(writer: mpsc::WeakSender<writer::Op>, max_age: Duration) {
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database and starts the
     /// writer thread, which publishes committed changes to `events`.
-    pub fn open(
-        location: &Location,
-        retention: Retention,
-        events: Events,
-    ) -> Result<SqliteStore, StoreError> {
-        let (path, temp) = match location {
+    pub fn open(config: &StoreConfig, events: Events) -> Result<SqliteStore, StoreError> {
+        let retention = config.retention();
+        let (path, temp) = match &config.location {
             Location::File(path) => (path.clone(), None),
             Location::Temporary => {
                 let dir = std::env::temp_dir().join(format!("letterbox-{}", ulid::Ulid::new()));
@@ -110,7 +109,7 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let writer = writer::start(&path, retention, events)?;
+        let (writer, unindexed) = writer::start(&path, retention, config.durability, events)?;
         if let Some(max_age) = retention.max_age {
             tokio::spawn(expiry_ticks(writer.downgrade(), max_age));
         }
@@ -118,6 +117,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer,
+                unindexed,
                 readers,
                 path,
                 _temp: temp,
@@ -201,7 +201,18 @@ impl SqliteStore {
         self.read(read::tags).await
     }
 
+    /// Read your writes: the writer indexes the text of new messages
+    /// after their commit, many at a time, so a query that looks in the
+    /// text indexes first has it index whatever is still waiting.
+    async fn text_indexed(&self, query: &Query) -> Result<(), StoreError> {
+        if self.inner.unindexed.load(Ordering::SeqCst) == 0 || !query::uses_text_index(query) {
+            return Ok(());
+        }
+        self.write(writer::Op::IndexText).await
+    }
+
     pub async fn search(&self, query: Query, start: u64, limit: u64) -> Result<Page, StoreError> {
+        self.text_indexed(&query).await?;
         self.read(move |conn| read::search(conn, &query, start, limit))
             .await
     }
@@ -211,11 +222,13 @@ impl SqliteStore {
         query: Query,
         cursor: Cursor,
     ) -> Result<Option<String>, StoreError> {
+        self.text_indexed(&query).await?;
         self.read(move |conn| read::first_after(conn, &query, &cursor))
             .await
     }
 
     pub async fn matches(&self, query: Query, id: String) -> Result<bool, StoreError> {
+        self.text_indexed(&query).await?;
         self.read(move |conn| read::matches(conn, &query, &id))
             .await
     }
@@ -225,6 +238,7 @@ impl SqliteStore {
     }
 
     pub async fn latest_id(&self, query: Query) -> Result<Option<String>, StoreError> {
+        self.text_indexed(&query).await?;
         self.read(move |conn| read::latest_id(conn, &query)).await
     }
 

@@ -36,6 +36,22 @@ pub struct Condition {
 /// when there are too many terms to list, or no lookup is wanted.
 pub type PrefixTerms<'a> = dyn FnMut(&str) -> Option<Vec<String>> + 'a;
 
+/// Whether a query looks in the text indexes (the full-text index or the
+/// trigram index of subject and addresses), which are written after a
+/// message's commit (see `writer::Unindexed`).
+pub fn uses_text_index(query: &Query) -> bool {
+    query.terms.iter().any(|term| {
+        matches!(
+            term.filter,
+            Filter::Text { .. }
+                | Filter::Header { .. }
+                | Filter::Html { .. }
+                | Filter::Address(..)
+                | Filter::Subject(_)
+        )
+    })
+}
+
 impl Condition {
     /// `WHERE ...` text: `1` (everything) for an empty query.
     pub fn for_query(query: &Query) -> Condition {

@@ -192,6 +192,14 @@ const MIGRATIONS: &[Migration] = &[
     );
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at);
     "#),
+    // 10: the text indexes are written after a message's commit, many
+    // messages at a time; every message up to this rowid is in them (the
+    // writer indexes the rest from memory, or after a crash from the raw
+    // bytes when the store opens).
+    Sql(r#"
+    CREATE TABLE text_index_mark (last_rowid INTEGER NOT NULL);
+    INSERT INTO text_index_mark SELECT coalesce(max(rowid), 0) FROM messages;
+    "#),
 ];
 
 #[derive(Debug, thiserror::Error)]
