@@ -376,6 +376,60 @@ async fn raw_and_download() {
     assert_eq!(response.bytes().await.expect("the body"), &data[..]);
 }
 
+/// A forwarded `.eml` attached as a file: one attachment in the index (as
+/// Mailpit lists it), and each of its own parts still served by its ID.
+#[tokio::test]
+async fn each_part_of_an_attached_message_is_served_on_its_own() {
+    let lb = Letterbox::start();
+    let id = lb
+        .send_raw(
+            "ann@example.com",
+            &["bob@example.com"],
+            b"Subject: Fwd: the report\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nForwarded.\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=\"report.eml\"\r\n\r\n\
+From: Carol <carol@example.com>\r\nSubject: The report\r\n\
+Content-Type: multipart/mixed; boundary=c\r\n\r\n\
+--c\r\nContent-Type: text/plain\r\n\r\nNumbers.\r\n\
+--c\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"chart.png\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--c--\r\n\
+--b--\r\n",
+        )
+        .await;
+    let message = lb.message(&id).await;
+    assert_eq!(message["Attachments"].as_array().unwrap().len(), 1);
+    assert_eq!(message["Attachments"][0]["PartID"], "2");
+
+    let response = lb.get(&format!("/api/v1/message/{id}/part/2.1")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(response.text().await.unwrap(), "Numbers.");
+
+    let response = lb.get(&format!("/api/v1/message/{id}/part/2.2?dl=1")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"chart.png\"; filename*=UTF-8''chart.png"
+    );
+    assert_eq!(&response.bytes().await.unwrap()[..], b"\x89PNG\r\n\x1a\n");
+
+    for missing in ["2.3", "2.1.1", "3.1", "1.1"] {
+        let (status, body) = lb
+            .get_json(&format!("/api/v1/message/{id}/part/{missing}"))
+            .await;
+        assert_eq!(status, 404, "{missing}: {body}");
+    }
+    let (status, _) = lb.get_json(&format!("/api/v1/message/{id}/part/2.0")).await;
+    assert_eq!(status, 404, "a container has no content of its own");
+}
+
 #[tokio::test]
 async fn reading_does_not_mark_as_read() {
     let lb = Letterbox::start();

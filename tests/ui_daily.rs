@@ -1164,16 +1164,31 @@ Content-Type: multipart/alternative; boundary=c\r\n\r\n\
             "{}",
             rows[2]
         );
-        assert!(
-            rows[4].contains("text/plain") && rows[4].contains("in the attachment"),
-            "{}",
-            rows[4]
+        // Each part of the attached message opens and downloads on its own;
+        // its container has no content to link to.
+        let links = js(
+            driver,
+            "[...document.querySelectorAll('table.parts tbody tr')]\
+             .map(r => [...r.querySelectorAll('td.links a')].map(a => a.textContent + ' ' + a.getAttribute('href')))",
+        )
+        .await;
+        let part = |p: &str| format!("/api/v1/message/{id}/part/{p}");
+        assert_eq!(links[3], json!([]), "a container has no content");
+        assert_eq!(
+            links[4],
+            json!([format!("Open {}", part("2.1")), format!("Download {}?dl=1", part("2.1"))])
         );
-        assert!(
-            !rows[3].contains("in the attachment"),
-            "a container has no content: {}",
-            rows[3]
-        );
+        assert_eq!(links[5], json!([format!("Download {}?dl=1", part("2.2"))]));
+        let fetched = js(
+            driver,
+            &format!(
+                "Promise.all(['{}', '{}'].map(u => fetch(u).then(r => r.text())))",
+                part("2.1"),
+                part("2.2")
+            ),
+        )
+        .await;
+        assert_eq!(fetched, json!(["Numbers.", "<p>Numbers.</p>"]));
         screenshot(driver, "daily-attached-message").await;
         // The branch folds and unfolds.
         click(driver, By::Css("button.branch[data-branch='2']")).await;

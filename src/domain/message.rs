@@ -11,9 +11,13 @@ use std::borrow::Cow;
 use mailparse::{MailAddr, MailHeader, MailHeaderMap, ParsedMail, body::Body};
 use serde::{Deserialize, Serialize};
 
+mod attached;
 mod headers;
 mod text;
 
+pub use attached::{
+    AttachedMessage, MAX_ATTACHED_SIZE, find_attached_part, is_attached_message, open_attached,
+};
 use headers::{MAX_MAILPARSE_WORDS, defuse_encoded_words, many_encoded_words};
 pub use headers::{first_value, header_block, header_value, top_headers, without_header};
 pub use text::{html_to_text, snippet};

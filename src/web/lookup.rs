@@ -4,7 +4,7 @@
 
 use crate::app::inboxes::scope_query;
 use crate::domain::inbox::InboxName;
-use crate::domain::message::Part;
+use crate::domain::message::{Part, find_attached_part};
 use crate::domain::search::Query;
 use crate::store::StoredMessage;
 use crate::web::params::{Params, search_query};
@@ -79,8 +79,9 @@ pub async fn find_with_raw(
         .ok_or_else(|| not_found(&id))
 }
 
-/// A message's part `{PartID}`, with the message and its raw bytes, or a
-/// 404 naming the part.
+/// A message's part `{PartID}`, with the message and the bytes the part's
+/// offsets point into (the raw message, or for a part of an attached
+/// message, that message), or a 404 naming the part.
 pub async fn find_part(
     state: &AppState,
     id: String,
@@ -88,16 +89,15 @@ pub async fn find_part(
     params: &Params,
 ) -> Result<(StoredMessage, Vec<u8>, Part), ApiError> {
     let (message, raw) = find_with_raw(state, id, params).await?;
-    let part = message
-        .parts
-        .iter()
-        .find(|p| p.part_id == part_id)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "message {} has no part {part_id}",
-                message.summary.id
-            ))
-        })?;
-    Ok((message, raw, part))
+    if let Some(part) = message.parts.iter().find(|p| p.part_id == part_id) {
+        let part = part.clone();
+        return Ok((message, raw, part));
+    }
+    match find_attached_part(&raw, &message.parts, part_id) {
+        Some((raw, part)) => Ok((message, raw, part)),
+        None => Err(ApiError::not_found(format!(
+            "message {} has no part {part_id}",
+            message.summary.id
+        ))),
+    }
 }

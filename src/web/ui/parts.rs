@@ -5,14 +5,14 @@
 //! attachment (a forwarded `.eml` sent with `Content-Disposition:
 //! attachment` stays one attachment, as in Mailpit's shapes). This tab
 //! parses such an attachment when it is shown and lists its parts under it,
-//! numbered as the index would (`3.0`, `3.1`, ...). They are not in the
-//! index, so they have no part URL: the attachment itself downloads.
+//! numbered as the index would (`3.0`, `3.1`, ...); the part URL finds them
+//! by that ID too, so each opens and downloads on its own.
 
 use std::collections::{HashMap, HashSet};
 
 use super::format;
 use super::message::MAX_VALUE_SHOWN;
-use crate::domain::message::{Part, PartRole, parse, part_bytes};
+use crate::domain::message::{AttachedMessage, Part, PartRole, is_attached_message, open_attached};
 use crate::web::parts::renders_passively;
 use crate::web::webroot;
 
@@ -20,10 +20,9 @@ use crate::web::webroot;
 /// a hundred thousand parts, and a browser takes seconds to lay out that
 /// many table rows.
 const MAX_PARTS_SHOWN: usize = 1000;
-/// Attached messages opened per message, and the largest opened: each is
-/// parsed again every time the tab is shown.
+/// Attached messages opened per message: each is parsed again every time
+/// the tab is shown.
 const MAX_ATTACHED_OPENED: usize = 20;
-const MAX_ATTACHED_SIZE: u64 = 10 * 1024 * 1024;
 
 pub struct PartsTab {
     pub rows: Vec<PartRow>,
@@ -42,8 +41,7 @@ pub struct PartRow {
     pub disposition: String,
     pub filename: String,
     pub size: String,
-    /// Open/download link; `None` for multipart containers and the parts
-    /// of an attachment opened here.
+    /// Open/download link; `None` for multipart containers.
     pub href: Option<String>,
     /// The browser shows it (else its link only downloads).
     pub opens: bool,
@@ -53,14 +51,6 @@ pub struct PartRow {
     pub branch: bool,
     /// The part ID of the opened attachment this part is inside.
     pub within: Option<String>,
-}
-
-/// An attachment that is a message, parsed for this tab.
-struct Opened {
-    id: String,
-    raw: Vec<u8>,
-    /// Its parts, renumbered below `id`.
-    parts: Vec<Part>,
 }
 
 /// A part as the tree draws it: where its bytes are, and which opened
@@ -75,7 +65,7 @@ struct Node<'a> {
 /// [`MAX_PARTS_SHOWN`] rows, with attached messages opened. A part whose
 /// parent is missing from the index is drawn as a root.
 pub fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> PartsTab {
-    let opened = open_attached(parts, raw);
+    let opened = open_all_attached(parts, raw);
     let mut nodes: Vec<Node<'_>> = parts
         .iter()
         .map(|part| Node {
@@ -91,7 +81,8 @@ pub fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> PartsTab {
             within: Some(attached.id.as_str()),
         }));
     }
-    let branches: HashMap<&str, &Opened> = opened.iter().map(|o| (o.id.as_str(), o)).collect();
+    let branches: HashMap<&str, &AttachedMessage> =
+        opened.iter().map(|o| (o.id.as_str(), o)).collect();
     let known: HashSet<&str> = nodes.iter().map(|n| n.part.part_id.as_str()).collect();
     let mut children: HashMap<Option<&str>, Vec<&Node<'_>>> = HashMap::new();
     for node in &nodes {
@@ -129,46 +120,16 @@ pub fn part_rows(id: &str, parts: &[Part], raw: &[u8]) -> PartsTab {
     }
 }
 
-/// Whether `part` is a message sent as an attachment, which the index
-/// leaves closed.
-fn is_attached_message(part: &Part) -> bool {
-    part.role == PartRole::Attachment
-        && matches!(
-            part.content_type.as_str(),
-            "message/rfc822" | "message/global"
-        )
-}
-
-fn open_attached(parts: &[Part], raw: &[u8]) -> Vec<Opened> {
+fn open_all_attached(parts: &[Part], raw: &[u8]) -> Vec<AttachedMessage> {
     parts
         .iter()
-        .filter(|p| is_attached_message(p) && p.size <= MAX_ATTACHED_SIZE)
+        .filter(|p| is_attached_message(p))
         .take(MAX_ATTACHED_OPENED)
-        .map(|attachment| {
-            let inner = part_bytes(raw, attachment);
-            let id = attachment.part_id.clone();
-            let parts = parse(&inner)
-                .parts
-                .into_iter()
-                .map(|mut part| {
-                    part.parent_id = Some(match part.parent_id {
-                        Some(parent) => format!("{id}.{parent}"),
-                        None => id.clone(),
-                    });
-                    part.part_id = format!("{id}.{}", part.part_id);
-                    part
-                })
-                .collect();
-            Opened {
-                id,
-                raw: inner,
-                parts,
-            }
-        })
+        .map(|attachment| open_attached(raw, attachment))
         .collect()
 }
 
-fn part_row(id: &str, node: &Node<'_>, tree: String, branch: Option<&Opened>) -> PartRow {
+fn part_row(id: &str, node: &Node<'_>, tree: String, branch: Option<&AttachedMessage>) -> PartRow {
     let part = node.part;
     let role = match part.role {
         _ if branch.is_some() => "attached message",
@@ -201,8 +162,7 @@ fn part_row(id: &str, node: &Node<'_>, tree: String, branch: Option<&Opened>) ->
         } else {
             format::size(part.size)
         },
-        href: (part.role != PartRole::Container && node.within.is_none())
-            .then(|| part_url(id, &part.part_id)),
+        href: (part.role != PartRole::Container).then(|| part_url(id, &part.part_id)),
         opens: renders_passively(&part.content_type),
         enclosed,
         branch: branch.is_some(),
@@ -237,6 +197,7 @@ pub fn part_url(id: &str, part_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::message::parse;
 
     #[test]
     fn the_part_tree_is_drawn() {
@@ -290,7 +251,9 @@ Ci0tYw0KQ29udGVudC1UeXBlOiB0ZXh0L2h0bWwNCg0KPHA+aGk8L3A+DQotLWMtLQ0K\r\n--b--\r\
         assert_eq!(rows[4].content_type, "text/plain");
         for row in &rows[3..] {
             assert_eq!(row.within.as_deref(), Some("2"));
-            assert_eq!(row.href, None, "not in the index, so no part URL");
         }
+        assert_eq!(rows[3].href, None, "a container");
+        assert_eq!(rows[4].href.as_deref(), Some("/api/v1/message/X/part/2.1"));
+        assert_eq!(rows[5].href.as_deref(), Some("/api/v1/message/X/part/2.2"));
     }
 }
