@@ -10,11 +10,13 @@ mod mailpit;
 mod relay;
 mod serve;
 mod settings;
+mod transfer;
 
 pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
+pub use transfer::{DumpArgs, IngestArgs, MigrateArgs};
 
 use crate::domain::chaos::RuleError;
 use crate::web::auth::UiAuthError;
