@@ -219,15 +219,20 @@ pub enum NotAMessage {
 }
 
 /// The least a message must have to be imported: some bytes and a header
-/// field at the start (after the blank lines and byte-order mark some
-/// exporters write). Anything more is the parser's to cope with, as it
+/// field at the start (after the blank lines, byte-order mark or mbox
+/// `From ` line some exporters write). Anything more is the parser's to cope with, as it
 /// does for mail received over SMTP.
 pub fn check_message(raw: &[u8]) -> Result<(), NotAMessage> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(NotAMessage::Empty);
     }
     let block = message::header_block(raw);
-    let first = block.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut lines = block.split(|&b| b == b'\n');
+    let mut first = lines.next().unwrap_or_default();
+    // Files saved from a mailbox often start with its `From ` line.
+    if first.starts_with(b"From ") {
+        first = lines.next().unwrap_or_default();
+    }
     let name_len = first
         .iter()
         .take_while(|&&b| b.is_ascii_graphic() && b != b':')
@@ -397,5 +402,13 @@ mod tests {
         assert_eq!(check_message(b"Subject: x\n\nbody"), Ok(()));
         assert_eq!(check_message(b"  \nX-A : y\n"), Ok(()));
         assert_eq!(check_message(b"\xEF\xBB\xBFFrom: a@b\n"), Ok(()));
+        assert_eq!(
+            check_message(b"From a@b Sat Jan  3 01:05:34 1996\nTo: c\n"),
+            Ok(())
+        );
+        assert_eq!(
+            check_message(b"From a@b Sat Jan  3 01:05:34 1996\n\n"),
+            Err(NotAMessage::NoHeaders)
+        );
     }
 }

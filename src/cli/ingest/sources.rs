@@ -133,8 +133,11 @@ impl Reader<'_> {
             }
         }
         for entry in entries {
-            // In a Maildir only subfolders (Maildir++'s `.Sent`) are walked.
-            let skip = done.contains(&entry) || (maildir && !entry.is_dir());
+            // In a Maildir only subfolders (Maildir++'s `.Sent`) are walked;
+            // elsewhere hidden files (`.DS_Store`, `.gitattributes`) are
+            // not mail and not worth a line in the summary.
+            let hidden = name_of(&entry).starts_with('.') && !entry.is_dir();
+            let skip = hidden || done.contains(&entry) || (maildir && !entry.is_dir());
             if !skip && !self.path(&entry, false) {
                 return false;
             }
