@@ -195,6 +195,21 @@ async fn a_search_downloads_as_an_mbox() {
     let raws = |s: &[Kept]| s.iter().map(|k| k.raw.clone()).collect::<Vec<_>>();
     assert_eq!(raws(&after), raws(&before));
 
+    // The list page offers its search as a download.
+    let page = lb.get("/?q=subject%3Ainvoice").await.text().await.unwrap();
+    let at = page
+        .find(r#"id="download-mbox" href=""#)
+        .expect("a download link");
+    let rest = &page[at + r#"id="download-mbox" href=""#.len()..];
+    let href = rest[..rest.find('"').unwrap()].replace("&amp;", "&");
+    assert!(rest.contains("Download matches as mbox"), "{page}");
+    let linked = lb.get(&href).await.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&linked);
+    assert!(
+        text.contains("Subject: invoice 42") && !text.contains("Subject: plain"),
+        "{href}: {text}"
+    );
+
     let (status, error) = lb.get_json("/api/v1/search/mbox?query=-").await;
     assert_eq!(status, 400, "{error}");
     let (status, _) = lb.get_json("/api/v1/search/mbox?inbox=nosuch").await;
