@@ -6,6 +6,9 @@
 #                            (as benches/ingest.sh measures it)
 #   SMTP, 1 session          the same, one session
 #   ingest --smtp            letterbox ingest --smtp into a running Letterbox
+#   mbox download            GET /api/v1/search/mbox of all N imported messages
+#                            (the server's peak RSS before and after: the
+#                            download is streamed, so it should barely move)
 #
 #   benches/import.sh [N] [SIZE]     defaults: 100000 messages, 2000-byte bodies
 #
@@ -104,6 +107,26 @@ ingest_smtp_rate() {
 
 read -r mbox mbox_rss <<<"$(import_rate "$work/all.mbox")"
 read -r eml eml_rss <<<"$(import_rate "$work/eml")"
+# The API's mbox download of everything just imported.
+download() {
+  port=$(free_port); http=$(free_port)
+  "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/import.db" \
+    >"$work/lb.out" 2>"$work/lb.err" &
+  pid=$!; pids+=("$pid"); wait_port "$http"
+  curl -s "http://127.0.0.1:$http/api/v1/messages?limit=1" >/dev/null
+  local before; before=$(server_rss)
+  local t0 t1; t0=$(date +%s.%N)
+  curl -s -o "$work/download.mbox" "http://127.0.0.1:$http/api/v1/search/mbox"
+  t1=$(date +%s.%N)
+  local after; after=$(server_rss); stop
+  local count; count=$(grep -c '^From load@example.test ' "$work/download.mbox")
+  local bytes; bytes=$(stat -c %s "$work/download.mbox")
+  rm -f "$work/download.mbox"
+  awk -v n="$count" -v a="$t0" -v b="$t1" -v by="$bytes" -v r0="$before" -v r1="$after" \
+    'BEGIN{ printf "%d messages, %.0f MB in %.1fs (%.0f msgs/s); server peak RSS %d MB before, %d MB after", n, by/1e6, b-a, n/(b-a), r0, r1 }'
+}
+mbox_download=$(download)
+
 read -r smtp10 smtp10_rss <<<"$(smtp_rate 10)"
 read -r smtp1 smtp1_rss <<<"$(smtp_rate 1)"
 read -r viasmtp viasmtp_rss <<<"$(ingest_smtp_rate)"
@@ -115,4 +138,5 @@ printf '%-34s | %9s | %5s MB | %s\n' "ingest a directory of .eml" "$eml" "$eml_r
 printf '%-34s | %9s | %5s MB | %s\n' "SMTP, 10 sessions (smtp-source)" "$smtp10" "$smtp10_rss" "1.00x"
 printf '%-34s | %9s | %5s MB | %s\n' "SMTP, 1 session (smtp-source)" "$smtp1" "$smtp1_rss" "$(ratio "$smtp1" "$smtp10")"
 printf '%-34s | %9s | %5s MB | %s\n' "ingest --smtp (1 session)" "$viasmtp" "$viasmtp_rss" "$(ratio "$viasmtp" "$smtp10")"
+echo "mbox download: $mbox_download"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"

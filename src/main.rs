@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use letterbox::cli::progress::human_bytes;
 use letterbox::cli::wait::{Outcome, WaitOptions};
 use letterbox::cli::{dump, healthcheck, ingest, migrate, sendmail};
 use letterbox::config::{Cli, Command};
@@ -55,8 +56,9 @@ async fn main() -> ExitCode {
             Ok(options) => match dump::run(&options).await {
                 Ok(report) => {
                     println!(
-                        "dumped {} messages ({} bytes)",
-                        report.messages, report.bytes
+                        "dumped {} messages ({})",
+                        report.messages,
+                        human_bytes(report.bytes)
                     );
                     ExitCode::SUCCESS
                 }
@@ -68,9 +70,9 @@ async fn main() -> ExitCode {
             Ok(options) => match migrate::run(&options).await {
                 Ok(r) => {
                     println!(
-                        "copied {} messages ({} bytes) in {:.1}s; count check passed: the source had {}, the target went from {} to {}",
+                        "copied {} messages ({}) in {:.1}s; count check passed: the source had {}, the target went from {} to {}",
                         r.copied,
-                        r.bytes,
+                        human_bytes(r.bytes),
                         r.elapsed.as_secs_f64(),
                         r.source_total,
                         r.target_before,
