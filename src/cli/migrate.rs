@@ -15,7 +15,7 @@ use crate::domain::search::Query;
 use crate::events::Events;
 use crate::store::{Store, StoreConfig, StoreError};
 
-use super::ingest::{self, IngestError, sources::Item};
+use super::ingest::{self, Budget, Budgeted, IngestError, sources::Item};
 use super::progress::{Progress, Total};
 
 /// Message IDs read from the source at a time.
@@ -130,7 +130,8 @@ async fn copy(source: &App, target: &App) -> Result<MigrateReport, MigrateError>
 
 /// Hands every message of the source on, oldest first, with what is
 /// stored about it; returns how many it handed on.
-async fn read_source(source: App, items: mpsc::Sender<Item>) -> Result<u64, StoreError> {
+async fn read_source(source: App, items: mpsc::Sender<Budgeted>) -> Result<u64, StoreError> {
+    let budget = Budget::new();
     let mut after = None;
     let mut walked = 0;
     loop {
@@ -156,7 +157,7 @@ async fn read_source(source: App, items: mpsc::Sender<Item>) -> Result<u64, Stor
                     inbox: InboxName::parse(&summary.inbox).ok(),
                 }),
             };
-            if items.send(item).await.is_err() {
+            if items.send(budget.admit(item).await).await.is_err() {
                 return Ok(walked); // the copy stopped; it reports why
             }
             walked += 1;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::app::{App, IngestError as AppIngestError, PreparedImport, Stats};
 use crate::client::smtp::{SmtpClient, SmtpError};
@@ -36,6 +36,10 @@ const PREPARE_AHEAD: usize = 8;
 /// Messages handed to the store and not yet committed: enough for the
 /// writer to commit many in one transaction.
 const STORE_IN_FLIGHT: usize = 256;
+/// Bytes of message content read and not yet stored. The queues above
+/// count messages; this bounds their bytes, so memory holds about this much
+/// plus the largest message, however large the messages are.
+const BUDGET_BYTES: u32 = 64 << 20;
 /// One SMTP step's time limit.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -131,15 +135,57 @@ pub async fn run(options: &IngestOptions) -> Result<Report, IngestError> {
     Ok(report)
 }
 
-fn start_reader(options: &IngestOptions) -> (mpsc::Receiver<Item>, tokio::task::JoinHandle<()>) {
+/// The memory budget of messages between reading and storing.
+#[derive(Clone)]
+pub(super) struct Budget(Arc<Semaphore>);
+
+/// An item holding its share of the [`Budget`] until it is stored.
+pub(super) struct Budgeted {
+    item: Item,
+    share: OwnedSemaphorePermit,
+}
+
+impl Budget {
+    pub(super) fn new() -> Budget {
+        Budget(Arc::new(Semaphore::new(BUDGET_BYTES as usize)))
+    }
+
+    /// Waits until the item's bytes fit (a message larger than the whole
+    /// budget waits for all of it).
+    pub(super) async fn admit(&self, item: Item) -> Budgeted {
+        let bytes = match &item {
+            Item::Message { import, .. } => import.raw.len(),
+            Item::Skipped { .. } => 0,
+        };
+        let permits = u32::try_from(bytes)
+            .unwrap_or(u32::MAX)
+            .clamp(1, BUDGET_BYTES);
+        let share = self
+            .0
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .expect("the budget is never closed");
+        Budgeted { item, share }
+    }
+}
+
+fn start_reader(
+    options: &IngestOptions,
+) -> (mpsc::Receiver<Budgeted>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let budget = Budget::new();
+    let runtime = tokio::runtime::Handle::current();
     let paths = options.paths.clone();
     let read = ReadOptions {
         mbox_format: options.mbox_format,
         keep_dates: options.keep_dates,
     };
     let reader = tokio::task::spawn_blocking(move || {
-        sources::read_all(&paths, read, &mut |item| tx.blocking_send(item).is_ok());
+        sources::read_all(&paths, read, &mut |item| {
+            let admitted = runtime.block_on(budget.admit(item));
+            tx.blocking_send(admitted).is_ok()
+        });
     });
     (rx, reader)
 }
@@ -150,6 +196,7 @@ enum Prepared {
         origin: String,
         bytes: u64,
         prepared: Box<PreparedImport>,
+        share: OwnedSemaphorePermit,
     },
     Skipped {
         origin: String,
@@ -161,7 +208,7 @@ enum Prepared {
 async fn into_store(
     config: &StoreConfig,
     inbox_rules: &[Rule],
-    items: mpsc::Receiver<Item>,
+    items: mpsc::Receiver<Budgeted>,
     progress: &mut Progress,
 ) -> Result<Report, IngestError> {
     let events = Events::default();
@@ -182,12 +229,12 @@ async fn into_store(
 /// feeds it from another store.
 pub(super) async fn store_all(
     app: &App,
-    mut items: mpsc::Receiver<Item>,
+    mut items: mpsc::Receiver<Budgeted>,
     progress: &mut Progress,
 ) -> Result<Report, IngestError> {
     let preparer = app.clone();
     let mut prepared = futures_util::stream::poll_fn(move |cx| items.poll_recv(cx))
-        .map(move |item| {
+        .map(move |Budgeted { item, share }| {
             let app = preparer.clone();
             async move {
                 match item {
@@ -205,6 +252,7 @@ pub(super) async fn store_all(
                             origin,
                             bytes,
                             prepared,
+                            share,
                         })
                     }
                     Item::Skipped {
@@ -240,12 +288,14 @@ pub(super) async fn store_all(
                         progress.skipped_bytes(bytes);
                         report.skipped.push((origin, reason));
                     }
-                    Some(Some(Prepared::Ready { origin, bytes, prepared })) => {
+                    Some(Some(Prepared::Ready { origin, bytes, prepared, share })) => {
                         // Pushed in reading order and first polled in that
                         // order: the writer receives them in reading order.
                         let app = app.clone();
                         storing.push_back(async move {
-                            (origin, bytes, app.store_import(*prepared).await)
+                            let stored = app.store_import(*prepared).await;
+                            drop(share);
+                            (origin, bytes, stored)
                         });
                     }
                 }
@@ -267,12 +317,17 @@ fn stored(done: (String, u64, Result<String, AppIngestError>)) -> Result<u64, In
 /// a refused message is skipped with the server's reply.
 async fn over_smtp(
     addr: &str,
-    mut items: mpsc::Receiver<Item>,
+    mut items: mpsc::Receiver<Budgeted>,
     progress: &mut Progress,
 ) -> Result<Report, IngestError> {
     let mut report = Report::default();
     let mut session: Option<SmtpClient> = None;
-    while let Some(item) = items.recv().await {
+    // Each message's share of the budget is given back once it is sent.
+    while let Some(Budgeted {
+        item,
+        share: _share,
+    }) = items.recv().await
+    {
         let (origin, bytes, import) = match item {
             Item::Skipped {
                 origin,
