@@ -24,8 +24,11 @@ shared=${LETTERBOX_SHARED:-$repo/../shared}
 load="$shared/tools/load-smtp.sh"
 [ -x "$load" ] || { echo "missing $load (set LETTERBOX_SHARED)" >&2; exit 2; }
 
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
-bin="$repo/target/release/letterbox"
+# LETTERBOX_BIN: a binary already built (otherwise the release build).
+if [ -z "${LETTERBOX_BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+fi
+bin=${LETTERBOX_BIN:-$repo/target/release/letterbox}
 
 work=$(mktemp -d)
 pids=()
