@@ -145,3 +145,48 @@ impl MigrateArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+
+    fn command(args: &[&str]) -> Result<Command, String> {
+        let args = std::iter::once("letterbox").chain(args.iter().copied());
+        Cli::try_parse_with(args, &|_| None)
+            .map(Cli::into_command)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ingest_takes_paths_and_refuses_flags_smtp_cannot_carry() {
+        let Ok(Command::Ingest(args)) = command(&["ingest", "a.mbox", "dir", "--keep-dates"])
+        else {
+            panic!("not an ingest");
+        };
+        assert_eq!(args.paths.len(), 2);
+        assert!(command(&["ingest"]).is_err(), "a path is required");
+        assert!(command(&["ingest", "--smtp", "h:25", "--keep-dates", "a"]).is_err());
+        assert!(command(&["ingest", "--smtp", "h:25", "--db", "x.db", "a"]).is_err());
+        assert!(command(&["ingest", "--mbox-format", "mboxcl", "a"]).is_err());
+    }
+
+    #[test]
+    fn dump_writes_a_directory_or_an_mbox() {
+        assert!(command(&["dump"]).is_err(), "DIR or --mbox is required");
+        assert!(command(&["dump", "out", "--mbox", "a.mbox"]).is_err());
+        let Ok(Command::Dump(args)) = command(&["dump", "--mbox", "a.mbox", "-q", "is:unread"])
+        else {
+            panic!("not a dump");
+        };
+        assert_eq!(args.query, "is:unread");
+    }
+
+    #[test]
+    fn migrate_needs_both_stores() {
+        assert!(command(&["migrate", "--from", "a.db"]).is_err());
+        assert!(matches!(
+            command(&["migrate", "--from", "a.db", "--to", "b.db"]),
+            Ok(Command::Migrate(_))
+        ));
+    }
+}
