@@ -81,7 +81,7 @@ import_rate() {
 start_letterbox() {
   port=$(free_port); http=$(free_port)
   rm -f "$work"/smtp.db*
-  "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/smtp.db" \
+  "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/smtp.db" --max-messages "$N" \
     >"$work/lb.out" 2>"$work/lb.err" &
   pid=$!; pids+=("$pid"); wait_port "$port"
 }
@@ -113,7 +113,7 @@ read -r eml eml_rss <<<"$(import_rate "$work/eml")"
 # The API's mbox download of everything just imported.
 download() {
   port=$(free_port); http=$(free_port)
-  "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/import.db" \
+  "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/import.db" --max-messages "$N" \
     >"$work/lb.out" 2>"$work/lb.err" &
   pid=$!; pids+=("$pid"); wait_port "$http"
   curl -s "http://127.0.0.1:$http/api/v1/messages?limit=1" >/dev/null
