@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
+use letterbox::cli::progress::human_bytes;
 use letterbox::cli::wait::{Outcome, WaitOptions};
-use letterbox::cli::{healthcheck, sendmail};
+use letterbox::cli::{dump, healthcheck, ingest, migrate, sendmail};
 use letterbox::config::{Cli, Command};
 use letterbox::server::{self, Settings, SmtpTlsOffer};
 use tracing_subscriber::EnvFilter;
@@ -40,6 +41,48 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(err) => fail(&err, err.exit_code()),
+        },
+        Command::Ingest(args) => match args.options() {
+            Ok(options) => match ingest::run(&options).await {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&format!("ingest: {err}"), 1),
+            },
+            Err(err) => fail(&err, 2),
+        },
+        Command::Dump(args) => match args.options() {
+            Ok(options) => match dump::run(&options).await {
+                Ok(report) => {
+                    println!(
+                        "dumped {} messages ({})",
+                        report.messages,
+                        human_bytes(report.bytes)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&format!("dump: {err}"), 1),
+            },
+            Err(err) => fail(&err, 2),
+        },
+        Command::Migrate(args) => match args.options() {
+            Ok(options) => match migrate::run(&options).await {
+                Ok(r) => {
+                    println!(
+                        "copied {} messages ({}) in {:.1}s; count check passed: the source had {}, the target went from {} to {}",
+                        r.copied,
+                        human_bytes(r.bytes),
+                        r.elapsed.as_secs_f64(),
+                        r.source_total,
+                        r.target_before,
+                        r.target_after
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&format!("migrate: {err}"), 1),
+            },
+            Err(err) => fail(&err, 2),
         },
     }
 }

@@ -37,7 +37,7 @@ pub enum IngestError {
 }
 
 impl App {
-    fn next_id(&self) -> String {
+    pub(super) fn next_id(&self) -> String {
         let mut ids = self.inner.ids.lock().expect("ID generator lock");
         // Fails only when 2^80 IDs are made in one millisecond.
         ids.generate()

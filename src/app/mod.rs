@@ -16,6 +16,7 @@ mod read;
 mod release;
 pub mod stats;
 mod tags;
+pub mod transfer;
 pub mod wait;
 mod webhook;
 
@@ -29,6 +30,7 @@ use crate::store::{Store, StoreError, StoreInfo};
 
 pub use ingest::IngestError;
 pub use stats::Stats;
+pub use transfer::{Import, PreparedImport, Received};
 pub use wait::WaitError;
 
 /// What every operation works on. Cheap to clone: one `Arc` inside.

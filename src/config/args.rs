@@ -7,6 +7,7 @@ use std::path::Path;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use super::commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
+use super::transfer::{DumpArgs, IngestArgs, MigrateArgs};
 use super::{ConfigError, ServeArgs, mailpit};
 
 /// The command line: serving is the default; the other commands are
@@ -38,6 +39,14 @@ pub enum Command {
     /// A drop-in for /usr/sbin/sendmail: read a message on stdin and hand it
     /// to Letterbox over SMTP. Also what a link named `sendmail` runs.
     Sendmail(SendmailArgs),
+    /// Import .eml files, mbox files, Maildirs and dumps into a store (or
+    /// over SMTP into a running Letterbox).
+    Ingest(IngestArgs),
+    /// Write every message (or every match of a query) to a directory of
+    /// .eml files with a JSON index, or to an mbox file.
+    Dump(DumpArgs),
+    /// Copy every message of one store into another.
+    Migrate(MigrateArgs),
 }
 
 impl Cli {

@@ -12,6 +12,7 @@ mod relay;
 mod serve;
 mod settings;
 mod webhook;
+mod transfer;
 
 pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
@@ -19,6 +20,7 @@ pub use pop3::Pop3Args;
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
 pub use webhook::{WebhookArgs, WebhookArgsError};
+pub use transfer::{DumpArgs, IngestArgs, MigrateArgs};
 
 use crate::domain::chaos::RuleError;
 use crate::web::auth::UiAuthError;

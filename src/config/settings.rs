@@ -56,10 +56,7 @@ impl ServeArgs {
             location: self.store_location()?,
             max_messages: self.max_messages,
             max_age: self.max_age,
-            durability: match self.durability {
-                DurabilityArg::Crash => Durability::ProcessCrash,
-                DurabilityArg::PowerLoss => Durability::PowerLoss,
-            },
+            durability: self.durability(),
         };
         Ok(Settings {
             hostname: self.hostname.clone(),
@@ -77,6 +74,14 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    /// What an acknowledged message survives (`--durability`).
+    pub fn durability(&self) -> Durability {
+        match self.durability {
+            DurabilityArg::Crash => Durability::ProcessCrash,
+            DurabilityArg::PowerLoss => Durability::PowerLoss,
+        }
+    }
+
     /// Where the store lives.
     pub fn store_location(&self) -> Result<Location, ConfigError> {
         match self.db.as_deref() {

@@ -3,6 +3,7 @@
 //! file or a socket, and nothing here imports another Letterbox module
 //! (`tests/layers.rs` holds it to that).
 
+pub mod archive;
 pub mod bcc;
 pub mod chaos;
 pub mod compose;

@@ -318,6 +318,19 @@ impl Store {
         dispatch!(self, s => s.first_after(query, cursor).await)
     }
 
+    /// IDs of up to `limit` messages matching `query` whose IDs sort after
+    /// `after` (from the first when `None`), in ID order, which is arrival
+    /// order. An export walks the store with it page by page, holding one
+    /// page, and mail that arrives or is deleted meanwhile moves nothing.
+    pub async fn ids_after(
+        &self,
+        query: Query,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.ids_after(query, after, limit).await)
+    }
+
     /// Whether the message `id` matches `query`.
     pub async fn matches(&self, query: Query, id: String) -> Result<bool, StoreError> {
         dispatch!(self, s => s.matches(query, id).await)

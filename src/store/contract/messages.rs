@@ -128,6 +128,16 @@ pub async fn list_pages_and_cursors(backend: &impl Backend) {
     let first = store.first_after(odd.clone(), Cursor::AfterTime(0)).await;
     assert_eq!(first.unwrap().as_deref(), Some("m05"));
 
+    // An export's walk: pages in ID order, from the start or after an ID.
+    let page = store.ids_after(any.clone(), None, 3).await.unwrap();
+    assert_eq!(page, ["m00", "m01", "m02"]);
+    let page = store.ids_after(any.clone(), Some("m02".into()), 3).await;
+    assert_eq!(page.unwrap(), ["m03", "m04", "m05"]);
+    let page = store.ids_after(any.clone(), Some("m05".into()), 3).await;
+    assert_eq!(page.unwrap(), ["m06"]);
+    let page = store.ids_after(odd.clone(), Some("m01".into()), 3).await;
+    assert_eq!(page.unwrap(), ["m05"]);
+
     assert_eq!(store.latest_id(None).await.unwrap().as_deref(), Some("m06"));
     let latest = store.latest_id(Some(query("subject:\"number 1\""))).await;
     assert_eq!(latest.unwrap().as_deref(), Some("m01"));

@@ -227,6 +227,16 @@ impl SqliteStore {
             .await
     }
 
+    pub async fn ids_after(
+        &self,
+        query: Query,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| read::ids_after(conn, &query, after.as_deref(), limit))
+            .await
+    }
+
     pub async fn matches(&self, query: Query, id: String) -> Result<bool, StoreError> {
         self.text_indexed(&query).await?;
         self.read(move |conn| read::matches(conn, &query, &id))

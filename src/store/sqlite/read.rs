@@ -414,6 +414,30 @@ pub fn first_after(
     first_id(conn, condition, "ASC")
 }
 
+/// IDs of up to `limit` matches of `query` after the ID `after`, in ID
+/// order: the unique index on `id` makes each page a range scan, however
+/// far into the store it is.
+pub fn ids_after(
+    conn: &Connection,
+    query: &Query,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    let mut condition = Condition::for_query_with(query, &mut prefix_terms(conn));
+    if let Some(after) = after {
+        condition = condition.and("m.id > ?", [Value::Text(after.to_string())]);
+    }
+    let sql = format!(
+        "SELECT m.id FROM messages m WHERE {} ORDER BY m.id LIMIT {limit}",
+        condition.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let ids = stmt
+        .query_map(params_from_iter(&condition.params), |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
 /// Whether message `id` matches `query` (asked for each new message by
 /// waiting requests and the auto-relay).
 pub fn matches(conn: &Connection, query: &Query, id: &str) -> Result<bool, StoreError> {

@@ -10,6 +10,7 @@ pub mod info;
 pub mod mailhog;
 mod mailhog_json;
 mod mailhog_release;
+pub mod mbox;
 pub mod messages;
 pub mod relay;
 pub mod search;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(messages::delete),
         )
         .route("/search", get(search::search).delete(search::delete))
+        .route("/search/mbox", get(mbox::download))
         .route("/inboxes", get(inboxes::list))
         .route("/send", post(send::send))
         .route("/wait", get(wait::wait))

@@ -92,6 +92,20 @@ impl Chrome {
         }
     }
 
+    /// The list's mail (the search's matches, in this page's inbox) as an
+    /// mbox download.
+    pub fn mbox_href(&self) -> String {
+        let mut href = format!("{}api/v1/search/mbox", self.webroot);
+        let mut separator = '?';
+        for (name, value) in [("query", &self.query), ("inbox", &self.inbox)] {
+            if !value.is_empty() {
+                href.push_str(&format!("{separator}{name}={}", format::query_value(value)));
+                separator = '&';
+            }
+        }
+        href
+    }
+
     async fn load(state: &AppState, query: &str) -> Result<Chrome, PageError> {
         let counts = state.app.counts().await?;
         Ok(Chrome {
