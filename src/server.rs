@@ -152,7 +152,7 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     };
 
     let events = Events::default();
-    let store = Store::open(&settings.store, events.clone())?;
+    let store = Store::connect(&settings.store, events.clone()).await?;
     let stats = Arc::new(Stats::default());
     let inboxes = Arc::new(Inboxes::new(settings.inbox_rules.clone()));
     let app = App::new(
