@@ -164,6 +164,10 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     );
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    if store.is_shared() {
+        // Chaos rules set on another node are put in force here too.
+        tasks.spawn(app.clone().follow_shared_chaos(chaos.clone()));
+    }
     let smtp_server = Arc::new(SmtpServer {
         session: Arc::new(SessionConfig {
             hostname: settings.hostname.clone(),

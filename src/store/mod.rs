@@ -249,6 +249,21 @@ impl Store {
         }
     }
 
+    /// Whether other nodes share this store (and hear of its changes).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Tells the other nodes sharing this store that the chaos rules
+    /// changed (their text while any is active); they publish it as
+    /// [`Event::ChaosChanged`](crate::events::Event::ChaosChanged).
+    pub async fn share_chaos(&self, rules: Option<std::sync::Arc<str>>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(store) => store.share_chaos(rules).await,
+        }
+    }
+
     /// Which backend this is and where it keeps the messages, without
     /// asking it anything (`bytes` is `None`; see [`Store::info`]).
     pub fn describe(&self) -> StoreInfo {

@@ -86,12 +86,3 @@ impl Drop for Databases {
         let _ = dropping.join();
     }
 }
-
-#[test]
-fn the_database_name_is_replaced() {
-    assert_eq!(
-        with_database("postgres://u:p@h:5/postgres?sslmode=disable", "x"),
-        "postgres://u:p@h:5/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
-}

@@ -333,6 +333,13 @@ impl PgStore {
         read::inbox_in_use(&*self.conn().await?, &inbox).await
     }
 
+    pub async fn share_chaos(&self, rules: Option<Arc<str>>) -> Result<(), StoreError> {
+        let shared = &self.inner.shared;
+        let conn = self.conn().await?;
+        notify::send(&*conn, &shared.node, &Event::ChaosChanged(rules)).await?;
+        Ok(())
+    }
+
     /// Stops listening and pruning and closes the idle connections. Every
     /// write that returned is committed already. Reads keep working on
     /// clones (connecting again) until they are dropped.

@@ -111,7 +111,8 @@ pub async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS letterbox_schema (version INTEGER NOT NULL);
+            "SET LOCAL client_min_messages = warning;
+             CREATE TABLE IF NOT EXISTS letterbox_schema (version INTEGER NOT NULL);
              INSERT INTO letterbox_schema (version)
              SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM letterbox_schema)",
         )
