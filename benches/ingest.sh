@@ -12,6 +12,8 @@
 # new connection per message with 10 sessions. Prints msgs/s of each server,
 # Letterbox's ratio to smtp-sink and to MailDev, and each server's peak RSS.
 # Goals (issue "Proof"): >= 0.8x smtp-sink, >= 5x MailDev, peak RSS <= 60 MB.
+# INGEST_DB=postgres://... runs Letterbox on that PostgreSQL database
+# instead (emptied before each scenario: every table in it is dropped).
 # Numbers are noisy on small machines: compare ratios from one run, not
 # absolute rates across runs.
 set -euo pipefail
@@ -67,8 +69,11 @@ start_sink() {
 start_letterbox() {
   port=$(free_port); lb_http=$(free_port)
   rm -f "$work"/bench.db*
+  case "${INGEST_DB:-}" in
+    postgres*) psql "$INGEST_DB" -q -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public" 2>/dev/null ;;
+  esac
   "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$lb_http" \
-    --db "$work/bench.db" --max-messages "$N" >"$work/lb.out" 2>"$work/lb.err" &
+    --db "${INGEST_DB:-$work/bench.db}" --max-messages "$N" >"$work/lb.out" 2>"$work/lb.err" &
   pid=$!; pids+=("$pid"); wait_port "$port"
 }
 

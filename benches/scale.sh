@@ -7,6 +7,7 @@
 #
 #   benches/scale.sh [N] [REQUESTS]     defaults: 100000 messages, 200 requests each
 #
+# SCALE_DB=postgres://... runs it on that (empty) PostgreSQL database.
 # Goal (issue "The CI API"): list page and search p50 <= 20 ms.
 set -euo pipefail
 
@@ -30,7 +31,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 smtp=$(free_port); http=$(free_port); base="http://127.0.0.1:$http"
 
 start() {
-  "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "$work/scale.db" --max-messages 0 \
+  "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "${SCALE_DB:-$work/scale.db}" --max-messages 0 \
     >"$work/out" 2>"$work/err" &
   pid=$!
   until curl -sf "$base/readyz" >/dev/null; do sleep 0.005; done
@@ -94,6 +95,9 @@ echo "wait answered $(( (t1 - t0) / 1000000 )) ms after its match, behind 1,000 
 kill "$pid"; wait "$pid" 2>/dev/null || true
 t0=$(date +%s%N); start; t1=$(date +%s%N)
 echo "restart until ready with $stored messages: $(( (t1 - t0) / 1000000 )) ms"
-size=$(stat -c %s "$work/scale.db")
+case "${SCALE_DB:-}" in
+  postgres*) size=$(psql "$SCALE_DB" -Atc "SELECT pg_database_size(current_database())") ;;
+  *) size=$(stat -c %s "$work/scale.db") ;;
+esac
 echo "database: $(( size / 1048576 )) MiB, $(( size / stored )) bytes per message (2 KB bodies)"
 echo "machine: $(nproc) cores, $(uname -sr)"

@@ -269,3 +269,46 @@ async fn an_outage_acknowledges_nothing_unstored_and_ingest_resumes() {
         acknowledged.len()
     );
 }
+
+#[tokio::test]
+async fn a_release_is_sent_once_while_both_nodes_run_the_relay() {
+    let _shared = SERVER.read().await;
+    let databases = Databases::default();
+    let Some(url) = database("a release is sent once", &databases).await else {
+        return;
+    };
+    let upstream = Letterbox::start();
+    let relay = upstream.smtp_addr.to_string();
+    let a = Letterbox::with_args(&["--db", &url, "--relay-host", &relay]);
+    let b = Letterbox::with_args(&["--db", &url, "--relay-host", &relay]);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let id = a.send_simple(&format!("release {n}")).await;
+        // Released on either node; both nodes' workers see every release.
+        let node = if n % 2 == 0 { &a } else { &b };
+        let body = json!({ "To": ["far@example.com"] }).to_string();
+        let (status, _) = node
+            .request(
+                "POST",
+                &format!("/api/v1/message/{id}/release"),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 200, "release {id}");
+        ids.push(id);
+    }
+    for id in &ids {
+        eventually(&format!("{id} is sent"), async || {
+            let status = b.get_ok(&format!("/api/v1/message/{id}/relay")).await;
+            (status["Releases"][0]["State"] == "sent").then_some(())
+        })
+        .await;
+    }
+    upstream.wait_for_total(20).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        upstream.ids().await.len(),
+        20,
+        "each release reached the upstream once"
+    );
+}
