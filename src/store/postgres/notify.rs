@@ -14,7 +14,8 @@ pub const CHANNEL: &str = "letterbox_changes";
 
 /// IDs per notification: a payload must stay under 8000 bytes.
 const IDS_PER_NOTE: usize = 200;
-const TAGGED_PER_NOTE: usize = 40;
+/// Bytes of tags per notification, leaving room for the rest.
+const TAG_BYTES_PER_NOTE: usize = 6000;
 
 /// One change as sent between nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,12 +56,26 @@ pub fn notes(event: &Event) -> Vec<Note> {
             .into_iter()
             .map(|ids| Note::Read { ids, read: *read })
             .collect(),
-        Event::TagsChanged(changed) => changed
-            .chunks(TAGGED_PER_NOTE)
-            .map(|c| Note::Tags {
-                changed: c.to_vec(),
-            })
-            .collect(),
+        Event::TagsChanged(changed) => {
+            let mut notes = Vec::new();
+            let (mut chunk, mut bytes) = (Vec::new(), 0);
+            for (id, tags) in changed.iter() {
+                // JSON quotes and commas: a few bytes a string.
+                let size = id.len() + tags.iter().map(|t| t.len() + 8).sum::<usize>() + 12;
+                if bytes + size > TAG_BYTES_PER_NOTE && !chunk.is_empty() {
+                    notes.push(Note::Tags {
+                        changed: std::mem::take(&mut chunk),
+                    });
+                    bytes = 0;
+                }
+                chunk.push((id.clone(), tags.clone()));
+                bytes += size;
+            }
+            if !chunk.is_empty() {
+                notes.push(Note::Tags { changed: chunk });
+            }
+            notes
+        }
         Event::RelayChanged(id) => vec![Note::Relay { id: id.clone() }],
         Event::ChaosChanged(rules) => vec![Note::Chaos {
             rules: rules.as_deref().map(str::to_string),
@@ -117,6 +132,14 @@ mod tests {
             })
             .collect();
         assert_eq!(back, ids);
+        let tagged: Vec<(String, Vec<String>)> = (0..300)
+            .map(|n| (format!("{n:026}"), vec!["t".repeat(100); 3]))
+            .collect();
+        let notes = super::notes(&Event::TagsChanged(tagged.into()));
+        assert!(notes.len() > 1);
+        for note in notes {
+            assert!(serde_json::to_string(&note).unwrap().len() < 7900);
+        }
         let sent = parse(r#"{"node":"a","k":"read","ids":["x"],"read":true}"#).unwrap();
         assert_eq!(
             sent.note,
