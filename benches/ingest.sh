@@ -18,6 +18,8 @@
 # LETTERBOX_ARGS adds flags to Letterbox (e.g. "--durability power-loss"),
 # LETTERBOX_BIN runs another build of it.
 # Goals (issue 18): >= 1.0x MailCrab in each scenario, peak RSS <= 25 MB.
+# INGEST_DB=postgres://... runs Letterbox on that PostgreSQL database
+# instead (emptied before each scenario: every table in it is dropped).
 # Numbers are noisy on small machines: compare ratios from one run, not
 # absolute rates across runs.
 set -euo pipefail
@@ -90,9 +92,12 @@ start_sink() {
 start_letterbox() {
   port=$(free_port); lb_http=$(free_port)
   rm -f "$work"/bench.db*
+  case "${INGEST_DB:-}" in
+    postgres*) psql "$INGEST_DB" -q -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public" 2>/dev/null ;;
+  esac
   # shellcheck disable=SC2086 # LETTERBOX_ARGS is a list of flags
   "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$lb_http" \
-    --db "$work/bench.db" --max-messages "$N" ${LETTERBOX_ARGS:-} >"$work/lb.out" 2>"$work/lb.err" &
+    --db "${INGEST_DB:-$work/bench.db}" --max-messages "$N" ${LETTERBOX_ARGS:-} >"$work/lb.out" 2>"$work/lb.err" &
   pid=$!; pids+=("$pid"); wait_port "$port"
 }
 

@@ -10,6 +10,7 @@
 #
 # SCALE_SESSIONS (default 10) SMTP sessions fill the store.
 # Goals: each request p50 <= 20 ms, start-up until ready <= 200 ms.
+# SCALE_DB=postgres://... runs it on that (empty) PostgreSQL database.
 set -euo pipefail
 
 N=${1:-100000}
@@ -35,7 +36,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 smtp=$(free_port); http=$(free_port); base="http://127.0.0.1:$http"
 
 start() {
-  "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "$work/scale.db" --max-messages 0 \
+  "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "${SCALE_DB:-$work/scale.db}" --max-messages 0 \
     >"$work/out" 2>"$work/err" &
   pid=$!
   until curl -sf "$base/readyz" >/dev/null; do sleep 0.005; done
@@ -104,7 +105,10 @@ echo "wait answered $(( (t1 - t0) / 1000000 )) ms after its match, behind 1,000 
 kill "$pid"; wait "$pid" 2>/dev/null || true
 t0=$(date +%s%N); start; t1=$(date +%s%N)
 echo "restart until ready with $stored messages: $(( (t1 - t0) / 1000000 )) ms"
-size=$(stat -c %s "$work/scale.db")
+case "${SCALE_DB:-}" in
+  postgres*) size=$(psql "$SCALE_DB" -Atc "SELECT pg_database_size(current_database())") ;;
+  *) size=$(stat -c %s "$work/scale.db") ;;
+esac
 echo "database: $(( size / 1048576 )) MiB, $(( size / stored )) bytes per message (2 KB bodies)"
 
 # Pruning: restart keeping a tenth fewer; how long until they are gone?

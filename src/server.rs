@@ -178,7 +178,7 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     };
 
     let events = Events::default();
-    let store = Store::open(&settings.store, events.clone())?;
+    let store = Store::connect(&settings.store, events.clone()).await?;
     let stats = Arc::new(Stats::default());
     let inboxes = Arc::new(Inboxes::new(settings.inbox_rules.clone()));
     let app = App::new(
@@ -194,6 +194,10 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     };
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    if store.is_shared() {
+        // Chaos rules set on another node are put in force here too.
+        tasks.spawn(app.clone().follow_shared_chaos(chaos.clone()));
+    }
     let smtp_server = Arc::new(SmtpServer {
         session: Arc::new(SessionConfig {
             hostname: settings.hostname.clone(),

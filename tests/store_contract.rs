@@ -6,6 +6,11 @@ use letterbox::events::Events;
 use letterbox::store::contract::Backend;
 use letterbox::store::{Durability, Location, Store, StoreConfig};
 
+#[path = "common/postgres.rs"]
+mod postgres;
+#[path = "common/requires.rs"]
+mod requires;
+
 /// SQLite in a database file of its own, removed when the store closes.
 struct SqliteTemporary;
 
@@ -46,3 +51,41 @@ fn sqlite_at(location: Location, retention: Retention, events: Events) -> Store 
 
 letterbox::store_contract_tests!(sqlite_temporary, crate::SqliteTemporary);
 letterbox::store_contract_tests!(sqlite_file, crate::SqliteFile);
+
+/// PostgreSQL at `LETTERBOX_TEST_POSTGRES`, each store in a fresh database
+/// dropped when its test ends.
+#[derive(Default)]
+struct Postgres(postgres::Databases);
+
+impl Backend for Postgres {
+    async fn open(&self, retention: Retention, events: Events) -> Store {
+        let config = StoreConfig {
+            location: Location::Postgres(self.0.create().await),
+            max_messages: retention.max_messages,
+            max_age: retention.max_age,
+            durability: Durability::default(),
+        };
+        Store::connect(&config, events)
+            .await
+            .expect("opening the store")
+    }
+}
+
+/// Whether a PostgreSQL server is there to test on.
+fn postgres_available() -> bool {
+    let available = postgres::server_url().is_some();
+    if !available {
+        requires::skip(
+            "store contract on PostgreSQL",
+            "LETTERBOX_TEST_POSTGRES is not set",
+            "set it to a postgres:// URL of a role that may create databases (.ci/run starts one)",
+        );
+    }
+    available
+}
+
+letterbox::store_contract_tests!(
+    postgres_contract,
+    crate::Postgres::default(),
+    if crate::postgres_available()
+);

@@ -11,16 +11,16 @@ mod pop3;
 mod relay;
 mod serve;
 mod settings;
-mod webhook;
 mod transfer;
+mod webhook;
 
 pub use args::{Cli, Command, ParseError};
 pub use commands::{HealthcheckArgs, SendmailArgs, WaitArgs};
 pub use pop3::Pop3Args;
 pub use relay::{RelayArgs, RelayArgsError};
 pub use serve::{ServeArgs, SmtpTls, parse_webroot};
-pub use webhook::{WebhookArgs, WebhookArgsError};
 pub use transfer::{DumpArgs, IngestArgs, MigrateArgs};
+pub use webhook::{WebhookArgs, WebhookArgsError};
 
 use crate::domain::chaos::RuleError;
 use crate::web::auth::UiAuthError;

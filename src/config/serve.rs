@@ -29,7 +29,8 @@ pub struct ServeArgs {
     pub smtps: Option<SocketAddr>,
 
     /// Database file. Default: letterbox.db in the user's data directory.
-    /// `:memory:` keeps a throw-away store that is removed on exit.
+    /// `:memory:` keeps a throw-away store that is removed on exit; a
+    /// `postgres://user:pass@host/dbname` URL a store several nodes share.
     #[arg(long, env = "LETTERBOX_DB")]
     pub db: Option<String>,
 

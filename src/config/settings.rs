@@ -86,6 +86,9 @@ impl ServeArgs {
     pub fn store_location(&self) -> Result<Location, ConfigError> {
         match self.db.as_deref() {
             Some(":memory:") => Ok(Location::Temporary),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Location::Postgres(url.to_string()))
+            }
             Some(path) => Ok(Location::File(PathBuf::from(path))),
             None => Ok(Location::File(default_data_dir()?.join("letterbox.db"))),
         }

@@ -8,6 +8,7 @@
 
 #[doc(hidden)]
 pub mod contract;
+mod postgres;
 mod relay;
 mod sqlite;
 mod webhook;
@@ -66,6 +67,9 @@ pub enum Location {
     /// A throw-away store: an SQLite database in a private temporary
     /// directory that is removed when the store closes.
     Temporary,
+    /// A PostgreSQL database (`postgres://user:pass@host:5432/dbname`),
+    /// which any number of Letterbox nodes may share.
+    Postgres(String),
 }
 
 /// What an acknowledged write (a `250`) survives.
@@ -220,6 +224,7 @@ pub enum Selection {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Runs the same call on whichever backend `$store` is.
@@ -227,6 +232,7 @@ macro_rules! dispatch {
     ($store:expr, $backend:ident => $call:expr) => {
         match $store {
             Store::Sqlite($backend) => $call,
+            Store::Postgres($backend) => $call,
         }
     };
 }
@@ -236,11 +242,45 @@ impl Store {
     /// `config.location`, applying `config`'s retention, and publishes
     /// every committed change to `events`. With a `max_age` it must be
     /// called within a tokio runtime (a timer prunes while no mail comes).
+    ///
+    /// Only stores that open without waiting (SQLite) open here; a
+    /// PostgreSQL store connects with [`Store::connect`].
     pub fn open(config: &StoreConfig, events: Events) -> Result<Store, StoreError> {
         match &config.location {
             Location::File(_) | Location::Temporary => {
                 Ok(Store::Sqlite(sqlite::SqliteStore::open(config, events)?))
             }
+            Location::Postgres(_) => Err(StoreError::Open {
+                location: "PostgreSQL".into(),
+                reason: "a PostgreSQL store is opened with Store::connect".into(),
+            }),
+        }
+    }
+
+    /// [`Store::open`] for every backend: connects to PostgreSQL (bringing
+    /// its schema up to date and listening for other nodes' changes,
+    /// which are published to `events` too).
+    pub async fn connect(config: &StoreConfig, events: Events) -> Result<Store, StoreError> {
+        match &config.location {
+            Location::Postgres(url) => Ok(Store::Postgres(
+                postgres::PgStore::connect(url, config.retention(), events).await?,
+            )),
+            _ => Store::open(config, events),
+        }
+    }
+
+    /// Whether other nodes share this store (and hear of its changes).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// Tells the other nodes sharing this store that the chaos rules
+    /// changed (their text while any is active); they publish it as
+    /// [`Event::ChaosChanged`](crate::events::Event::ChaosChanged).
+    pub async fn share_chaos(&self, rules: Option<std::sync::Arc<str>>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(store) => store.share_chaos(rules).await,
         }
     }
 

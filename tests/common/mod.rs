@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod npm;
+pub mod postgres;
 pub mod requires;
 
 use std::io::{BufRead, BufReader as StdBufReader, Read};

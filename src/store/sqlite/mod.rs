@@ -102,6 +102,12 @@ impl SqliteStore {
                 let dir = std::env::temp_dir().join(format!("letterbox-{}", ulid::Ulid::new()));
                 (dir.join("letterbox.db"), Some(TempDir(dir)))
             }
+            Location::Postgres(_) => {
+                return Err(StoreError::Open {
+                    location: "PostgreSQL".into(),
+                    reason: "not an SQLite database".into(),
+                });
+            }
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {

@@ -1,0 +1,153 @@
+//! Schema migrations, versioned in `letterbox_schema`. Every migration runs
+//! under a transaction-scoped advisory lock, so nodes starting at once
+//! take turns: the first migrates, the others find the work done.
+
+use tokio_postgres::Client;
+
+use crate::store::StoreError;
+
+/// The advisory lock keys Letterbox takes (any two distinct numbers).
+pub const MIGRATION_LOCK: i64 = 0x4c65_7474_6572_0001;
+pub const PRUNE_LOCK: i64 = 0x4c65_7474_6572_0002;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: messages with their raw bytes and what search reads: `words` (the
+    // people, the subject, the text, attachment names: what a plain word
+    // looks in), `headers` (each header's words qualified by its name) and
+    // `html` (the HTML source) as full-text vectors; the subject and the
+    // address lists as "Name <address>, ..." text for substring search
+    // through trigram indexes.
+    r#"
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE TABLE messages (
+        rowid          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id             TEXT NOT NULL UNIQUE,
+        received_at    BIGINT NOT NULL,             -- Unix milliseconds
+        message_id     TEXT NOT NULL DEFAULT '',
+        subject        TEXT NOT NULL DEFAULT '',
+        from_addr      TEXT,                        -- JSON Address
+        to_addrs       TEXT NOT NULL DEFAULT '[]',  -- JSON [Address]
+        cc_addrs       TEXT NOT NULL DEFAULT '[]',
+        bcc_addrs      TEXT NOT NULL DEFAULT '[]',
+        reply_to_addrs TEXT NOT NULL DEFAULT '[]',
+        date           BIGINT,                      -- Date: header, Unix seconds
+        size           BIGINT NOT NULL,
+        attachments    INTEGER NOT NULL DEFAULT 0,
+        inline         INTEGER NOT NULL DEFAULT 0,
+        snippet        TEXT NOT NULL DEFAULT '',
+        read           BOOLEAN NOT NULL DEFAULT false,
+        envelope       TEXT NOT NULL,               -- JSON Envelope
+        problems       TEXT NOT NULL DEFAULT '[]',  -- JSON [String]
+        inbox          TEXT NOT NULL DEFAULT 'default',
+        node           TEXT NOT NULL DEFAULT '',    -- the node that stored it
+        parts          TEXT NOT NULL DEFAULT '[]',  -- JSON [Part]
+        from_text      TEXT NOT NULL DEFAULT '',
+        to_text        TEXT NOT NULL DEFAULT '',
+        cc_text        TEXT NOT NULL DEFAULT '',
+        bcc_text       TEXT NOT NULL DEFAULT '',
+        reply_to_text  TEXT NOT NULL DEFAULT '',
+        words          TSVECTOR NOT NULL,
+        headers        TSVECTOR NOT NULL,
+        html           TSVECTOR NOT NULL
+    );
+    CREATE INDEX messages_unread ON messages (rowid) WHERE NOT read;
+    CREATE INDEX messages_by_inbox ON messages (inbox, rowid);
+    CREATE INDEX messages_received ON messages (received_at);
+    CREATE INDEX messages_words ON messages USING gin (words);
+    CREATE INDEX messages_headers ON messages USING gin (headers);
+    CREATE INDEX messages_html ON messages USING gin (html);
+    CREATE INDEX messages_subject_trgm ON messages USING gin (subject gin_trgm_ops);
+    CREATE INDEX messages_from_trgm ON messages USING gin (from_text gin_trgm_ops);
+    CREATE INDEX messages_to_trgm ON messages USING gin (to_text gin_trgm_ops);
+    CREATE INDEX messages_cc_trgm ON messages USING gin (cc_text gin_trgm_ops);
+    CREATE INDEX messages_bcc_trgm ON messages USING gin (bcc_text gin_trgm_ops);
+    CREATE INDEX messages_reply_to_trgm ON messages USING gin (reply_to_text gin_trgm_ops);
+
+    -- The message exactly as received, zstd-compressed.
+    CREATE TABLE message_raw (
+        message BIGINT PRIMARY KEY REFERENCES messages (rowid) ON DELETE CASCADE,
+        data    BYTEA NOT NULL
+    );
+    ALTER TABLE message_raw ALTER COLUMN data SET STORAGE EXTERNAL;
+
+    CREATE TABLE tags (
+        id   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX tags_name ON tags (lower(name));
+    CREATE TABLE message_tags (
+        message BIGINT NOT NULL REFERENCES messages (rowid) ON DELETE CASCADE,
+        tag     BIGINT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+        PRIMARY KEY (message, tag)
+    );
+    CREATE INDEX message_tags_by_tag ON message_tags (tag, message);
+
+    -- Releases to the relay, one row per release, with every attempt.
+    CREATE TABLE relay_jobs (
+        id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        message         BIGINT NOT NULL REFERENCES messages (rowid) ON DELETE CASCADE,
+        mail_from       TEXT NOT NULL,
+        recipients      TEXT NOT NULL,              -- JSON [String]
+        state           TEXT NOT NULL
+            CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        created_at      BIGINT NOT NULL,            -- Unix milliseconds
+        next_attempt_at BIGINT NOT NULL,            -- Unix milliseconds
+        claimed_at      BIGINT,                     -- Unix milliseconds, when sending began
+        attempts        JSONB NOT NULL DEFAULT '[]' -- [RelayAttempt]
+    );
+    CREATE INDEX relay_jobs_by_message ON relay_jobs (message);
+    CREATE INDEX relay_jobs_due ON relay_jobs (next_attempt_at) WHERE state = 'queued';
+    "#,
+    // 2: the webhook queue: one delivery per new message while webhooks are
+    // on, queued with the message and removed once delivered or given up.
+    // Not tied to its message: deleting the message leaves it queued.
+    r#"
+    CREATE TABLE webhook_deliveries (
+        id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        message_id      TEXT NOT NULL,              -- messages.id
+        payload         TEXT NOT NULL,              -- the JSON body as sent
+        created_at      BIGINT NOT NULL,            -- Unix milliseconds
+        next_attempt_at BIGINT NOT NULL,            -- Unix milliseconds
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
+    "#,
+];
+
+/// Brings the schema up to date; one transaction per migration, each under
+/// the migration lock.
+pub async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i32;
+    loop {
+        let tx = client.transaction().await?;
+        // Under the lock, so that two nodes never both create the table.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "SET LOCAL client_min_messages = warning;
+             CREATE TABLE IF NOT EXISTS letterbox_schema (version INTEGER NOT NULL);
+             INSERT INTO letterbox_schema (version)
+             SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM letterbox_schema)",
+        )
+        .await?;
+        let found: i32 = tx
+            .query_one("SELECT version FROM letterbox_schema", &[])
+            .await?
+            .get(0);
+        if found > known {
+            return Err(StoreError::Incompatible(format!(
+                "the database has schema version {found}, newer than this Letterbox knows \
+                 ({known}); upgrade Letterbox"
+            )));
+        }
+        if found == known {
+            return Ok(tx.commit().await?);
+        }
+        tx.batch_execute(MIGRATIONS[found as usize]).await?;
+        tx.execute("UPDATE letterbox_schema SET version = $1", &[&(found + 1)])
+            .await?;
+        tx.commit().await?;
+    }
+}
