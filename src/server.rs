@@ -38,6 +38,9 @@ pub struct Settings {
     pub link_check_allow_internal: bool,
     /// spamd's `host:port`: the spam check is offered only with it.
     pub spamassassin: Option<String>,
+    /// DKIM keys, SPF/DMARC policies and the SPF address of the
+    /// authentication check.
+    pub auth: checks::auth::AuthSettings,
 }
 
 /// How long a graceful shutdown waits for SMTP sessions in the middle of a
@@ -50,6 +53,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Checks(#[from] checks::ChecksError),
     #[error(transparent)]
     Relay(#[from] relay::RelayConfigError),
     #[error("listening on {addr}: {source}")]
@@ -219,6 +224,8 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     let checks = Arc::new(checks::Checks::new(
         settings.link_check_allow_internal,
         settings.spamassassin.clone(),
+        &settings.auth,
+        &settings.hostname,
     )?);
     let state = web::AppState {
         app,

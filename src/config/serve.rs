@@ -189,6 +189,9 @@ pub struct ServeArgs {
     pub spamassassin: Option<String>,
 
     #[command(flatten)]
+    pub auth: super::auth::AuthArgs,
+
+    #[command(flatten)]
     pub relay: RelayArgs,
 }
 

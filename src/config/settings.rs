@@ -65,6 +65,7 @@ impl ServeArgs {
             inbox_rules: self.inbox_rules.clone(),
             link_check_allow_internal: self.link_check_allow_internal,
             spamassassin: self.spamassassin.clone(),
+            auth: self.auth.settings()?,
         })
     }
 }
