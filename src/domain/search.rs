@@ -171,6 +171,9 @@ impl Query {
     /// A search's text: the query the store answers, and the `auth:`
     /// terms the caller checks on its matches.
     pub fn parse_with_auth(text: &str) -> Result<(Query, Vec<AuthTerm>), QueryError> {
+        if text.contains('\0') {
+            return error("the query contains a NUL character (%00); remove it");
+        }
         let mut rest = Vec::new();
         let mut auth = Vec::new();
         // Tokenized once, as [`Query::parse`] does, so quoting means the same.
@@ -187,7 +190,8 @@ impl Query {
         }
         if terms.len() + auth.len() > MAX_TERMS {
             return error(format!(
-                "the query has too many terms; use at most {MAX_TERMS}"
+                "the query has {} terms; use at most {MAX_TERMS}",
+                terms.len() + auth.len()
             ));
         }
         if terms.is_empty() && auth.is_empty() && !text.trim().is_empty() {
