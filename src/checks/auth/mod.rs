@@ -227,14 +227,6 @@ impl AuthChecker {
         result
     }
 
-    /// Forgets the result of a message (deleted, or to be checked again).
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut kept) = self.kept.lock() {
-            kept.results.remove(id);
-            kept.order.retain(|k| k != id);
-        }
-    }
-
     async fn verify(&self, raw: &[u8], envelope: &Envelope) -> AuthCheck {
         let (ip, ip_source) = self.spf_ip(envelope);
         let lookups = if self.zone.is_offline() {
