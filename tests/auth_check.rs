@@ -2,6 +2,7 @@
 //! signed by an independent signer (Python's dkimpy, keys made with
 //! OpenSSL), with the keys and policies given offline (`--dkim-key`,
 //! `--auth-zone`), as an app's CI would check its signing set-up.
+#![cfg(feature = "auth-check")]
 
 mod common;
 

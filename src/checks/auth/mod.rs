@@ -56,6 +56,17 @@ pub enum AuthSetupError {
     Resolver(String),
 }
 
+/// Whether this build has the check (it has: the `auth-check` feature).
+pub const BUILT: bool = true;
+
+/// The check set up as `settings` say.
+pub fn checker(
+    settings: &AuthSettings,
+    hostname: &str,
+) -> Result<Option<AuthChecker>, AuthSetupError> {
+    AuthChecker::new(settings, hostname).map(Some)
+}
+
 /// One method's result in `Authentication-Results` words, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]

@@ -42,15 +42,10 @@ pub async fn search(
     let (page, note) = if auth.is_empty() {
         (state.app.search(query, start, limit).await?, None)
     } else {
-        crate::checks::auth::search::search(
-            &state.app,
-            &state.checks.auth,
-            query,
-            &auth,
-            start,
-            limit,
-        )
-        .await?
+        let checker = state.checks.auth.as_ref().ok_or_else(|| {
+            ApiError::bad_request(format!("bad query: {}", crate::checks::AUTH_CHECK_MISSING))
+        })?;
+        crate::checks::auth::search::search(&state.app, checker, query, &auth, start, limit).await?
     };
     let json = Json(MessagesSummary::new(
         page,
