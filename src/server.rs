@@ -44,6 +44,9 @@ pub struct Settings {
     pub spamassassin: Option<String>,
     /// `None`: no POP3 server.
     pub pop3: Option<Pop3Settings>,
+    /// DKIM keys, SPF/DMARC policies and the SPF address of the
+    /// authentication check.
+    pub auth: checks::auth::AuthSettings,
 }
 
 /// How long a graceful shutdown waits for SMTP sessions in the middle of a
@@ -56,6 +59,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Checks(#[from] checks::ChecksError),
     #[error(transparent)]
     Relay(#[from] relay::RelayConfigError),
     #[error("listening on {addr}: {source}")]
@@ -287,6 +292,8 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     let checks = Arc::new(checks::Checks::new(
         settings.link_check_allow_internal,
         settings.spamassassin.clone(),
+        &settings.auth,
+        &settings.hostname,
     )?);
     let state = web::AppState {
         app,

@@ -1,5 +1,5 @@
-// The Checks tab: HTML compatibility and the spam score are asked for when
-// the tab is shown; the link check only on a click, since it makes requests
+// The Checks tab: HTML compatibility, the spam score, authentication and
+// unsubscribe headers are asked for when the tab is shown; the link check only on a click, since it makes requests
 // to the servers the links name. Everything from the API is put in with
 // textContent: the message's sender controls it.
 
@@ -192,12 +192,71 @@ async function spamCheck(url) {
   return [verdict, el('div', 'table-scroll', table)];
 }
 
+// ---- Authentication ----
+
+function resultBadge(result) {
+  return el('span', `auth-result ${result}`, result);
+}
+
+function authRow(method, result, reason, details) {
+  return el('tr', null,
+    el('th', null, method),
+    el('td', null, resultBadge(result)),
+    el('td', null, el('div', 'reason', reason), ...(details ? [el('div', 'details', details)] : [])));
+}
+
+async function authCheck(url) {
+  const { body, note } = await fetchJson(url);
+  const rows = [];
+  if (!body.DKIM.length) rows.push(authRow('DKIM', 'none', 'The message has no DKIM signature.'));
+  for (const d of body.DKIM) {
+    const details = [`d=${d.Domain}`, `s=${d.Selector}`, d.Algorithm, d.BodyHash ? `body hash ${d.BodyHash}` : '',
+      d.SignedHeaders.length ? `signs ${d.SignedHeaders.join(', ')}` : ''].filter(Boolean).join(' · ');
+    rows.push(authRow('DKIM', d.Result, d.Reason, details));
+  }
+  rows.push(authRow('SPF', body.SPF.Result, body.SPF.Reason,
+    `${body.SPF.Domain || '(no domain)'} from ${body.SPF.IP} (${body.SPF.IPSource})`));
+  rows.push(authRow('DMARC', body.DMARC.Result, body.DMARC.Reason,
+    [body.DMARC.Domain, body.DMARC.Policy ? `p=${body.DMARC.Policy}` : ''].filter(Boolean).join(' · ')));
+  rows.push(authRow('ARC', body.ARC.Result, body.ARC.Reason));
+  const table = el('table', 'auth',
+    el('thead', null, el('tr', null, el('th', null, 'Method'), el('th', null, 'Result'), el('th', null, 'Why'))),
+    el('tbody', null, ...rows));
+  const header = el('details', 'auth-header',
+    el('summary', null, 'Authentication-Results'),
+    el('pre', null, body.AuthenticationResults));
+  const lookups = el('p', 'hint', body.Lookups === 'dns'
+    ? 'Keys and policies not configured were looked up in DNS.'
+    : 'Only the configured keys and policies were used: nothing was looked up in DNS.');
+  return [el('div', 'table-scroll', table), ...notes(body.Notes, note), lookups, header];
+}
+
+// ---- Unsubscribe ----
+
+async function unsubscribeCheck(url) {
+  const { body } = await fetchJson(url);
+  const found = body.ListUnsubscribe || {};
+  if (!found.Header && !found.HeaderPost) return [el('p', 'none', 'This message has no List-Unsubscribe header.')];
+  const out = [];
+  const oneClick = Boolean(found.HeaderPost) && !found.Errors;
+  out.push(el('p', 'unsubscribe-verdict', 'One-click unsubscribe: ',
+    resultBadge(oneClick ? 'pass' : found.HeaderPost ? 'fail' : 'none'),
+    found.HeaderPost ? '' : ' (no List-Unsubscribe-Post header)'));
+  if (found.Links?.length) out.push(el('ul', 'unsubscribe-links', ...found.Links.map((l) => el('li', null, el('code', null, l)))));
+  if (found.Errors) out.push(el('ul', 'check-notes error', ...found.Errors.split('; ').map((e) => el('li', null, e))));
+  return out;
+}
+
 /** Starts the tab's checks in `root` (the `#checks` element). */
 export function setUpChecks(root) {
   const html = root.querySelector('#html-check');
   if (root.dataset.htmlCheck) load(html, 'Checking the HTML', () => htmlCheck(root.dataset.htmlCheck));
   const spam = root.querySelector('#spam-check');
   if (spam && root.dataset.spamCheck) load(spam, 'Asking SpamAssassin', () => spamCheck(root.dataset.spamCheck));
+  const auth = root.querySelector('#auth-check');
+  if (auth && root.dataset.authCheck) load(auth, 'Checking DKIM, SPF and DMARC', () => authCheck(root.dataset.authCheck));
+  const unsubscribe = root.querySelector('#unsubscribe-check');
+  if (unsubscribe && root.dataset.message) load(unsubscribe, 'Reading the unsubscribe headers', () => unsubscribeCheck(root.dataset.message));
   const links = root.querySelector('#link-check');
   const button = links.querySelector('#check-links');
   const follow = links.querySelector('#link-follow');

@@ -159,6 +159,28 @@ fn the_static_binary_needs_no_loader_and_fits_the_size_target() {
     assert!(needs_a_loader(&dynamic));
 }
 
+/// The image is built without the `auth-check` feature (mail-auth does
+/// not fit the size target): its flags are refused with the reason, never
+/// silently ignored.
+#[test]
+fn the_static_binary_refuses_the_authentication_check_flags() {
+    let Some(binary) = static_binary() else {
+        return;
+    };
+    let dir = TempDir::new("no-auth-check");
+    let output = Command::new(&binary)
+        .args(["--spf-ip", "192.0.2.1"])
+        .current_dir(dir.path())
+        .output()
+        .expect("running the static binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("this build has no authentication checks"),
+        "{stderr}"
+    );
+}
+
 /// The image's file system: the binary, `/data` owned by the image user,
 /// `/tmp` — and nothing else.
 fn image_root(binary: &Path) -> TempDir {

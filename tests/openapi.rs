@@ -216,6 +216,10 @@ async fn responses_fit_their_schemas() {
             format!("/api/v1/message/{id}/link-check"),
         ),
         (
+            "/api/v1/message/{id}/auth-check",
+            format!("/api/v1/message/{id}/auth-check"),
+        ),
+        (
             "/api/v1/message/{id}/relay",
             format!("/api/v1/message/{id}/relay"),
         ),

@@ -253,3 +253,43 @@ async fn the_spam_score_from_spamd_with_its_rules_by_score() {
     })
     .await;
 }
+
+// A build without the `auth-check` feature has no Authentication section.
+#[cfg(feature = "auth-check")]
+#[tokio::test]
+async fn authentication_results_and_unsubscribe_findings_on_the_checks_tab() {
+    let lb = Letterbox::start();
+    // An unsigned message declaring one-click unsubscribe without what it
+    // takes, with markup in its header that must stay text.
+    let id = lb
+        .send_raw(
+            "app@example.test",
+            &["user@example.test"],
+            b"From: app@example.test\r\nTo: user@example.test\r\nSubject: news\r\nList-Unsubscribe: <mailto:leave@example.test>, <javascript:alert(1)>, <https://example.test/u?<b>x</b>>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nhi\r\n",
+        )
+        .await;
+    browser::run(async |driver| {
+        open_live(driver, &lb.url(&format!("/message/{id}/checks"))).await;
+        wait_js(driver, "document.querySelector('#auth-check table.auth') !== null").await;
+        let rows = js(driver, "[...document.querySelectorAll('#auth-check table.auth tbody tr')].map((r) => r.querySelector('th').textContent + '=' + r.querySelector('.auth-result').textContent).join(' ')").await;
+        assert_eq!(rows, json!("DKIM=none SPF=none DMARC=none ARC=none"));
+        let why = js(driver, "document.querySelector('#auth-check table.auth tbody tr:nth-child(2) .reason').textContent").await;
+        assert!(why.as_str().unwrap().contains("--auth-dns"), "{why}");
+        let header = js(driver, "document.querySelector('#auth-check .auth-header pre').textContent").await;
+        assert!(header.as_str().unwrap().contains("spf=none"), "{header}");
+
+        wait_js(driver, "document.querySelector('#unsubscribe-check .unsubscribe-verdict') !== null").await;
+        let verdict = js(driver, "document.querySelector('#unsubscribe-check .unsubscribe-verdict .auth-result').textContent").await;
+        assert_eq!(verdict, json!("fail"));
+        let problems = js(driver, "[...document.querySelectorAll('#unsubscribe-check .check-notes li')].map((l) => l.textContent).join('|')").await;
+        let problems = problems.as_str().unwrap();
+        assert!(problems.contains("javascript:alert(1)"), "{problems}");
+        assert!(problems.contains("DKIM"), "{problems}");
+        // The links are text: no element came from the header.
+        assert_eq!(
+            js(driver, "[...document.querySelectorAll('#unsubscribe-check code')].every((c) => c.children.length === 0) && document.querySelectorAll('#unsubscribe-check b').length === 0").await,
+            json!(true)
+        );
+    })
+    .await;
+}

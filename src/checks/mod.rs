@@ -1,10 +1,16 @@
 //! "Will this mail work out there?": checks on a stored message that go
 //! beyond what it contains. The HTML compatibility check ([`html`], with
 //! caniemail's data), the link check ([`links`]), the spam score
-//! ([`spamd`]) and image thumbnails ([`thumbnail`]). No HTTP serving here: the API's handlers are in
+//! ([`spamd`]), DKIM/SPF/DMARC/ARC ([`auth`]) and image thumbnails ([`thumbnail`]). No HTTP serving here: the API's handlers are in
 //! `web::api::checks`.
 
 mod address;
+#[cfg(feature = "auth-check")]
+pub mod auth;
+/// Built without the `auth-check` feature: the same names, no check.
+#[cfg(not(feature = "auth-check"))]
+#[path = "auth_unavailable.rs"]
+pub mod auth;
 pub mod caniemail;
 pub mod css;
 mod fetch;
@@ -18,26 +24,45 @@ use std::sync::Arc;
 
 pub use fetch::FetchError;
 
+/// Why there is no authentication check: said by the flags, the API and
+/// the search of a build without the `auth-check` feature.
+pub const AUTH_CHECK_MISSING: &str = "this build has no authentication checks (built without the `auth-check` feature); use a build with default features";
+
 /// The state the checks keep between requests.
 pub struct Checks {
     pub links: links::LinkChecker,
     pub thumbnails: thumbnail::Thumbnailer,
     /// The spam score's spamd; `None`: no spam check.
     pub spamd: Option<spamd::Spamd>,
+    /// DKIM/SPF/DMARC/ARC; `None`: built without the `auth-check` feature.
+    pub auth: Option<auth::AuthChecker>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChecksError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthSetupError),
 }
 
 impl Checks {
     /// `allow_internal_links`: `--link-check-allow-internal`;
-    /// `spamassassin`: `--spamassassin HOST:PORT`.
+    /// `spamassassin`: `--spamassassin HOST:PORT`; `auth`: the DKIM/SPF
+    /// records and addresses; `hostname` names Letterbox in
+    /// `Authentication-Results`.
     pub fn new(
         allow_internal_links: bool,
         spamassassin: Option<String>,
-    ) -> Result<Checks, crate::tls::TlsError> {
+        auth: &auth::AuthSettings,
+        hostname: &str,
+    ) -> Result<Checks, ChecksError> {
         let tls = Arc::new(crate::tls::verifying_client(None)?);
         Ok(Checks {
             links: links::LinkChecker::new(tls, allow_internal_links),
             thumbnails: thumbnail::Thumbnailer::default(),
             spamd: spamassassin.map(|addr| spamd::Spamd { addr }),
+            auth: auth::checker(auth, hostname)?,
         })
     }
 }

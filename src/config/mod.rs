@@ -5,6 +5,7 @@
 //! helper commands' options). Nothing below imports this module.
 
 mod args;
+mod auth;
 mod commands;
 mod mailpit;
 mod pop3;

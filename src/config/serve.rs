@@ -199,6 +199,9 @@ pub struct ServeArgs {
     pub spamassassin: Option<String>,
 
     #[command(flatten)]
+    pub auth: super::auth::AuthArgs,
+
+    #[command(flatten)]
     pub relay: RelayArgs,
 
     #[command(flatten)]

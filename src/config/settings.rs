@@ -69,6 +69,7 @@ impl ServeArgs {
             link_check_allow_internal: self.link_check_allow_internal,
             spamassassin: self.spamassassin.clone(),
             pop3: self.pop3_settings()?,
+            auth: self.auth.settings()?,
         })
     }
 }

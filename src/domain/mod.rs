@@ -17,6 +17,7 @@ pub mod search;
 pub mod summary;
 pub mod timefmt;
 pub mod units;
+pub mod unsubscribe;
 
 pub use envelope::Envelope;
 pub use summary::Summary;

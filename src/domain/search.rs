@@ -143,6 +143,81 @@ impl Query {
     }
 }
 
+/// `auth:METHOD=RESULT`: a result of the message's authentication check
+/// (DKIM, SPF, DMARC, ARC). The store cannot answer it (the result is
+/// computed from the raw message and the configured keys), so a search
+/// parses it apart from the [`Query`] and filters the store's matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthTerm {
+    pub negated: bool,
+    /// `dkim`, `spf`, `dmarc` or `arc`.
+    pub method: String,
+    /// An `Authentication-Results` word, e.g. `pass` or `permerror`.
+    pub result: String,
+}
+
+pub const AUTH_METHODS: &[&str] = &["dkim", "spf", "dmarc", "arc"];
+pub const AUTH_RESULTS: &[&str] = &[
+    "pass",
+    "fail",
+    "softfail",
+    "neutral",
+    "temperror",
+    "permerror",
+    "none",
+];
+
+impl Query {
+    /// A search's text: the query the store answers, and the `auth:`
+    /// terms the caller checks on its matches.
+    pub fn parse_with_auth(text: &str) -> Result<(Query, Vec<AuthTerm>), QueryError> {
+        if text.contains('\0') {
+            return error("the query contains a NUL character (%00); remove it");
+        }
+        let mut rest = Vec::new();
+        let mut auth = Vec::new();
+        // Tokenized once, as [`Query::parse`] does, so quoting means the same.
+        for token in tokenize(text)? {
+            if token.key.as_deref() == Some("auth") {
+                auth.push(auth_term(token.negated, &token.value)?);
+            } else {
+                rest.push(token);
+            }
+        }
+        let mut terms = Vec::new();
+        for token in rest {
+            terms.push(term(token)?);
+        }
+        if terms.len() + auth.len() > MAX_TERMS {
+            return error(format!(
+                "the query has {} terms; use at most {MAX_TERMS}",
+                terms.len() + auth.len()
+            ));
+        }
+        if terms.is_empty() && auth.is_empty() && !text.trim().is_empty() {
+            return error("the query has no search terms");
+        }
+        Ok((Query { terms }, auth))
+    }
+}
+
+fn auth_term(negated: bool, value: &str) -> Result<AuthTerm, QueryError> {
+    let usage = "use auth:METHOD=RESULT, e.g. auth:dkim=fail (methods: dkim, spf, dmarc, arc; results: pass, fail, softfail, neutral, temperror, permerror, none)";
+    let Some((method, result)) = value.split_once('=') else {
+        return error(format!("auth:{value}: {usage}"));
+    };
+    let method = method.to_ascii_lowercase();
+    let result = result.to_ascii_lowercase();
+    if !AUTH_METHODS.contains(&method.as_str()) || !AUTH_RESULTS.contains(&result.as_str()) {
+        return error(format!("auth:{value}: {usage}"));
+    }
+    Ok(AuthTerm {
+        negated,
+        method,
+        result,
+    })
+}
+
 /// One whitespace-separated token; `quoted` when its value was in quotes.
 struct Token {
     negated: bool,
@@ -223,6 +298,7 @@ const FILTER_KEYS: &[&str] = &[
     "before",
     "after",
     "inbox",
+    "auth",
 ];
 
 fn is_filter_key(word: &str) -> bool {
@@ -297,6 +373,11 @@ fn term(token: Token) -> Result<Term, QueryError> {
         "before" => Filter::Before(date(&key, &value)?),
         "after" => Filter::After(date(&key, &value)?),
         "inbox" => Filter::Inbox(value),
+        "auth" => {
+            return error(
+                "auth: works only in a search of messages (the search API and the inbox's search box)",
+            );
+        }
         _ => unreachable!("tokenize only accepts known filter keys"),
     };
     Ok(Term { negated, filter })
@@ -323,6 +404,33 @@ fn date(key: &str, value: &str) -> Result<i64, QueryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_terms_are_parsed_apart_and_refused_elsewhere() {
+        let (query, auth) =
+            Query::parse_with_auth("auth:DKIM=Fail subject:x -auth:spf=pass").unwrap();
+        assert_eq!(query.terms.len(), 1);
+        assert_eq!(
+            auth,
+            vec![
+                AuthTerm {
+                    negated: false,
+                    method: "dkim".into(),
+                    result: "fail".into()
+                },
+                AuthTerm {
+                    negated: true,
+                    method: "spf".into(),
+                    result: "pass".into()
+                },
+            ]
+        );
+        assert!(Query::parse_with_auth("auth:dkim").is_err());
+        assert!(Query::parse_with_auth("auth:dkim=maybe").is_err());
+        assert!(Query::parse_with_auth("auth:smtp=pass").is_err());
+        let refused = Query::parse("auth:dkim=fail").unwrap_err();
+        assert!(refused.0.contains("search"), "{refused}");
+    }
 
     fn filters(q: &str) -> Vec<(bool, Filter)> {
         Query::parse(q)

@@ -7,7 +7,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use mailparse::MailHeaderMap;
 use serde::{Deserialize, Serialize};
 
 use crate::app::inboxes::{scope_query, scope_selection};
@@ -213,14 +212,7 @@ pub fn bodies(message: &StoredMessage, raw: &[u8]) -> (String, String) {
 /// additions if asked for.
 pub fn message_json(message: &StoredMessage, raw: &[u8], additions: bool) -> Response {
     let (text, html) = bodies(message, raw);
-    let headers = crate::domain::message::top_headers(raw).unwrap_or_default();
-    let unsubscribe =
-        crate::domain::message::first_value(&headers, "List-Unsubscribe").unwrap_or_default();
-    let links = unsubscribe
-        .split('<')
-        .skip(1)
-        .filter_map(|s| s.split_once('>').map(|(link, _)| link.trim().to_string()))
-        .collect();
+    let unsubscribe = crate::domain::unsubscribe::of_message(raw);
     let s = &message.summary;
     let e = &message.envelope;
     let json = MessageJson {
@@ -234,12 +226,10 @@ pub fn message_json(message: &StoredMessage, raw: &[u8], additions: bool) -> Res
         return_path: &e.mail_from,
         subject: &s.subject,
         list_unsubscribe: ListUnsubscribe {
-            header: unsubscribe.clone(),
-            links,
-            errors: String::new(),
-            header_post: headers
-                .get_first_value("List-Unsubscribe-Post")
-                .unwrap_or_default(),
+            header: unsubscribe.header,
+            links: unsubscribe.links,
+            errors: unsubscribe.errors.join("; "),
+            header_post: unsubscribe.header_post,
         },
         date: message
             .date

@@ -73,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         .route("/message/{id}/html-check", get(checks::html_check))
         .route("/message/{id}/link-check", get(checks::link_check))
         .route("/message/{id}/sa-check", get(checks::spam_check))
+        .route("/message/{id}/auth-check", get(checks::auth_check))
         .route("/message/{id}/links", get(extract::links))
         .route("/message/{id}/codes", get(extract::codes))
         .route("/message/{id}/release", post(relay::release))

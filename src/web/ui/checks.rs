@@ -1,7 +1,8 @@
 //! `/message/{ID}/checks`: the Checks tab. The page holds only the API
 //! routes of the checks; its script (static/checks.js) asks for the HTML
-//! and spam checks when the tab is shown and for the link check only on a
-//! click, since that one makes requests to the servers the links name.
+//! and spam checks, the authentication check and the unsubscribe headers
+//! when the tab is shown, and for the link check only on a click, since
+//! that one makes requests to the servers the links name.
 
 use crate::web::{AppState, webroot};
 
@@ -13,6 +14,11 @@ pub struct ChecksTab {
     pub link_check: String,
     /// `/api/v1/message/{ID}/sa-check`, when Letterbox has a spamd.
     pub spam_check: Option<String>,
+    /// `/api/v1/message/{ID}/auth-check`: DKIM, SPF, DMARC, ARC; `None`:
+    /// built without the check.
+    pub auth_check: Option<String>,
+    /// `/api/v1/message/{ID}`, whose `ListUnsubscribe` the tab shows.
+    pub message: String,
 }
 
 pub fn checks_tab(state: &AppState, id: &str, has_html: bool) -> ChecksTab {
@@ -25,5 +31,11 @@ pub fn checks_tab(state: &AppState, id: &str, has_html: bool) -> ChecksTab {
             .spamd
             .is_some()
             .then(|| format!("{api}/sa-check")),
+        auth_check: state
+            .checks
+            .auth
+            .is_some()
+            .then(|| format!("{api}/auth-check")),
+        message: api,
     }
 }

@@ -1,0 +1,417 @@
+//! The DNS records the authentication check is given instead of (or before)
+//! asking DNS: `--dkim-key NAME=PATH` files and `--auth-zone` zone files,
+//! parsed once at start, and served to `mail-auth` as its DNS cache so that
+//! its lookups of these names never reach a resolver.
+//!
+//! Offline (the default) a name the configuration does not hold answers
+//! "no such record" from here too, so no lookup leaves the process.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+use mail_auth::common::parse::TxtRecordParser;
+use mail_auth::common::verify::DomainKey;
+use mail_auth::dmarc::Dmarc as DmarcRecord;
+use mail_auth::hickory_resolver::proto::op::ResponseCode;
+use mail_auth::spf::Spf as SpfRecord;
+use mail_auth::{
+    DnsError, DnssecStatus, MX as Mx, Parameters, RecordSet, ResolverCache, Txt as TxtRecord,
+};
+
+/// One record of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsRecord {
+    Txt { name: String, value: String },
+    A { name: String, addr: Ipv4Addr },
+    Aaaa { name: String, addr: Ipv6Addr },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ZoneError {
+    #[error("line {line}: {reason}")]
+    Line { line: usize, reason: String },
+    #[error("{0}")]
+    Key(String),
+    #[error("{name}: {reason}")]
+    Record { name: String, reason: String },
+}
+
+/// A domain name as `mail-auth` keys its lookups: lowercase, one final dot.
+pub fn fqdn(name: &str) -> String {
+    let mut name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    name.push('.');
+    name
+}
+
+/// Reads a zone file: `name TXT "value" ["more"...]`, `name A 192.0.2.1`,
+/// `name AAAA 2001:db8::1`; an optional TTL and class `IN` may stand
+/// between the name and the type (as a zone file or `dig` prints them);
+/// blank lines and lines starting with `;` or `#` are skipped.
+pub fn parse_zone(text: &str) -> Result<Vec<DnsRecord>, ZoneError> {
+    let mut records = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_error = |reason: &str| ZoneError::Line {
+            line: index + 1,
+            reason: reason.to_string(),
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with(';') || trimmed.starts_with('#') {
+            continue;
+        }
+        let mut words = trimmed.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let mut rest = trimmed[name.len()..].trim_start();
+        // Optional TTL and class.
+        let mut kind = "";
+        while let Some(word) = rest.split_whitespace().next() {
+            rest = rest[word.len()..].trim_start();
+            if word.bytes().all(|b| b.is_ascii_digit()) || word.eq_ignore_ascii_case("IN") {
+                continue;
+            }
+            kind = word;
+            break;
+        }
+        let record = match kind.to_ascii_uppercase().as_str() {
+            "TXT" => DnsRecord::Txt {
+                name: fqdn(name),
+                value: txt_strings(rest).map_err(|r| line_error(&r))?,
+            },
+            "A" => DnsRecord::A {
+                name: fqdn(name),
+                addr: rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| line_error("an A record needs an IPv4 address"))?,
+            },
+            "AAAA" => DnsRecord::Aaaa {
+                name: fqdn(name),
+                addr: rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| line_error("an AAAA record needs an IPv6 address"))?,
+            },
+            "" => return Err(line_error("expected `name TXT \"value\"`")),
+            other => {
+                return Err(line_error(&format!(
+                    "{other} records are not used here (TXT, A and AAAA are)"
+                )));
+            }
+        };
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// The value of a TXT record: its quoted strings joined (as DNS joins
+/// them), or the bare text when nothing is quoted.
+fn txt_strings(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if !text.starts_with('"') {
+        if text.is_empty() {
+            return Err("a TXT record needs a value".into());
+        }
+        return Ok(text.to_string());
+    }
+    let mut value = String::new();
+    let mut chars = text.chars();
+    loop {
+        match chars.next() {
+            None => return Ok(value),
+            Some(c) if c.is_whitespace() => {}
+            Some('"') => loop {
+                match chars.next() {
+                    None => return Err("unterminated quote".into()),
+                    Some('"') => break,
+                    Some('\\') => value.extend(chars.next()),
+                    Some(c) => value.push(c),
+                }
+            },
+            Some(_) => return Err("text outside quotes after a quoted string".into()),
+        }
+    }
+}
+
+/// The TXT record of a `--dkim-key NAME=PATH` file: the file holds the
+/// DNS value (`v=DKIM1; k=rsa; p=...`) or a PEM public key (RSA or
+/// Ed25519), turned into that value.
+pub fn dkim_key_record(name: &str, file: &str) -> Result<DnsRecord, ZoneError> {
+    let text = file.trim();
+    let value = if text.starts_with("-----BEGIN") {
+        pem_to_dkim(text)?
+    } else {
+        // A value copied from a zone file may still be quoted.
+        txt_strings(text).map_err(ZoneError::Key)?
+    };
+    Ok(DnsRecord::Txt {
+        name: fqdn(name),
+        value,
+    })
+}
+
+/// DER of an Ed25519 SubjectPublicKeyInfo up to the 32 key bytes.
+const ED25519_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+fn pem_to_dkim(pem: &str) -> Result<String, ZoneError> {
+    let label = pem
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("-----BEGIN ")
+        .trim_end_matches('-')
+        .to_string();
+    if label.contains("PRIVATE") {
+        return Err(ZoneError::Key(
+            "the file holds a private key; give the public key (openssl pkey -pubout)".into(),
+        ));
+    }
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&body)
+        .map_err(|e| ZoneError::Key(format!("the PEM's base64 cannot be read: {e}")))?;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    match label.as_str() {
+        "PUBLIC KEY" if der.starts_with(ED25519_SPKI_PREFIX) && der.len() == 44 => {
+            Ok(format!("v=DKIM1; k=ed25519; p={}", b64(&der[12..])))
+        }
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => Ok(format!("v=DKIM1; k=rsa; p={}", b64(&der))),
+        other => Err(ZoneError::Key(format!(
+            "a PEM {other:?} is not a public key (expected BEGIN PUBLIC KEY)"
+        ))),
+    }
+}
+
+/// The configured records of one type, with what to answer for a name
+/// not configured (`None`: ask DNS).
+pub struct Answers<K, V> {
+    map: HashMap<K, V>,
+    missing: Option<V>,
+}
+
+impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Answers<K, V> {
+    fn get<Q>(&self, name: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get(name).or(self.missing.as_ref()).cloned()
+    }
+
+    fn remove<Q>(&self, _: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        None
+    }
+
+    // What DNS answered is not kept: results are kept per message.
+    fn insert(&self, _: K, _: V, _: Instant) {}
+}
+
+/// The configured records, as `mail-auth`'s DNS caches.
+pub struct Zone {
+    txt: Answers<Box<str>, TxtRecord>,
+    mx: Answers<Box<str>, RecordSet<Mx>>,
+    ipv4: Answers<Box<str>, RecordSet<Ipv4Addr>>,
+    ipv6: Answers<Box<str>, RecordSet<Ipv6Addr>>,
+    ptr: Answers<IpAddr, RecordSet<Box<str>>>,
+}
+
+/// A verifier's input with the zone as every cache.
+pub type ZoneParameters<'z, P> = Parameters<
+    'z,
+    P,
+    Answers<Box<str>, TxtRecord>,
+    Answers<Box<str>, RecordSet<Mx>>,
+    Answers<Box<str>, RecordSet<Ipv4Addr>>,
+    Answers<Box<str>, RecordSet<Ipv6Addr>>,
+    Answers<IpAddr, RecordSet<Box<str>>>,
+>;
+
+fn answers<K, V>(missing: Option<V>) -> Answers<K, V> {
+    Answers {
+        map: HashMap::new(),
+        missing,
+    }
+}
+
+impl Zone {
+    /// Parses each TXT value as the record its name stands for (a DKIM key
+    /// under `_domainkey`, a DMARC policy under `_dmarc`, else SPF), so a
+    /// mistake shows at start, not as a `permerror` in a test. `offline`:
+    /// a name not configured has no records (nothing is asked of DNS).
+    pub fn new(records: &[DnsRecord], offline: bool) -> Result<Zone, ZoneError> {
+        let no_txt = || {
+            TxtRecord::Error(mail_auth::Error::Dns(DnsError::RecordNotFound(
+                ResponseCode::NXDomain,
+            )))
+        };
+        let mut zone = Zone {
+            txt: answers(offline.then(no_txt)),
+            mx: answers(offline.then(|| set(&[]))),
+            ipv4: answers(offline.then(|| set(&[]))),
+            ipv6: answers(offline.then(|| set(&[]))),
+            ptr: answers(offline.then(|| set(&[]))),
+        };
+        let mut texts: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut ipv4: HashMap<&str, Vec<Ipv4Addr>> = HashMap::new();
+        let mut ipv6: HashMap<&str, Vec<Ipv6Addr>> = HashMap::new();
+        for record in records {
+            match record {
+                DnsRecord::Txt { name, value } => texts.entry(name).or_default().push(value),
+                DnsRecord::A { name, addr } => ipv4.entry(name).or_default().push(*addr),
+                DnsRecord::Aaaa { name, addr } => ipv6.entry(name).or_default().push(*addr),
+            }
+        }
+        for (name, addrs) in ipv4 {
+            zone.ipv4.map.insert(name.into(), set(&addrs));
+        }
+        for (name, addrs) in ipv6 {
+            zone.ipv6.map.insert(name.into(), set(&addrs));
+        }
+        for (name, values) in texts {
+            let bad = |reason: String| ZoneError::Record {
+                name: name.trim_end_matches('.').to_string(),
+                reason,
+            };
+            let record: TxtRecord = if name.contains("._domainkey.") {
+                one_of::<DomainKey>(&values)
+                    .map_err(|e| bad(format!("not a DKIM key record ({e})")))?
+                    .into()
+            } else if name.starts_with("_dmarc.") {
+                one_of::<DmarcRecord>(&values)
+                    .map_err(|e| bad(format!("not a DMARC record ({e})")))?
+                    .into()
+            } else if values.iter().any(|v| v.starts_with("v=spf1")) {
+                one_of::<SpfRecord>(&values)
+                    .map_err(|e| bad(format!("not an SPF record ({e})")))?
+                    .into()
+            } else {
+                return Err(bad(
+                    "a TXT record is used here only as a DKIM key (NAME._domainkey.DOMAIN), \
+                     a DMARC policy (_dmarc.DOMAIN) or an SPF policy (v=spf1 ...)"
+                        .into(),
+                ));
+            };
+            zone.txt.map.insert(name.into(), record);
+        }
+        Ok(zone)
+    }
+
+    /// Whether the configuration holds a TXT record at `name`.
+    pub fn has_txt(&self, name: &str) -> bool {
+        self.txt.map.contains_key(fqdn(name).as_str())
+    }
+
+    /// Whether names not configured are answered "no such record".
+    pub fn is_offline(&self) -> bool {
+        self.txt.missing.is_some()
+    }
+}
+
+impl Zone {
+    /// `input` with the zone as every cache of the lookups it makes.
+    pub fn parameters<P>(&self, input: P) -> ZoneParameters<'_, P> {
+        Parameters::new(input)
+            .with_txt_cache(&self.txt)
+            .with_mx_cache(&self.mx)
+            .with_ipv4_cache(&self.ipv4)
+            .with_ipv6_cache(&self.ipv6)
+            .with_ptr_cache(&self.ptr)
+    }
+}
+
+/// The first value that parses as a `T`, or the last one's error.
+fn one_of<T: TxtRecordParser>(values: &[&str]) -> mail_auth::Result<T> {
+    let mut result = Err(mail_auth::Error::Dns(DnsError::InvalidRecordType));
+    for value in values {
+        result = T::parse(value.as_bytes());
+        if result.is_ok() {
+            break;
+        }
+    }
+    result
+}
+
+fn set<T: Clone>(records: &[T]) -> RecordSet<T> {
+    RecordSet {
+        rrset: Arc::from(records.to_vec().into_boxed_slice()),
+        dnssec_status: DnssecStatus::Indeterminate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_lines_as_written_or_as_dig_prints_them() {
+        let records = parse_zone(
+            "; comment\n\nExample.COM. 300 IN TXT \"v=spf1 \" \"ip4:192.0.2.0/24 -all\"\n\
+             _dmarc.example.com TXT v=DMARC1;p=none\nmail.example.com A 192.0.2.1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            records,
+            vec![
+                DnsRecord::Txt {
+                    name: "example.com.".into(),
+                    value: "v=spf1 ip4:192.0.2.0/24 -all".into()
+                },
+                DnsRecord::Txt {
+                    name: "_dmarc.example.com.".into(),
+                    value: "v=DMARC1;p=none".into()
+                },
+                DnsRecord::A {
+                    name: "mail.example.com.".into(),
+                    addr: Ipv4Addr::new(192, 0, 2, 1)
+                },
+            ]
+        );
+        let zone = Zone::new(&records, true).unwrap();
+        assert!(zone.has_txt("EXAMPLE.com"));
+        assert!(!zone.has_txt("other.example.com"));
+        assert!(zone.is_offline());
+        assert!(matches!(
+            parse_zone("x TXT \"open\n"),
+            Err(ZoneError::Line { line: 1, .. })
+        ));
+        assert!(parse_zone("x CNAME y\n").is_err());
+    }
+
+    #[test]
+    fn key_files_hold_the_dns_value_or_a_pem_public_key() {
+        let value = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA";
+        assert_eq!(
+            dkim_key_record("s._domainkey.example.com", &format!("\"{value}\"\n")).unwrap(),
+            DnsRecord::Txt {
+                name: "s._domainkey.example.com.".into(),
+                value: value.into()
+            }
+        );
+        // An Ed25519 public key as `openssl pkey -pubout` writes it.
+        let pem = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGkP6ZmcWvk8l0AgeqKUeYp/EnAqxmr0kbPqqnf2x7lU=\n-----END PUBLIC KEY-----\n";
+        let DnsRecord::Txt { value, .. } =
+            dkim_key_record("e._domainkey.example.com", pem).unwrap()
+        else {
+            panic!("a TXT record")
+        };
+        assert_eq!(
+            value,
+            "v=DKIM1; k=ed25519; p=GkP6ZmcWvk8l0AgeqKUeYp/EnAqxmr0kbPqqnf2x7lU="
+        );
+        let private = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----";
+        assert!(dkim_key_record("e._domainkey.example.com", private).is_err());
+    }
+}
