@@ -158,8 +158,6 @@ pub async fn webui(State(state): State<AppState>) -> Json<serde_json::Value> {
             "PreserveMessageIDs": false,
         },
         "SpamAssassin": state.checks.spamd.is_some(),
-        // Letterbox's own: false in a build without the `auth-check` feature.
-        "AuthenticationCheck": state.checks.auth.is_some(),
         "ChaosEnabled": true,
         "DuplicatesIgnored": false,
         "HideDeleteAllButton": false,
