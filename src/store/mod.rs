@@ -6,6 +6,7 @@
 //! Every backend must pass the [`contract`] suite: the behaviour the rest of
 //! Letterbox relies on, operation by operation.
 
+mod change;
 #[doc(hidden)]
 pub mod contract;
 mod postgres;
@@ -25,6 +26,7 @@ use crate::domain::search::Query;
 use crate::domain::{Envelope, Summary};
 use crate::events::Events;
 
+pub use change::Change;
 pub use relay::{AttemptOutcome, RelayAttempt, RelayJob, RelayNext, RelayOutcome, RelayState};
 pub use webhook::{WebhookDelivery, WebhookNext, WebhookQueueStats};
 
@@ -305,28 +307,28 @@ impl Store {
 
     /// Deletes messages; returns how many were deleted.
     pub async fn delete(&self, selection: Selection) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.delete(selection).await)
+        dispatch!(self, s => s.change(Change::Delete(selection)).await)
     }
 
     /// Marks messages read or unread; returns how many changed.
     pub async fn set_read(&self, selection: Selection, read: bool) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.set_read(selection, read).await)
+        dispatch!(self, s => s.change(Change::SetRead(selection, read)).await)
     }
 
     /// Replaces the tags of these messages; returns how many exist.
     pub async fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.set_tags(ids, tags).await)
+        dispatch!(self, s => s.change(Change::SetTags { ids, tags }).await)
     }
 
     /// Renames a tag (merging into `to` if that exists); returns how many
     /// messages carry it.
     pub async fn rename_tag(&self, from: String, to: String) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.rename_tag(from, to).await)
+        dispatch!(self, s => s.change(Change::RenameTag { from, to }).await)
     }
 
     /// Removes a tag from every message; returns how many carried it.
     pub async fn delete_tag(&self, name: String) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.delete_tag(name).await)
+        dispatch!(self, s => s.change(Change::DeleteTag(name)).await)
     }
 
     /// Each tag in use with how many messages carry it, sorted by name.
@@ -399,13 +401,19 @@ impl Store {
         recipients: Vec<String>,
     ) -> Result<bool, StoreError> {
         let now_ms = crate::domain::timefmt::now_millis();
-        dispatch!(self, s => s.queue_relay(id, mail_from, recipients, now_ms).await)
+        let change = Change::QueueRelay {
+            id,
+            mail_from,
+            recipients,
+            now_ms,
+        };
+        Ok(dispatch!(self, s => s.change(change).await)? > 0)
     }
 
     /// Claims a queued release for an attempt; false if it is gone or was
     /// not queued. Of concurrent claims of one release exactly one wins.
     pub async fn start_relay(&self, job: i64) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.start_relay(job).await)
+        Ok(dispatch!(self, s => s.change(Change::StartRelay(job)).await)? > 0)
     }
 
     /// Records an attempt of a release and what follows from it for each
@@ -415,7 +423,8 @@ impl Store {
         job: i64,
         outcomes: Vec<RelayOutcome>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.finish_relay(job, outcomes).await)
+        let change = Change::FinishRelay { job, outcomes };
+        Ok(dispatch!(self, s => s.change(change).await)? > 0)
     }
 
     /// Queued releases due at `now_ms`, the longest waiting first.
@@ -453,13 +462,19 @@ impl Store {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.claim_webhook(id, now_ms, until_ms).await)
+        let change = Change::ClaimWebhook {
+            id,
+            now_ms,
+            until_ms,
+        };
+        Ok(dispatch!(self, s => s.change(change).await)? > 0)
     }
 
     /// Records an attempt: the delivery leaves the queue, or waits for
     /// its retry; false if it is gone.
     pub async fn finish_webhook(&self, id: i64, next: WebhookNext) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.finish_webhook(id, next).await)
+        let change = Change::FinishWebhook { id, next };
+        Ok(dispatch!(self, s => s.change(change).await)? > 0)
     }
 
     /// How many deliveries are queued and when the next is due.

@@ -29,15 +29,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::{
-    Counts, Cursor, InboxCounts, NewMessage, Page, RelayJob, RelayOutcome, Selection, StoreError,
-    StoreInfo, StoredMessage, WebhookDelivery, WebhookNext, WebhookQueueStats,
+    Change, Counts, Cursor, InboxCounts, NewMessage, Page, RelayJob, StoreError, StoreInfo,
+    StoredMessage, WebhookDelivery, WebhookQueueStats,
 };
 use crate::domain::retention::Retention;
 use crate::domain::search::Query;
 use crate::domain::timefmt::now_millis;
 use crate::events::{Event, Events};
 use pool::{Conn, Pool};
-use write::Change;
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
@@ -202,7 +201,7 @@ impl PgStore {
         Ok(())
     }
 
-    async fn change(&self, change: Change) -> Result<u64, StoreError> {
+    pub async fn change(&self, change: Change) -> Result<u64, StoreError> {
         let shared = &self.inner.shared;
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -215,26 +214,6 @@ impl PgStore {
             self.publish(event);
         }
         Ok(n)
-    }
-
-    pub async fn delete(&self, selection: Selection) -> Result<u64, StoreError> {
-        self.change(Change::Delete(selection)).await
-    }
-
-    pub async fn set_read(&self, selection: Selection, read: bool) -> Result<u64, StoreError> {
-        self.change(Change::SetRead(selection, read)).await
-    }
-
-    pub async fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> Result<u64, StoreError> {
-        self.change(Change::SetTags { ids, tags }).await
-    }
-
-    pub async fn rename_tag(&self, from: String, to: String) -> Result<u64, StoreError> {
-        self.change(Change::RenameTag { from, to }).await
-    }
-
-    pub async fn delete_tag(&self, name: String) -> Result<u64, StoreError> {
-        self.change(Change::DeleteTag(name)).await
     }
 
     pub async fn tag_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -283,34 +262,6 @@ impl PgStore {
         read::raw(&*self.conn().await?, &id).await
     }
 
-    pub async fn queue_relay(
-        &self,
-        id: String,
-        mail_from: String,
-        recipients: Vec<String>,
-        now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let change = Change::QueueRelay {
-            id,
-            mail_from,
-            recipients,
-            now_ms,
-        };
-        Ok(self.change(change).await? > 0)
-    }
-
-    pub async fn start_relay(&self, job: i64) -> Result<bool, StoreError> {
-        Ok(self.change(Change::StartRelay(job)).await? > 0)
-    }
-
-    pub async fn finish_relay(
-        &self,
-        job: i64,
-        outcomes: Vec<RelayOutcome>,
-    ) -> Result<bool, StoreError> {
-        Ok(self.change(Change::FinishRelay { job, outcomes }).await? > 0)
-    }
-
     pub async fn relay_due(&self, now_ms: i64, limit: u64) -> Result<Vec<RelayJob>, StoreError> {
         relay::due(&*self.conn().await?, now_ms, limit).await
     }
@@ -338,19 +289,6 @@ impl PgStore {
         limit: u64,
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
         webhook::due(&*self.conn().await?, now_ms, limit).await
-    }
-
-    pub async fn claim_webhook(
-        &self,
-        id: i64,
-        now_ms: i64,
-        until_ms: i64,
-    ) -> Result<bool, StoreError> {
-        webhook::claim(&*self.conn().await?, id, now_ms, until_ms).await
-    }
-
-    pub async fn finish_webhook(&self, id: i64, next: WebhookNext) -> Result<bool, StoreError> {
-        webhook::finish(&*self.conn().await?, id, &next).await
     }
 
     pub async fn webhook_stats(&self) -> Result<WebhookQueueStats, StoreError> {

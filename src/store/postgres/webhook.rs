@@ -23,44 +23,43 @@ pub async fn queue(tx: &Transaction<'_>, message: &NewMessage) -> Result<()> {
     Ok(())
 }
 
-/// Claims a due delivery until `until_ms`; false if it is gone, not due,
+/// Claims a due delivery until `until_ms`; 0 if it is gone, not due,
 /// or claimed by another node.
 pub async fn claim(
-    client: &impl GenericClient,
+    tx: &Transaction<'_>,
     id: i64,
     now_ms: i64,
     until_ms: i64,
-) -> Result<bool> {
-    let n = client
-        .execute(
-            "UPDATE webhook_deliveries SET next_attempt_at = $3
-             WHERE id = $1 AND next_attempt_at <= $2",
-            &[&id, &now_ms, &until_ms],
-        )
-        .await?;
-    Ok(n > 0)
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    tx.execute(
+        "UPDATE webhook_deliveries SET next_attempt_at = $3
+         WHERE id = $1 AND next_attempt_at <= $2",
+        &[&id, &now_ms, &until_ms],
+    )
+    .await
 }
 
-/// Records an attempt; false if the delivery is gone.
-pub async fn finish(client: &impl GenericClient, id: i64, next: &WebhookNext) -> Result<bool> {
-    let n = match next {
+/// Records an attempt; 0 if the delivery is gone.
+pub async fn finish(
+    tx: &Transaction<'_>,
+    id: i64,
+    next: &WebhookNext,
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    match next {
         WebhookNext::Delivered | WebhookNext::Dropped => {
-            client
-                .execute("DELETE FROM webhook_deliveries WHERE id = $1", &[&id])
-                .await?
+            tx.execute("DELETE FROM webhook_deliveries WHERE id = $1", &[&id])
+                .await
         }
         WebhookNext::RetryAt { at_ms, error } => {
-            client
-                .execute(
-                    "UPDATE webhook_deliveries
-                     SET next_attempt_at = $2, attempts = attempts + 1, last_error = $3
-                     WHERE id = $1",
-                    &[&id, at_ms, error],
-                )
-                .await?
+            tx.execute(
+                "UPDATE webhook_deliveries
+                 SET next_attempt_at = $2, attempts = attempts + 1, last_error = $3
+                 WHERE id = $1",
+                &[&id, at_ms, error],
+            )
+            .await
         }
-    };
-    Ok(n > 0)
+    }
 }
 
 /// Deliveries due at `now_ms`, the longest waiting first.

@@ -8,39 +8,12 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
 use super::query::Condition;
-use super::{relay, text};
+use super::{relay, text, webhook};
 use crate::domain::message::Address;
 use crate::events::Event;
-use crate::store::{NewMessage, RelayOutcome, Selection};
+use crate::store::{Change, NewMessage, Selection};
 
 type Result<T> = std::result::Result<T, tokio_postgres::Error>;
-
-/// Changes to messages already stored.
-#[derive(Debug, Clone)]
-pub enum Change {
-    Delete(Selection),
-    SetRead(Selection, bool),
-    SetTags {
-        ids: Vec<String>,
-        tags: Vec<String>,
-    },
-    RenameTag {
-        from: String,
-        to: String,
-    },
-    DeleteTag(String),
-    QueueRelay {
-        id: String,
-        mail_from: String,
-        recipients: Vec<String>,
-        now_ms: i64,
-    },
-    StartRelay(i64),
-    FinishRelay {
-        job: i64,
-        outcomes: Vec<RelayOutcome>,
-    },
-}
 
 /// PostgreSQL text cannot hold a NUL; a header or file name with one is
 /// stored with U+FFFD in its place.
@@ -263,6 +236,12 @@ pub async fn apply(tx: &Transaction<'_>, change: &Change) -> Result<(u64, Option
             let n = relay::finish(tx, *job, outcomes).await?;
             (n, relay_event(tx, n, *job).await?)
         }
+        Change::ClaimWebhook {
+            id,
+            now_ms,
+            until_ms,
+        } => (webhook::claim(tx, *id, *now_ms, *until_ms).await?, None),
+        Change::FinishWebhook { id, next } => (webhook::finish(tx, *id, next).await?, None),
     })
 }
 

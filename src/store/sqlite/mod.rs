@@ -23,13 +23,11 @@ use rusqlite::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Counts, Cursor, InboxCounts, Location, NewMessage, Page, RelayJob, RelayOutcome, Selection,
-    StoreConfig, StoreError, StoreInfo, StoredMessage, WebhookDelivery, WebhookNext,
-    WebhookQueueStats,
+    Change, Counts, Cursor, InboxCounts, Location, NewMessage, Page, RelayJob, StoreConfig,
+    StoreError, StoreInfo, StoredMessage, WebhookDelivery, WebhookQueueStats,
 };
 use crate::domain::search::Query;
 use crate::events::Events;
-use change::Change;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
@@ -175,28 +173,8 @@ impl SqliteStore {
             .await
     }
 
-    async fn change(&self, change: Change) -> Result<u64, StoreError> {
+    pub async fn change(&self, change: Change) -> Result<u64, StoreError> {
         self.write(|reply| writer::Op::Change(change, reply)).await
-    }
-
-    pub async fn delete(&self, selection: Selection) -> Result<u64, StoreError> {
-        self.change(Change::Delete(selection)).await
-    }
-
-    pub async fn set_read(&self, selection: Selection, read: bool) -> Result<u64, StoreError> {
-        self.change(Change::SetRead(selection, read)).await
-    }
-
-    pub async fn set_tags(&self, ids: Vec<String>, tags: Vec<String>) -> Result<u64, StoreError> {
-        self.change(Change::SetTags { ids, tags }).await
-    }
-
-    pub async fn rename_tag(&self, from: String, to: String) -> Result<u64, StoreError> {
-        self.change(Change::RenameTag { from, to }).await
-    }
-
-    pub async fn delete_tag(&self, name: String) -> Result<u64, StoreError> {
-        self.change(Change::DeleteTag(name)).await
     }
 
     pub async fn tag_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -262,34 +240,6 @@ impl SqliteStore {
         self.read(move |conn| read::raw(conn, &id)).await
     }
 
-    pub async fn queue_relay(
-        &self,
-        id: String,
-        mail_from: String,
-        recipients: Vec<String>,
-        now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let change = Change::QueueRelay {
-            id,
-            mail_from,
-            recipients,
-            now_ms,
-        };
-        Ok(self.change(change).await? > 0)
-    }
-
-    pub async fn start_relay(&self, job: i64) -> Result<bool, StoreError> {
-        Ok(self.change(Change::StartRelay(job)).await? > 0)
-    }
-
-    pub async fn finish_relay(
-        &self,
-        job: i64,
-        outcomes: Vec<RelayOutcome>,
-    ) -> Result<bool, StoreError> {
-        Ok(self.change(Change::FinishRelay { job, outcomes }).await? > 0)
-    }
-
     pub async fn relay_due(&self, now_ms: i64, limit: u64) -> Result<Vec<RelayJob>, StoreError> {
         self.read(move |conn| relay::due(conn, now_ms, limit)).await
     }
@@ -309,24 +259,6 @@ impl SqliteStore {
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
         self.read(move |conn| webhook::due(conn, now_ms, limit))
             .await
-    }
-
-    pub async fn claim_webhook(
-        &self,
-        id: i64,
-        now_ms: i64,
-        until_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let change = Change::ClaimWebhook {
-            id,
-            now_ms,
-            until_ms,
-        };
-        Ok(self.change(change).await? > 0)
-    }
-
-    pub async fn finish_webhook(&self, id: i64, next: WebhookNext) -> Result<bool, StoreError> {
-        Ok(self.change(Change::FinishWebhook { id, next }).await? > 0)
     }
 
     pub async fn webhook_stats(&self) -> Result<WebhookQueueStats, StoreError> {

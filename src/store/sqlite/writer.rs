@@ -14,12 +14,13 @@ use rusqlite::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
-use super::change::{self, Change};
+use super::change;
 use super::index::{self, TextEntry};
 use super::{relay, schema};
 use crate::domain::retention::Retention;
 use crate::domain::timefmt;
 use crate::events::{Event, Events};
+use crate::store::Change;
 use crate::store::{Durability, NewMessage, StoreError};
 
 /// Operations beyond this many wait for the next transaction.
