@@ -30,23 +30,7 @@ if [ -z "${LETTERBOX_BIN:-}" ]; then
 fi
 bin=${LETTERBOX_BIN:-$repo/target/release/letterbox}
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listening on $1" >&2; return 1
-}
+source "$repo/benches/support/servers.sh"
 
 # The messages: an mbox and a directory of the same messages as .eml.
 python3 - "$work" "$N" "$SIZE" <<'EOF'
@@ -83,7 +67,7 @@ start_letterbox() {
   rm -f "$work"/smtp.db*
   "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/smtp.db" --max-messages "$N" \
     >"$work/lb.out" 2>"$work/lb.err" &
-  pid=$!; pids+=("$pid"); wait_port "$port"
+  pid=$!; track "$pid"; wait_port "$port"
 }
 stored() { curl -s "http://127.0.0.1:$http/api/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])'; }
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
@@ -115,7 +99,7 @@ download() {
   port=$(free_port); http=$(free_port)
   "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$http" --db "$work/import.db" --max-messages "$N" \
     >"$work/lb.out" 2>"$work/lb.err" &
-  pid=$!; pids+=("$pid"); wait_port "$http"
+  pid=$!; track "$pid"; wait_port "$http"
   curl -s "http://127.0.0.1:$http/api/v1/messages?limit=1" >/dev/null
   local before; before=$(server_rss)
   local t0 t1; t0=$(date +%s.%N)

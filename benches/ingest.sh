@@ -60,24 +60,7 @@ case ",$PEERS," in *,mailcrab,*)
   fi ;;
 esac
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listening on $1" >&2; return 1
-}
+source "$repo/benches/support/servers.sh"
 
 peak_rss_mb() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$1/status"; }
 
@@ -86,7 +69,7 @@ peak_rss_mb() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$1/status"; }
 start_sink() {
   port=$(free_port)
   "$SINK" -u nobody -h sink.example.test "127.0.0.1:$port" 1024 &
-  pid=$!; pids+=("$pid"); wait_port "$port"
+  pid=$!; track "$pid"; wait_port "$port"
 }
 
 start_letterbox() {
@@ -98,13 +81,13 @@ start_letterbox() {
   # shellcheck disable=SC2086 # LETTERBOX_ARGS is a list of flags
   "$bin" --smtp "127.0.0.1:$port" --http "127.0.0.1:$lb_http" \
     --db "${INGEST_DB:-$work/bench.db}" --max-messages "$N" ${LETTERBOX_ARGS:-} >"$work/lb.out" 2>"$work/lb.err" &
-  pid=$!; pids+=("$pid"); wait_port "$port"
+  pid=$!; track "$pid"; wait_port "$port"
 }
 
 start_mailcrab() {
   port=$(free_port)
   "$mailcrab" "$port" >"$work/mailcrab.out" 2>&1 &
-  pid=$!; pids+=("$pid"); wait_port "$port"
+  pid=$!; track "$pid"; wait_port "$port"
 }
 
 start_maildev() {
@@ -112,7 +95,7 @@ start_maildev() {
   local web; web=$(free_port)
   "$shared/tools/peer-maildev.sh" "$port" "$web" \
     >"$work/maildev.out" 2>&1 || { cat "$work/maildev.out" >&2; return 1; }
-  pid=$(tail -1 "$work/maildev.out"); pids+=("$pid")
+  pid=$(tail -1 "$work/maildev.out"); track "$pid"
 }
 
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }

@@ -27,18 +27,13 @@ if [ -z "$bin" ]; then
   cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
   bin="$repo/target/release/letterbox"
 fi
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$repo/benches/support/servers.sh"
 smtp=$(free_port); http=$(free_port); base="http://127.0.0.1:$http"
 
 start() {
   "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "${SCALE_DB:-$work/scale.db}" --max-messages 0 \
     >"$work/out" 2>"$work/err" &
-  pid=$!
+  pid=$!; track "$pid"
   until curl -sf "$base/readyz" >/dev/null; do sleep 0.005; done
 }
 
@@ -116,7 +111,7 @@ keep=$((stored - stored / 10))
 kill "$pid"; wait "$pid" 2>/dev/null || true
 "$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "$work/scale.db" --max-messages "$keep" \
   >"$work/out" 2>"$work/err" &
-pid=$!
+pid=$!; track "$pid"
 t0=$(date +%s%N)
 until [ "$(curl -sf "$base/api/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])' 2>/dev/null)" = "$keep" ]; do
   sleep 0.05

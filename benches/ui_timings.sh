@@ -22,12 +22,11 @@ if [ ! -d "$clients/node_modules/playwright-core" ]; then
 fi
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$repo/benches/support/servers.sh"
 smtp=$(free_port)
 http=$(free_port)
 "$repo/target/release/letterbox" --db :memory: --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" >/dev/null 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null' EXIT
+track $!
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$http/readyz" >/dev/null && break
   sleep 0.1
