@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod message;
 pub mod retention;
 pub mod search;
+pub mod secret;
 pub mod summary;
 pub mod timefmt;
 pub mod units;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::domain::inbox::InboxName;
+use crate::domain::secret::constant_time_eq;
 
 /// The accepted logins.
 pub struct Logins {
@@ -73,10 +74,6 @@ impl Logins {
             }
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The inbox a login reads when inboxes are in use: the one its name

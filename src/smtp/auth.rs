@@ -7,6 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 
+use crate::domain::secret::constant_time_eq;
+
 /// Who may authenticate.
 #[derive(Debug, Clone, Default)]
 pub enum AuthPolicy {
@@ -48,10 +50,6 @@ impl AuthPolicy {
             }),
         }
     }
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn hex(bytes: &[u8]) -> String {

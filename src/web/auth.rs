@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::ApiError;
-use crate::smtp::auth::constant_time_eq;
+use crate::domain::secret::constant_time_eq;
 
 /// Paths served without credentials (relative to the webroot).
 pub const OPEN_PATHS: [&str; 2] = ["/livez", "/readyz"];
