@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{Finished, Letterbox, TempDir, letterbox_command, run_with_input};
+use common::postgres::{Databases, server_url};
+use common::{Finished, Letterbox, TempDir, letterbox_command, requires, run_with_input};
 use serde_json::{Value, json};
 
 fn run(args: &[&str]) -> Finished {
@@ -241,4 +242,28 @@ async fn migrate_copies_every_message_with_its_state_and_counts() {
     let done = run(&["migrate", "--from", &db, "--to", &db]);
     assert!(!done.status.success());
     assert!(done.stderr.contains("same store"), "{}", done.stderr);
+}
+
+#[tokio::test]
+async fn migrate_moves_a_sqlite_store_into_postgresql() {
+    if server_url().is_none() {
+        return requires::skip(
+            "migrate_moves_a_sqlite_store_into_postgresql",
+            "LETTERBOX_TEST_POSTGRES is not set",
+            "set it to a postgres:// URL of a role that may create databases (.ci/run starts one)",
+        );
+    }
+    let databases = Databases::default();
+    let target = databases.create().await;
+    let dir = TempDir::new("export-migrate-postgres");
+    let db = dir.file("source.db");
+    let before = fill(&db).await;
+    let done = run_ok(&["migrate", "--from", &db, "--to", &target]);
+    assert!(
+        done.stdout.contains("count check passed"),
+        "{}",
+        done.stdout
+    );
+    let lb = Letterbox::with_args(&["--db", &target]);
+    assert_eq!(state(&lb).await, before);
 }

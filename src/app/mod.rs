@@ -84,6 +84,12 @@ impl App {
     }
 
     /// The counters, for SMTP sessions to count in and `/metrics` to read.
+    /// Whether messages stored while earlier ones are still being stored
+    /// keep the order they were handed over in ([`Store::keeps_insert_order`]).
+    pub fn keeps_insert_order(&self) -> bool {
+        self.store().keeps_insert_order()
+    }
+
     pub fn stats(&self) -> &Arc<Stats> {
         &self.inner.stats
     }

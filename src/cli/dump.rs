@@ -59,7 +59,9 @@ pub struct DumpReport {
 
 pub async fn run(options: &DumpOptions) -> Result<DumpReport, DumpError> {
     let events = Events::default();
-    let store = Store::open(&options.store, events.clone()).map_err(DumpError::Open)?;
+    let store = Store::connect(&options.store, events.clone())
+        .await
+        .map_err(DumpError::Open)?;
     let app = App::new(
         store.clone(),
         events,

@@ -66,9 +66,10 @@ pub struct MigrateReport {
     pub elapsed: Duration,
 }
 
-fn open(config: &StoreConfig, which: &'static str) -> Result<(Store, App), MigrateError> {
+async fn open(config: &StoreConfig, which: &'static str) -> Result<(Store, App), MigrateError> {
     let events = Events::default();
-    let store = Store::open(config, events.clone())
+    let store = Store::connect(config, events.clone())
+        .await
         .map_err(|source| MigrateError::Open { which, source })?;
     let app = App::new(
         store.clone(),
@@ -84,8 +85,8 @@ pub async fn run(options: &MigrateOptions) -> Result<MigrateReport, MigrateError
     if options.from.location == options.to.location {
         return Err(MigrateError::SameStore);
     }
-    let (source_store, source) = open(&options.from, "the source")?;
-    let (target_store, target) = match open(&options.to, "the target") {
+    let (source_store, source) = open(&options.from, "the source").await?;
+    let (target_store, target) = match open(&options.to, "the target").await {
         Ok(opened) => opened,
         Err(err) => {
             source_store.close().await;

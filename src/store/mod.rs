@@ -276,6 +276,14 @@ impl Store {
         matches!(self, Store::Postgres(_))
     }
 
+    /// Whether messages handed to [`insert`](Store::insert) while earlier
+    /// ones are still being stored are kept in the order they were handed
+    /// over. SQLite's one writer commits them in that order; PostgreSQL
+    /// commits concurrent transactions in whatever order they finish.
+    pub fn keeps_insert_order(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
     /// Tells the other nodes sharing this store that the chaos rules
     /// changed (their text while any is active); they publish it as
     /// [`Event::ChaosChanged`](crate::events::Event::ChaosChanged).

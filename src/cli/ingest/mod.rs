@@ -212,7 +212,9 @@ async fn into_store(
     progress: &mut Progress,
 ) -> Result<Report, IngestError> {
     let events = Events::default();
-    let store = Store::open(config, events.clone()).map_err(IngestError::Open)?;
+    let store = Store::connect(config, events.clone())
+        .await
+        .map_err(IngestError::Open)?;
     let app = App::new(
         store.clone(),
         events,
@@ -269,6 +271,13 @@ pub(super) async fn store_all(
         })
         .buffered(PREPARE_AHEAD);
 
+    // Mail is listed in the order it was stored: store one message at a
+    // time where the store would not keep the reading order otherwise.
+    let in_flight = if app.keeps_insert_order() {
+        STORE_IN_FLIGHT
+    } else {
+        1
+    };
     let mut report = Report::default();
     let mut storing = FuturesOrdered::new();
     let mut input_done = false;
@@ -280,7 +289,7 @@ pub(super) async fn store_all(
                 report.imported += 1;
                 progress.message(bytes);
             }
-            next = prepared.next(), if !input_done && storing.len() < STORE_IN_FLIGHT => {
+            next = prepared.next(), if !input_done && storing.len() < in_flight => {
                 match next {
                     None => input_done = true,
                     Some(None) => return Err(IngestError::Reader),
