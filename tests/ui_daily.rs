@@ -794,8 +794,19 @@ async fn offline_counts_down_retries_on_demand_and_failures_say_why() {
         assert!(driver.get_alert_text().await.is_err(), "no browser alert");
         browser::block_urls(driver, &[]).await;
 
-        // Retry now: live at once, whatever the countdown says.
-        js(driver, "(sessionStorage.allowSockets = '1', 1)").await;
+        // Retry now: live at once, whatever the countdown says. Sockets are
+        // allowed only while the countdown has 4 s or more to go, so that the
+        // click, not the timer, is what reconnects.
+        browser::wait_until("a countdown of 4 s or more", async || {
+            js(
+                driver,
+                "(() => { const m = /retrying in (\\d+) s/.exec(document.querySelector('#status .label').textContent); \
+                   if (!m || Number(m[1]) < 4) return false; sessionStorage.allowSockets = '1'; return true; })()",
+            )
+            .await
+                == json!(true)
+        })
+        .await;
         click(driver, By::Id("retry-now")).await;
         wait_js(driver, "document.getElementById('status').dataset.state === 'live'").await;
         assert_eq!(js(driver, "document.getElementById('retry-now').checkVisibility()").await, json!(false));

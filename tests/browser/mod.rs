@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
 use thirtyfour::ChromiumLikeCapabilities;
+use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::prelude::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, MutexGuard};
@@ -203,7 +204,12 @@ pub async fn wait_js(driver: &WebDriver, expression: &str) {
 /// Clicks the element `by` finds. The page's scripts redraw parts of it
 /// (the pager, the status bar) at their own time: an element that went
 /// stale or is not yet interactable is found again and clicked again, as
-/// a person would, until [`TIMEOUT`].
+/// a person would, until [`TIMEOUT`]. Only those errors are retried: they
+/// are raised before the click is dispatched. Any other error can come
+/// after it (chromedriver waits for the navigation a click starts, and can
+/// report the old frame as detached), and clicking again would act twice,
+/// such as stepping two messages on; the caller's next wait checks what
+/// the click did.
 pub async fn click(driver: &WebDriver, by: By) {
     let what = format!("{by:?}");
     let deadline = Instant::now() + TIMEOUT;
@@ -211,13 +217,28 @@ pub async fn click(driver: &WebDriver, by: By) {
         let error = match driver.find(by.clone()).await {
             Ok(element) => match element.click().await {
                 Ok(()) => return,
-                Err(e) => format!("clicking {what}: {e}"),
+                Err(e) if not_dispatched(&e) => format!("clicking {what}: {e}"),
+                Err(e) => {
+                    eprintln!("clicking {what} reported {e}; not clicking again");
+                    return;
+                }
             },
             Err(e) => format!("finding {what}: {e}"),
         };
         assert!(Instant::now() < deadline, "{error}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Whether a click failed before the browser dispatched it.
+fn not_dispatched(error: &WebDriverError) -> bool {
+    matches!(
+        error.as_inner(),
+        WebDriverErrorInner::StaleElementReference(_)
+            | WebDriverErrorInner::ElementNotInteractable(_)
+            | WebDriverErrorInner::ElementClickIntercepted(_)
+            | WebDriverErrorInner::NoSuchElement(_)
+    )
 }
 
 /// The visible text of the element `by` finds.
@@ -257,14 +278,98 @@ pub async fn open_live(driver: &WebDriver, url: &str) {
     .await;
 }
 
-/// Types keys into whatever has the focus, as a user would.
+/// Presses `keys`. A single key goes to the page as one trusted key event
+/// through the DevTools protocol: a key whose handler navigates (`j` to the
+/// next message) can make chromedriver see the old frame detach in the
+/// middle of a WebDriver action and dispatch the whole action again on the
+/// new page, stepping twice. Text (several characters) is typed with
+/// WebDriver actions, as it never navigates.
 pub async fn press(driver: &WebDriver, keys: impl Into<TypingData>) {
+    let keys: TypingData = keys.into();
+    if let [one] = keys.as_vec()[..]
+        && let Some(key) = KeyEvent::of(one)
+    {
+        return key.dispatch(driver).await;
+    }
     driver
         .action_chain()
         .send_keys(keys)
         .perform()
         .await
         .expect("pressing keys");
+}
+
+/// One key as `Input.dispatchKeyEvent` describes it.
+struct KeyEvent {
+    key: String,
+    code: String,
+    key_code: u32,
+    text: Option<String>,
+}
+
+impl KeyEvent {
+    /// The event for a character or one of WebDriver's special keys.
+    fn of(c: char) -> Option<KeyEvent> {
+        let named = |key: &str, key_code: u32, text: Option<&str>| KeyEvent {
+            key: key.into(),
+            code: key.into(),
+            key_code,
+            text: text.map(Into::into),
+        };
+        Some(match c {
+            '\u{e003}' => named("Backspace", 8, None),
+            '\u{e004}' => named("Tab", 9, None),
+            '\u{e006}' | '\u{e007}' => named("Enter", 13, Some("\r")),
+            '\u{e00c}' => named("Escape", 27, None),
+            '\u{e012}' => named("ArrowLeft", 37, None),
+            '\u{e013}' => named("ArrowUp", 38, None),
+            '\u{e014}' => named("ArrowRight", 39, None),
+            '\u{e015}' => named("ArrowDown", 40, None),
+            '\u{e017}' => named("Delete", 46, None),
+            c if c.is_ascii_graphic() || c == ' ' => KeyEvent {
+                key: c.to_string(),
+                code: if c.is_ascii_alphabetic() {
+                    format!("Key{}", c.to_ascii_uppercase())
+                } else if c.is_ascii_digit() {
+                    format!("Digit{c}")
+                } else {
+                    String::new()
+                },
+                key_code: if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase() as u32
+                } else {
+                    0
+                },
+                text: Some(c.to_string()),
+            },
+            _ => return None,
+        })
+    }
+
+    async fn dispatch(&self, driver: &WebDriver) {
+        let cdp = driver.cdp();
+        let down = if self.text.is_some() {
+            "keyDown"
+        } else {
+            "rawKeyDown"
+        };
+        for kind in [down, "keyUp"] {
+            let mut event = json!({
+                "type": kind,
+                "key": self.key,
+                "code": self.code,
+                "windowsVirtualKeyCode": self.key_code,
+            });
+            if kind == "keyDown"
+                && let Some(text) = &self.text
+            {
+                event["text"] = json!(text);
+            }
+            cdp.send_raw("Input.dispatchKeyEvent", event)
+                .await
+                .unwrap_or_else(|e| panic!("pressing {}: {e}", self.key));
+        }
+    }
 }
 
 /// Marks the current document, so a test can prove it was not reloaded.
