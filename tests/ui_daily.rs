@@ -746,6 +746,13 @@ async fn list_unsubscribe_targets_and_one_click_are_shown() {
             texts(driver, "dd.unsubscribe .one-click").await,
             ["one-click"]
         );
+        // Declared, but unsigned: a mailbox provider would not offer it.
+        assert_eq!(
+            texts(driver, "dd.unsubscribe-problems a").await,
+            ["1 problem: see Checks"]
+        );
+        click(driver, By::Css("dd.unsubscribe-problems a")).await;
+        wait_js(driver, "location.pathname.endsWith('/checks')").await;
         open_live(driver, &lb.url(&format!("/message/{plain}"))).await;
         // Only web and mail targets are links.
         assert_eq!(

@@ -22,6 +22,16 @@ pub struct ListUnsubscribe {
     pub one_click: bool,
 }
 
+impl ListUnsubscribe {
+    /// Whether the message asks for one-click unsubscribe: the exact
+    /// `List-Unsubscribe-Post` value and an https link. [`Self::one_click`]
+    /// adds the DKIM signature a mailbox provider wants before it offers
+    /// the button.
+    pub fn declares_one_click(&self) -> bool {
+        self.header_post == ONE_CLICK && self.links.iter().any(|l| scheme_is(l, "https"))
+    }
+}
+
 /// The most links read from one header.
 const MAX_LINKS: usize = 20;
 const ONE_CLICK: &str = "List-Unsubscribe=One-Click";

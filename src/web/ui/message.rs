@@ -103,36 +103,34 @@ pub struct Heading {
 }
 
 pub struct Unsubscribe {
-    /// `mailto:` and `https:` URIs, in the header's order.
+    /// The URIs in the header's angle brackets, in its order.
     pub targets: Vec<String>,
     /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` with an https
     /// target: a client may unsubscribe with one POST.
     pub one_click: bool,
+    /// What is wrong with the headers: the Checks tab says what.
+    pub problems: usize,
+    pub checks_href: String,
 }
 
 /// The message's `List-Unsubscribe` header (RFC 2369) and RFC 8058's
-/// one-click declaration, from its top-level header.
-fn unsubscribe(raw: &[u8]) -> Option<Unsubscribe> {
-    let headers = crate::domain::message::top_headers(raw).ok()?;
-    let value = crate::domain::message::first_value(&headers, "List-Unsubscribe")?;
-    let targets: Vec<String> = value
-        .split('<')
-        .skip(1)
-        .filter_map(|rest| rest.split_once('>').map(|(uri, _)| uri.trim()))
-        .filter(|uri| !uri.is_empty())
-        .take(MAX_ADDRESSES_SHOWN)
-        .map(|uri| format::shorten(uri, MAX_VALUE_SHOWN))
-        .collect();
-    if targets.is_empty() {
+/// one-click declaration, as the domain reads them for the Checks tab.
+fn unsubscribe(raw: &[u8], id: &str) -> Option<Unsubscribe> {
+    let read = crate::domain::unsubscribe::of_message(raw);
+    if read.links.is_empty() {
         return None;
     }
-    let one_click = crate::domain::message::first_value(&headers, "List-Unsubscribe-Post")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
-        && targets.iter().any(|t| {
-            t.get(..8)
-                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-        });
-    Some(Unsubscribe { targets, one_click })
+    Some(Unsubscribe {
+        one_click: read.declares_one_click(),
+        problems: read.errors.len(),
+        checks_href: format!("{}message/{id}/checks", webroot()),
+        targets: read
+            .links
+            .iter()
+            .take(MAX_ADDRESSES_SHOWN)
+            .map(|uri| format::shorten(uri, MAX_VALUE_SHOWN))
+            .collect(),
+    })
 }
 
 /// Whether a URI may be a link on our page: only these schemes.
@@ -490,7 +488,7 @@ fn heading(message: &StoredMessage, raw: &[u8]) -> Heading {
         received_relative: format::relative_time(message.received_at_ms, now),
         created: s.created.clone(),
         size: format::size(s.size),
-        unsubscribe: unsubscribe(raw),
+        unsubscribe: unsubscribe(raw, &s.id),
         invites: message
             .parts
             .iter()
