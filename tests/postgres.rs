@@ -2,7 +2,8 @@
 //! drive them: mail sent to one node is seen live on the other, through
 //! its API, its WebSocket and `wait`; changes made on either reach both;
 //! and while the database is away no message is acknowledged that is not
-//! stored, and ingest resumes by itself once it is back.
+//! stored, and ingest resumes by itself once it is back (and the UI is
+//! told to `resync`). More nodes, and killing one: `postgres_nodes.rs`.
 //!
 //! They need `LETTERBOX_TEST_POSTGRES` (a `postgres://` URL of a role that
 //! may create databases); the outage test also `LETTERBOX_TEST_PG_STOP` and
@@ -13,66 +14,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::postgres::{Databases, server_url, with_database};
-use common::{Letterbox, Smtp, TIMEOUT, eventually, requires, simple_message};
-use futures_util::StreamExt;
+use common::nodes::{database, events_of, next_event, node};
+use common::postgres::{Databases, with_database};
+use common::{Letterbox, Smtp, eventually, requires, simple_message};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio::sync::RwLock;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The outage test stops the server every other test here uses: it runs
 /// alone (write), the others together (read).
 static SERVER: RwLock<()> = RwLock::const_new(());
-
-/// A fresh database's URL, or `None` (after saying so) when there is no
-/// server to test on.
-async fn database(test: &str, databases: &Databases) -> Option<String> {
-    if server_url().is_none() {
-        requires::skip(
-            test,
-            "LETTERBOX_TEST_POSTGRES is not set",
-            "set it to a postgres:// URL of a role that may create databases (.ci/run starts one)",
-        );
-        return None;
-    }
-    Some(databases.create().await)
-}
-
-fn node(url: &str) -> Letterbox {
-    Letterbox::with_args(&["--db", url])
-}
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn events_of(lb: &Letterbox) -> Socket {
-    let url = lb
-        .url("/api/events?additions=1")
-        .replacen("http://", "ws://", 1);
-    let (socket, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("the WebSocket connects");
-    socket
-}
-
-/// The next event of type `kind` (others are skipped).
-async fn next_event(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let frame = tokio::time::timeout(TIMEOUT, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event"))
-            .expect("the socket is open")
-            .expect("a frame");
-        let WsMessage::Text(text) = frame else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(&text).expect("events are JSON");
-        if event["Type"] == kind {
-            return event;
-        }
-    }
-}
 
 #[test]
 fn the_database_name_is_replaced() {
@@ -211,6 +161,7 @@ async fn an_outage_acknowledges_nothing_unstored_and_ingest_resumes() {
         return;
     };
     let lb = node(&url);
+    let mut events = events_of(&lb).await;
     let mut acknowledged = Vec::new();
     let mut refused = 0;
     let mut n = 0;
@@ -252,6 +203,9 @@ async fn an_outage_acknowledges_nothing_unstored_and_ingest_resumes() {
         (lb.get("/readyz").await.status() == 200).then_some(())
     })
     .await;
+    // Other nodes' changes made while the listener was away are lost to
+    // it: once it listens again, the UI is told to fetch afresh.
+    next_event(&mut events, "resync").await;
 
     // Every acknowledged message is stored.
     for id in &acknowledged {

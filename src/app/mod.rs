@@ -51,6 +51,9 @@ struct Inner {
     queued_reply: fn(&str) -> String,
     /// Queue a webhook delivery with every new message.
     webhook: bool,
+    /// This process's name: the store's for a shared store (the one its
+    /// changes are sent under), a fresh ULID otherwise.
+    node_id: String,
 }
 
 impl App {
@@ -61,8 +64,12 @@ impl App {
         inboxes: Arc<Inboxes>,
         queued_reply: fn(&str) -> String,
     ) -> Self {
+        let node_id = store
+            .node_id()
+            .map_or_else(|| ulid::Ulid::new().to_string(), str::to_string);
         App {
             inner: Arc::new(Inner {
+                node_id,
                 store,
                 events,
                 stats,
@@ -102,6 +109,17 @@ impl App {
     /// Which backend keeps the data, where, and how many bytes it uses.
     pub async fn store_info(&self) -> Result<StoreInfo, StoreError> {
         self.inner.store.info().await
+    }
+
+    /// Which node this is, among the processes that share its store: the
+    /// counters of [`Stats`] are this node's, the store's are everyone's.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// Whether other nodes share the store (and its counts).
+    pub fn store_is_shared(&self) -> bool {
+        self.store().is_shared()
     }
 
     fn store(&self) -> &Store {

@@ -56,13 +56,13 @@ impl App {
                         return Ok(summary.id.clone());
                     }
                 }
-                Ok(_) => {}
                 // Missed events: the store knows what arrived meanwhile.
-                Err(RecvError::Lagged(_)) => {
+                Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {
                     if let Some(id) = stored().await? {
                         return Ok(id);
                     }
                 }
+                Ok(_) => {}
                 Err(RecvError::Closed) => return Err(WaitError::ShuttingDown),
             }
         }

@@ -23,4 +23,7 @@ pub enum Event {
     RelayChanged(String),
     /// The chaos rules changed: their text while any is active.
     ChaosChanged(Option<Arc<str>>),
+    /// Changes may have been missed (other nodes' changes while this node
+    /// could not hear them): whoever shows messages fetches them again.
+    Resync,
 }

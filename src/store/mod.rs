@@ -276,6 +276,15 @@ impl Store {
         matches!(self, Store::Postgres(_))
     }
 
+    /// This node's name among the nodes sharing the store (the one its
+    /// changes are sent under); `None` for a store no other node shares.
+    pub fn node_id(&self) -> Option<&str> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(store) => Some(store.node_id()),
+        }
+    }
+
     /// Whether messages handed to [`insert`](Store::insert) while earlier
     /// ones are still being stored are kept in the order they were handed
     /// over. SQLite's one writer commits them in that order; PostgreSQL

@@ -58,6 +58,7 @@ pub fn messages(event: &Event, additions: bool) -> Vec<(&'static str, Value)> {
             "chaos",
             json!({ "Active": rules.is_some(), "Rules": rules.as_deref() }),
         )],
+        Event::Resync => vec![resync(additions)],
     }
 }
 
@@ -132,6 +133,8 @@ mod tests {
         let relay = Event::RelayChanged("A".into());
         assert!(messages(&relay, false).is_empty());
         assert_eq!(resync(false).0, "prune");
+        assert_eq!(messages(&Event::Resync, false), vec![resync(false)]);
+        assert_eq!(messages(&Event::Resync, true), vec![resync(true)]);
         assert_eq!(resync(true).0, "resync");
     }
 }

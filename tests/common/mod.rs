@@ -4,6 +4,7 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod nodes;
 pub mod npm;
 pub mod postgres;
 pub mod requires;

@@ -1,8 +1,9 @@
 //! The listener: a dedicated connection that `LISTEN`s for the changes
 //! other nodes commit and publishes them into this node's events, loading
 //! what a subscriber needs (a new message's summary). After the connection
-//! drops it connects again and catches up on the messages stored
-//! meanwhile, so `wait` and the UI still hear of them.
+//! drops it connects again, catches up on the messages stored meanwhile,
+//! so `wait` and the UI still hear of them, and tells its subscribers to
+//! `resync` for the other changes it may have missed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -82,6 +83,9 @@ async fn listen_once(
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
     if !first {
         catch_up(shared).await?;
+        // Deletes, read flags and tags changed meanwhile left no trace
+        // to catch up on: subscribers fetch what they show again.
+        shared.events.publish(Event::Resync);
         info!("listening for other nodes' changes again");
     }
     if let Some(ready) = ready.take() {

@@ -169,6 +169,10 @@ impl PgStore {
         }
     }
 
+    pub fn node_id(&self) -> &str {
+        &self.inner.shared.node
+    }
+
     pub async fn info(&self) -> Result<StoreInfo, StoreError> {
         let bytes = read::database_bytes(&*self.conn().await?).await?;
         Ok(StoreInfo {

@@ -80,6 +80,8 @@ pub fn notes(event: &Event) -> Vec<Note> {
         Event::ChaosChanged(rules) => vec![Note::Chaos {
             rules: rules.as_deref().map(str::to_string),
         }],
+        // Each node tells its own subscribers when it missed something.
+        Event::Resync => Vec::new(),
     }
 }
 

@@ -41,7 +41,42 @@ struct Info {
     /// `--webhook-url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     webhook: Option<Option<WebhookInfo>>,
+    /// Letterbox addition, only with `?additions=1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<NodeInfo>,
 }
+
+/// Which node answered, and which of the numbers are whose: the store's
+/// are the same on every node sharing it, a node's own count what this
+/// process did since it started.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeInfo {
+    #[serde(rename = "ID")]
+    id: String,
+    /// Whether other nodes share the store (PostgreSQL).
+    store_shared: bool,
+    shared: &'static [&'static str],
+    per_node: &'static [&'static str],
+}
+
+/// The fields (as paths) that count what is stored.
+const SHARED: &[&str] = &[
+    "DatabaseSize",
+    "Messages",
+    "Unread",
+    "Tags",
+    "Webhook.Queued",
+];
+
+/// The fields that count what this process did.
+const PER_NODE: &[&str] = &[
+    "RuntimeStats",
+    "Webhook.Delivered",
+    "Webhook.Retried",
+    "Webhook.Dropped",
+    "Webhook.LastFailure",
+];
 
 /// The webhook's state: where it goes, its counters since start, the queue
 /// and the last failure.
@@ -87,7 +122,8 @@ pub async fn info(
     let store = state.app.store_info().await?;
     let tags = state.app.tag_counts().await?;
     let stats = state.app.stats().snapshot();
-    let webhook = match (&state.webhook, additions::requested(&params)) {
+    let additions = additions::requested(&params);
+    let webhook = match (&state.webhook, additions) {
         (_, false) => None,
         (None, true) => Some(None),
         (Some(webhook), true) => Some(Some(WebhookInfo {
@@ -118,6 +154,12 @@ pub async fn info(
             smtp_ignored: 0,
         },
         webhook,
+        node: additions.then(|| NodeInfo {
+            id: state.app.node_id().to_string(),
+            store_shared: state.app.store_is_shared(),
+            shared: SHARED,
+            per_node: PER_NODE,
+        }),
     }))
 }
 
