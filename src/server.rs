@@ -200,8 +200,10 @@ pub async fn start(settings: &Settings) -> Result<Letterbox, StartError> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     if store.is_shared() {
-        // Chaos rules set on another node are put in force here too.
-        tasks.spawn(app.clone().follow_shared_chaos(chaos.clone()));
+        // Chaos rules are the same on every node: this one's --chaos is
+        // shared with the others, or theirs are put in force here.
+        let given = chaos.rules().active_text().is_some();
+        tasks.spawn(app.clone().follow_shared_chaos(chaos.clone(), given));
     }
     let smtp_server = Arc::new(SmtpServer {
         session: Arc::new(SessionConfig {

@@ -440,3 +440,62 @@ async fn counters_say_whether_they_are_the_stores_or_the_nodes() {
         assert_eq!(sample(&text, &labels), 1.0);
     }
 }
+
+/// Waits for `lb`'s chaos trigger for `stage` (`Sender`, `Recipient`) to
+/// fail every time with `code`, or, with `None`, to be off.
+async fn chaos_becomes(lb: &Letterbox, stage: &str, code: Option<u64>) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (status, rules) = lb.request_json("GET", "/api/v1/chaos", None).await;
+        assert_eq!(status, 200);
+        let trigger = &rules[stage];
+        let now = match trigger["Probability"].as_u64() {
+            Some(100) => trigger["ErrorCode"].as_u64(),
+            _ => None,
+        };
+        if now == code {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stage} never became {code:?}: {rules}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn chaos_rules_are_stored_so_a_node_started_later_has_them() {
+    let databases = Databases::default();
+    let Some(url) = database("shared chaos rules", &databases).await else {
+        return;
+    };
+    // A node started with rules shares them with nodes started after it.
+    let a = Letterbox::with_args(&["--db", &url, "--chaos", "rcpt=451@100%"]);
+    let b = node(&url);
+    chaos_becomes(&b, "Recipient", Some(451)).await;
+    let mut smtp = b.session().await;
+    smtp.expect("MAIL FROM:<a@example.com>", 250, "").await;
+    smtp.expect("RCPT TO:<b@example.com>", 451, "").await;
+
+    // A change on B replaces them everywhere, and is what a later node gets.
+    let rules = json!({"Sender": {"ErrorCode": 550, "Probability": 100}});
+    let (status, _) = b
+        .request_json("PUT", "/api/v1/chaos", Some(&rules.to_string()))
+        .await;
+    assert_eq!(status, 200);
+    chaos_becomes(&a, "Recipient", None).await;
+    chaos_becomes(&a, "Sender", Some(550)).await;
+    let c = node(&url);
+    chaos_becomes(&c, "Sender", Some(550)).await;
+    chaos_becomes(&c, "Recipient", None).await;
+
+    // All off, stored too.
+    let (status, _) = c.request_json("PUT", "/api/v1/chaos", Some("{}")).await;
+    assert_eq!(status, 200);
+    chaos_becomes(&a, "Sender", None).await;
+    let d = node(&url);
+    chaos_becomes(&d, "Sender", None).await;
+    let mut smtp = d.session().await;
+    smtp.expect("MAIL FROM:<a@example.com>", 250, "").await;
+}

@@ -293,13 +293,23 @@ impl Store {
         matches!(self, Store::Sqlite(_))
     }
 
-    /// Tells the other nodes sharing this store that the chaos rules
-    /// changed (their text while any is active); they publish it as
+    /// Stores the chaos rules in force (their text while any is active)
+    /// and tells the other nodes sharing this store, which publish it as
     /// [`Event::ChaosChanged`](crate::events::Event::ChaosChanged).
     pub async fn share_chaos(&self, rules: Option<std::sync::Arc<str>>) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(_) => Ok(()),
             Store::Postgres(store) => store.share_chaos(rules).await,
+        }
+    }
+
+    /// The chaos rules stored by [`Store::share_chaos`]: `None` when none
+    /// were ever shared (always, on a store of one node's own),
+    /// `Some(None)` when they were turned off.
+    pub async fn shared_chaos(&self) -> Result<Option<Option<String>>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(store) => store.shared_chaos().await,
         }
     }
 

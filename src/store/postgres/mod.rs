@@ -313,9 +313,31 @@ impl PgStore {
 
     pub async fn share_chaos(&self, rules: Option<Arc<str>>) -> Result<(), StoreError> {
         let shared = &self.inner.shared;
-        let conn = self.conn().await?;
-        notify::send(&*conn, &shared.node, &Event::ChaosChanged(rules)).await?;
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "INSERT INTO shared_settings (name, value) VALUES ('chaos', $1)
+             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            &[&rules.as_deref()],
+        )
+        .await?;
+        notify::send(&tx, &shared.node, &Event::ChaosChanged(rules)).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The chaos rules the nodes share: `None` when no node ever set any,
+    /// `Some(None)` when they were turned off.
+    pub async fn shared_chaos(&self) -> Result<Option<Option<String>>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT value FROM shared_settings WHERE name = 'chaos'",
+                &[],
+            )
+            .await?;
+        Ok(row.map(|row| row.get(0)))
     }
 
     /// Stops listening and pruning and closes the idle connections. Every

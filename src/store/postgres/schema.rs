@@ -114,6 +114,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
     "#,
+    // 3: state every node shares that is not mail: the chaos rules in
+    // force (`chaos`: their text, NULL when all are off), so that a node
+    // started later, or one that missed the change, puts them in force.
+    r#"
+    CREATE TABLE shared_settings (
+        name  TEXT PRIMARY KEY,
+        value TEXT
+    );
+    "#,
 ];
 
 /// Brings the schema up to date; one transaction per migration, each under
