@@ -140,37 +140,43 @@ async fn kept_counts(client: &impl GenericClient, inbox: Option<&str>) -> Result
     ))
 }
 
-/// How many messages match, and how many of those are unread. Each count
-/// names only what its indexes answer (rows whose page is all visible
-/// are then not read at all); the unread matches are counted among the
-/// fewer of the read and the unread messages, or not at all when either
-/// kind is absent from the mailbox.
+/// Read or unread messages few enough to count a query's matches among
+/// them through their partial index, rather than testing every match's
+/// `read` flag.
+const FEW_TO_PROBE: u64 = 1000;
+
+/// How many messages match, and how many of those are unread: when the
+/// mailbox holds only read or only unread messages, the second follows
+/// from the first; when either kind is few, it is counted among those
+/// (through `messages_read` or `messages_unread`); else both are counted
+/// in one pass over the matches.
 async fn match_counts(
     client: &impl GenericClient,
     condition: &Condition,
     (total, unread): (u64, u64),
 ) -> Result<(u64, u64)> {
-    let count = |extra: &'static str| async move {
+    let count = |counted: &'static str, extra: &'static str| async move {
         let sql = format!(
-            "SELECT count(*) FROM messages m WHERE ({}){extra}",
+            "SELECT count(*), {counted} FROM messages m WHERE ({}){extra}",
             condition.sql
         );
-        let n: i64 = client
-            .query_one(&sql, &condition.values())
-            .await?
-            .try_get(0)?;
-        Ok::<u64, StoreError>(n as u64)
+        let row = client.query_one(&sql, &condition.values()).await?;
+        let (n, m): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok::<(u64, u64), StoreError>((n as u64, m as u64))
     };
-    let matched = count("").await?;
     let read = total - unread;
+    if read.min(unread) > FEW_TO_PROBE {
+        return count("count(*) FILTER (WHERE NOT m.read)", "").await;
+    }
+    let (matched, _) = count("0::bigint", "").await?;
     let matched_unread = if matched == 0 || unread == 0 {
         0
     } else if read == 0 {
         matched
     } else if read <= unread {
-        matched.saturating_sub(count(" AND m.read").await?)
+        matched.saturating_sub(count("0::bigint", " AND m.read").await?.0)
     } else {
-        count(" AND NOT m.read").await?
+        count("0::bigint", " AND NOT m.read").await?.0
     };
     Ok((matched, matched_unread))
 }
