@@ -11,6 +11,11 @@
 # SCALE_SESSIONS (default 10) SMTP sessions fill the store.
 # Goals: each request p50 <= 20 ms, start-up until ready <= 200 ms.
 # SCALE_DB=postgres://... runs it on that (empty) PostgreSQL database.
+# SCALE_FILL=only fills the store (and adds the distinct messages), then
+# stops; SCALE_FILL=no measures a store filled that way before, so one fill
+# serves several builds (on PostgreSQL, copy it first each time with
+# `CREATE DATABASE run TEMPLATE filled`: a run marks messages read, adds
+# some and prunes).
 set -euo pipefail
 
 N=${1:-100000}
@@ -38,15 +43,19 @@ start() {
 }
 
 start
-echo "filling $N messages..." >&2
-t0=$(date +%s%N)
-TIMEOUT=3600 "$load" "$smtp" "$N" "${SCALE_SESSIONS:-10}" 2000 >/dev/null 2>&1
-t1=$(date +%s%N)
-echo "filled $N messages over SMTP in $(( (t1 - t0) / 1000000000 )) s ($(( N * 1000 / ((t1 - t0) / 1000000 + 1) )) msg/s)"
-# A few distinct messages to search for among the bulk.
-for i in 1 2 3; do
-  curl -sf -X POST "$base/api/v1/send" -d "{\"From\":{\"Email\":\"needle$i@example.test\"},\"To\":[{\"Email\":\"x@example.test\"}],\"Subject\":\"Needle $i\",\"Text\":\"haystack needle$i\",\"Headers\":{\"X-Needle\":\"n$i\"}}" >/dev/null
-done
+fill=${SCALE_FILL:-yes}
+if [ "$fill" != no ]; then
+  echo "filling $N messages..." >&2
+  t0=$(date +%s%N)
+  TIMEOUT=3600 "$load" "$smtp" "$N" "${SCALE_SESSIONS:-10}" 2000 >/dev/null 2>&1
+  t1=$(date +%s%N)
+  echo "filled $N messages over SMTP in $(( (t1 - t0) / 1000000000 )) s ($(( N * 1000 / ((t1 - t0) / 1000000 + 1) )) msg/s)"
+  # A few distinct messages to search for among the bulk.
+  for i in 1 2 3; do
+    curl -sf -X POST "$base/api/v1/send" -d "{\"From\":{\"Email\":\"needle$i@example.test\"},\"To\":[{\"Email\":\"x@example.test\"}],\"Subject\":\"Needle $i\",\"Text\":\"haystack needle$i\",\"Headers\":{\"X-Needle\":\"n$i\"}}" >/dev/null
+  done
+fi
+[ "$fill" = only ] && exit 0
 stored=$(curl -sf "$base/api/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])')
 latest=$(curl -sf "$base/api/v1/messages?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"][0]["ID"])')
 
@@ -109,7 +118,7 @@ echo "database: $(( size / 1048576 )) MiB, $(( size / stored )) bytes per messag
 # Pruning: restart keeping a tenth fewer; how long until they are gone?
 keep=$((stored - stored / 10))
 kill "$pid"; wait "$pid" 2>/dev/null || true
-"$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "$work/scale.db" --max-messages "$keep" \
+"$bin" --smtp "127.0.0.1:$smtp" --http "127.0.0.1:$http" --db "${SCALE_DB:-$work/scale.db}" --max-messages "$keep" \
   >"$work/out" 2>"$work/err" &
 pid=$!; track "$pid"
 t0=$(date +%s%N)

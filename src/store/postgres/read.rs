@@ -78,46 +78,107 @@ pub async fn search(
 ) -> Result<Page> {
     let condition = Condition::for_query(query);
     let (start, limit) = (start.min(i64::MAX as u64), limit.min(i64::MAX as u64));
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE {} \
-         ORDER BY m.rowid DESC LIMIT {limit} OFFSET {start}",
-        condition.sql
-    );
-    let messages = summaries(client, &sql, &condition).await?;
     // The "mailbox" of the page's totals is the inbox the query is
     // confined to, if it is.
     let inbox = query.inbox().map(str::to_string);
-    let row = client
-        .query_one(
-            "SELECT count(*), count(*) FILTER (WHERE NOT read) FROM messages
-             WHERE $1::text IS NULL OR inbox = $1",
-            &[&inbox],
-        )
-        .await?;
-    let (total, unread): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    let (total, unread) = kept_counts(client, inbox.as_deref()).await?;
     let only_inbox = query.terms.len() == 1 && inbox.is_some();
     let (matched, matched_unread) = if query.is_empty() || only_inbox {
         (total, unread)
     } else {
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT count(*), count(*) FILTER (WHERE NOT m.read) FROM messages m WHERE {}",
-                    condition.sql
-                ),
-                &condition.values(),
-            )
-            .await?;
-        (row.try_get(0)?, row.try_get(1)?)
+        match_counts(client, &condition, (total, unread)).await?
+    };
+    // The page's rowids first, so that rows skipped by `start` are read
+    // from an index alone where they can be, then its rows. Matches are
+    // found either walking the rowid index newest first and testing each
+    // row (when they are many, the page's are near the start) or all at
+    // once from the indexes their condition has, then sorted (when they
+    // are few): whichever reads fewer rows.
+    let messages = if matched <= start {
+        Vec::new()
+    } else {
+        let walked = (start + limit).saturating_mul(total.max(1)) / matched.max(1);
+        let order = if walked <= matched || query.is_empty() || only_inbox {
+            "m.rowid"
+        } else {
+            // Not an order the rowid index has: the matches are found by
+            // their condition's indexes.
+            "m.rowid + 0"
+        };
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE m.rowid IN \
+             (SELECT m.rowid FROM messages m WHERE {} ORDER BY {order} DESC \
+              LIMIT {limit} OFFSET {start}) \
+             ORDER BY m.rowid DESC",
+            condition.sql
+        );
+        summaries(client, &sql, &condition).await?
     };
     Ok(Page {
         messages,
-        total: total as u64,
-        unread: unread as u64,
-        matched: matched as u64,
-        matched_unread: matched_unread as u64,
+        total,
+        unread,
+        matched,
+        matched_unread,
         tags: tags(client).await?,
     })
+}
+
+/// Total and unread messages, in one inbox or in all, as the write
+/// triggers keep them.
+async fn kept_counts(client: &impl GenericClient, inbox: Option<&str>) -> Result<(u64, u64)> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(sum(total), 0)::bigint, coalesce(sum(unread), 0)::bigint
+             FROM message_counts WHERE $1::text IS NULL OR inbox = $1",
+            &[&inbox],
+        )
+        .await?;
+    Ok((
+        row.try_get::<_, i64>(0)? as u64,
+        row.try_get::<_, i64>(1)? as u64,
+    ))
+}
+
+/// Read or unread messages few enough to count a query's matches among
+/// them through their partial index, rather than testing every match's
+/// `read` flag.
+const FEW_TO_PROBE: u64 = 1000;
+
+/// How many messages match, and how many of those are unread: when the
+/// mailbox holds only read or only unread messages, the second follows
+/// from the first; when either kind is few, it is counted among those
+/// (through `messages_read` or `messages_unread`); else both are counted
+/// in one pass over the matches.
+async fn match_counts(
+    client: &impl GenericClient,
+    condition: &Condition,
+    (total, unread): (u64, u64),
+) -> Result<(u64, u64)> {
+    let count = |counted: &'static str, extra: &'static str| async move {
+        let sql = format!(
+            "SELECT count(*), {counted} FROM messages m WHERE ({}){extra}",
+            condition.sql
+        );
+        let row = client.query_one(&sql, &condition.values()).await?;
+        let (n, m): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok::<(u64, u64), StoreError>((n as u64, m as u64))
+    };
+    let read = total - unread;
+    if read.min(unread) > FEW_TO_PROBE {
+        return count("count(*) FILTER (WHERE NOT m.read)", "").await;
+    }
+    let (matched, _) = count("0::bigint", "").await?;
+    let matched_unread = if matched == 0 || unread == 0 {
+        0
+    } else if read == 0 {
+        matched
+    } else if read <= unread {
+        matched.saturating_sub(count("0::bigint", " AND m.read").await?.0)
+    } else {
+        count("0::bigint", " AND NOT m.read").await?.0
+    };
+    Ok((matched, matched_unread))
 }
 
 /// Sets `tags` on each summary, in one query for the whole page.
@@ -268,16 +329,8 @@ pub async fn matches(client: &impl GenericClient, query: &Query, id: &str) -> Re
 }
 
 pub async fn counts(client: &impl GenericClient) -> Result<Counts> {
-    let row = client
-        .query_one(
-            "SELECT count(*), count(*) FILTER (WHERE NOT read) FROM messages",
-            &[],
-        )
-        .await?;
-    Ok(Counts {
-        total: row.try_get::<_, i64>(0)? as u64,
-        unread: row.try_get::<_, i64>(1)? as u64,
-    })
+    let (total, unread) = kept_counts(client, None).await?;
+    Ok(Counts { total, unread })
 }
 
 pub async fn database_bytes(client: &impl GenericClient) -> Result<u64> {
@@ -291,8 +344,8 @@ pub async fn database_bytes(client: &impl GenericClient) -> Result<u64> {
 pub async fn inbox_counts(client: &impl GenericClient) -> Result<Vec<InboxCounts>> {
     let rows = client
         .query(
-            "SELECT inbox, count(*), count(*) FILTER (WHERE NOT read) FROM messages
-             GROUP BY inbox ORDER BY inbox COLLATE \"C\"",
+            "SELECT inbox, sum(total)::bigint, sum(unread)::bigint FROM message_counts
+             GROUP BY inbox HAVING sum(total) > 0 ORDER BY inbox COLLATE \"C\"",
             &[],
         )
         .await?;

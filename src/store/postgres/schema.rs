@@ -114,7 +114,71 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
     "#,
-    // 3: state every node shares that is not mail: the chaos rules in
+    // 3: the totals a page shows, kept in `message_counts` by a trigger in
+    // each write's transaction, so no page counts the table (its rows are
+    // wide: they carry the search vectors). Each inbox has up to 16 rows,
+    // one per slot: a write adds to its connection's slot, so concurrent
+    // inserts into one inbox seldom wait for each other's row lock; the
+    // totals are the sums. Writes wait while the table is counted.
+    // `messages_read` finds the read messages among a word's matches
+    // when they are few, as `messages_unread` finds the unread ones.
+    r#"
+    LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+    CREATE TABLE message_counts (
+        inbox  TEXT NOT NULL,
+        slot   INTEGER NOT NULL,
+        total  BIGINT NOT NULL,
+        unread BIGINT NOT NULL,
+        PRIMARY KEY (inbox, slot)
+    );
+    INSERT INTO message_counts (inbox, slot, total, unread)
+    SELECT inbox, 0, count(*), count(*) FILTER (WHERE NOT read) FROM messages GROUP BY inbox;
+    -- Adds each changed row's difference, summed per inbox, to this
+    -- connection's slot; inboxes in name order, so that two writes lock
+    -- their rows in the same order.
+    CREATE FUNCTION letterbox_add_counts(deltas JSONB) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO message_counts AS c (inbox, slot, total, unread)
+        SELECT d.inbox, pg_backend_pid() % 16, sum(d.total), sum(d.unread)
+        FROM jsonb_to_recordset(deltas) AS d (inbox TEXT, total BIGINT, unread BIGINT)
+        GROUP BY d.inbox HAVING sum(d.total) <> 0 OR sum(d.unread) <> 0
+        ORDER BY d.inbox
+        ON CONFLICT (inbox, slot) DO UPDATE
+        SET total = c.total + EXCLUDED.total, unread = c.unread + EXCLUDED.unread
+    $$;
+    CREATE FUNCTION letterbox_count_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Each branch names only the transition tables its trigger has.
+        IF TG_OP = 'INSERT' THEN
+            PERFORM letterbox_add_counts(coalesce((
+                SELECT jsonb_agg(jsonb_build_object('inbox', inbox, 'total', n, 'unread', u))
+                FROM (SELECT inbox, count(*) AS n, count(*) FILTER (WHERE NOT read) AS u
+                      FROM new_rows GROUP BY inbox) s), '[]'));
+        ELSIF TG_OP = 'DELETE' THEN
+            PERFORM letterbox_add_counts(coalesce((
+                SELECT jsonb_agg(jsonb_build_object('inbox', inbox, 'total', -n, 'unread', -u))
+                FROM (SELECT inbox, count(*) AS n, count(*) FILTER (WHERE NOT read) AS u
+                      FROM old_rows GROUP BY inbox) s), '[]'));
+        ELSE
+            PERFORM letterbox_add_counts(coalesce((
+                SELECT jsonb_agg(jsonb_build_object('inbox', inbox, 'total', n, 'unread', u))
+                FROM (SELECT inbox, 1 AS n, (NOT read)::int AS u FROM new_rows
+                      UNION ALL
+                      SELECT inbox, -1, -(NOT read)::int FROM old_rows) s), '[]'));
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER messages_count_inserted AFTER INSERT ON messages
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION letterbox_count_messages();
+    CREATE TRIGGER messages_count_deleted AFTER DELETE ON messages
+        REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION letterbox_count_messages();
+    CREATE TRIGGER messages_count_updated AFTER UPDATE ON messages
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION letterbox_count_messages();
+    CREATE INDEX messages_read ON messages (rowid) WHERE read;
+    "#,
+    // 4: state every node shares that is not mail: the chaos rules in
     // force (`chaos`: their text, NULL when all are off), so that a node
     // started later, or one that missed the change, puts them in force.
     r#"
