@@ -164,7 +164,8 @@ async fn match_counts(
         let (n, m): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
         Ok::<(u64, u64), StoreError>((n as u64, m as u64))
     };
-    let read = total - unread;
+    // Saturating: the kept counts come from triggers, not from this query.
+    let read = total.saturating_sub(unread);
     if read.min(unread) > FEW_TO_PROBE {
         return count("count(*) FILTER (WHERE NOT m.read)", "").await;
     }
