@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Launch, Letterbox, TempDir, eventually};
-use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::Tls;
@@ -16,8 +15,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite;
 
 const RULES: &[&str] = &[
     "--inbox",
@@ -390,26 +388,6 @@ async fn events_carry_the_inbox_and_can_be_confined_to_one() {
     assert_eq!((kind.as_str(), data), ("delete", json!({"ID": invoice})));
 }
 
-async fn next_ws_event(
-    socket: &mut WebSocketStream<MaybeTlsStream<TcpStream>>,
-    kind: &str,
-) -> Value {
-    loop {
-        let frame = tokio::time::timeout(common::TIMEOUT, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event"))
-            .expect("the socket is open")
-            .expect("a frame");
-        let WsMessage::Text(text) = frame else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(&text).expect("events are JSON");
-        if event["Type"] == kind {
-            return event;
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_websocket_can_be_confined_to_one_inbox_and_counts_every_inbox() {
     let lb = Letterbox::with_args(RULES);
@@ -425,12 +403,12 @@ async fn the_websocket_can_be_confined_to_one_inbox_and_counts_every_inbox() {
             .expect("connects");
     send_as(lb.smtp_addr, None, "bob@example.com", "other").await;
     let invoice = send_as(lb.smtp_addr, None, "ann@billing.example.com", "invoice").await;
-    let new = next_ws_event(&mut socket, "new").await;
+    let new = common::next_event(&mut socket, "new").await;
     assert_eq!(new["Data"]["ID"], invoice);
     assert_eq!(new["Data"]["Inbox"], "billing");
     // `stats` carries every inbox's counts, for the switcher.
     let stats = eventually("stats count both messages", async || {
-        let stats = next_ws_event(&mut socket, "stats").await;
+        let stats = common::next_event(&mut socket, "stats").await;
         (stats["Data"]["Total"] == 2).then_some(stats)
     })
     .await;

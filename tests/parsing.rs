@@ -4,32 +4,8 @@
 
 mod common;
 
-use common::{Letterbox, TIMEOUT};
-use futures_util::StreamExt;
+use common::{Letterbox, next_event};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-/// The next WebSocket event of type `kind`.
-async fn next_event<S>(socket: &mut S, kind: &str) -> Value
-where
-    S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
-        + Unpin,
-{
-    loop {
-        let frame = tokio::time::timeout(TIMEOUT, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event"))
-            .expect("the socket is open")
-            .expect("a frame");
-        let WsMessage::Text(text) = frame else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(&text).expect("events are JSON");
-        if event["Type"] == kind {
-            return event;
-        }
-    }
-}
 
 fn mailbox(address: &str) -> Value {
     json!({"Name": "", "Address": address})

@@ -14,7 +14,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::nodes::{database, events_of, next_event, node};
+use common::next_event;
+use common::nodes::{database, events_of, node};
 use common::postgres::{Databases, with_database};
 use common::{Letterbox, Smtp, eventually, requires, simple_message};
 use serde_json::{Value, json};

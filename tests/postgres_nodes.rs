@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::nodes::{database, events_of, next_event, node};
+use common::next_event;
+use common::nodes::{database, events_of, node};
 use common::postgres::Databases;
 use common::{Letterbox, TIMEOUT};
 use serde_json::json;

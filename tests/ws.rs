@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{Letterbox, TIMEOUT};
+use common::{Letterbox, TIMEOUT, next_event};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -42,22 +42,6 @@ async fn connect_with(
         .await
         .expect("connecting timed out")
         .map(|(socket, _)| socket)
-}
-
-/// The next event of type `kind`, skipping others (such as `stats`).
-async fn next_event(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let frame = tokio::time::timeout(TIMEOUT, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event"))
-            .expect("the socket is open")
-            .expect("a frame");
-        let Message::Text(text) = frame else { continue };
-        let event: Value = serde_json::from_str(&text).expect("events are JSON");
-        if event["Type"] == kind {
-            return event;
-        }
-    }
 }
 
 #[tokio::test]

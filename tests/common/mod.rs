@@ -1250,3 +1250,31 @@ impl Letterbox {
             .to_string()
     }
 }
+
+/// The next event of type `kind` on a WebSocket of `/api/events`, skipping
+/// others (such as `stats`); fails after [`TIMEOUT`].
+pub async fn next_event<S>(socket: &mut S, kind: &str) -> serde_json::Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(TIMEOUT, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event"))
+            .expect("the socket is open")
+            .expect("a frame");
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(&text).expect("events are JSON");
+        if event["Type"] == kind {
+            return event;
+        }
+    }
+}

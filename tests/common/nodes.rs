@@ -1,14 +1,11 @@
 //! Letterbox nodes on a test PostgreSQL database (see `postgres`), and
 //! their event streams.
 
-use futures_util::StreamExt;
-use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::postgres::{Databases, server_url};
-use super::{Letterbox, TIMEOUT, requires};
+use super::{Letterbox, requires};
 
 /// A fresh database's URL, or `None` (after saying so) when there is no
 /// server to test on.
@@ -40,22 +37,4 @@ pub async fn events_of(lb: &Letterbox) -> Socket {
         .await
         .expect("the WebSocket connects");
     socket
-}
-
-/// The next event of type `kind` (others are skipped).
-pub async fn next_event(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let frame = tokio::time::timeout(TIMEOUT, socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event"))
-            .expect("the socket is open")
-            .expect("a frame");
-        let WsMessage::Text(text) = frame else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(&text).expect("events are JSON");
-        if event["Type"] == kind {
-            return event;
-        }
-    }
 }
