@@ -25,6 +25,22 @@ fn run_ok(args: &[&str]) -> Finished {
     done
 }
 
+/// Runs `letterbox args`, which must succeed and say each of `said`.
+#[track_caller]
+fn run_saying(args: &[&str], said: &[&str]) -> Finished {
+    let done = run_ok(args);
+    for words in said {
+        assert!(done.stdout.contains(words), "{}", done.stdout);
+    }
+    done
+}
+
+/// Starts Letterbox on `db` and checks it holds `before`, as it was kept.
+async fn assert_holds(db: &str, before: &[Kept]) {
+    let lb = Letterbox::with_args(&["--db", db]);
+    assert_eq!(state(&lb).await, before);
+}
+
 /// What a round trip must keep of a message.
 #[derive(Debug, PartialEq)]
 struct Kept {
@@ -106,8 +122,7 @@ async fn dump_then_ingest_into_an_empty_store_gives_the_same_mail() {
     let before = fill(&db).await;
 
     let out = dir.file("dump");
-    let done = run_ok(&["dump", "--db", &db, &out]);
-    assert!(done.stdout.contains("dumped 5 messages"), "{}", done.stdout);
+    run_saying(&["dump", "--db", &db, &out], &["dumped 5 messages"]);
     let index: Vec<Value> =
         serde_json::from_slice(&std::fs::read(dir.path().join("dump/index.json")).unwrap())
             .unwrap();
@@ -127,14 +142,11 @@ async fn dump_then_ingest_into_an_empty_store_gives_the_same_mail() {
     }
 
     let restored = dir.file("restored.db");
-    let done = run_ok(&["ingest", "--db", &restored, &out]);
-    assert!(
-        done.stdout.contains("imported 5 messages"),
-        "{}",
-        done.stdout
+    run_saying(
+        &["ingest", "--db", &restored, &out],
+        &["imported 5 messages"],
     );
-    let lb = Letterbox::with_args(&["--db", &restored]);
-    assert_eq!(state(&lb).await, before);
+    assert_holds(&restored, &before).await;
 
     // Only the matches of a query.
     let some = dir.file("some");
@@ -223,21 +235,17 @@ async fn migrate_copies_every_message_with_its_state_and_counts() {
     let db = dir.file("source.db");
     let before = fill(&db).await;
     let target = dir.file("target.db");
-    let done = run_ok(&["migrate", "--from", &db, "--to", &target]);
-    assert!(done.stdout.contains("copied 5 messages"), "{}", done.stdout);
-    assert!(
-        done.stdout.contains("count check passed"),
-        "{}",
-        done.stdout
+    run_saying(
+        &["migrate", "--from", &db, "--to", &target],
+        &["copied 5 messages", "count check passed"],
     );
-    {
-        let lb = Letterbox::with_args(&["--db", &target]);
-        assert_eq!(state(&lb).await, before);
-    }
+    assert_holds(&target, &before).await;
 
     // Into a store that has mail already: the count check allows for it.
-    let done = run_ok(&["migrate", "--from", &db, "--to", &target]);
-    assert!(done.stdout.contains("from 5 to 10"), "{}", done.stdout);
+    run_saying(
+        &["migrate", "--from", &db, "--to", &target],
+        &["from 5 to 10"],
+    );
 
     let done = run(&["migrate", "--from", &db, "--to", &db]);
     assert!(!done.status.success());
@@ -258,12 +266,9 @@ async fn migrate_moves_a_sqlite_store_into_postgresql() {
     let dir = TempDir::new("export-migrate-postgres");
     let db = dir.file("source.db");
     let before = fill(&db).await;
-    let done = run_ok(&["migrate", "--from", &db, "--to", &target]);
-    assert!(
-        done.stdout.contains("count check passed"),
-        "{}",
-        done.stdout
+    run_saying(
+        &["migrate", "--from", &db, "--to", &target],
+        &["count check passed"],
     );
-    let lb = Letterbox::with_args(&["--db", &target]);
-    assert_eq!(state(&lb).await, before);
+    assert_holds(&target, &before).await;
 }

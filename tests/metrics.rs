@@ -3,17 +3,7 @@
 
 mod common;
 
-use common::Letterbox;
-
-/// The value of the sample `name` (with its labels, if any) in `text`.
-#[track_caller]
-fn sample(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use common::{Letterbox, metric_sample};
 
 async fn metrics_at(lb: &Letterbox, url: &str) -> String {
     let response = lb.client().get(url).send().await.expect("GET /metrics");
@@ -47,12 +37,12 @@ async fn counts_what_happened() {
     // client read `221`; then only this one is active.
     let text = common::eventually("the finished sessions to end", async || {
         let text = metrics_at(&lb, &lb.url("/metrics")).await;
-        (sample(&text, "letterbox_smtp_sessions_active") == 1.0).then_some(text)
+        (metric_sample(&text, "letterbox_smtp_sessions_active") == 1.0).then_some(text)
     })
     .await;
-    assert_eq!(sample(&text, "letterbox_messages"), 2.0);
-    assert_eq!(sample(&text, "letterbox_messages_unread"), 2.0);
-    assert_eq!(sample(&text, "letterbox_smtp_accepted_total"), 2.0);
+    assert_eq!(metric_sample(&text, "letterbox_messages"), 2.0);
+    assert_eq!(metric_sample(&text, "letterbox_messages_unread"), 2.0);
+    assert_eq!(metric_sample(&text, "letterbox_smtp_accepted_total"), 2.0);
     let sizes: usize = lb.list().await["messages"]
         .as_array()
         .unwrap()
@@ -60,11 +50,11 @@ async fn counts_what_happened() {
         .map(|m| m["Size"].as_u64().unwrap() as usize)
         .sum();
     assert_eq!(
-        sample(&text, "letterbox_smtp_accepted_bytes_total"),
+        metric_sample(&text, "letterbox_smtp_accepted_bytes_total"),
         sizes as f64
     );
     let rejected = |reason: &str| {
-        sample(
+        metric_sample(
             &text,
             &format!("letterbox_smtp_rejected_total{{reason=\"{reason}\"}}"),
         )
@@ -73,19 +63,19 @@ async fn counts_what_happened() {
     assert_eq!(rejected("too_many_recipients"), 1.0);
     assert_eq!(rejected("auth_failed"), 0.0);
     assert_eq!(
-        sample(&text, "letterbox_ingest_duration_seconds_count"),
+        metric_sample(&text, "letterbox_ingest_duration_seconds_count"),
         2.0
     );
     assert_eq!(
-        sample(
+        metric_sample(
             &text,
             "letterbox_ingest_duration_seconds_bucket{le=\"+Inf\"}"
         ),
         2.0
     );
-    assert!(sample(&text, "letterbox_ingest_duration_seconds_sum") > 0.0);
-    assert_eq!(sample(&text, "letterbox_websocket_clients"), 0.0);
-    assert!(sample(&text, "letterbox_database_size_bytes") > 0.0);
+    assert!(metric_sample(&text, "letterbox_ingest_duration_seconds_sum") > 0.0);
+    assert_eq!(metric_sample(&text, "letterbox_websocket_clients"), 0.0);
+    assert!(metric_sample(&text, "letterbox_database_size_bytes") > 0.0);
 
     // /api/v1/info's Mailpit field totals the refusals.
     let info = lb.get_ok("/api/v1/info").await;
@@ -94,7 +84,7 @@ async fn counts_what_happened() {
     smtp.quit().await;
     common::eventually("the session is counted as closed", async || {
         let text = metrics_at(&lb, &lb.url("/metrics")).await;
-        (sample(&text, "letterbox_smtp_sessions_active") == 0.0).then_some(())
+        (metric_sample(&text, "letterbox_smtp_sessions_active") == 0.0).then_some(())
     })
     .await;
 }
@@ -105,7 +95,7 @@ async fn a_metrics_address_of_its_own_is_open() {
     let addr = lb.metrics_addr.expect("a Metrics line at start");
     lb.send_simple("counted").await;
     let text = metrics_at(&lb, &format!("http://{addr}/metrics")).await;
-    assert_eq!(sample(&text, "letterbox_smtp_accepted_total"), 1.0);
+    assert_eq!(metric_sample(&text, "letterbox_smtp_accepted_total"), 1.0);
     // Only /metrics is served there: the API stays behind the login.
     let api = lb
         .client()

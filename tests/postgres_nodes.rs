@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use common::next_event;
 use common::nodes::{database, events_of, node};
 use common::postgres::Databases;
-use common::{Letterbox, TIMEOUT};
+use common::{Letterbox, TIMEOUT, metric_sample};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -366,16 +366,6 @@ async fn deletes_and_read_flags_reach_the_other_node_which_resyncs_after_losing_
     assert_eq!(update["Data"], json!({"ID": kept, "Read": false}));
 }
 
-/// The value of the sample `name` (with its labels, if any) in `text`.
-#[track_caller]
-fn sample(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 /// The scope a family's help starts with.
 #[track_caller]
 fn scope<'t>(text: &'t str, name: &str) -> &'t str {
@@ -402,7 +392,7 @@ async fn counters_say_whether_they_are_the_stores_or_the_nodes() {
     assert_eq!(alone_id.len(), 26, "{info}");
     let text = metrics(&alone).await;
     let labels = format!("letterbox_node_info{{node=\"{alone_id}\",store=\"sqlite\"}}");
-    assert_eq!(sample(&text, &labels), 1.0);
+    assert_eq!(metric_sample(&text, &labels), 1.0);
     let plain = alone.get_ok("/api/v1/info").await;
     assert!(plain.get("Node").is_none(), "Mailpit's shape: {plain}");
 
@@ -433,12 +423,15 @@ async fn counters_say_whether_they_are_the_stores_or_the_nodes() {
 
     for (lb, id, accepted) in [(&a, a_id, 2.0), (&b, b_id, 1.0)] {
         let text = metrics(lb).await;
-        assert_eq!(sample(&text, "letterbox_messages"), 3.0);
+        assert_eq!(metric_sample(&text, "letterbox_messages"), 3.0);
         assert_eq!(scope(&text, "letterbox_messages"), "[shared]");
-        assert_eq!(sample(&text, "letterbox_smtp_accepted_total"), accepted);
+        assert_eq!(
+            metric_sample(&text, "letterbox_smtp_accepted_total"),
+            accepted
+        );
         assert_eq!(scope(&text, "letterbox_smtp_accepted_total"), "[node]");
         let labels = format!("letterbox_node_info{{node=\"{id}\",store=\"postgres\"}}");
-        assert_eq!(sample(&text, &labels), 1.0);
+        assert_eq!(metric_sample(&text, &labels), 1.0);
     }
 }
 

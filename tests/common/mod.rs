@@ -1278,3 +1278,13 @@ where
         }
     }
 }
+
+/// The value of the Prometheus sample `name` (with its labels, if any) in `text`.
+#[track_caller]
+pub fn metric_sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
