@@ -16,9 +16,7 @@ RUN apt-get update \
  && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY . .
-# Without the authentication check (the `auth-check` feature, default in
-# other builds): mail-auth would not fit the 12 MB target.
-RUN cargo build --locked --profile dist --target x86_64-unknown-linux-musl --no-default-features \
+RUN cargo build --locked --profile dist --target x86_64-unknown-linux-musl \
  && mkdir -p /out/data /out/tmp \
  && chmod 1777 /out/tmp \
  && cp target/x86_64-unknown-linux-musl/dist/letterbox /out/letterbox

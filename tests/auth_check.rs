@@ -2,7 +2,6 @@
 //! signed by an independent signer (Python's dkimpy, keys made with
 //! OpenSSL), with the keys and policies given offline (`--dkim-key`,
 //! `--auth-zone`), as an app's CI would check its signing set-up.
-#![cfg(feature = "auth-check")]
 
 mod common;
 
@@ -13,18 +12,31 @@ use base64::Engine as _;
 use common::{Letterbox, TempDir, requires};
 use serde_json::Value;
 
-/// Signs stdin with dkimpy: `sign.py SELECTOR DOMAIN KEYFILE ALGORITHM`.
-/// RSA keys are PEM; Ed25519 keys are given as dkimpy wants them, the
-/// base64 of the 32-byte seed.
+/// Signs stdin with dkimpy: `sign.py SELECTOR DOMAIN KEYFILE ALGORITHM
+/// HEADER/BODY` (canonicalizations). RSA keys are PEM; Ed25519 keys are
+/// given as dkimpy wants them, the base64 of the 32-byte seed.
 const SIGNER: &str = r#"
 import sys, dkim
-selector, domain, keyfile, algorithm = sys.argv[1:5]
+selector, domain, keyfile, algorithm, canon = sys.argv[1:6]
 key = open(keyfile, 'rb').read()
 message = sys.stdin.buffer.read()
+header, body = canon.split('/')
 signature = dkim.sign(message, selector.encode(), domain.encode(), key,
     include_headers=[b'from', b'to', b'subject', b'list-unsubscribe', b'list-unsubscribe-post'],
-    signature_algorithm=algorithm.encode())
+    signature_algorithm=algorithm.encode(), canonicalize=(header.encode(), body.encode()))
 sys.stdout.buffer.write(signature + message)
+"#;
+
+/// Adds an ARC set with dkimpy as a forwarder would: `arc.py SELECTOR
+/// DOMAIN KEYFILE AUTHSERV-ID`; the message must carry that forwarder's
+/// Authentication-Results.
+const ARC_SIGNER: &str = r#"
+import sys, dkim
+selector, domain, keyfile, authserv = sys.argv[1:5]
+key = open(keyfile, 'rb').read()
+message = sys.stdin.buffer.read()
+headers = dkim.arc_sign(message, selector.encode(), domain.encode(), key, authserv.encode())
+sys.stdout.buffer.write(b''.join(headers) + message)
 "#;
 
 const MESSAGE: &[u8] = b"From: App <app@example.com>\r\nTo: user@example.org\r\nSubject: Your receipt\r\nList-Unsubscribe: <https://example.com/unsub?u=1>, <mailto:leave@example.com>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMessage-ID: <r1@example.com>\r\n\r\nThank you for your order.\r\n";
@@ -32,7 +44,7 @@ const MESSAGE: &[u8] = b"From: App <app@example.com>\r\nTo: user@example.org\r\n
 /// Whether dkimpy (and PyNaCl for Ed25519) and openssl are here.
 fn signer_available() -> bool {
     let python = Command::new("python3")
-        .args(["-c", "import dkim, nacl"])
+        .args(["-c", "import dkim, nacl, authres"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
@@ -44,8 +56,8 @@ fn signer_available() -> bool {
     if !(python && openssl) {
         requires::skip(
             "auth_check",
-            "Python's dkimpy and PyNaCl, or openssl, are missing",
-            "pip install dkimpy pynacl; apt-get install openssl (.ci/run does)",
+            "Python's dkimpy, PyNaCl and authres, or openssl, are missing",
+            "pip install dkimpy pynacl authres; apt-get install openssl (.ci/run does)",
         );
     }
     python && openssl
@@ -75,6 +87,7 @@ fn run(program: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
 struct Keys {
     rsa: String,
     rsa_public: String,
+    rsa_record: String,
     ed_seed: String,
     ed_record: String,
 }
@@ -113,11 +126,17 @@ fn make_keys(dir: &TempDir) -> Keys {
         b"",
     );
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let rsa_der = run(
+        "openssl",
+        &["pkey", "-in", &rsa, "-pubout", "-outform", "DER"],
+        b"",
+    );
     let ed_seed = dir.file("ed.seed");
     std::fs::write(&ed_seed, b64(&private_der[private_der.len() - 32..])).unwrap();
     Keys {
         rsa,
         rsa_public,
+        rsa_record: format!("v=DKIM1; k=rsa; p={}", b64(&rsa_der)),
         ed_seed,
         ed_record: format!(
             "v=DKIM1; k=ed25519; p={}",
@@ -127,15 +146,63 @@ fn make_keys(dir: &TempDir) -> Keys {
 }
 
 fn sign(dir: &TempDir, selector: &str, key: &str, algorithm: &str, message: &[u8]) -> Vec<u8> {
-    let script = dir.file("sign.py");
-    if !Path::new(&script).exists() {
-        std::fs::write(&script, SIGNER).unwrap();
-    }
+    sign_canonical(dir, selector, key, algorithm, "relaxed/simple", message)
+}
+
+fn sign_canonical(
+    dir: &TempDir,
+    selector: &str,
+    key: &str,
+    algorithm: &str,
+    canon: &str,
+    message: &[u8],
+) -> Vec<u8> {
     run(
         "python3",
-        &[&script, selector, "example.com", key, algorithm],
+        &[
+            &script(dir, "sign.py", SIGNER),
+            selector,
+            "example.com",
+            key,
+            algorithm,
+            canon,
+        ],
         message,
     )
+}
+
+/// `message` as forwarded by `authserv`: its Authentication-Results (with
+/// `arc=pass` when it found a chain, which its seal's `cv=` repeats), then
+/// its ARC set signed with the RSA key as `arc._domainkey.example.net`.
+fn forward(dir: &TempDir, keys: &Keys, authserv: &str, message: &[u8]) -> Vec<u8> {
+    let chain = if message.starts_with(b"ARC-Seal") {
+        "; arc=pass"
+    } else {
+        ""
+    };
+    let mut received =
+        format!("Authentication-Results: {authserv}; dkim=pass header.d=example.com{chain}\r\n")
+            .into_bytes();
+    received.extend_from_slice(message);
+    run(
+        "python3",
+        &[
+            &script(dir, "arc.py", ARC_SIGNER),
+            "arc",
+            "example.net",
+            &keys.rsa,
+            authserv,
+        ],
+        &received,
+    )
+}
+
+fn script(dir: &TempDir, name: &str, text: &str) -> String {
+    let path = dir.file(name);
+    if !Path::new(&path).exists() {
+        std::fs::write(&path, text).unwrap();
+    }
+    path
 }
 
 /// `bytes` with the first `from` replaced by `to`.
@@ -154,8 +221,9 @@ fn write_zone(dir: &TempDir, keys: &Keys) -> String {
             "; the app's domain as it will be published\n\
              example.com.  3600 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
              _dmarc.example.com TXT \"v=DMARC1; p=reject\"\n\
-             ed._domainkey.example.com TXT \"{}\"\n",
-            keys.ed_record
+             ed._domainkey.example.com TXT \"{}\"\n\
+             arc._domainkey.example.net TXT \"{}\"\n",
+            keys.ed_record, keys.rsa_record
         ),
     )
     .unwrap();
@@ -281,6 +349,91 @@ async fn signatures_verify_and_every_change_is_caught() {
     assert_eq!(found["messages_count"], 1, "{found}");
     let (status, _) = lb.get_json("/api/v1/search?query=auth:dkim=maybe").await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn both_canonicalizations_tolerate_what_they_should_and_nothing_else() {
+    if !signer_available() {
+        return;
+    }
+    let dir = TempDir::new("auth-check-canon");
+    let keys = make_keys(&dir);
+    let lb = start(&dir, &keys, "192.0.2.10");
+    // What a relay may do to a message in transit: refold a header, add
+    // blanks at line ends, add empty lines at the end of the body.
+    let respaced = |signed: &[u8]| {
+        let text = changed(
+            signed,
+            "Subject: Your receipt",
+            "Subject:  Your\r\n receipt",
+        );
+        let text = changed(&text, "your order.", "your   order. ");
+        let mut text = text;
+        text.extend_from_slice(b"\r\n\r\n");
+        text
+    };
+    for (canon, survives) in [("simple/simple", false), ("relaxed/relaxed", true)] {
+        let signed = sign_canonical(&dir, "rsa", &keys.rsa, "rsa-sha256", canon, MESSAGE);
+        let untouched = check(&lb, &signed).await;
+        assert_eq!(dkim(&untouched)["Result"], "pass", "{canon}: {untouched}");
+        let relayed = check(&lb, &respaced(&signed)).await;
+        let expected = if survives { "pass" } else { "fail" };
+        assert_eq!(dkim(&relayed)["Result"], expected, "{canon}: {relayed}");
+        // A changed word is caught by both.
+        let edited = check(&lb, &changed(&signed, "order", "orders")).await;
+        assert_eq!(dkim(&edited)["BodyHash"], "fail", "{canon}: {edited}");
+    }
+}
+
+#[tokio::test]
+async fn an_arc_chain_verifies_and_a_broken_one_fails() {
+    if !signer_available() {
+        return;
+    }
+    let dir = TempDir::new("auth-check-arc");
+    let keys = make_keys(&dir);
+    let lb = start(&dir, &keys, "192.0.2.10");
+    let signed = sign(&dir, "rsa", &keys.rsa, "rsa-sha256", MESSAGE);
+
+    let once = forward(&dir, &keys, "relay.example.net", &signed);
+    let checked = check(&lb, &once).await;
+    assert_eq!(checked["ARC"]["Result"], "pass", "{checked}");
+    assert!(
+        checked["AuthenticationResults"]
+            .as_str()
+            .unwrap()
+            .contains("arc=pass"),
+        "{checked}"
+    );
+    let twice = forward(&dir, &keys, "list.example.net", &once);
+    let checked = check(&lb, &twice).await;
+    assert_eq!(checked["ARC"]["Result"], "pass", "{checked}");
+    assert!(
+        checked["ARC"]["Reason"].as_str().unwrap().contains('2'),
+        "{checked}"
+    );
+
+    // The body changed after the last forwarder sealed it.
+    let edited = check(&lb, &changed(&twice, "Thank you", "Thanks")).await;
+    assert_eq!(edited["ARC"]["Result"], "fail", "{edited}");
+    // The first forwarder's results rewritten: its seal no longer holds.
+    let rewritten = check(
+        &lb,
+        &changed(
+            &twice,
+            "i=1; relay.example.net;",
+            "i=1; relay.example.net; spf=pass;",
+        ),
+    )
+    .await;
+    assert_eq!(rewritten["ARC"]["Result"], "fail", "{rewritten}");
+    // A set missing its seal.
+    let text = String::from_utf8(once.clone()).unwrap();
+    let seal_end = text.find("\r\nARC-Message-Signature").unwrap() + 2;
+    let unsealed = check(&lb, &text.as_bytes()[seal_end..]).await;
+    assert_eq!(unsealed["ARC"]["Result"], "fail", "{unsealed}");
+    let found = lb.get_ok("/api/v1/search?query=auth:arc=fail").await;
+    assert_eq!(found["messages_count"], 3, "{found}");
 }
 
 #[tokio::test]

@@ -254,8 +254,6 @@ async fn the_spam_score_from_spamd_with_its_rules_by_score() {
     .await;
 }
 
-// A build without the `auth-check` feature has no Authentication section.
-#[cfg(feature = "auth-check")]
 #[tokio::test]
 async fn authentication_results_and_unsubscribe_findings_on_the_checks_tab() {
     let lb = Letterbox::start();

@@ -5,11 +5,6 @@
 //! `web::api::checks`.
 
 mod address;
-#[cfg(feature = "auth-check")]
-pub mod auth;
-/// Built without the `auth-check` feature: the same names, no check.
-#[cfg(not(feature = "auth-check"))]
-#[path = "auth_unavailable.rs"]
 pub mod auth;
 pub mod caniemail;
 pub mod css;
@@ -24,18 +19,14 @@ use std::sync::Arc;
 
 pub use fetch::FetchError;
 
-/// Why there is no authentication check: said by the flags, the API and
-/// the search of a build without the `auth-check` feature.
-pub const AUTH_CHECK_MISSING: &str = "this build has no authentication checks (built without the `auth-check` feature); use a build with default features";
-
 /// The state the checks keep between requests.
 pub struct Checks {
     pub links: links::LinkChecker,
     pub thumbnails: thumbnail::Thumbnailer,
     /// The spam score's spamd; `None`: no spam check.
     pub spamd: Option<spamd::Spamd>,
-    /// DKIM/SPF/DMARC/ARC; `None`: built without the `auth-check` feature.
-    pub auth: Option<auth::AuthChecker>,
+    /// DKIM/SPF/DMARC/ARC.
+    pub auth: auth::AuthChecker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +53,7 @@ impl Checks {
             links: links::LinkChecker::new(tls, allow_internal_links),
             thumbnails: thumbnail::Thumbnailer::default(),
             spamd: spamassassin.map(|addr| spamd::Spamd { addr }),
-            auth: auth::checker(auth, hostname)?,
+            auth: auth::AuthChecker::new(auth, hostname)?,
         })
     }
 }

@@ -42,18 +42,8 @@ pub struct AuthArgs {
 }
 
 impl AuthArgs {
-    /// Reads the key and zone files. A build without the check refuses
-    /// every flag of it.
+    /// Reads the key and zone files.
     pub fn settings(&self) -> Result<AuthSettings, ConfigError> {
-        let given = !self.dkim_keys.is_empty()
-            || !self.auth_zones.is_empty()
-            || self.spf_ip.is_some()
-            || self.auth_dns;
-        if given && !crate::checks::auth::BUILT {
-            return Err(ConfigError::Args(
-                crate::checks::AUTH_CHECK_MISSING.to_string(),
-            ));
-        }
         let mut records = Vec::new();
         for entry in &self.dkim_keys {
             let (name, path) = entry.split_once('=').ok_or_else(|| {

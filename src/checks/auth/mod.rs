@@ -9,7 +9,14 @@
 //! trigger leaves the process. Results are computed when first asked for,
 //! never at ingest, within [`TIME_LIMIT`], and kept per message.
 
+pub mod arc;
+pub mod canon;
+pub mod dkim;
+pub mod dmarc;
+pub mod dns;
+pub mod lookup;
 pub mod search;
+pub mod spf;
 pub mod zone;
 
 use std::collections::{HashMap, VecDeque};
@@ -17,19 +24,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mail_auth::common::crypto::Algorithm;
-use mail_auth::dkim::DkimError;
-use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
-use mail_auth::spf::verify::SpfParameters;
-use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, DnsError, Error,
-    MessageAuthenticator, SpfResult,
-};
 use serde::Serialize;
 
 use crate::domain::Envelope;
-use zone::{DnsRecord, Zone, ZoneError};
+use lookup::{Resolver, ResolverError};
+use zone::{DnsRecord, ZoneError};
 
 /// A check not finished by then reports `temperror` for what is left.
 pub const TIME_LIMIT: Duration = Duration::from_secs(10);
@@ -54,17 +53,6 @@ pub enum AuthSetupError {
     Zone(#[from] ZoneError),
     #[error("--auth-dns: the system's DNS configuration: {0}")]
     Resolver(String),
-}
-
-/// Whether this build has the check (it has: the `auth-check` feature).
-pub const BUILT: bool = true;
-
-/// The check set up as `settings` say.
-pub fn checker(
-    settings: &AuthSettings,
-    hostname: &str,
-) -> Result<Option<AuthChecker>, AuthSetupError> {
-    AuthChecker::new(settings, hostname).map(Some)
 }
 
 /// One method's result in `Authentication-Results` words, and why.
@@ -99,6 +87,9 @@ pub struct DkimCheck {
     pub body_hash: String,
     /// `h=`: the header fields the signature covers, lowercase.
     pub signed_headers: Vec<String>,
+    /// The first characters of `b=`: `header.b` in Authentication-Results.
+    #[serde(skip)]
+    pub short_b: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,8 +163,7 @@ impl AuthCheck {
 
 /// Verifies messages and keeps the results.
 pub struct AuthChecker {
-    authenticator: MessageAuthenticator,
-    zone: Zone,
+    resolver: Resolver,
     spf_ip: Option<IpAddr>,
     /// Named as the checking host in `Authentication-Results`.
     hostname: String,
@@ -186,24 +176,56 @@ struct Kept {
     order: VecDeque<String>,
 }
 
+/// Reads each configured TXT value as the record its name stands for (a
+/// DKIM key under `_domainkey`, a DMARC policy under `_dmarc`, else SPF),
+/// so that a mistake shows at start, not as a `permerror` in a test.
+fn validate(resolver: &Resolver) -> Result<(), ZoneError> {
+    for (name, values) in resolver.configured_txt() {
+        let name = name.trim_end_matches('.');
+        let first_error = |parse: &dyn Fn(&str) -> Result<(), String>| -> Option<String> {
+            let errors: Vec<String> = values.iter().filter_map(|v| parse(v).err()).collect();
+            (errors.len() == values.len()).then(|| errors.into_iter().next().unwrap_or_default())
+        };
+        let (kind, error) = if name.contains("._domainkey.") {
+            (
+                "a DKIM key record",
+                first_error(&|v| dkim::parse_key(v).map(drop)),
+            )
+        } else if name.starts_with("_dmarc.") {
+            (
+                "a DMARC record",
+                first_error(&|v| dmarc::parse_record(v).map(drop)),
+            )
+        } else if values.iter().any(|v| v.starts_with("v=spf1")) {
+            (
+                "an SPF record",
+                first_error(&|v| spf::parse(v).map(drop).map_err(|e| e.to_string())),
+            )
+        } else {
+            return Err(ZoneError::Record {
+                name: name.to_string(),
+                reason: "a TXT record is used here only as a DKIM key (NAME._domainkey.DOMAIN), \
+                         a DMARC policy (_dmarc.DOMAIN) or an SPF policy (v=spf1 ...)"
+                    .into(),
+            });
+        };
+        if let Some(error) = error {
+            return Err(ZoneError::Record {
+                name: name.to_string(),
+                reason: format!("not {kind} ({error})"),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl AuthChecker {
     pub fn new(settings: &AuthSettings, hostname: &str) -> Result<AuthChecker, AuthSetupError> {
-        let zone = Zone::new(&settings.records, !settings.dns)?;
-        let authenticator = if settings.dns {
-            MessageAuthenticator::new_system_conf()
-                .map_err(|e| AuthSetupError::Resolver(e.to_string()))?
-        } else {
-            // No name servers: a lookup the zone did not answer could not
-            // go anywhere (and the zone answers every one offline).
-            MessageAuthenticator::new(
-                ResolverConfig::from_parts(None, vec![], vec![]),
-                ResolverOpts::default(),
-            )
-            .map_err(|e| AuthSetupError::Resolver(e.to_string()))?
-        };
+        let resolver = Resolver::new(&settings.records, settings.dns)
+            .map_err(|e: ResolverError| AuthSetupError::Resolver(e.to_string()))?;
+        validate(&resolver)?;
         Ok(AuthChecker {
-            authenticator,
-            zone,
+            resolver,
             spf_ip: settings.spf_ip,
             hostname: hostname.to_string(),
             kept: Mutex::new(Kept::default()),
@@ -238,119 +260,102 @@ impl AuthChecker {
         result
     }
 
-    async fn verify(&self, raw: &[u8], envelope: &Envelope) -> AuthCheck {
-        let (ip, ip_source) = self.spf_ip(envelope);
-        let lookups = if self.zone.is_offline() {
+    fn lookups(&self) -> &'static str {
+        if self.resolver.is_offline() {
             "offline"
         } else {
             "dns"
-        };
-        let Some(message) = AuthenticatedMessage::parse(raw) else {
-            let none = Verdict::new("none", "the message's header cannot be read");
-            return AuthCheck {
-                dkim: Vec::new(),
-                spf: SpfCheck {
-                    verdict: none.clone(),
-                    domain: String::new(),
-                    ip: ip.to_string(),
-                    ip_source,
-                },
-                dmarc: DmarcCheck {
-                    verdict: none.clone(),
-                    domain: String::new(),
-                    policy: String::new(),
-                    dkim: String::new(),
-                    spf: String::new(),
-                },
-                arc: none,
-                authentication_results: format!("{}; none", self.hostname),
-                lookups: lookups.into(),
-                notes: Vec::new(),
-            };
-        };
-        let mut notes = Vec::new();
+        }
+    }
+
+    async fn verify(&self, raw: &[u8], envelope: &Envelope) -> AuthCheck {
+        let (ip, ip_source) = self.spf_ip(envelope);
         let helo = envelope.helo.as_deref().unwrap_or_default();
         let sender = envelope.mail_from.as_str();
         let spf_domain = match sender.rsplit_once('@') {
             Some((_, domain)) if !domain.is_empty() => domain.to_string(),
             _ => helo.to_string(),
         };
-        let spf_params = if sender.contains('@') {
-            SpfParameters::verify_mail_from(ip, helo, &self.hostname, sender)
-        } else {
-            SpfParameters::verify_ehlo(ip, helo, &self.hostname)
-        };
+        let message = canon::split(raw);
+        let signatures = message
+            .fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case("DKIM-Signature"))
+            .count();
+        let mut notes = Vec::new();
+        if signatures > dkim::MOST_SIGNATURES {
+            notes.push(format!(
+                "only the first {} of {signatures} DKIM signatures were verified",
+                dkim::MOST_SIGNATURES
+            ));
+        }
         let work = async {
-            let dkim = self
-                .authenticator
-                .verify_dkim(self.zone.parameters(&message))
-                .await;
-            let arc = self
-                .authenticator
-                .verify_arc(self.zone.parameters(&message))
-                .await;
+            let dkim = dkim::verify_all(&message, &self.resolver).await;
+            let (arc_result, arc_reason) = arc::verify(&message, &self.resolver).await;
             let spf = if spf_domain.is_empty() {
                 None
             } else {
+                let sender = if sender.contains('@') {
+                    sender.to_string()
+                } else {
+                    format!("postmaster@{helo}")
+                };
                 Some(
-                    self.authenticator
-                        .verify_spf(self.zone.parameters(spf_params))
-                        .await,
+                    spf::check_host(
+                        &self.resolver,
+                        ip,
+                        &spf_domain,
+                        &sender,
+                        helo,
+                        &self.hostname,
+                    )
+                    .await,
                 )
             };
-            let spf_for_dmarc = spf
-                .clone()
-                .unwrap_or_else(|| mail_auth::SpfOutput::new(String::new()));
-            let dmarc = self
-                .authenticator
-                .verify_dmarc(self.zone.parameters(DmarcParameters::new(
-                    &message,
-                    &dkim,
-                    &spf_domain,
-                    &spf_for_dmarc,
-                )))
-                .await;
-            let mut header =
-                AuthenticationResults::new(&self.hostname).with_dkim_results(&dkim, message.from());
-            if let Some(spf) = &spf {
-                header = if sender.contains('@') {
-                    header.with_spf_mailfrom_result(spf, ip, sender, helo)
-                } else {
-                    header.with_spf_ehlo_result(spf, ip, helo)
-                };
-            }
-            let header = header
-                .with_dmarc_result(&dmarc)
-                .with_arc_result(&arc, ip)
-                .to_string();
+            let from = from_domain(&message);
+            let signed: Vec<(String, &str)> = dkim
+                .iter()
+                .filter_map(|c| Some((c.signature.as_ref()?.domain.clone(), c.outcome.result)))
+                .collect();
+            let spf_word = spf.as_ref().map_or("none", |s| s.result.as_str());
+            let dmarc = dmarc::evaluate(
+                &self.resolver,
+                from.as_deref(),
+                &signed,
+                (&spf_domain, spf_word),
+            )
+            .await;
+            let spf = SpfCheck {
+                verdict: match &spf {
+                    Some(spf) => self.spf_verdict(spf, &spf_domain),
+                    None => Verdict::new("none", "no envelope sender nor HELO domain"),
+                },
+                domain: spf_domain.clone(),
+                ip: ip.to_string(),
+                ip_source: ip_source.clone(),
+            };
+            let dkim: Vec<DkimCheck> = dkim.into_iter().map(dkim_check).collect();
+            let arc = Verdict::new(arc_result, arc_reason);
+            let header = self.authentication_results(&dkim, &spf, sender, helo, &dmarc, &arc);
             AuthCheck {
-                dkim: dkim.iter().map(|d| self.dkim_check(d)).collect(),
-                spf: SpfCheck {
-                    verdict: match &spf {
-                        Some(spf) => spf_verdict(spf, &spf_domain, self.zone.is_offline()),
-                        None => Verdict::new("none", "no envelope sender nor HELO domain"),
-                    },
-                    domain: spf_domain.clone(),
-                    ip: ip.to_string(),
-                    ip_source: ip_source.clone(),
+                dkim,
+                spf,
+                dmarc: DmarcCheck {
+                    verdict: Verdict::new(dmarc.result, dmarc.reason),
+                    domain: dmarc.domain,
+                    policy: dmarc.policy,
+                    dkim: dmarc.dkim.into(),
+                    spf: dmarc.spf.into(),
                 },
-                dmarc: self.dmarc_check(&dmarc, message.from()),
-                arc: match arc.result() {
-                    DkimResult::None => Verdict::new("none", "no ARC headers"),
-                    other => dkim_verdict(other, None, self.zone.is_offline()).0,
-                },
+                arc,
                 authentication_results: header,
-                lookups: lookups.into(),
-                notes: Vec::new(),
+                lookups: self.lookups().into(),
+                notes: notes.clone(),
             }
         };
         match tokio::time::timeout(TIME_LIMIT, work).await {
             Ok(check) => check,
             Err(_) => {
-                notes.push(format!(
-                    "the check did not finish within {} seconds",
-                    TIME_LIMIT.as_secs()
-                ));
                 let late = Verdict::new("temperror", "the check took too long");
                 AuthCheck {
                     dkim: Vec::new(),
@@ -369,8 +374,11 @@ impl AuthChecker {
                     },
                     arc: late,
                     authentication_results: format!("{}; none", self.hostname),
-                    lookups: lookups.into(),
-                    notes,
+                    lookups: self.lookups().into(),
+                    notes: vec![format!(
+                        "the check did not finish within {} seconds",
+                        TIME_LIMIT.as_secs()
+                    )],
                 }
             }
         }
@@ -393,158 +401,100 @@ impl AuthChecker {
         }
     }
 
-    fn dkim_check(&self, output: &mail_auth::DkimOutput) -> DkimCheck {
-        let signature = output.signature();
-        let key_name = signature.map(|s| format!("{}._domainkey.{}", s.s, s.d));
-        let (verdict, body_hash) =
-            dkim_verdict(output.result(), key_name.as_deref(), self.zone.is_offline());
-        DkimCheck {
-            verdict,
-            domain: signature.map(|s| s.d.clone()).unwrap_or_default(),
-            selector: signature.map(|s| s.s.clone()).unwrap_or_default(),
-            algorithm: signature
-                .map(|s| algorithm_name(s.a).to_string())
-                .unwrap_or_default(),
-            body_hash: body_hash.to_string(),
-            signed_headers: signature
-                .map(|s| s.h.iter().map(|h| h.to_ascii_lowercase()).collect())
-                .unwrap_or_default(),
-        }
-    }
-
-    fn dmarc_check(&self, output: &mail_auth::DmarcOutput, from: &str) -> DmarcCheck {
-        let from_domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let aligned = |r: &DmarcResult| dmarc_word(r).to_string();
-        let verdict = match output.result() {
-            DmarcResult::Pass => {
-                let how = match (output.dkim_result(), output.spf_result()) {
-                    (DmarcResult::Pass, DmarcResult::Pass) => "DKIM and SPF",
-                    (DmarcResult::Pass, _) => "DKIM",
-                    _ => "SPF",
-                };
-                Verdict::new(
-                    "pass",
-                    format!("{how} passed for a domain aligned with From: {from_domain}"),
-                )
+    fn spf_verdict(&self, outcome: &spf::SpfOutcome, domain: &str) -> Verdict {
+        use spf::SpfResult as R;
+        let detail = &outcome.detail;
+        let reason = match outcome.result {
+            R::Pass => format!("{domain}'s SPF policy allows the address ({detail})"),
+            R::Fail => format!("{domain}'s SPF policy does not allow the address ({detail})"),
+            R::SoftFail => {
+                format!("{domain}'s SPF policy probably does not allow the address ({detail})")
             }
-            DmarcResult::Fail(_) => Verdict::new(
-                "fail",
-                format!(
-                    "neither a DKIM signature nor SPF passed for a domain aligned with From: {from_domain}"
-                ),
-            ),
-            DmarcResult::None if from_domain.is_empty() => {
-                Verdict::new("none", "no single From: domain")
+            R::Neutral => {
+                format!("{domain}'s SPF policy says nothing about the address ({detail})")
             }
-            DmarcResult::None => Verdict::new(
-                "none",
-                if self.zone.is_offline() {
-                    format!(
-                        "no DMARC policy for {from_domain} (give _dmarc.{from_domain} in --auth-zone; DNS is not asked without --auth-dns)"
-                    )
-                } else {
-                    format!("no DMARC policy for {from_domain} in DNS")
-                },
+            R::None if self.resolver.is_offline() => format!(
+                "no SPF policy for {domain} (give it in --auth-zone; DNS is not asked without --auth-dns)"
             ),
-            DmarcResult::TempError(e) => Verdict::new("temperror", e.to_string()),
-            DmarcResult::PermError(e) => Verdict::new("permerror", e.to_string()),
+            R::None => format!("no SPF policy for {domain} in DNS"),
+            R::TempError => format!("a DNS lookup failed: {detail}"),
+            R::PermError => format!("{domain}'s SPF policy cannot be evaluated: {detail}"),
         };
-        DmarcCheck {
-            verdict,
-            domain: output.domain().to_string(),
-            policy: match output.result() {
-                DmarcResult::None => String::new(),
-                _ => output.policy().to_string(),
-            },
-            dkim: aligned(output.dkim_result()),
-            spf: aligned(output.spf_result()),
+        Verdict::new(outcome.result.as_str(), reason)
+    }
+
+    /// The results as an `Authentication-Results` value (RFC 8601).
+    fn authentication_results(
+        &self,
+        dkim: &[DkimCheck],
+        spf: &SpfCheck,
+        sender: &str,
+        helo: &str,
+        dmarc: &dmarc::Outcome,
+        arc: &Verdict,
+    ) -> String {
+        let mut parts = vec![self.hostname.clone()];
+        if dkim.is_empty() {
+            parts.push("dkim=none".into());
         }
-    }
-}
-
-fn algorithm_name(a: Algorithm) -> &'static str {
-    match a {
-        Algorithm::RsaSha256 => "rsa-sha256",
-        Algorithm::RsaSha1 => "rsa-sha1",
-        Algorithm::Ed25519Sha256 => "ed25519-sha256",
-    }
-}
-
-fn dmarc_word(r: &DmarcResult) -> &'static str {
-    match r {
-        DmarcResult::Pass => "pass",
-        DmarcResult::Fail(_) => "fail",
-        DmarcResult::TempError(_) => "temperror",
-        DmarcResult::PermError(_) => "permerror",
-        DmarcResult::None => "none",
-    }
-}
-
-/// A DKIM (or ARC) result in RFC 8601 words, with the body hash's own
-/// result. A body hash that does not match is RFC 6376's PERMFAIL "body
-/// hash did not verify": `fail`, where `mail-auth` says `neutral`.
-fn dkim_verdict(
-    result: &DkimResult,
-    key_name: Option<&str>,
-    offline: bool,
-) -> (Verdict, &'static str) {
-    match result {
-        DkimResult::Pass => (Verdict::new("pass", "signature verified"), "pass"),
-        DkimResult::Neutral(Error::Dkim(DkimError::FailedBodyHashMatch)) => (
-            Verdict::new(
-                "fail",
-                "body hash did not verify: the body changed after signing",
-            ),
-            "fail",
-        ),
-        DkimResult::Neutral(e) => (Verdict::new("neutral", e.to_string()), ""),
-        DkimResult::Fail(Error::Crypto(_)) => (
-            Verdict::new(
-                "fail",
-                "signature did not verify: a signed header changed after signing, or the key is not the signer's",
-            ),
-            "pass",
-        ),
-        DkimResult::Fail(e) => (Verdict::new("fail", e.to_string()), ""),
-        DkimResult::PermError(Error::Dns(DnsError::RecordNotFound(_))) => {
-            let name = key_name.unwrap_or("the key");
-            let reason = if offline {
-                format!(
-                    "no key at {name}: give it with --dkim-key {name}=PATH or --auth-zone (DNS is not asked without --auth-dns)"
-                )
-            } else {
-                format!("no key at {name} in DNS")
-            };
-            (Verdict::new("permerror", reason), "")
+        for d in dkim {
+            let mut part = format!("dkim={}", d.verdict.result);
+            if !d.domain.is_empty() {
+                part.push_str(&format!(" header.d={} header.s={}", d.domain, d.selector));
+                if !d.short_b.is_empty() {
+                    part.push_str(&format!(" header.b={}", d.short_b));
+                }
+            }
+            parts.push(part);
         }
-        DkimResult::PermError(e) => (Verdict::new("permerror", e.to_string()), ""),
-        DkimResult::TempError(e) => (Verdict::new("temperror", e.to_string()), ""),
-        DkimResult::None => (Verdict::new("none", "no signature"), ""),
+        parts.push(if sender.contains('@') {
+            format!("spf={} smtp.mailfrom={sender}", spf.verdict.result)
+        } else {
+            format!("spf={} smtp.helo={helo}", spf.verdict.result)
+        });
+        parts.push(if dmarc.domain.is_empty() {
+            format!("dmarc={}", dmarc.result)
+        } else {
+            format!("dmarc={} header.from={}", dmarc.result, dmarc.domain)
+        });
+        parts.push(format!("arc={}", arc.result));
+        parts.join("; ")
     }
 }
 
-fn spf_verdict(output: &mail_auth::SpfOutput, domain: &str, offline: bool) -> Verdict {
-    let result = output.result();
-    let word = match result {
-        SpfResult::Pass => "pass",
-        SpfResult::Fail => "fail",
-        SpfResult::SoftFail => "softfail",
-        SpfResult::Neutral => "neutral",
-        SpfResult::TempError => "temperror",
-        SpfResult::PermError => "permerror",
-        SpfResult::None => "none",
+fn dkim_check(checked: dkim::Checked) -> DkimCheck {
+    let signature = checked.signature.as_ref();
+    DkimCheck {
+        verdict: Verdict::new(checked.outcome.result, checked.outcome.reason),
+        domain: signature.map(|s| s.domain.clone()).unwrap_or_default(),
+        selector: signature.map(|s| s.selector.clone()).unwrap_or_default(),
+        algorithm: signature
+            .map(|s| s.algorithm.name().to_string())
+            .unwrap_or_default(),
+        body_hash: checked.outcome.body_hash.to_string(),
+        signed_headers: signature
+            .map(|s| s.headers.iter().map(|h| h.to_ascii_lowercase()).collect())
+            .unwrap_or_default(),
+        short_b: signature.map(|s| s.short_b.clone()).unwrap_or_default(),
+    }
+}
+
+/// The domain of the one address of the one `From:` field, if so.
+fn from_domain(message: &canon::Message<'_>) -> Option<String> {
+    let mut froms = message
+        .fields
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case("From"));
+    let (Some(field), None) = (froms.next(), froms.next()) else {
+        return None;
     };
-    let reason = match result {
-        SpfResult::Pass => format!("{domain}'s SPF policy allows the address"),
-        SpfResult::Fail => format!("{domain}'s SPF policy does not allow the address"),
-        SpfResult::SoftFail => format!("{domain}'s SPF policy probably does not allow the address"),
-        SpfResult::Neutral => format!("{domain}'s SPF policy says nothing about the address"),
-        SpfResult::None if offline => format!(
-            "no SPF policy for {domain} (give it in --auth-zone; DNS is not asked without --auth-dns)"
-        ),
-        SpfResult::None => format!("no SPF policy for {domain} in DNS"),
-        SpfResult::TempError => "a DNS lookup failed".to_string(),
-        SpfResult::PermError => format!("{domain}'s SPF policy cannot be evaluated"),
-    };
-    Verdict::new(word, reason)
+    let (header, _) = mailparse::parse_header(field.raw).ok()?;
+    let addresses = mailparse::addrparse_header(&header).ok()?;
+    match addresses.iter().collect::<Vec<_>>().as_slice() {
+        [mailparse::MailAddr::Single(one)] => {
+            let (_, domain) = one.addr.rsplit_once('@')?;
+            Some(domain.trim_end_matches('>').to_ascii_lowercase()).filter(|d| !d.is_empty())
+        }
+        _ => None,
+    }
 }

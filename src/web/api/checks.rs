@@ -98,21 +98,16 @@ pub async fn spam_check(
 
 /// DKIM, SPF, DMARC and ARC of the message as received, computed at the
 /// first request and kept. Keys and policies come from the configuration;
-/// DNS is asked only with `--auth-dns`. A build without the check answers
-/// 404, as `sa-check` without spamd.
+/// DNS is asked only with `--auth-dns`.
 pub async fn auth_check(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let Some(checker) = &state.checks.auth else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            crate::checks::AUTH_CHECK_MISSING,
-        ));
-    };
     let (message, raw) = find_with_raw(&state, id, &params).await?;
-    let check = checker
+    let check = state
+        .checks
+        .auth
         .check(&message.summary.id, &raw, &message.envelope)
         .await;
     Ok((note_headers(&check.notes), Json(check.as_ref())).into_response())

@@ -14,9 +14,8 @@ pub struct ChecksTab {
     pub link_check: String,
     /// `/api/v1/message/{ID}/sa-check`, when Letterbox has a spamd.
     pub spam_check: Option<String>,
-    /// `/api/v1/message/{ID}/auth-check`: DKIM, SPF, DMARC, ARC; `None`:
-    /// built without the check.
-    pub auth_check: Option<String>,
+    /// `/api/v1/message/{ID}/auth-check`: DKIM, SPF, DMARC, ARC.
+    pub auth_check: String,
     /// `/api/v1/message/{ID}`, whose `ListUnsubscribe` the tab shows.
     pub message: String,
 }
@@ -31,11 +30,7 @@ pub fn checks_tab(state: &AppState, id: &str, has_html: bool) -> ChecksTab {
             .spamd
             .is_some()
             .then(|| format!("{api}/sa-check")),
-        auth_check: state
-            .checks
-            .auth
-            .is_some()
-            .then(|| format!("{api}/auth-check")),
+        auth_check: format!("{api}/auth-check"),
         message: api,
     }
 }
