@@ -9,6 +9,8 @@
 //! trigger leaves the process. Results are computed when first asked for,
 //! never at ingest, within [`TIME_LIMIT`], and kept per message.
 
+pub mod dns;
+pub mod lookup;
 pub mod search;
 pub mod zone;
 
