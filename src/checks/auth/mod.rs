@@ -12,6 +12,7 @@
 pub mod dns;
 pub mod lookup;
 pub mod search;
+pub mod spf;
 pub mod zone;
 
 use std::collections::{HashMap, VecDeque};
