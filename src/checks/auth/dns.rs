@@ -98,6 +98,8 @@ pub enum DnsError {
     },
     #[error("no random numbers for the query's ID")]
     Random,
+    #[error("no name servers to ask")]
+    NoServers,
 }
 
 /// A response code other than NOERROR and NXDOMAIN.
@@ -157,10 +159,7 @@ impl Client {
     /// that fails, refuses or stays silent makes way for the next one.
     pub async fn query(&self, name: &str, kind: RecordType) -> Result<Vec<Rdata>, DnsError> {
         let question = Question::new(name, kind)?;
-        let mut last = DnsError::Network {
-            server: SocketAddr::from(([127, 0, 0, 1], 53)),
-            reason: "no name servers".into(),
-        };
+        let mut last = DnsError::NoServers;
         for &server in &self.servers {
             match self.ask(server, &question).await {
                 Ok(Reply::Records(records)) => return Ok(records),

@@ -291,6 +291,10 @@ async fn a_silent_server_times_out_and_the_next_one_answers() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(
+        client(&[]).query("example.com", RecordType::A).await,
+        Err(DnsError::NoServers)
+    );
+    assert_eq!(
         client(&[silent, answering])
             .query("example.com", RecordType::A)
             .await,

@@ -574,4 +574,15 @@ fn results_in_authentication_results_words() {
     for (result, word) in all {
         assert_eq!(result.as_str(), word);
     }
+    // The check runs inside the web server's handlers.
+    fn send<T: Send>(_: T) {}
+    let resolver = resolver("");
+    send(check_host(
+        &resolver,
+        [192, 0, 2, 1].into(),
+        "example.com",
+        "",
+        "",
+        "",
+    ));
 }
