@@ -487,7 +487,7 @@ async fn without_keys_nothing_is_looked_up_and_bad_configuration_stops_the_start
     let zone = dir.file("zone.txt");
     for (text, says) in [
         ("example.com TXT \"site-verification=1\"\n", "example.com"),
-        ("example.com MX 10 mail.example.com\n", "line 1"),
+        ("www.example.com CNAME example.com\n", "line 1"),
         ("example.com TXT \"v=spf1 -all\n", "unterminated"),
     ] {
         std::fs::write(&zone, text).unwrap();

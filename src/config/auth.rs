@@ -25,7 +25,7 @@ pub struct AuthArgs {
 
     /// A zone file of records for the authentication check (repeatable):
     /// lines `name TXT "value"` (DKIM keys, SPF and DMARC policies),
-    /// `name A IP`, `name AAAA IP`.
+    /// `name A IP`, `name AAAA IP`, `name MX 10 HOST`, `REVERSE-NAME PTR HOST`.
     #[arg(long = "auth-zone", env = "LETTERBOX_AUTH_ZONE", value_name = "FILE")]
     pub auth_zones: Vec<PathBuf>,
 

@@ -19,7 +19,10 @@ fn signatures_are_read_and_bad_ones_are_named() {
     )
     .unwrap();
     assert_eq!(s.algorithm, Algorithm::RsaSha256);
-    assert!(s.relaxed_header && !s.relaxed_body, "c=relaxed is relaxed/simple");
+    assert!(
+        s.relaxed_header && !s.relaxed_body,
+        "c=relaxed is relaxed/simple"
+    );
     assert_eq!(s.domain, "example.com");
     assert_eq!(s.headers, ["From", "To"]);
     assert_eq!(s.signature, b"ABcd");
@@ -27,11 +30,26 @@ fn signatures_are_read_and_bad_ones_are_named() {
     assert_eq!(s.length, Some(10));
     for (bad, says) in [
         ("a=rsa-sha256; d=x; s=y; bh=AA==; h=from", "no b="),
-        ("a=rsa-md5; b=AA==; d=x; s=y; bh=AA==; h=from", "unknown algorithm"),
-        ("v=2; a=rsa-sha256; b=AA==; d=x; s=y; bh=AA==; h=from", "version"),
-        ("a=rsa-sha256; b=AA==; b=AA==; d=x; s=y; bh=AA==; h=from", "twice"),
-        ("a=rsa-sha256; b=AA==; d=x; s=y; bh=AA==; h=from; c=fancy", "canonicalization"),
-        ("a=rsa-sha256; b=AA==; d=x; s=y; bh=AA==; h=from; l=many", "not a number"),
+        (
+            "a=rsa-md5; b=AA==; d=x; s=y; bh=AA==; h=from",
+            "unknown algorithm",
+        ),
+        (
+            "v=2; a=rsa-sha256; b=AA==; d=x; s=y; bh=AA==; h=from",
+            "version",
+        ),
+        (
+            "a=rsa-sha256; b=AA==; b=AA==; d=x; s=y; bh=AA==; h=from",
+            "twice",
+        ),
+        (
+            "a=rsa-sha256; b=AA==; d=x; s=y; bh=AA==; h=from; c=fancy",
+            "canonicalization",
+        ),
+        (
+            "a=rsa-sha256; b=AA==; d=x; s=y; bh=AA==; h=from; l=many",
+            "not a number",
+        ),
         ("a=rsa-sha256; b=AA==; d=x; s=y; h=from", "no bh="),
     ] {
         let error = parse_signature(bad, &["bh", "h"]).unwrap_err();
@@ -53,7 +71,10 @@ fn keys_are_read_as_published() {
     assert!(parse_key("v=DKIM2; p=AAAA").is_err());
     assert!(parse_key("k=dsa; p=AAAA").unwrap_err().contains("k=dsa"));
     assert!(parse_key("k=ed25519; p=AAAA").is_err());
-    assert!(parse_key("p=MIGfMA0GCSqGSIb3DQEB").is_err(), "truncated DER");
+    assert!(
+        parse_key("p=MIGfMA0GCSqGSIb3DQEB").is_err(),
+        "truncated DER"
+    );
     assert!(parse_key("p=!!!").is_err());
 }
 
@@ -109,12 +130,21 @@ async fn a_signature_verifies_until_something_it_covers_changes() {
     added.extend_from_slice(&signed);
     assert_eq!(verify_one(&added, &resolver).await.result, "pass");
     let text = String::from_utf8(signed.clone()).unwrap();
-    let subject = verify_one(text.replace("Subject: hi", "Subject: ho").as_bytes(), &resolver).await;
+    let subject = verify_one(
+        text.replace("Subject: hi", "Subject: ho").as_bytes(),
+        &resolver,
+    )
+    .await;
     assert_eq!((subject.result, subject.body_hash), ("fail", "pass"));
     let body = verify_one(text.replace("Hello.", "Hello!").as_bytes(), &resolver).await;
     assert_eq!((body.result, body.body_hash), ("fail", "fail"));
     // A second Subject above the signed one: h= takes the last instance.
-    let doubled = verify_one(text.replace("Subject: hi", "Subject: hi\r\nSubject: x").as_bytes(), &resolver).await;
+    let doubled = verify_one(
+        text.replace("Subject: hi", "Subject: hi\r\nSubject: x")
+            .as_bytes(),
+        &resolver,
+    )
+    .await;
     assert_eq!(doubled.result, "fail");
     // Bare LF line ends, as a Unix mailbox keeps them.
     let lf = text.replace("\r\n", "\n");
@@ -136,18 +166,33 @@ async fn tags_that_limit_a_signature_are_honoured() {
     assert!(outcome.reason.contains("unsigned"), "{}", outcome.reason);
     let too_long = sign(&pair, MESSAGE, "l=999; ");
     assert_eq!(verify_one(&too_long, &resolver).await.body_hash, "fail");
-    let unknown = String::from_utf8(sign(&pair, MESSAGE, "")).unwrap().replace("s=sel", "s=gone");
+    let unknown = String::from_utf8(sign(&pair, MESSAGE, ""))
+        .unwrap()
+        .replace("s=sel", "s=gone");
     let outcome = verify_one(unknown.as_bytes(), &resolver).await;
     assert_eq!(outcome.result, "permerror");
-    assert!(outcome.reason.contains("gone._domainkey.example.com"), "{}", outcome.reason);
-    let sha1 = String::from_utf8(sign(&pair, MESSAGE, "")).unwrap().replace("a=ed25519-sha256", "a=rsa-sha1");
-    assert!(verify_one(sha1.as_bytes(), &resolver).await.reason.contains("RFC 8301"));
+    assert!(
+        outcome.reason.contains("gone._domainkey.example.com"),
+        "{}",
+        outcome.reason
+    );
+    let sha1 = String::from_utf8(sign(&pair, MESSAGE, ""))
+        .unwrap()
+        .replace("a=ed25519-sha256", "a=rsa-sha1");
+    assert!(
+        verify_one(sha1.as_bytes(), &resolver)
+            .await
+            .reason
+            .contains("RFC 8301")
+    );
 }
 
 #[tokio::test]
 async fn signatures_without_from_or_beyond_the_limit_are_not_verified() {
     let (pair, resolver) = signer();
-    let signed = String::from_utf8(sign(&pair, MESSAGE, "")).unwrap().replace("h=from:subject", "h=subject");
+    let signed = String::from_utf8(sign(&pair, MESSAGE, ""))
+        .unwrap()
+        .replace("h=from:subject", "h=subject");
     let outcome = verify_one(signed.as_bytes(), &resolver).await;
     assert_eq!(outcome.result, "permerror");
     assert!(outcome.reason.contains("From"), "{}", outcome.reason);

@@ -1,34 +1,36 @@
 //! The DNS records the authentication check is given instead of (or before)
 //! asking DNS: `--dkim-key NAME=PATH` files and `--auth-zone` zone files,
-//! parsed once at start, and served to `mail-auth` as its DNS cache so that
-//! its lookups of these names never reach a resolver.
-//!
-//! Offline (the default) a name the configuration does not hold answers
-//! "no such record" from here too, so no lookup leaves the process.
+//! parsed once at start. [`super::lookup::Resolver`] answers from them.
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
-use std::time::Instant;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
-use mail_auth::common::parse::TxtRecordParser;
-use mail_auth::common::verify::DomainKey;
-use mail_auth::dmarc::Dmarc as DmarcRecord;
-use mail_auth::hickory_resolver::proto::op::ResponseCode;
-use mail_auth::spf::Spf as SpfRecord;
-use mail_auth::{
-    DnsError, DnssecStatus, MX as Mx, Parameters, RecordSet, ResolverCache, Txt as TxtRecord,
-};
 
 /// One record of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DnsRecord {
-    Txt { name: String, value: String },
-    A { name: String, addr: Ipv4Addr },
-    Aaaa { name: String, addr: Ipv6Addr },
+    Txt {
+        name: String,
+        value: String,
+    },
+    A {
+        name: String,
+        addr: Ipv4Addr,
+    },
+    Aaaa {
+        name: String,
+        addr: Ipv6Addr,
+    },
+    Mx {
+        name: String,
+        preference: u16,
+        exchange: String,
+    },
+    /// `name` is the reverse name (`3.2.0.192.in-addr.arpa.`).
+    Ptr {
+        name: String,
+        target: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,7 +43,7 @@ pub enum ZoneError {
     Record { name: String, reason: String },
 }
 
-/// A domain name as `mail-auth` keys its lookups: lowercase, one final dot.
+/// A domain name as records are keyed: lowercase, one final dot.
 pub fn fqdn(name: &str) -> String {
     let mut name = name.trim().trim_end_matches('.').to_ascii_lowercase();
     name.push('.');
@@ -49,7 +51,8 @@ pub fn fqdn(name: &str) -> String {
 }
 
 /// Reads a zone file: `name TXT "value" ["more"...]`, `name A 192.0.2.1`,
-/// `name AAAA 2001:db8::1`; an optional TTL and class `IN` may stand
+/// `name AAAA 2001:db8::1`, `name MX 10 mail.example.com`,
+/// `3.2.0.192.in-addr.arpa PTR mail.example.com`; an optional TTL and class `IN` may stand
 /// between the name and the type (as a zone file or `dig` prints them);
 /// blank lines and lines starting with `;` or `#` are skipped.
 pub fn parse_zone(text: &str) -> Result<Vec<DnsRecord>, ZoneError> {
@@ -95,10 +98,34 @@ pub fn parse_zone(text: &str) -> Result<Vec<DnsRecord>, ZoneError> {
                     .parse()
                     .map_err(|_| line_error("an AAAA record needs an IPv6 address"))?,
             },
+            "MX" => {
+                let mut fields = rest.split_whitespace();
+                let (Some(preference), Some(exchange), None) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
+                    return Err(line_error(
+                        "an MX record needs a preference and a host name",
+                    ));
+                };
+                DnsRecord::Mx {
+                    name: fqdn(name),
+                    preference: preference
+                        .parse()
+                        .map_err(|_| line_error("an MX preference is a number up to 65535"))?,
+                    exchange: fqdn(exchange),
+                }
+            }
+            "PTR" => match rest.split_whitespace().collect::<Vec<_>>()[..] {
+                [target] => DnsRecord::Ptr {
+                    name: fqdn(name),
+                    target: fqdn(target),
+                },
+                _ => return Err(line_error("a PTR record needs one host name")),
+            },
             "" => return Err(line_error("expected `name TXT \"value\"`")),
             other => {
                 return Err(line_error(&format!(
-                    "{other} records are not used here (TXT, A and AAAA are)"
+                    "{other} records are not used here (TXT, A, AAAA, MX and PTR are)"
                 )));
             }
         };
@@ -191,166 +218,6 @@ fn pem_to_dkim(pem: &str) -> Result<String, ZoneError> {
     }
 }
 
-/// The configured records of one type, with what to answer for a name
-/// not configured (`None`: ask DNS).
-pub struct Answers<K, V> {
-    map: HashMap<K, V>,
-    missing: Option<V>,
-}
-
-impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Answers<K, V> {
-    fn get<Q>(&self, name: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map.get(name).or(self.missing.as_ref()).cloned()
-    }
-
-    fn remove<Q>(&self, _: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        None
-    }
-
-    // What DNS answered is not kept: results are kept per message.
-    fn insert(&self, _: K, _: V, _: Instant) {}
-}
-
-/// The configured records, as `mail-auth`'s DNS caches.
-pub struct Zone {
-    txt: Answers<Box<str>, TxtRecord>,
-    mx: Answers<Box<str>, RecordSet<Mx>>,
-    ipv4: Answers<Box<str>, RecordSet<Ipv4Addr>>,
-    ipv6: Answers<Box<str>, RecordSet<Ipv6Addr>>,
-    ptr: Answers<IpAddr, RecordSet<Box<str>>>,
-}
-
-/// A verifier's input with the zone as every cache.
-pub type ZoneParameters<'z, P> = Parameters<
-    'z,
-    P,
-    Answers<Box<str>, TxtRecord>,
-    Answers<Box<str>, RecordSet<Mx>>,
-    Answers<Box<str>, RecordSet<Ipv4Addr>>,
-    Answers<Box<str>, RecordSet<Ipv6Addr>>,
-    Answers<IpAddr, RecordSet<Box<str>>>,
->;
-
-fn answers<K, V>(missing: Option<V>) -> Answers<K, V> {
-    Answers {
-        map: HashMap::new(),
-        missing,
-    }
-}
-
-impl Zone {
-    /// Parses each TXT value as the record its name stands for (a DKIM key
-    /// under `_domainkey`, a DMARC policy under `_dmarc`, else SPF), so a
-    /// mistake shows at start, not as a `permerror` in a test. `offline`:
-    /// a name not configured has no records (nothing is asked of DNS).
-    pub fn new(records: &[DnsRecord], offline: bool) -> Result<Zone, ZoneError> {
-        let no_txt = || {
-            TxtRecord::Error(mail_auth::Error::Dns(DnsError::RecordNotFound(
-                ResponseCode::NXDomain,
-            )))
-        };
-        let mut zone = Zone {
-            txt: answers(offline.then(no_txt)),
-            mx: answers(offline.then(|| set(&[]))),
-            ipv4: answers(offline.then(|| set(&[]))),
-            ipv6: answers(offline.then(|| set(&[]))),
-            ptr: answers(offline.then(|| set(&[]))),
-        };
-        let mut texts: HashMap<&str, Vec<&str>> = HashMap::new();
-        let mut ipv4: HashMap<&str, Vec<Ipv4Addr>> = HashMap::new();
-        let mut ipv6: HashMap<&str, Vec<Ipv6Addr>> = HashMap::new();
-        for record in records {
-            match record {
-                DnsRecord::Txt { name, value } => texts.entry(name).or_default().push(value),
-                DnsRecord::A { name, addr } => ipv4.entry(name).or_default().push(*addr),
-                DnsRecord::Aaaa { name, addr } => ipv6.entry(name).or_default().push(*addr),
-            }
-        }
-        for (name, addrs) in ipv4 {
-            zone.ipv4.map.insert(name.into(), set(&addrs));
-        }
-        for (name, addrs) in ipv6 {
-            zone.ipv6.map.insert(name.into(), set(&addrs));
-        }
-        for (name, values) in texts {
-            let bad = |reason: String| ZoneError::Record {
-                name: name.trim_end_matches('.').to_string(),
-                reason,
-            };
-            let record: TxtRecord = if name.contains("._domainkey.") {
-                one_of::<DomainKey>(&values)
-                    .map_err(|e| bad(format!("not a DKIM key record ({e})")))?
-                    .into()
-            } else if name.starts_with("_dmarc.") {
-                one_of::<DmarcRecord>(&values)
-                    .map_err(|e| bad(format!("not a DMARC record ({e})")))?
-                    .into()
-            } else if values.iter().any(|v| v.starts_with("v=spf1")) {
-                one_of::<SpfRecord>(&values)
-                    .map_err(|e| bad(format!("not an SPF record ({e})")))?
-                    .into()
-            } else {
-                return Err(bad(
-                    "a TXT record is used here only as a DKIM key (NAME._domainkey.DOMAIN), \
-                     a DMARC policy (_dmarc.DOMAIN) or an SPF policy (v=spf1 ...)"
-                        .into(),
-                ));
-            };
-            zone.txt.map.insert(name.into(), record);
-        }
-        Ok(zone)
-    }
-
-    /// Whether the configuration holds a TXT record at `name`.
-    pub fn has_txt(&self, name: &str) -> bool {
-        self.txt.map.contains_key(fqdn(name).as_str())
-    }
-
-    /// Whether names not configured are answered "no such record".
-    pub fn is_offline(&self) -> bool {
-        self.txt.missing.is_some()
-    }
-}
-
-impl Zone {
-    /// `input` with the zone as every cache of the lookups it makes.
-    pub fn parameters<P>(&self, input: P) -> ZoneParameters<'_, P> {
-        Parameters::new(input)
-            .with_txt_cache(&self.txt)
-            .with_mx_cache(&self.mx)
-            .with_ipv4_cache(&self.ipv4)
-            .with_ipv6_cache(&self.ipv6)
-            .with_ptr_cache(&self.ptr)
-    }
-}
-
-/// The first value that parses as a `T`, or the last one's error.
-fn one_of<T: TxtRecordParser>(values: &[&str]) -> mail_auth::Result<T> {
-    let mut result = Err(mail_auth::Error::Dns(DnsError::InvalidRecordType));
-    for value in values {
-        result = T::parse(value.as_bytes());
-        if result.is_ok() {
-            break;
-        }
-    }
-    result
-}
-
-fn set<T: Clone>(records: &[T]) -> RecordSet<T> {
-    RecordSet {
-        rrset: Arc::from(records.to_vec().into_boxed_slice()),
-        dnssec_status: DnssecStatus::Indeterminate,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,7 +226,9 @@ mod tests {
     fn zone_lines_as_written_or_as_dig_prints_them() {
         let records = parse_zone(
             "; comment\n\nExample.COM. 300 IN TXT \"v=spf1 \" \"ip4:192.0.2.0/24 -all\"\n\
-             _dmarc.example.com TXT v=DMARC1;p=none\nmail.example.com A 192.0.2.1\n",
+             _dmarc.example.com TXT v=DMARC1;p=none\nmail.example.com A 192.0.2.1\n\
+             mail.example.com 60 IN AAAA 2001:db8::1\nexample.com. MX 10 Mail.Example.com.\n\
+             1.2.0.192.in-addr.arpa PTR mail.example.com\n",
         )
         .unwrap();
         assert_eq!(
@@ -377,17 +246,37 @@ mod tests {
                     name: "mail.example.com.".into(),
                     addr: Ipv4Addr::new(192, 0, 2, 1)
                 },
+                DnsRecord::Aaaa {
+                    name: "mail.example.com.".into(),
+                    addr: "2001:db8::1".parse().unwrap()
+                },
+                DnsRecord::Mx {
+                    name: "example.com.".into(),
+                    preference: 10,
+                    exchange: "mail.example.com.".into()
+                },
+                DnsRecord::Ptr {
+                    name: "1.2.0.192.in-addr.arpa.".into(),
+                    target: "mail.example.com.".into()
+                },
             ]
         );
-        let zone = Zone::new(&records, true).unwrap();
-        assert!(zone.has_txt("EXAMPLE.com"));
-        assert!(!zone.has_txt("other.example.com"));
-        assert!(zone.is_offline());
         assert!(matches!(
             parse_zone("x TXT \"open\n"),
             Err(ZoneError::Line { line: 1, .. })
         ));
         assert!(parse_zone("x CNAME y\n").is_err());
+        for wrong in [
+            "x MX mail.example.com",
+            "x MX 70000 mail.example.com",
+            "x MX 10 a b",
+        ] {
+            assert!(
+                matches!(parse_zone(wrong), Err(ZoneError::Line { line: 1, .. })),
+                "{wrong}"
+            );
+        }
+        assert!(parse_zone("x PTR\n").is_err());
     }
 
     #[test]
