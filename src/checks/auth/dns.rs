@@ -68,7 +68,8 @@ impl fmt::Display for RecordType {
     }
 }
 
-/// One record of an answer. Names come without the final dot.
+/// One record of an answer. Names come lowercase (compression may
+/// borrow the question's case), without the final dot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rdata {
     A(Ipv4Addr),
@@ -456,7 +457,7 @@ impl<'m> Reader<'m> {
         }))
     }
 
-    /// A possibly compressed name, without the final dot. Every pointer
+    /// A possibly compressed name, lowercase, without the final dot. Every pointer
     /// must point before the previous one (or before the name's start), so
     /// a chain of them ends.
     fn name(&mut self) -> Result<String, &'static str> {
@@ -481,7 +482,7 @@ impl<'m> Reader<'m> {
                     if !name.is_empty() {
                         name.push('.');
                     }
-                    name.push_str(&String::from_utf8_lossy(label));
+                    name.push_str(&String::from_utf8_lossy(label).to_ascii_lowercase());
                     at += 1 + length;
                 }
                 0xC0 => {

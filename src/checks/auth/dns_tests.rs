@@ -149,7 +149,7 @@ async fn answers_of_every_type_with_compressed_names() {
         Ok(vec![Rdata::Aaaa("2001:db8::1".parse().unwrap())])
     );
     assert_eq!(
-        client.query("example.com", RecordType::Mx).await,
+        client.query("EXAMPLE.com", RecordType::Mx).await,
         Ok(vec![Rdata::Mx(10, "mail.example.com".into())])
     );
     assert_eq!(

@@ -194,7 +194,8 @@ impl Resolver {
         .await
     }
 
-    /// Preference and exchange (without the final dot) of each MX record.
+    /// Preference and exchange (lowercase, without the final dot) of each
+    /// MX record.
     pub async fn mx(&self, name: &str) -> Answer<(u16, String)> {
         self.lookup(
             name,
@@ -208,7 +209,7 @@ impl Resolver {
         .await
     }
 
-    /// The names (without the final dot) of `ip`'s reverse name.
+    /// The names (lowercase, without the final dot) at `ip`'s reverse name.
     pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         let name = reverse_name(ip);
         self.lookup(
