@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -67,7 +67,7 @@ async fn listen_once(
     ready: &mut Option<tokio::sync::oneshot::Sender<Result<(), StoreError>>>,
     first: bool,
 ) -> Result<(), StoreError> {
-    let (client, mut connection) = shared.pool.config().connect(NoTls).await?;
+    let (client, mut connection) = shared.pool.config().connect(shared.pool.tls()).await?;
     let (tx, mut notes) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -15,6 +15,7 @@ mod read;
 mod relay;
 mod schema;
 mod text;
+mod tls;
 mod webhook;
 mod write;
 
@@ -40,13 +41,19 @@ use pool::{Conn, Pool};
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
+        // tokio-postgres names only the kind ("error performing TLS
+        // handshake"); the cause says what went wrong.
+        let text = match std::error::Error::source(&err) {
+            Some(cause) => format!("{err}: {cause}"),
+            None => err.to_string(),
+        };
         let Some(code) = err.code() else {
             // No answer from the server: the connection failed or closed.
             let io = std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
             return if err.is_closed() || io || err.to_string().contains("connect") {
-                StoreError::Unavailable(err.to_string())
+                StoreError::Unavailable(text)
             } else {
-                StoreError::Backend(err.to_string())
+                StoreError::Backend(text)
             };
         };
         let class = &code.code()[..2];
@@ -55,11 +62,11 @@ impl From<tokio_postgres::Error> for StoreError {
             || *code == SqlState::T_R_DEADLOCK_DETECTED
             || *code == SqlState::READ_ONLY_SQL_TRANSACTION
         {
-            StoreError::Unavailable(err.to_string())
+            StoreError::Unavailable(text)
         } else if class == "XX" {
-            StoreError::Corrupt(err.to_string())
+            StoreError::Corrupt(text)
         } else {
-            StoreError::Backend(err.to_string())
+            StoreError::Backend(text)
         }
     }
 }
@@ -108,19 +115,16 @@ impl PgStore {
         retention: Retention,
         events: Events,
     ) -> Result<PgStore, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|err| StoreError::Open {
-            location: "the PostgreSQL URL".into(),
-            reason: format!("{err}"),
-        })?;
+        let (config, tls) = tls::configure(url)?;
         let location = describe(&config);
         let open_error = |err: StoreError| match err {
             StoreError::Incompatible(_) => err,
             other => StoreError::Open {
                 location: location.clone(),
-                reason: other.to_string(),
+                reason: tls.explain(other.to_string()),
             },
         };
-        let pool = Pool::new(config);
+        let pool = Pool::new(config, tls.clone());
         let announced = {
             let mut conn = pool.get().await.map_err(open_error)?;
             schema::migrate(&mut conn).await.map_err(open_error)?;

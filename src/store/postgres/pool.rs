@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
+use super::tls::Connector;
 use crate::store::StoreError;
 
 /// Connections a node opens at most, besides its listener's.
@@ -19,6 +20,7 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Pool {
     config: Config,
+    tls: Connector,
     idle: Mutex<Vec<Client>>,
     slots: Arc<Semaphore>,
 }
@@ -31,13 +33,14 @@ pub struct Conn {
 }
 
 impl Pool {
-    pub fn new(mut config: Config) -> Arc<Pool> {
+    pub fn new(mut config: Config, tls: Connector) -> Arc<Pool> {
         config
             .connect_timeout(Duration::from_secs(5))
             .keepalives_idle(Duration::from_secs(30))
             .application_name("letterbox");
         Arc::new(Pool {
             config,
+            tls,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(POOL_SIZE)),
         })
@@ -45,6 +48,11 @@ impl Pool {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The TLS connector every connection of this node uses.
+    pub fn tls(&self) -> Connector {
+        self.tls.clone()
     }
 
     /// An idle connection that still works, or a new one.
@@ -60,7 +68,7 @@ impl Pool {
         };
         let client = match idle {
             Some(client) => client,
-            None => connect(&self.config).await?,
+            None => self.connect().await?,
         };
         Ok(Conn {
             client: Some(client),
@@ -73,17 +81,17 @@ impl Pool {
     pub fn close_idle(&self) {
         self.idle.lock().expect("pool lock").clear();
     }
-}
 
-/// Opens a connection, its I/O driven by a task of its own.
-pub async fn connect(config: &Config) -> Result<Client, StoreError> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        // Ends when the client is dropped or the server goes away; the
-        // client's next call then fails and the pool drops it.
-        let _ = connection.await;
-    });
-    Ok(client)
+    /// Opens a connection, its I/O driven by a task of its own.
+    async fn connect(&self) -> Result<Client, StoreError> {
+        let (client, connection) = self.config.connect(self.tls()).await?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the server goes away; the
+            // client's next call then fails and the pool drops it.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
 }
 
 impl Deref for Conn {
