@@ -2,13 +2,25 @@
 //! checked against the router and real responses by tests/openapi.rs) and
 //! a page rendered from it at `/api/v1/`.
 
+use std::sync::OnceLock;
+
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// `openapi.json` as build.rs compressed it.
+const OPENAPI_ZSTD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.zst"));
+
+/// The document's text.
+pub fn openapi_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let json = zstd::decode_all(OPENAPI_ZSTD).expect("the embedded document decompresses");
+        String::from_utf8(json).expect("openapi.json is UTF-8")
+    })
+}
 
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], openapi_text()).into_response()
 }
 
 fn escape(text: &str) -> String {
@@ -34,7 +46,7 @@ const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 
 /// needs no script and loads nothing from the network.
 pub async fn page() -> impl IntoResponse {
     let spec: serde_json::Value =
-        serde_json::from_str(OPENAPI).expect("openapi.json is valid JSON");
+        serde_json::from_str(openapi_text()).expect("openapi.json is valid JSON");
     let mut rows = String::new();
     if let Some(paths) = spec["paths"].as_object() {
         for (path, item) in paths {
