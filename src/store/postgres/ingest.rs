@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures_util::future::{join, try_join, try_join_all};
+use futures_util::future::{join, join3, try_join, try_join_all};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 use tokio_postgres::Statement;
 use tokio_util::sync::CancellationToken;
@@ -275,19 +275,24 @@ impl Writer {
         }
     }
 
+    /// `BEGIN`, the statements and (when no message has tags, whose rows
+    /// wait for the message's rowid) `COMMIT` go out at once: one round
+    /// trip for the batch. After an error PostgreSQL turns the `COMMIT`
+    /// into a rollback, and the statements' own errors tell of it.
     async fn try_commit(&mut self, batch: &[Queued]) -> Result<Vec<i64>, Failure> {
         let shared = self.shared.clone();
         let session = self.session().await?;
-        let tx = session.conn.transaction().await.map_err(Failure::Refused)?;
+        let client: &tokio_postgres::Client = &session.conn;
+        let begin = client.batch_execute("BEGIN");
         // Sent together, answered in order: the rows get rowids in the
         // order the messages were queued.
         let rows = try_join_all(batch.iter().map(|queued| {
-            let stored = write::insert(&tx, &session.insert, &queued.row);
+            let stored = write::insert(client, &session.insert, &queued.row);
             let delivery = async {
                 if let Some(payload) = &queued.webhook {
                     let values: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
                         [&queued.id, payload, &queued.received_at_ms];
-                    tx.execute(&session.webhook, &values).await?;
+                    client.execute(&session.webhook, &values).await?;
                 }
                 Ok(())
             };
@@ -298,13 +303,34 @@ impl Writer {
         let notes = try_join_all(payloads.iter().map(|payload| async {
             let values: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
                 [&notify::CHANNEL, payload];
-            tx.execute(&session.notify, &values).await
+            client.execute(&session.notify, &values).await
         }));
-        let (rowids, notes) = join(rows, notes).await;
-        let rowids = rowids.map_err(Failure::Refused)?;
-        notes.map_err(Failure::Refused)?;
-        tx.commit().await.map_err(Failure::Refused)?;
-        Ok(rowids)
+        let pipelined = batch.iter().all(|q| !q.row.has_tags());
+        let commit = async {
+            if pipelined {
+                Some(client.batch_execute("COMMIT").await)
+            } else {
+                None
+            }
+        };
+        let (began, (rowids, notes), committed) = join3(begin, join(rows, notes), commit).await;
+        let outcome = async {
+            began?;
+            let rowids = rowids?;
+            notes?;
+            match committed {
+                Some(committed) => committed?,
+                None => client.batch_execute("COMMIT").await?,
+            }
+            Ok(rowids)
+        }
+        .await;
+        if outcome.is_err() {
+            // Ends the transaction unless the `COMMIT` did (a warning
+            // then, not an error); a connection that cannot is dropped.
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        outcome.map_err(Failure::Refused)
     }
 
     /// The writer's connection, connected and prepared if need be.

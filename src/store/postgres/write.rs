@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{GenericClient, Statement, Transaction};
 
 use super::query::Condition;
 use super::{relay, text, webhook};
@@ -115,12 +115,17 @@ impl Row {
             tags: p.tags.clone(),
         }
     }
+
+    /// Whether storing it takes more than [`INSERT`].
+    pub fn has_tags(&self) -> bool {
+        !self.tags.is_empty()
+    }
 }
 
-/// Stores a message with its raw bytes and tags; `statement` is
-/// [`INSERT`] prepared on the transaction's connection. Returns the
+/// Stores a message with its raw bytes and tags, inside a transaction;
+/// `statement` is [`INSERT`] prepared on its connection. Returns the
 /// message's rowid.
-pub async fn insert(tx: &Transaction<'_>, statement: &Statement, row: &Row) -> Result<i64> {
+pub async fn insert(tx: &impl GenericClient, statement: &Statement, row: &Row) -> Result<i64> {
     let values: Vec<&(dyn ToSql + Sync)> = row
         .values
         .iter()
@@ -350,7 +355,7 @@ async fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Ev
 /// message carries is simply not listed), so that a tag cannot vanish
 /// under another node's transaction that is about to use it; an unused
 /// tag takes the letter case it is given anew.
-async fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64> {
+async fn tag_id(tx: &impl GenericClient, name: &str) -> Result<i64> {
     let name = clean(name);
     let name: &str = &name;
     let updated = tx
@@ -374,7 +379,7 @@ async fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64> {
     }
 }
 
-async fn tag_message(tx: &Transaction<'_>, rowid: i64, tags: &[String]) -> Result<()> {
+async fn tag_message(tx: &impl GenericClient, rowid: i64, tags: &[String]) -> Result<()> {
     for tag in tags {
         let tag = tag_id(tx, tag).await?;
         tx.execute(
