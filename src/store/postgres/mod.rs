@@ -1,12 +1,15 @@
 //! The PostgreSQL backend: any number of Letterbox nodes on one database.
 //! All SQL and every `tokio_postgres` type live below this module.
 //!
-//! Each write is one transaction on a pooled connection ([`pool`]); it
-//! sends its change to the other nodes with `NOTIFY` before committing
-//! ([`notify`]), and each node's listener publishes what the others
-//! committed into its own events ([`listen`]). Retention pruning and
+//! Each write is one transaction on a pooled connection ([`pool`]); new
+//! messages share theirs, a batch at a time, through one writer per node
+//! that keeps a pooled connection ([`ingest`]). A write sends its change
+//! to the other nodes with `NOTIFY` before committing ([`notify`]), and
+//! each node's listener publishes what the others committed into its own
+//! events ([`listen`]). Retention pruning and
 //! schema migrations take advisory locks, so one node does each at a time.
 
+mod ingest;
 mod listen;
 mod notify;
 mod pool;
@@ -20,7 +23,7 @@ mod webhook;
 mod write;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -41,33 +44,38 @@ use pool::{Conn, Pool};
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
-        // tokio-postgres names only the kind ("error performing TLS
-        // handshake"); the cause says what went wrong.
-        let text = match std::error::Error::source(&err) {
-            Some(cause) => format!("{err}: {cause}"),
-            None => err.to_string(),
-        };
-        let Some(code) = err.code() else {
-            // No answer from the server: the connection failed or closed.
-            let io = std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
-            return if err.is_closed() || io || err.to_string().contains("connect") {
-                StoreError::Unavailable(text)
-            } else {
-                StoreError::Backend(text)
-            };
-        };
-        let class = &code.code()[..2];
-        if matches!(class, "08" | "53" | "57")
-            || *code == SqlState::T_R_SERIALIZATION_FAILURE
-            || *code == SqlState::T_R_DEADLOCK_DETECTED
-            || *code == SqlState::READ_ONLY_SQL_TRANSACTION
-        {
+        classify(&err)
+    }
+}
+
+/// The store's error for what PostgreSQL (or the way to it) said.
+fn classify(err: &tokio_postgres::Error) -> StoreError {
+    // tokio-postgres names only the kind ("error performing TLS
+    // handshake"); the cause says what went wrong.
+    let text = match std::error::Error::source(err) {
+        Some(cause) => format!("{err}: {cause}"),
+        None => err.to_string(),
+    };
+    let Some(code) = err.code() else {
+        // No answer from the server: the connection failed or closed.
+        let io = std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>());
+        return if err.is_closed() || io || err.to_string().contains("connect") {
             StoreError::Unavailable(text)
-        } else if class == "XX" {
-            StoreError::Corrupt(text)
         } else {
             StoreError::Backend(text)
-        }
+        };
+    };
+    let class = &code.code()[..2];
+    if matches!(class, "08" | "53" | "57")
+        || *code == SqlState::T_R_SERIALIZATION_FAILURE
+        || *code == SqlState::T_R_DEADLOCK_DETECTED
+        || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+    {
+        StoreError::Unavailable(text)
+    } else if class == "XX" {
+        StoreError::Corrupt(text)
+    } else {
+        StoreError::Backend(text)
     }
 }
 
@@ -79,8 +87,8 @@ pub struct PgStore {
 struct Inner {
     shared: Arc<listen::Shared>,
     location: String,
-    /// Wakes the pruning task after an insert.
-    prune: Arc<Notify>,
+    /// Stores messages in batches.
+    ingest: ingest::Ingest,
     /// Stops the listener and the pruning task.
     stop: CancellationToken,
 }
@@ -155,11 +163,12 @@ impl PgStore {
                 stop.clone(),
             ));
         }
+        let ingest = ingest::Ingest::start(shared.clone(), prune.clone(), stop.clone());
         Ok(PgStore {
             inner: Arc::new(Inner {
                 shared,
                 location,
-                prune,
+                ingest,
                 stop,
             }),
         })
@@ -195,18 +204,11 @@ impl PgStore {
         self.inner.shared.events.publish(event);
     }
 
+    /// Returns once the transaction holding the message committed: it
+    /// shares one with the messages queued beside it ([`ingest`]).
     pub async fn insert(&self, message: NewMessage) -> Result<(), StoreError> {
-        let shared = &self.inner.shared;
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await?;
-        let (rowid, event) = write::insert(&tx, &message, &shared.node).await?;
-        webhook::queue(&tx, &message).await?;
-        notify::send(&tx, &shared.node, &event).await?;
-        tx.commit().await?;
-        shared.announced.fetch_max(rowid, Ordering::AcqRel);
-        self.publish(event);
-        self.inner.prune.notify_one();
-        Ok(())
+        let inner = &self.inner;
+        inner.ingest.insert(message, &inner.shared.node).await
     }
 
     pub async fn change(&self, change: Change) -> Result<u64, StoreError> {
@@ -344,11 +346,13 @@ impl PgStore {
         Ok(row.map(|row| row.get(0)))
     }
 
-    /// Stops listening and pruning and closes the idle connections. Every
-    /// write that returned is committed already. Reads keep working on
-    /// clones (connecting again) until they are dropped.
+    /// Stops listening and pruning, stores the messages queued (a later
+    /// insert fails with [`StoreError::Closed`]) and closes the idle
+    /// connections. Reads keep working on clones (connecting again) until
+    /// they are dropped.
     pub async fn close(&self) {
         self.inner.stop.cancel();
+        self.inner.ingest.finished().await;
         self.inner.shared.pool.close_idle();
     }
 }

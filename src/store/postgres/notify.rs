@@ -92,17 +92,34 @@ pub async fn send(
     node: &str,
     event: &Event,
 ) -> Result<(), tokio_postgres::Error> {
-    for note in notes(event) {
-        let payload = serde_json::to_string(&Sent {
-            node: node.to_string(),
-            note,
-        })
-        .expect("plain data serializes");
-        client
-            .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
-            .await?;
+    for payload in payloads(node, notes(event)) {
+        client.execute(SEND, &[&CHANNEL, &payload]).await?;
     }
     Ok(())
+}
+
+/// The statement that sends a payload on [`CHANNEL`].
+pub const SEND: &str = "SELECT pg_notify($1, $2)";
+
+/// The payloads announcing messages stored together, in their order.
+pub fn new_messages(node: &str, ids: &[String]) -> Vec<String> {
+    let notes = ids
+        .chunks(IDS_PER_NOTE)
+        .map(|ids| Note::New { ids: ids.to_vec() });
+    payloads(node, notes)
+}
+
+fn payloads(node: &str, notes: impl IntoIterator<Item = Note>) -> Vec<String> {
+    notes
+        .into_iter()
+        .map(|note| {
+            serde_json::to_string(&Sent {
+                node: node.to_string(),
+                note,
+            })
+            .expect("plain data serializes")
+        })
+        .collect()
 }
 
 /// Reads a payload; `None` for one this version does not know.
@@ -142,6 +159,17 @@ mod tests {
         for note in notes {
             assert!(serde_json::to_string(&note).unwrap().len() < 7900);
         }
+        let payloads = new_messages(&"n".repeat(26), &ids);
+        assert_eq!(payloads.len(), 3);
+        let mut announced = Vec::new();
+        for payload in &payloads {
+            assert!(payload.len() < 8000);
+            match parse(payload).unwrap().note {
+                Note::New { ids } => announced.extend(ids),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(announced, ids);
         let sent = parse(r#"{"node":"a","k":"read","ids":["x"],"read":true}"#).unwrap();
         assert_eq!(
             sent.note,

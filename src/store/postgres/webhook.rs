@@ -5,23 +5,14 @@
 
 use tokio_postgres::{GenericClient, Transaction};
 
-use crate::store::{NewMessage, StoreError, WebhookDelivery, WebhookNext, WebhookQueueStats};
+use crate::store::{StoreError, WebhookDelivery, WebhookNext, WebhookQueueStats};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// Queues the delivery announcing `message`, if it has one, due at once.
-pub async fn queue(tx: &Transaction<'_>, message: &NewMessage) -> Result<()> {
-    let Some(payload) = &message.webhook else {
-        return Ok(());
-    };
-    tx.execute(
-        "INSERT INTO webhook_deliveries (message_id, payload, created_at, next_attempt_at)
-         VALUES ($1, $2, $3, $3)",
-        &[&message.id, &payload, &message.received_at_ms],
-    )
-    .await?;
-    Ok(())
-}
+/// Queues a delivery, due at once: `$1` the message's ID, `$2` the
+/// payload, `$3` when it was received.
+pub const QUEUE: &str = "INSERT INTO webhook_deliveries
+    (message_id, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)";
 
 /// Claims a due delivery until `until_ms`; 0 if it is gone, not due,
 /// or claimed by another node.

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Statement, Transaction};
 
 use super::query::Condition;
 use super::{relay, text, webhook};
@@ -41,74 +41,99 @@ fn mailboxes(list: &[Address]) -> String {
     .into_owned()
 }
 
-/// Stores a message with its raw bytes, tags and search vectors.
-pub async fn insert(tx: &Transaction<'_>, m: &NewMessage, node: &str) -> Result<(i64, Event)> {
-    let p = &m.parsed;
-    let s = &p.search;
-    let mut words = text::Vector::default();
-    words.add_text(&p.people_text());
-    words.gap();
-    words.add_text(&s.body);
-    words.gap();
-    words.add_text(&s.attachments);
-    let mut html = text::Vector::default();
-    html.add_text(&s.html);
-    let headers = text::headers_vector(&s.headers);
-    let size = m.size as i64;
-    let (attachments, inline) = (p.attachments as i32, p.inline as i32);
-    let from = p.from.as_ref().map(json);
-    let (message_id, subject, snippet) =
-        (clean(&p.message_id), clean(&p.subject), clean(&p.snippet));
-    let values: [&(dyn ToSql + Sync); 27] = [
-        &m.id,
-        &m.received_at_ms,
-        &size,
-        &json(&m.envelope),
-        &m.inbox.as_str(),
-        &message_id.as_ref(),
-        &subject.as_ref(),
-        &from,
-        &json(&p.to),
-        &json(&p.cc),
-        &json(&p.bcc),
-        &json(&p.reply_to),
-        &p.date,
-        &attachments,
-        &inline,
-        &snippet.as_ref(),
-        &json(&p.problems),
-        &json(&p.parts),
-        &mailboxes(p.from.as_slice()),
-        &mailboxes(&p.to),
-        &mailboxes(&p.cc),
-        &mailboxes(&p.bcc),
-        &mailboxes(&p.reply_to),
-        &words.literal(),
-        &headers.literal(),
-        &html.literal(),
-        &node,
-    ];
-    let row = tx
-        .query_one(
-            "INSERT INTO messages (id, received_at, size, envelope, inbox, message_id, subject,
-                from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, attachments,
-                inline, snippet, problems, parts, from_text, to_text, cc_text, bcc_text,
-                reply_to_text, words, headers, html, node)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                $17, $18, $19, $20, $21, $22, $23, $24::text::tsvector, $25::text::tsvector,
-                $26::text::tsvector, $27)
-             RETURNING rowid",
-            &values,
-        )
-        .await?;
-    let rowid: i64 = row.get(0);
-    tx.execute(
-        "INSERT INTO message_raw (message, data) VALUES ($1, $2)",
-        &[&rowid, &m.raw_zstd],
-    )
-    .await?;
-    tag_message(tx, rowid, &p.tags).await?;
-    Ok((rowid, Event::New(m.summary().into())))
+/// Stores a message with its raw bytes (one statement: the raw bytes go
+/// in with the row, not in a round trip of their own); `$28` is the raw
+/// bytes.
+pub const INSERT: &str = "WITH stored AS (
+        INSERT INTO messages (id, received_at, size, envelope, inbox, message_id, subject,
+            from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, attachments,
+            inline, snippet, problems, parts, from_text, to_text, cc_text, bcc_text,
+            reply_to_text, words, headers, html, node)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+            $17, $18, $19, $20, $21, $22, $23, $24::text::tsvector, $25::text::tsvector,
+            $26::text::tsvector, $27)
+        RETURNING rowid)
+    INSERT INTO message_raw (message, data) SELECT rowid, $28 FROM stored
+    RETURNING message";
+
+/// A message ready to store: the values [`INSERT`] binds, worked out
+/// (search vectors and all) by the task that received the message, so
+/// that the one writer of a batch only sends them.
+pub struct Row {
+    values: Vec<Box<dyn ToSql + Send + Sync>>,
+    tags: Vec<String>,
+}
+
+impl Row {
+    /// The row of `m`, stored by `node`; `raw_zstd` is its raw bytes,
+    /// taken out of it.
+    pub fn new(m: &NewMessage, raw_zstd: Vec<u8>, node: &str) -> Row {
+        let p = &m.parsed;
+        let s = &p.search;
+        let mut words = text::Vector::default();
+        words.add_text(&p.people_text());
+        words.gap();
+        words.add_text(&s.body);
+        words.gap();
+        words.add_text(&s.attachments);
+        let mut html = text::Vector::default();
+        html.add_text(&s.html);
+        let headers = text::headers_vector(&s.headers);
+        let text = |t: &str| -> Box<dyn ToSql + Send + Sync> { Box::new(clean(t).into_owned()) };
+        let values: Vec<Box<dyn ToSql + Send + Sync>> = vec![
+            Box::new(m.id.clone()),
+            Box::new(m.received_at_ms),
+            Box::new(m.size as i64),
+            Box::new(json(&m.envelope)),
+            Box::new(m.inbox.as_str().to_string()),
+            text(&p.message_id),
+            text(&p.subject),
+            Box::new(p.from.as_ref().map(json)),
+            Box::new(json(&p.to)),
+            Box::new(json(&p.cc)),
+            Box::new(json(&p.bcc)),
+            Box::new(json(&p.reply_to)),
+            Box::new(p.date),
+            Box::new(p.attachments as i32),
+            Box::new(p.inline as i32),
+            text(&p.snippet),
+            Box::new(json(&p.problems)),
+            Box::new(json(&p.parts)),
+            Box::new(mailboxes(p.from.as_slice())),
+            Box::new(mailboxes(&p.to)),
+            Box::new(mailboxes(&p.cc)),
+            Box::new(mailboxes(&p.bcc)),
+            Box::new(mailboxes(&p.reply_to)),
+            Box::new(words.literal()),
+            Box::new(headers.literal()),
+            Box::new(html.literal()),
+            Box::new(node.to_string()),
+            Box::new(raw_zstd),
+        ];
+        Row {
+            values,
+            tags: p.tags.clone(),
+        }
+    }
+
+    /// Whether storing it takes more than [`INSERT`].
+    pub fn has_tags(&self) -> bool {
+        !self.tags.is_empty()
+    }
+}
+
+/// Stores a message with its raw bytes and tags, inside a transaction;
+/// `statement` is [`INSERT`] prepared on its connection. Returns the
+/// message's rowid.
+pub async fn insert(tx: &impl GenericClient, statement: &Statement, row: &Row) -> Result<i64> {
+    let values: Vec<&(dyn ToSql + Sync)> = row
+        .values
+        .iter()
+        .map(|v| v.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rowid: i64 = tx.query_one(statement, &values).await?.get(0);
+    tag_message(tx, rowid, &row.tags).await?;
+    Ok(rowid)
 }
 
 /// Applies a change; returns how many messages it touched and the event
@@ -330,7 +355,7 @@ async fn tags_changed(tx: &Transaction<'_>, rows: &[(i64, String)]) -> Result<Ev
 /// message carries is simply not listed), so that a tag cannot vanish
 /// under another node's transaction that is about to use it; an unused
 /// tag takes the letter case it is given anew.
-async fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64> {
+async fn tag_id(tx: &impl GenericClient, name: &str) -> Result<i64> {
     let name = clean(name);
     let name: &str = &name;
     let updated = tx
@@ -354,7 +379,7 @@ async fn tag_id(tx: &Transaction<'_>, name: &str) -> Result<i64> {
     }
 }
 
-async fn tag_message(tx: &Transaction<'_>, rowid: i64, tags: &[String]) -> Result<()> {
+async fn tag_message(tx: &impl GenericClient, rowid: i64, tags: &[String]) -> Result<()> {
     for tag in tags {
         let tag = tag_id(tx, tag).await?;
         tx.execute(
