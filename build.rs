@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 fn compress(source: &Path, target: &Path) {
     let bytes = std::fs::read(source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
     let compressed = zstd::bulk::compress(&bytes, 19).expect("zstd compresses");
-    std::fs::write(target, compressed)
-        .unwrap_or_else(|e| panic!("{}: {e}", target.display()));
+    std::fs::write(target, compressed).unwrap_or_else(|e| panic!("{}: {e}", target.display()));
 }
 
 fn main() {
