@@ -7,6 +7,7 @@ pub mod archive;
 pub mod bcc;
 pub mod chaos;
 pub mod compose;
+pub mod der;
 pub mod envelope;
 pub mod events;
 pub mod extract;

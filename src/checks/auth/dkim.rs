@@ -10,6 +10,7 @@ use ring::signature::{ED25519, RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, U
 
 use super::canon::{self, Field, Message};
 use super::lookup::{LookupError, Resolver};
+use crate::domain::der;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -204,39 +205,20 @@ pub fn parse_key(record: &str) -> Result<DomainKey, String> {
     })
 }
 
-/// One DER element at the start of `der`: (tag, contents, the rest).
-fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let length = rest[..count]
-            .iter()
-            .fold(0usize, |n, &b| (n << 8) | usize::from(b));
-        (length, &rest[count..])
-    };
-    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
-}
-
 /// The RSAPublicKey in `p=`: most keys are published as a
 /// SubjectPublicKeyInfo (what `openssl rsa -pubout` writes), some bare.
 fn rsa_public_key(der: &[u8]) -> Option<Vec<u8>> {
     const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    let (0x30, outer, _) = der_element(der)? else {
+    let (0x30, outer, _) = der::element(der)? else {
         return None;
     };
-    match der_element(outer)? {
+    match der::element(outer)? {
         (0x02, _, _) => Some(der.to_vec()),
         (0x30, algorithm, rest) => {
-            let (0x06, oid, _) = der_element(algorithm)? else {
+            let (0x06, oid, _) = der::element(algorithm)? else {
                 return None;
             };
-            let (0x03, bits, _) = der_element(rest)? else {
+            let (0x03, bits, _) = der::element(rest)? else {
                 return None;
             };
             (oid == RSA_ENCRYPTION && bits.first() == Some(&0)).then(|| bits[1..].to_vec())

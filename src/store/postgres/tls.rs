@@ -25,6 +25,7 @@ use tokio_rustls::rustls::{
     self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
+use crate::domain::der;
 use crate::store::StoreError;
 use crate::tls::{self, TlsError};
 
@@ -313,10 +314,10 @@ impl TlsStream for Stream {
 fn end_point_hash(certificate: &[u8]) -> Option<Vec<u8>> {
     use ring::digest::{SHA256, SHA384, SHA512, digest};
     // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, ... }
-    let (body, _) = der_element(certificate)?;
-    let (_, after_tbs) = der_element(body)?;
-    let (algorithm, _) = der_element(after_tbs)?;
-    let (oid, _) = der_element(algorithm)?;
+    let (_, body, _) = der::element(certificate)?;
+    let (_, _, after_tbs) = der::element(body)?;
+    let (_, algorithm, _) = der::element(after_tbs)?;
+    let (_, oid, _) = der::element(algorithm)?;
     const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01]; // 1.2.840.113549.1.1
     const ECDSA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04]; // 1.2.840.10045.4
     let hash = match (oid.strip_prefix(RSA), oid.strip_prefix(ECDSA)) {
@@ -326,24 +327,6 @@ fn end_point_hash(certificate: &[u8]) -> Option<Vec<u8>> {
         _ => return None,
     };
     Some(digest(hash, certificate).as_ref().to_vec())
-}
-
-/// The contents of the DER element that `der` starts with, and what
-/// follows it.
-fn der_element(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (&length, rest) = der.get(1..)?.split_first()?;
-    let (length, rest) = if length < 0x80 {
-        (usize::from(length), rest)
-    } else {
-        let octets = usize::from(length & 0x7f);
-        if octets > 4 || rest.len() < octets {
-            return None;
-        }
-        let (length, rest) = rest.split_at(octets);
-        let length = length.iter().fold(0, |n, &b| n << 8 | usize::from(b));
-        (length, rest)
-    };
-    (length <= rest.len()).then(|| rest.split_at(length))
 }
 
 impl AsyncRead for Stream {
