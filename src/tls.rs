@@ -10,12 +10,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
+use tokio_rustls::rustls::client::verify_server_cert_signed_by_trust_anchor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
 };
+use tokio_rustls::rustls::server::ParsedCertificate;
 use tokio_rustls::rustls::{
-    self, ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme,
+    self, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -139,67 +141,113 @@ fn self_signed(hostname: &str) -> Result<CertAndKey, TlsError> {
 /// name or issuer: for talking to our own server, whose certificate file
 /// the client can read (the health check over HTTPS).
 pub fn trusting_only(certificate: CertificateDer<'static>) -> Result<ClientConfig, rustls::Error> {
-    Ok(ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned(Some(certificate))))
-        .with_no_client_auth())
+    checking(ServerCheck::Pinned(certificate))
 }
 
-/// A client configuration for talking to servers on the internet (the
-/// relay): certificates verified against Mozilla's roots, built in, so a
-/// container image without a CA store works too, plus the authorities in
-/// `extra_roots` (a PEM file), for a relay with a private CA.
-pub fn verifying_client(extra_roots: Option<&Path>) -> Result<ClientConfig, TlsError> {
-    let mut roots = rustls::RootCertStore {
+/// Mozilla's roots, built in, so a container image without a CA store can
+/// verify servers on the internet.
+pub fn mozilla_roots() -> RootCertStore {
+    RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = extra_roots {
-        for cert in load_certificates(path)? {
-            roots.add(cert).map_err(|source| TlsError::Authority {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
     }
+}
+
+/// Adds the authorities of the PEM file at `path` to `roots`.
+pub fn add_authorities(roots: &mut RootCertStore, path: &Path) -> Result<(), TlsError> {
+    for cert in load_certificates(path)? {
+        roots.add(cert).map_err(|source| TlsError::Authority {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// A client configuration that verifies servers' certificates, names
+/// included, against `roots`.
+pub fn verifying(roots: RootCertStore) -> Result<ClientConfig, rustls::Error> {
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
 
+/// A client configuration for talking to servers on the internet (the
+/// relay): certificates verified against Mozilla's roots plus the
+/// authorities in `extra_roots` (a PEM file), for a relay with a private CA.
+pub fn verifying_client(extra_roots: Option<&Path>) -> Result<ClientConfig, TlsError> {
+    let mut roots = mozilla_roots();
+    if let Some(path) = extra_roots {
+        add_authorities(&mut roots, path)?;
+    }
+    Ok(verifying(roots)?)
+}
+
+/// A client configuration that verifies that a server's certificate leads
+/// to one of `roots`, whatever name it was issued for (PostgreSQL's
+/// `sslmode=verify-ca`).
+pub fn verifying_chain_only(roots: RootCertStore) -> Result<ClientConfig, rustls::Error> {
+    checking(ServerCheck::ChainOnly(roots))
+}
+
 /// A client configuration that accepts any certificate (a relay with a
 /// self-signed one, when the user opts out of verification). The traffic
 /// is still encrypted, but anyone in the path could read it.
 pub fn accepting_any_client() -> Result<ClientConfig, rustls::Error> {
+    checking(ServerCheck::Any)
+}
+
+fn checking(check: ServerCheck) -> Result<ClientConfig, rustls::Error> {
     Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned(None)))
+        .with_custom_certificate_verifier(Arc::new(check))
         .with_no_client_auth())
 }
 
-/// Verifies a server by the one certificate it must present (`Some`), or
-/// accepts any (`None`). Either way the handshake signature is checked, so
+/// How a server's certificate is checked where rustls's own verifier does
+/// not fit. Whatever the check, the handshake signature is verified too, so
 /// only the holder of the certificate's key can pass.
 #[derive(Debug)]
-struct Pinned(Option<CertificateDer<'static>>);
+enum ServerCheck {
+    /// Any certificate.
+    Any,
+    /// Exactly this one.
+    Pinned(CertificateDer<'static>),
+    /// One leading to these authorities, for any name.
+    ChainOnly(RootCertStore),
+}
 
-impl ServerCertVerifier for Pinned {
+impl ServerCertVerifier for ServerCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match &self.0 {
-            Some(pinned) if end_entity.as_ref() != pinned.as_ref() => Err(rustls::Error::General(
-                "the server's certificate is not the configured one".into(),
-            )),
-            _ => Ok(ServerCertVerified::assertion()),
+        match self {
+            ServerCheck::Any => {}
+            ServerCheck::Pinned(pinned) => {
+                if end_entity.as_ref() != pinned.as_ref() {
+                    return Err(rustls::Error::General(
+                        "the server's certificate is not the configured one".into(),
+                    ));
+                }
+            }
+            ServerCheck::ChainOnly(roots) => {
+                let cert = ParsedCertificate::try_from(end_entity)?;
+                verify_server_cert_signed_by_trust_anchor(
+                    &cert,
+                    roots,
+                    intermediates,
+                    now,
+                    provider().signature_verification_algorithms.all,
+                )?;
+            }
         }
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -14,16 +14,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 use tokio_postgres::{Config, Socket};
-use tokio_rustls::rustls::client::danger::{
-    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-};
-use tokio_rustls::rustls::client::verify_server_cert_signed_by_trust_anchor;
-use tokio_rustls::rustls::crypto::WebPkiSupportedAlgorithms;
-use tokio_rustls::rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName, UnixTime};
-use tokio_rustls::rustls::server::ParsedCertificate;
-use tokio_rustls::rustls::{
-    self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use tokio_rustls::rustls::pki_types::{InvalidDnsNameError, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use crate::domain::der;
 use crate::store::StoreError;
@@ -143,92 +135,25 @@ impl std::fmt::Display for SslMode {
 }
 
 fn client_config(mode: SslMode, root_cert: Option<&Path>) -> Result<ClientConfig, TlsError> {
+    // `sslrootcert` alone, as libpq trusts it; else Mozilla's roots.
     let roots = || -> Result<RootCertStore, TlsError> {
         let Some(path) = root_cert else {
-            return Ok(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            });
+            return Ok(tls::mozilla_roots());
         };
         let mut roots = RootCertStore::empty();
-        for cert in tls::load_certificates(path)? {
-            roots.add(cert).map_err(|source| TlsError::Authority {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
+        tls::add_authorities(&mut roots, path)?;
         Ok(roots)
     };
-    let provider = tls::provider();
-    let algorithms = provider.signature_verification_algorithms;
-    let builder =
-        ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
     let mut config = match (mode, root_cert) {
-        (SslMode::VerifyFull, _) => builder
-            .with_root_certificates(roots()?)
-            .with_no_client_auth(),
-        (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly {
-                roots: roots()?,
-                algorithms,
-            }))
-            .with_no_client_auth(),
+        (SslMode::VerifyFull, _) => tls::verifying(roots()?)?,
+        (SslMode::VerifyCa, _) | (SslMode::Require, Some(_)) => {
+            tls::verifying_chain_only(roots()?)?
+        }
         _ => tls::accepting_any_client()?,
     };
     // What libpq offers, and what a server taking TLS directly requires.
     config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(config)
-}
-
-/// `verify-ca`: the certificate must lead to a trusted authority, whatever
-/// host name it was issued for.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: RootCertStore,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
 
 /// Wraps tokio-postgres's connections in TLS; one for the pool and the
