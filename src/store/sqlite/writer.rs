@@ -73,7 +73,7 @@ pub fn start(
     schema::migrate(&mut conn)?;
     relay::requeue_interrupted(&conn)?;
     index_after_crash(&mut conn)?;
-    let count: u64 = conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?;
+    let count = super::read::counts(&conn)?.total;
     let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
     let unindexed = Unindexed::default();
     let writer = Writer {
