@@ -10,7 +10,9 @@
 #
 # SCALE_SESSIONS (default 10) SMTP sessions fill the store.
 # Goals: each request p50 <= 20 ms, start-up until ready <= 200 ms.
-# SCALE_DB=postgres://... runs it on that (empty) PostgreSQL database.
+# SCALE_DB=postgres://... runs it on that (empty) PostgreSQL database;
+# SCALE_DB=PATH on that SQLite file (with SCALE_FILL=no, a copy of a filled
+# one: a run marks messages read, adds some and prunes).
 # SCALE_FILL=only fills the store (and adds the distinct messages), then
 # stops; SCALE_FILL=no measures a store filled that way before, so one fill
 # serves several builds (on PostgreSQL, copy it first each time with
@@ -111,7 +113,7 @@ t0=$(date +%s%N); start; t1=$(date +%s%N)
 echo "restart until ready with $stored messages: $(( (t1 - t0) / 1000000 )) ms"
 case "${SCALE_DB:-}" in
   postgres*) size=$(psql "$SCALE_DB" -Atc "SELECT pg_database_size(current_database())") ;;
-  *) size=$(stat -c %s "$work/scale.db") ;;
+  *) size=$(stat -c %s "${SCALE_DB:-$work/scale.db}") ;;
 esac
 echo "database: $(( size / 1048576 )) MiB, $(( size / stored )) bytes per message (2 KB bodies)"
 
