@@ -267,3 +267,79 @@ async fn a_release_is_sent_once_while_both_nodes_run_the_relay() {
         "each release reached the upstream once"
     );
 }
+
+/// How many messages `query` matches on `lb`, and how many of those are
+/// unread.
+async fn matched(lb: &Letterbox, query: &str) -> (u64, u64) {
+    let page = lb.get_ok(&format!("/api/v1/search?query={query}")).await;
+    let count = |key: &str| {
+        page[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {page}"))
+    };
+    (count("messages_count"), count("messages_unread"))
+}
+
+#[tokio::test]
+async fn a_store_from_before_the_words_table_keeps_its_words_searchable() {
+    let _shared = SERVER.read().await;
+    let databases = Databases::default();
+    let Some(url) = database("schema 5 on an older store", &databases).await else {
+        return;
+    };
+    let lb = node(&url);
+    let one = lb.send_simple("alpha one").await;
+    let two = lb.send_simple("alpha two").await;
+    lb.send_simple("beta three").await;
+    lb.request_ok(
+        "PUT",
+        "/api/v1/messages",
+        &json!({"IDs": [two], "Read": true}),
+    )
+    .await;
+    drop(lb);
+
+    // Back to schema 4's shape, the words in `messages`, as an older
+    // Letterbox left them.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test database");
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "ALTER TABLE messages ADD COLUMN words TSVECTOR;
+             UPDATE messages m SET words = w.words FROM message_words w WHERE w.rowid = m.rowid;
+             ALTER TABLE messages ALTER COLUMN words SET NOT NULL;
+             CREATE INDEX messages_words ON messages USING gin (words);
+             DROP TRIGGER messages_read_copied ON messages;
+             DROP FUNCTION letterbox_copy_read();
+             DROP TABLE message_words;
+             UPDATE letterbox_schema SET version = 4;",
+        )
+        .await
+        .expect("rewinding the schema");
+
+    let lb = node(&url);
+    assert_eq!(matched(&lb, "alpha").await, (2, 1));
+    assert_eq!(matched(&lb, "alpha%20-one").await, (1, 0));
+    assert_eq!(matched(&lb, "alpha%20is:unread").await, (1, 1));
+    lb.request_ok(
+        "PUT",
+        "/api/v1/messages",
+        &json!({"IDs": [one], "Read": true}),
+    )
+    .await;
+    assert_eq!(
+        matched(&lb, "alpha").await,
+        (2, 0),
+        "read flags reach the words"
+    );
+    lb.send_simple("alpha four").await;
+    assert_eq!(matched(&lb, "alpha").await, (3, 1));
+    let version: i32 = client
+        .query_one("SELECT version FROM letterbox_schema", &[])
+        .await
+        .expect("the schema version")
+        .get(0);
+    assert_eq!(version, 5);
+}

@@ -150,6 +150,11 @@ pub async fn list_pages_and_cursors(backend: &impl Backend) {
     );
     assert!(store.matches(odd.clone(), "m05".into()).await.unwrap());
     assert!(!store.matches(odd, "m04".into()).await.unwrap());
+    // Words alone (which a backend may test apart), and a missing ID.
+    let words = query("\"number 5\" -nothing");
+    assert!(store.matches(words.clone(), "m05".into()).await.unwrap());
+    assert!(!store.matches(words.clone(), "m04".into()).await.unwrap());
+    assert!(!store.matches(words, "m99".into()).await.unwrap());
 }
 
 /// Counts of everything and of each inbox, read and unread.

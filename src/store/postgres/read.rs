@@ -76,43 +76,76 @@ pub async fn search(
     start: u64,
     limit: u64,
 ) -> Result<Page> {
-    let condition = Condition::for_query(query);
+    // A query of words alone is counted and paged in `message_words`.
+    let (table, narrowed) = match Condition::over_words(query) {
+        Some(words) => ("message_words", words),
+        None => ("messages", Condition::for_query(query)),
+    };
     let (start, limit) = (start.min(i64::MAX as u64), limit.min(i64::MAX as u64));
     // The "mailbox" of the page's totals is the inbox the query is
     // confined to, if it is.
     let inbox = query.inbox().map(str::to_string);
     let (total, unread) = kept_counts(client, inbox.as_deref()).await?;
     let only_inbox = query.terms.len() == 1 && inbox.is_some();
-    let (matched, matched_unread) = if query.is_empty() || only_inbox {
-        (total, unread)
+    let counted = !(query.is_empty() || only_inbox);
+    let (matched, matched_unread) = if counted {
+        match_counts(client, table, &narrowed, (total, unread)).await?
     } else {
-        match_counts(client, &condition, (total, unread)).await?
+        (total, unread)
     };
     // The page's rowids first, so that rows skipped by `start` are read
-    // from an index alone where they can be, then its rows. Matches are
-    // found either walking the rowid index newest first and testing each
-    // row (when they are many, the page's are near the start) or all at
-    // once from the indexes their condition has, then sorted (when they
-    // are few): whichever reads fewer rows.
+    // from an index alone where they can be, then its rows. A page past
+    // the middle of the matches is taken from the oldest end (this
+    // snapshot's count says where), so that fewer are skipped. Matches
+    // are found either walking the rowid index and testing each row
+    // (when they are many, the page's are near the end walked from) or
+    // all at once from the indexes their condition has, then sorted
+    // (when they are few): whichever reads fewer rows.
     let messages = if matched <= start {
         Vec::new()
     } else {
-        let walked = (start + limit).saturating_mul(total.max(1)) / matched.max(1);
-        let order = if walked <= matched || query.is_empty() || only_inbox {
+        let from_oldest = counted && matched - start < start;
+        let (direction, skip, take) = if from_oldest {
+            let skip = matched.saturating_sub(start.saturating_add(limit));
+            ("ASC", skip, limit.min(matched - start))
+        } else {
+            ("DESC", start, limit)
+        };
+        let walked = (skip + take).saturating_mul(total.max(1)) / matched.max(1);
+        // A row tested while walking `message_words` costs about four read
+        // from its words' index (the vector is matched row by row).
+        let walk_cost = if table == "message_words" { 4 } else { 1 };
+        let walk = walked.saturating_mul(walk_cost) <= matched || !counted;
+        let order = if walk {
             "m.rowid"
         } else {
             // Not an order the rowid index has: the matches are found by
             // their condition's indexes.
             "m.rowid + 0"
         };
+        // The planner guesses a prefix (`word:*`) rare, and would read
+        // every match from the words' index and sort them; the count above
+        // says they are many. Steered for the page's query only.
+        let steer = walk && table == "message_words";
+        if steer {
+            client
+                .batch_execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off")
+                .await?;
+        }
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE m.rowid IN \
-             (SELECT m.rowid FROM messages m WHERE {} ORDER BY {order} DESC \
-              LIMIT {limit} OFFSET {start}) \
+             (SELECT m.rowid FROM {table} m WHERE {} ORDER BY {order} {direction} \
+              LIMIT {take} OFFSET {skip}) \
              ORDER BY m.rowid DESC",
-            condition.sql
+            narrowed.sql
         );
-        summaries(client, &sql, &condition).await?
+        let page = summaries(client, &sql, &narrowed).await?;
+        if steer {
+            client
+                .batch_execute("RESET enable_bitmapscan; RESET enable_seqscan")
+                .await?;
+        }
+        page
     };
     Ok(Page {
         messages,
@@ -145,19 +178,21 @@ async fn kept_counts(client: &impl GenericClient, inbox: Option<&str>) -> Result
 /// `read` flag.
 const FEW_TO_PROBE: u64 = 1000;
 
-/// How many messages match, and how many of those are unread: when the
+/// How many messages match `condition` over `table` (`m`: `messages` or
+/// `message_words`), and how many of those are unread: when the
 /// mailbox holds only read or only unread messages, the second follows
 /// from the first; when either kind is few, it is counted among those
-/// (through `messages_read` or `messages_unread`); else both are counted
-/// in one pass over the matches.
+/// (through `messages_read` or `messages_unread`); else, and always in
+/// `message_words`, both are counted in one pass over the matches.
 async fn match_counts(
     client: &impl GenericClient,
+    table: &str,
     condition: &Condition,
     (total, unread): (u64, u64),
 ) -> Result<(u64, u64)> {
     let count = |counted: &'static str, extra: &'static str| async move {
         let sql = format!(
-            "SELECT count(*), {counted} FROM messages m WHERE ({}){extra}",
+            "SELECT count(*), {counted} FROM {table} m WHERE ({}){extra}",
             condition.sql
         );
         let row = client.query_one(&sql, &condition.values()).await?;
@@ -166,7 +201,8 @@ async fn match_counts(
     };
     // Saturating: the kept counts come from triggers, not from this query.
     let read = total.saturating_sub(unread);
-    if read.min(unread) > FEW_TO_PROBE {
+    // `message_words` rows carry their read flag: one pass counts both.
+    if read.min(unread) > FEW_TO_PROBE || table == "message_words" {
         return count("count(*) FILTER (WHERE NOT m.read)", "").await;
     }
     let (matched, _) = count("0::bigint", "").await?;
@@ -325,6 +361,17 @@ pub async fn ids_after(
 }
 
 pub async fn matches(client: &impl GenericClient, query: &Query, id: &str) -> Result<bool> {
+    // Words alone are tested on the message's `message_words` row: a
+    // plan a third as dear to make as joining it, and a waiting request
+    // tests every new message.
+    if let Some(words) = Condition::over_words(query) {
+        let condition = words.and(
+            "m.rowid = (SELECT rowid FROM messages WHERE id = $?)",
+            Box::new(id.to_string()),
+        );
+        let sql = format!("SELECT 1 FROM message_words m WHERE {}", condition.sql);
+        return Ok(client.query_opt(&sql, &condition.values()).await?.is_some());
+    }
     let condition = Condition::for_query(query).and("m.id = $?", Box::new(id.to_string()));
     Ok(first_id(client, condition, "ASC").await?.is_some())
 }

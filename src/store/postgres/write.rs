@@ -41,18 +41,20 @@ fn mailboxes(list: &[Address]) -> String {
     .into_owned()
 }
 
-/// Stores a message with its raw bytes (one statement: the raw bytes go
-/// in with the row, not in a round trip of their own); `$28` is the raw
-/// bytes.
+/// Stores a message with its raw bytes and its words (one statement: the
+/// raw bytes and the words go in with the row, not in round trips of
+/// their own); `$24` is the words' vector, `$28` the raw bytes.
 pub const INSERT: &str = "WITH stored AS (
         INSERT INTO messages (id, received_at, size, envelope, inbox, message_id, subject,
             from_addr, to_addrs, cc_addrs, bcc_addrs, reply_to_addrs, date, attachments,
             inline, snippet, problems, parts, from_text, to_text, cc_text, bcc_text,
-            reply_to_text, words, headers, html, node)
+            reply_to_text, headers, html, node)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-            $17, $18, $19, $20, $21, $22, $23, $24::text::tsvector, $25::text::tsvector,
-            $26::text::tsvector, $27)
-        RETURNING rowid)
+            $17, $18, $19, $20, $21, $22, $23, $25::text::tsvector, $26::text::tsvector, $27)
+        RETURNING rowid, read),
+    words AS (
+        INSERT INTO message_words (rowid, read, words)
+        SELECT rowid, read, $24::text::tsvector FROM stored)
     INSERT INTO message_raw (message, data) SELECT rowid, $28 FROM stored
     RETURNING message";
 
