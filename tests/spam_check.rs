@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Letterbox, requires};
+use common::{Letterbox, npm, requires};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -116,6 +116,22 @@ async fn a_real_spamd_scores_the_message_in_mailpit_s_shape() {
     assert_eq!(rule_names(&latest), names);
     let webui = lb.get_ok("/api/v1/webui").await;
     assert_eq!(webui["SpamAssassin"], true, "{webui}");
+}
+
+/// The real `mailpit-api` npm client reads the score as its own e2e suite
+/// expects Mailpit's (see `spamAssassinCheck` in tests/npm/mailpit-client.mjs).
+#[tokio::test]
+async fn the_mailpit_api_client_reads_the_score() {
+    let Some(addr) = spamd() else { return };
+    wait_for_spamd(&addr).await;
+    let lb = Letterbox::with_args(&["--spamassassin", &addr]);
+    npm::assert_checks_pass_on(
+        &lb,
+        "mailpit-api",
+        "mailpit-client.mjs",
+        &["spamAssassinCheck"],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -332,13 +332,33 @@ const checks = {
     });
   },
 
-  // The SpamAssassin check is a feature Letterbox does not have: the
-  // client must get its clear error (a 404), never hang or crash.
-  async unsupportedMethodsFailCleanly() {
-    const id = await send("Unsupported");
+  // Without `--spamassassin` there is no spam score: the client must get
+  // its clear error (a 404), never hang or crash.
+  async spamAssassinCheckUnconfigured() {
+    const id = await send("No spamd");
     await rejectsWith(mailpit.spamAssassinCheck(id), "404").catch((err) => {
       throw new Error(`spamAssassinCheck: ${err.message}`);
     });
+  },
+
+  // With `--spamassassin` pointing at a real spamd: the score in the shape
+  // the client's own e2e suite expects of Mailpit.
+  async spamAssassinCheck() {
+    const id = await send("Scored", { HTML: "<p>Your <b>invoice</b> is attached.</p>" });
+    for (const which of [id, undefined]) {
+      const check = await mailpit.spamAssassinCheck(which);
+      assert.deepEqual(Object.keys(check).sort(), ["Error", "IsSpam", "Rules", "Score"]);
+      assert.equal(check.Error, "", JSON.stringify(check));
+      assert.equal(typeof check.IsSpam, "boolean");
+      assert.equal(typeof check.Score, "number");
+      assert.ok(Array.isArray(check.Rules) && check.Rules.length > 0, JSON.stringify(check));
+      for (const rule of check.Rules) {
+        assert.deepEqual(Object.keys(rule).sort(), ["Description", "Name", "Score"]);
+        assert.equal(typeof rule.Name, "string");
+        assert.equal(typeof rule.Description, "string");
+        assert.equal(typeof rule.Score, "number");
+      }
+    }
   },
 
   // The checks Mailpit has and Letterbox now serves, in the client's types.
@@ -352,9 +372,14 @@ const checks = {
     assert.equal(thumb.type, "image/jpeg");
     const html = await mailpit.htmlCheck(id);
     assert.ok(html.Warnings.some((w) => w.Slug === "css-display-flex"), JSON.stringify(html.Warnings.map((w) => w.Slug)));
-    const links = await mailpit.linkCheck(id);
-    assert.equal(links.Links.length, 1);
-    assert.equal(links.Links[0].StatusCode, 0, "an internal address is refused, never fetched");
+    for (const follow of [false, true]) {
+      const links = await mailpit.linkCheck(id, follow);
+      assert.equal(links.Errors, 1, JSON.stringify(links));
+      assert.equal(links.Links.length, 1);
+      assert.equal(links.Links[0].URL, "http://127.0.0.1:9/");
+      assert.equal(links.Links[0].StatusCode, 0, "an internal address is refused, never fetched");
+      assert.match(links.Links[0].Status, /refused/);
+    }
   },
 };
 
