@@ -99,6 +99,20 @@ pub async fn list_pages_and_cursors(backend: &impl Backend) {
         "counts are of all, not the page"
     );
     assert!(ids(&store.list(7, 3).await.expect("past the end")).is_empty());
+    // Every window, wherever it lies (a backend may read a page past the
+    // middle from the oldest end), is the same slice of the whole list.
+    for start in 0..9 {
+        for limit in 0..5 {
+            let page = store.list(start, limit).await.expect("window");
+            let (from, to) = (start.min(7) as usize, (start + limit).min(7) as usize);
+            assert_eq!(
+                ids(&page),
+                newest_first[from..to],
+                "start={start} limit={limit}"
+            );
+            assert_eq!(page.matched, 7, "start={start} limit={limit}");
+        }
+    }
 
     let any = Query::default();
     let after = |c: Cursor| store.first_after(any.clone(), c);

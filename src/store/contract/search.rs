@@ -373,6 +373,34 @@ pub async fn search_paging_and_counts(backend: &impl Backend) {
             "{text}: the pages cover every match once"
         );
     }
+    // Every window of a word, a field filter and a flag condition, however
+    // deep (a backend may read a page past the middle from the oldest end).
+    let unread_first: Vec<String> = newest_first[..24].to_vec();
+    for (text, expected) in [
+        ("page", &newest_first),
+        ("subject:page", &newest_first),
+        ("subject:page is:unread", &unread_first),
+    ] {
+        let n = expected.len();
+        for start in 0..(n as u64 + 2) {
+            for limit in [1, 3, 10] {
+                let page = store
+                    .search(query(text), start, limit)
+                    .await
+                    .expect("search");
+                let (from, to) = (
+                    (start as usize).min(n),
+                    (start + limit).min(n as u64) as usize,
+                );
+                assert_eq!(
+                    ids(&page),
+                    expected[from..to],
+                    "{text} start={start} limit={limit}"
+                );
+                assert_eq!(page.matched, n as u64, "{text} start={start}");
+            }
+        }
+    }
     let none = store
         .search(query("subject:nothing-like-this"), 0, 10)
         .await

@@ -123,38 +123,6 @@ pub fn search(
         Some(expression) => Plan::Text(expression),
         None => Plan::Rows(Condition::for_query_with(query, &mut terms)),
     };
-    // The page's rowids first, from the narrowest source that answers the
-    // query, so rows skipped by `start` are never read; then its 50 rows.
-    let (page_rowids, page_params) = match &plan {
-        Plan::Text(expression) => (
-            format!(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? \
-                 ORDER BY rowid DESC LIMIT {limit} OFFSET {start}"
-            ),
-            vec![Value::Text(expression.clone())],
-        ),
-        Plan::Rows(condition) => (
-            format!(
-                "SELECT m.rowid FROM messages m {} WHERE {} \
-                 ORDER BY m.rowid DESC LIMIT {limit} OFFSET {start}",
-                narrow_index(condition),
-                condition.sql
-            ),
-            condition.params.clone(),
-        ),
-    };
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE m.rowid IN ({page_rowids}) ORDER BY m.rowid DESC"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(&page_params))?;
-    let mut messages = Vec::new();
-    let mut rowids = Vec::new();
-    while let Some(row) = rows.next()? {
-        messages.push(summary_from_row(row)?);
-        rowids.push(row.get::<_, i64>(14)?);
-    }
-    fill_tags(conn, &mut messages, &rowids)?;
     // The "mailbox" of the page's totals is the inbox the query is confined
     // to, if it is.
     let counts = match query.inbox() {
@@ -180,6 +148,45 @@ pub fn search(
                 })?
         }
     };
+    // The page's rowids first, from the narrowest source that answers the
+    // query, so rows skipped by `start` are never read; then its 50 rows.
+    // A page past the middle of the matches is read oldest first from the
+    // far end: SQLite steps over every skipped entry, so the last page of
+    // a million messages would otherwise step over all of them. The counts
+    // above are exact and from the same read transaction.
+    let (order, offset, limit) = page_window(matched, start, limit);
+    let (page_rowids, page_params) = match &plan {
+        Plan::Text(expression) => (
+            format!(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? \
+                 ORDER BY rowid {order} LIMIT {limit} OFFSET {offset}"
+            ),
+            vec![Value::Text(expression.clone())],
+        ),
+        Plan::Rows(condition) => (
+            format!(
+                "SELECT m.rowid FROM messages m {} WHERE {} \
+                 ORDER BY m.rowid {order} LIMIT {limit} OFFSET {offset}",
+                narrow_index(condition),
+                condition.sql
+            ),
+            condition.params.clone(),
+        ),
+    };
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM messages m WHERE m.rowid IN ({page_rowids}) ORDER BY m.rowid DESC"
+    );
+    let mut messages = Vec::new();
+    let mut rowids = Vec::new();
+    if limit > 0 {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(&page_params))?;
+        while let Some(row) = rows.next()? {
+            messages.push(summary_from_row(row)?);
+            rowids.push(row.get::<_, i64>(14)?);
+        }
+    }
+    fill_tags(conn, &mut messages, &rowids)?;
     Ok(Page {
         messages,
         total: counts.0,
@@ -188,6 +195,21 @@ pub fn search(
         matched_unread,
         tags: tags(conn)?,
     })
+}
+
+/// Where a page of `limit` matches from `start` (newest first) lies
+/// among `matched` ones: read newest first, or oldest first from the
+/// other end when that skips fewer. Returns the SQL order, the offset in
+/// that order and the rows to read (0 past the end).
+fn page_window(matched: u64, start: u64, limit: u64) -> (&'static str, u64, u64) {
+    let end = start.saturating_add(limit).min(matched);
+    let rows = end.saturating_sub(start);
+    let from_oldest = matched - end;
+    if from_oldest < start {
+        ("ASC", from_oldest, rows)
+    } else {
+        ("DESC", start, rows)
+    }
 }
 
 /// How a search finds its matches.
