@@ -137,3 +137,30 @@ async fn each_relay_attempt_is_counted_by_what_follows_from_it() {
         (1, 1, 0)
     );
 }
+
+/// However a waiter takes the burst (one message at a time or several at
+/// once), it answers the oldest match after its cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_behind_a_burst_answers_its_oldest_match() {
+    let app = app(&[]);
+    let waiter = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let query = crate::domain::search::Query::parse("needle").unwrap();
+            app.first_match(&query, &crate::store::Cursor::AfterTime(0))
+                .await
+        })
+    };
+    let sends: Vec<_> = (0..40)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, &format!("hay {i}")).await })
+        })
+        .collect();
+    for send in sends {
+        send.await.unwrap();
+    }
+    let first = send(&app, "needle one").await;
+    send(&app, "needle two").await;
+    assert_eq!(waiter.await.unwrap().unwrap(), first);
+}

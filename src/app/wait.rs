@@ -3,10 +3,14 @@
 //!
 //! It subscribes to the events *before* looking in the store, so a message
 //! committed between the look and the wait is still seen. Waiting costs a
-//! broadcast receiver and no polling; each new message is checked against
-//! the query with one indexed lookup.
+//! broadcast receiver and no polling. A new message is checked against the
+//! query with one indexed lookup; when several arrived while the last check
+//! ran, they are checked together with one look in the store. A check of
+//! words has the writer index the text still pending first, so checking
+//! each message of a burst on its own would index it one message at a time.
 
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::domain::Summary;
 use crate::domain::search::Query;
@@ -45,26 +49,142 @@ impl App {
             return Ok(id);
         }
         loop {
-            match events.recv().await {
+            let arrived = match events.recv().await {
                 Ok(Event::New(summary)) => {
-                    if !after_cursor(cursor, &summary)
-                        || query.inbox().is_some_and(|inbox| inbox != summary.inbox)
-                    {
-                        continue;
-                    }
-                    if query.is_empty() || self.matches(query.clone(), summary.id.clone()).await? {
-                        return Ok(summary.id.clone());
-                    }
+                    let mut arrived = Arrived::default();
+                    arrived.add(query, cursor, &summary);
+                    arrived.take_queued(&mut events, query, cursor)?;
+                    arrived
                 }
                 // Missed events: the store knows what arrived meanwhile.
-                Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {
+                Ok(Event::Resync) | Err(RecvError::Lagged(_)) => Arrived {
+                    missed: true,
+                    ..Arrived::default()
+                },
+                Ok(_) => continue,
+                Err(RecvError::Closed) => return Err(WaitError::ShuttingDown),
+            };
+            match (arrived.missed, arrived.candidates.as_slice()) {
+                (false, []) => {}
+                (false, [first, ..]) if query.is_empty() => return Ok(first.clone()),
+                (false, [only]) => {
+                    if self.matches(query.clone(), only.clone()).await? {
+                        return Ok(only.clone());
+                    }
+                }
+                // Several at once (or missed ones): one look in the store
+                // finds the oldest match among them.
+                _ => {
                     if let Some(id) = stored().await? {
                         return Ok(id);
                     }
                 }
-                Ok(_) => {}
-                Err(RecvError::Closed) => return Err(WaitError::ShuttingDown),
             }
         }
+    }
+}
+
+/// New messages that may match a wait, in the order they were committed.
+#[derive(Default)]
+struct Arrived {
+    candidates: Vec<String>,
+    /// Events were missed: only the store can say what arrived.
+    missed: bool,
+}
+
+impl Arrived {
+    fn add(&mut self, query: &Query, cursor: &Cursor, summary: &Summary) {
+        let elsewhere = query.inbox().is_some_and(|inbox| inbox != summary.inbox);
+        if after_cursor(cursor, summary) && !elsewhere {
+            self.candidates.push(summary.id.clone());
+        }
+    }
+
+    /// Adds the new messages whose events are already queued, without
+    /// waiting for more.
+    fn take_queued(
+        &mut self,
+        events: &mut broadcast::Receiver<Event>,
+        query: &Query,
+        cursor: &Cursor,
+    ) -> Result<(), WaitError> {
+        loop {
+            match events.try_recv() {
+                Ok(Event::New(summary)) => self.add(query, cursor, &summary),
+                Ok(Event::Resync) | Err(TryRecvError::Lagged(_)) => self.missed = true,
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Closed) => return Err(WaitError::ShuttingDown),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::message::Address;
+
+    fn new_message(id: &str, inbox: &str, created: &str) -> Event {
+        Event::New(Arc::new(Summary {
+            id: id.into(),
+            message_id: String::new(),
+            read: false,
+            from: Address::default(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            reply_to: Vec::new(),
+            subject: String::new(),
+            created: created.into(),
+            username: String::new(),
+            tags: Vec::new(),
+            size: 0,
+            attachments: 0,
+            snippet: String::new(),
+            inbox: inbox.into(),
+        }))
+    }
+
+    const LATE: &str = "2026-12-03T10:00:00.000Z";
+    const EARLY: &str = "2026-12-03T09:00:00.000Z";
+
+    #[test]
+    fn queued_messages_are_taken_in_order_without_those_that_cannot_match() {
+        let (tx, mut rx) = broadcast::channel(16);
+        let query = Query::parse("inbox:qa needle").unwrap();
+        let cursor = Cursor::AfterTime(timefmt::parse_datetime_millis(LATE).unwrap());
+        tx.send(new_message("b", "qa", LATE)).unwrap();
+        tx.send(Event::Cleared).unwrap();
+        tx.send(new_message("c", "default", LATE)).unwrap(); // another inbox
+        tx.send(new_message("d", "qa", EARLY)).unwrap(); // before the cursor
+        tx.send(new_message("e", "qa", LATE)).unwrap();
+        let mut arrived = Arrived::default();
+        arrived.take_queued(&mut rx, &query, &cursor).unwrap();
+        assert_eq!(arrived.candidates, ["b", "e"]);
+        assert!(!arrived.missed);
+        // Nothing queued: it returns at once.
+        arrived.take_queued(&mut rx, &query, &cursor).unwrap();
+        assert_eq!(arrived.candidates, ["b", "e"]);
+    }
+
+    #[test]
+    fn missed_events_are_noticed() {
+        let (tx, mut rx) = broadcast::channel(2);
+        for id in ["a", "b", "c"] {
+            tx.send(new_message(id, "default", LATE)).unwrap();
+        }
+        let mut arrived = Arrived::default();
+        arrived
+            .take_queued(&mut rx, &Query::default(), &Cursor::AfterTime(0))
+            .unwrap();
+        assert!(arrived.missed, "the oldest event was dropped");
+        drop(tx);
+        assert!(matches!(
+            Arrived::default().take_queued(&mut rx, &Query::default(), &Cursor::AfterTime(0)),
+            Err(WaitError::ShuttingDown)
+        ));
     }
 }
