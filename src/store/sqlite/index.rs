@@ -183,34 +183,6 @@ pub fn set_indexed_through(tx: &Transaction<'_>, rowid: i64) -> Result<(), rusql
     Ok(())
 }
 
-/// The text indexes whose segments the writer merges when idle.
-const MERGED_INDEXES: [&str; 2] = ["messages_fts", "messages_fields"];
-
-/// Pages one merge step writes at most (4 KiB each): about 10 ms of work,
-/// so a message arriving meanwhile waits no longer than that.
-const MERGE_STEP_PAGES: i64 = 64;
-
-/// One step of merging each text index's segments, where two or more
-/// share a level (`usermerge`, migration 12); true when a step did work,
-/// so more may be left. During ingest FTS5 merges only when sixteen share
-/// a level (`automerge`), to keep writes cheap: at a million messages that
-/// left dozens of segments, and a word looked up for one message (what a
-/// waiting request does for each new one) cost 0.1–0.4 ms instead of
-/// 0.02–0.06 ms with them merged.
-pub fn merge_step(conn: &Connection) -> Result<bool, rusqlite::Error> {
-    let mut worked = false;
-    for table in MERGED_INDEXES {
-        let before = conn.total_changes();
-        conn.prepare_cached(&format!(
-            "INSERT INTO {table} ({table}, rank) VALUES ('merge', ?1)"
-        ))?
-        .execute([MERGE_STEP_PAGES])?;
-        // The command counts as one change; anything more is merge work.
-        worked |= conn.total_changes() - before > 1;
-    }
-    Ok(worked)
-}
-
 /// Indexes the text of the messages after the mark, which a crash left
 /// out, parsing them again from their raw bytes; returns how many.
 pub fn index_unindexed(tx: &Transaction<'_>) -> Result<usize, rusqlite::Error> {
@@ -354,41 +326,4 @@ fn envelope_recipients(envelope: &str) -> Vec<String> {
     serde_json::from_str::<Recipients>(envelope)
         .map(|e| e.rcpt_to)
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn idle_merging_ends_and_keeps_every_match() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::schema::migrate(&mut conn).unwrap();
-        // A segment per transaction, as many small ingest batches leave.
-        for rowid in 1..=40 {
-            conn.execute(
-                "INSERT INTO messages_fts (rowid, people, body, attachments, headers, html)
-                 VALUES (?1, '', ?2, '', '', '')",
-                params![rowid, format!("shared word{rowid}")],
-            )
-            .unwrap();
-        }
-        let mut steps = 0;
-        while merge_step(&conn).unwrap() {
-            steps += 1;
-            assert!(steps < 1000, "merging does not end");
-        }
-        assert!(steps > 0, "forty segments were left unmerged");
-        assert!(!merge_step(&conn).unwrap(), "nothing is left to merge");
-        let count = |expression: &str| -> i64 {
-            conn.query_row(
-                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
-                [expression],
-                |r| r.get(0),
-            )
-            .unwrap()
-        };
-        assert_eq!(count("shared"), 40);
-        assert_eq!(count("word17"), 1);
-    }
 }

@@ -231,13 +231,6 @@ const MIGRATIONS: &[Migration] = &[
             ON CONFLICT (inbox) DO UPDATE SET total = total + 1, unread = unread + (NEW.read = 0);
     END;
     "#),
-    // 12: the writer merges the text indexes' segments when it is idle
-    // (index::merge_step), down to one per level; during writes FTS5 still
-    // waits for sixteen (`automerge`).
-    Sql(r#"
-    INSERT INTO messages_fts (messages_fts, rank) VALUES ('usermerge', 2);
-    INSERT INTO messages_fields (messages_fields, rank) VALUES ('usermerge', 2);
-    "#),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -90,8 +90,6 @@ pub fn start(
         // A lower --max-messages or --max-age than last time applies right
         // away, not only once new mail arrives.
         prune_pending: true,
-        // Segments left by the last run (or an upgrade) are merged too.
-        merge_pending: true,
         close_requested: None,
         events,
     };
@@ -172,9 +170,6 @@ struct Writer {
     /// Messages may be over the limits: prune a batch whenever no write is
     /// waiting.
     prune_pending: bool,
-    /// The text indexes may have segments to merge: merge a step whenever
-    /// nothing else is waiting.
-    merge_pending: bool,
     /// A `Close` was committed with its batch: answer it once the
     /// connection is closed.
     close_requested: Option<Reply<()>>,
@@ -207,9 +202,8 @@ impl Writer {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             // Writes always go first. Indexing waits for a pause in them (or
-            // for enough text); pruning and then merging the text indexes'
-            // segments fill the gaps after that, one bounded step at a
-            // time, so none of them holds ingest up.
+            // for enough text), and pruning fills the gaps after that, one
+            // bounded batch at a time, so neither holds ingest up.
             let first = if !self.pending.is_empty() && !self.pending.stalled {
                 let next = async { tokio::time::timeout(INDEX_WHEN_IDLE, rx.recv()).await };
                 match clock.block_on(next) {
@@ -217,7 +211,7 @@ impl Writer {
                     Ok(None) => return self.index_pending(),
                     Err(_) => None,
                 }
-            } else if self.prune_pending || self.merge_pending {
+            } else if self.prune_pending {
                 match rx.try_recv() {
                     Ok(op) => Some(op),
                     Err(mpsc::error::TryRecvError::Empty) => None,
@@ -230,12 +224,10 @@ impl Writer {
                 }
             };
             let Some(first) = first else {
-                if !self.pending.is_empty() && !self.pending.stalled {
-                    self.index_pending();
-                } else if self.prune_pending {
+                if self.pending.is_empty() || self.pending.stalled {
                     self.prune_pending = self.prune();
                 } else {
-                    self.merge_pending = self.merge_step();
+                    self.index_pending();
                 }
                 continue;
             };
@@ -255,20 +247,6 @@ impl Writer {
                 self.index_pending();
             }
             self.prune_pending = true;
-            self.merge_pending = true;
-        }
-    }
-
-    /// One bounded step of merging the text indexes' segments; true when
-    /// more may be left. Failing here loses nothing: the segments stay as
-    /// they are.
-    fn merge_step(&mut self) -> bool {
-        match index::merge_step(&self.conn) {
-            Ok(more) => more,
-            Err(err) => {
-                error!(%err, "merging the text indexes' segments failed");
-                false
-            }
         }
     }
 
@@ -592,7 +570,6 @@ mod tests {
                 max_age: None,
             },
             prune_pending: false,
-            merge_pending: false,
             close_requested: None,
             events: Events::default(),
         };
