@@ -4,10 +4,10 @@
 //! It subscribes to the events *before* looking in the store, so a message
 //! committed between the look and the wait is still seen. Waiting costs a
 //! broadcast receiver and no polling. A new message is checked against the
-//! query with one indexed lookup; when several arrived while the last check
-//! ran, they are checked together with one look in the store. A check of
-//! words has the writer index the text still pending first, so checking
-//! each message of a burst on its own would index it one message at a time.
+//! query with one indexed lookup; those that arrived while the last check
+//! ran are checked together, in one request. A check of words has the
+//! writer index the text still pending first, so checking each message of a
+//! burst in a request of its own would index it one message at a time.
 
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -67,14 +67,21 @@ impl App {
             match (arrived.missed, arrived.candidates.as_slice()) {
                 (false, []) => {}
                 (false, [first, ..]) if query.is_empty() => return Ok(first.clone()),
-                (false, [only]) => {
-                    if self.matches(query.clone(), only.clone()).await? {
-                        return Ok(only.clone());
+                // Each is tested on its own, all in one request (running
+                // the whole query again would read every match of a common
+                // word in the store).
+                (false, _) => {
+                    let candidates = arrived.candidates;
+                    if let Some(id) = self
+                        .store()
+                        .first_matching(query.clone(), candidates)
+                        .await?
+                    {
+                        return Ok(id);
                     }
                 }
-                // Several at once (or missed ones): one look in the store
-                // finds the oldest match among them.
-                _ => {
+                // Missed events: the store knows what arrived meanwhile.
+                (true, _) => {
                     if let Some(id) = stored().await? {
                         return Ok(id);
                     }

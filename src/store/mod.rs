@@ -405,6 +405,17 @@ impl Store {
         dispatch!(self, s => s.matches(query, id).await)
     }
 
+    /// The first of the messages `ids`, in the order they were stored,
+    /// that matches `query`: each tested on its own, as [`Store::matches`]
+    /// does, however many the query's words match in the whole store.
+    pub async fn first_matching(
+        &self,
+        query: Query,
+        ids: Vec<String>,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.first_matching(query, ids).await)
+    }
+
     pub async fn message(&self, id: String) -> Result<Option<StoredMessage>, StoreError> {
         dispatch!(self, s => s.message(id).await)
     }

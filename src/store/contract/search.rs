@@ -257,6 +257,9 @@ pub async fn search_semantics(backend: &impl Backend) {
             if &got != want {
                 failures.push(format!("{q}: expected {want:?}, got {got:?}"));
             }
+            // The same semantics when each message is tested on its own
+            // (what a waiting request does with new mail).
+            failures.extend(tested_one_by_one(&store, &q, want).await);
         }
     }
     // Terms are and-ed.
@@ -271,6 +274,39 @@ pub async fn search_semantics(backend: &impl Backend) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Where [`Store::matches`] and [`Store::first_matching`] disagree with
+/// `want`, the messages of [`ALL`] that `text` matches.
+async fn tested_one_by_one(store: &Store, text: &str, want: &BTreeSet<String>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for id in ALL {
+        let matched = store.matches(query(text), id.to_string()).await;
+        if matched.expect("matches") != want.contains(*id) {
+            failures.push(format!("{text}: matches({id}) disagrees with {want:?}"));
+        }
+    }
+    // In the order they were stored, whatever order they are given in.
+    let first = ALL
+        .iter()
+        .find(|id| want.contains(**id))
+        .map(|id| id.to_string());
+    let given: Vec<String> = ALL
+        .iter()
+        .rev()
+        .map(|id| id.to_string())
+        .chain(["missing".into()])
+        .collect();
+    let got = store
+        .first_matching(query(text), given)
+        .await
+        .expect("first_matching");
+    if got != first {
+        failures.push(format!(
+            "{text}: first_matching gave {got:?}, not {first:?}"
+        ));
+    }
+    failures
 }
 
 /// `before:` and `after:` split by arrival time (strictly before, strictly

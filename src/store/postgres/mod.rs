@@ -260,6 +260,14 @@ impl PgStore {
         read::matches(&*self.conn().await?, &query, &id).await
     }
 
+    pub async fn first_matching(
+        &self,
+        query: Query,
+        ids: Vec<String>,
+    ) -> Result<Option<String>, StoreError> {
+        read::first_matching(&*self.conn().await?, &query, ids).await
+    }
+
     pub async fn message(&self, id: String) -> Result<Option<StoredMessage>, StoreError> {
         read::message(&*self.conn().await?, &id).await
     }

@@ -376,6 +376,35 @@ pub async fn matches(client: &impl GenericClient, query: &Query, id: &str) -> Re
     Ok(first_id(client, condition, "ASC").await?.is_some())
 }
 
+/// The first of the messages `ids` (in rowid order) that matches `query`,
+/// each tested on its own row as [`matches`] does.
+pub async fn first_matching(
+    client: &impl GenericClient,
+    query: &Query,
+    ids: Vec<String>,
+) -> Result<Option<String>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    if let Some(words) = Condition::over_words(query) {
+        let condition = words.and(
+            "m.rowid IN (SELECT rowid FROM messages WHERE id = ANY($?))",
+            Box::new(ids),
+        );
+        let sql = format!(
+            "SELECT (SELECT id FROM messages WHERE rowid = m.rowid) FROM message_words m \
+             WHERE {} ORDER BY m.rowid LIMIT 1",
+            condition.sql
+        );
+        return Ok(match client.query_opt(&sql, &condition.values()).await? {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        });
+    }
+    let condition = Condition::for_query(query).and("m.id = ANY($?)", Box::new(ids));
+    first_id(client, condition, "ASC").await
+}
+
 pub async fn counts(client: &impl GenericClient) -> Result<Counts> {
     let (total, unread) = kept_counts(client, None).await?;
     Ok(Counts { total, unread })

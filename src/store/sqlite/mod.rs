@@ -227,6 +227,16 @@ impl SqliteStore {
             .await
     }
 
+    pub async fn first_matching(
+        &self,
+        query: Query,
+        ids: Vec<String>,
+    ) -> Result<Option<String>, StoreError> {
+        self.text_indexed(&query).await?;
+        self.read(move |conn| read::first_matching(conn, &query, &ids))
+            .await
+    }
+
     pub async fn message(&self, id: String) -> Result<Option<StoredMessage>, StoreError> {
         self.read(move |conn| read::message(conn, &id)).await
     }

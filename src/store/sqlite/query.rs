@@ -25,8 +25,8 @@ pub struct Condition {
     /// rowid and `read`. When it does not, the narrow `messages_rowid_read`
     /// index can answer it without touching the table's wide rows.
     pub reads_row: bool,
-    /// Built to test one known row: index filters look that row up in the
-    /// index instead of listing every match.
+    /// Built to test known rows (one, or a few): index filters look each
+    /// row up in the index instead of listing every match.
     one_row: bool,
 }
 
@@ -63,7 +63,8 @@ impl Condition {
         Condition::default().with_terms(query, terms)
     }
 
-    /// For a query that `AND`s a condition picking one row (`m.id = ?`):
+    /// For a query that `AND`s a condition picking one row or a few
+    /// (`m.id = ?`, `m.id IN (...)`):
     /// listing every match of a common word to test one message costs
     /// milliseconds at 100,000 messages, looking that message up in the
     /// index microseconds. Words are not looked up in the vocabulary

@@ -467,6 +467,23 @@ pub fn matches(conn: &Connection, query: &Query, id: &str) -> Result<bool, Store
     Ok(first_id(conn, condition, "ASC")?.is_some())
 }
 
+/// The first of the messages `ids` (in rowid order) that matches `query`,
+/// each looked up as [`matches`] does, for a waiting request that heard of
+/// several new messages at once.
+pub fn first_matching(
+    conn: &Connection,
+    query: &Query,
+    ids: &[String],
+) -> Result<Option<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let among = format!("m.id IN ({})", vec!["?"; ids.len()].join(", "));
+    let condition =
+        Condition::for_one_row(query).and(&among, ids.iter().map(|id| Value::Text(id.clone())));
+    first_id(conn, condition, "ASC")
+}
+
 /// The store's total and unread messages, from the per-inbox counts that
 /// triggers keep (migration 11): a few rows, however large the store.
 pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
