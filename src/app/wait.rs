@@ -56,7 +56,6 @@ impl App {
                     arrived.take_queued(&mut events, query, cursor)?;
                     arrived
                 }
-                // Missed events: the store knows what arrived meanwhile.
                 Ok(Event::Resync) | Err(RecvError::Lagged(_)) => Arrived {
                     missed: true,
                     ..Arrived::default()
