@@ -49,11 +49,21 @@ def answer(wire, limit):
         response.flags |= dns.flags.TC
         return response.to_wire()
 
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("127.0.0.1", 0))
-port = udp.getsockname()[1]
-tcp = socket.socket()
-tcp.bind(("127.0.0.1", port))
+# One port number for UDP and TCP: the UDP port the system picks may be
+# taken for TCP by another test running meanwhile, so pick again then.
+for _ in range(100):
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket()
+    try:
+        tcp.bind(("127.0.0.1", port))
+        break
+    except OSError:
+        udp.close()
+        tcp.close()
+else:
+    raise SystemExit("no port free for both UDP and TCP")
 tcp.listen()
 
 def serve_tcp():
