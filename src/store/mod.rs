@@ -13,6 +13,7 @@ mod postgres;
 mod relay;
 mod sqlite;
 mod webhook;
+mod window;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,6 +7,7 @@ use super::query::Condition;
 use crate::domain::Summary;
 use crate::domain::search::Query;
 use crate::domain::timefmt;
+use crate::store::window::PageWindow;
 use crate::store::{Counts, Cursor, InboxCounts, Page, StoreError, StoredMessage};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -104,12 +105,14 @@ pub async fn search(
     let messages = if matched <= start {
         Vec::new()
     } else {
-        let from_oldest = counted && matched - start < start;
-        let (direction, skip, take) = if from_oldest {
-            let skip = matched.saturating_sub(start.saturating_add(limit));
-            ("ASC", skip, limit.min(matched - start))
+        let PageWindow {
+            order: direction,
+            skip,
+            take,
+        } = if counted {
+            PageWindow::nearer_end(matched, start, limit)
         } else {
-            ("DESC", start, limit)
+            PageWindow::newest_first(start, limit)
         };
         let walked = (skip + take).saturating_mul(total.max(1)) / matched.max(1);
         // A row tested while walking `message_words` costs about four read
@@ -361,23 +364,13 @@ pub async fn ids_after(
 }
 
 pub async fn matches(client: &impl GenericClient, query: &Query, id: &str) -> Result<bool> {
-    // Words alone are tested on the message's `message_words` row: a
-    // plan a third as dear to make as joining it, and a waiting request
-    // tests every new message.
-    if let Some(words) = Condition::over_words(query) {
-        let condition = words.and(
-            "m.rowid = (SELECT rowid FROM messages WHERE id = $?)",
-            Box::new(id.to_string()),
-        );
-        let sql = format!("SELECT 1 FROM message_words m WHERE {}", condition.sql);
-        return Ok(client.query_opt(&sql, &condition.values()).await?.is_some());
-    }
-    let condition = Condition::for_query(query).and("m.id = $?", Box::new(id.to_string()));
-    Ok(first_id(client, condition, "ASC").await?.is_some())
+    Ok(first_matching(client, query, vec![id.to_string()])
+        .await?
+        .is_some())
 }
 
 /// The first of the messages `ids` (in rowid order) that matches `query`,
-/// each tested on its own row as [`matches`] does.
+/// each tested on its own row.
 pub async fn first_matching(
     client: &impl GenericClient,
     query: &Query,
@@ -386,6 +379,9 @@ pub async fn first_matching(
     if ids.is_empty() {
         return Ok(None);
     }
+    // Words alone are tested on the messages' `message_words` rows: a
+    // plan a third as dear to make as joining it, and a waiting request
+    // tests every new message.
     if let Some(words) = Condition::over_words(query) {
         let condition = words.and(
             "m.rowid IN (SELECT rowid FROM messages WHERE id = ANY($?))",

@@ -13,6 +13,7 @@ use crate::domain::Summary;
 use crate::domain::message::{Part, PartRole};
 use crate::domain::search::Query;
 use crate::domain::timefmt;
+use crate::store::window::PageWindow;
 use crate::store::{Counts, Cursor, InboxCounts, Page, StoreError, StoredMessage};
 
 /// Idle read connections kept for reuse.
@@ -150,23 +151,22 @@ pub fn search(
     };
     // The page's rowids first, from the narrowest source that answers the
     // query, so rows skipped by `start` are never read; then its 50 rows.
-    // A page past the middle of the matches is read oldest first from the
-    // far end: SQLite steps over every skipped entry, so the last page of
-    // a million messages would otherwise step over all of them. The counts
-    // above are exact and from the same read transaction.
-    let (order, offset, limit) = page_window(matched, start, limit);
+    // A page past the middle is read from the oldest end (SQLite steps
+    // over every skipped entry); the counts above are exact and from the
+    // same read transaction.
+    let PageWindow { order, skip, take } = PageWindow::nearer_end(matched, start, limit);
     let (page_rowids, page_params) = match &plan {
         Plan::Text(expression) => (
             format!(
                 "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? \
-                 ORDER BY rowid {order} LIMIT {limit} OFFSET {offset}"
+                 ORDER BY rowid {order} LIMIT {take} OFFSET {skip}"
             ),
             vec![Value::Text(expression.clone())],
         ),
         Plan::Rows(condition) => (
             format!(
                 "SELECT m.rowid FROM messages m {} WHERE {} \
-                 ORDER BY m.rowid {order} LIMIT {limit} OFFSET {offset}",
+                 ORDER BY m.rowid {order} LIMIT {take} OFFSET {skip}",
                 narrow_index(condition),
                 condition.sql
             ),
@@ -178,7 +178,7 @@ pub fn search(
     );
     let mut messages = Vec::new();
     let mut rowids = Vec::new();
-    if limit > 0 {
+    if take > 0 {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(&page_params))?;
         while let Some(row) = rows.next()? {
@@ -195,21 +195,6 @@ pub fn search(
         matched_unread,
         tags: tags(conn)?,
     })
-}
-
-/// Where a page of `limit` matches from `start` (newest first) lies
-/// among `matched` ones: read newest first, or oldest first from the
-/// other end when that skips fewer. Returns the SQL order, the offset in
-/// that order and the rows to read (0 past the end).
-fn page_window(matched: u64, start: u64, limit: u64) -> (&'static str, u64, u64) {
-    let end = start.saturating_add(limit).min(matched);
-    let rows = end.saturating_sub(start);
-    let from_oldest = matched - end;
-    if from_oldest < start {
-        ("ASC", from_oldest, rows)
-    } else {
-        ("DESC", start, rows)
-    }
 }
 
 /// How a search finds its matches.
@@ -463,13 +448,12 @@ pub fn ids_after(
 /// Whether message `id` matches `query` (asked for each new message by
 /// waiting requests and the auto-relay).
 pub fn matches(conn: &Connection, query: &Query, id: &str) -> Result<bool, StoreError> {
-    let condition = Condition::for_one_row(query).and("m.id = ?", [Value::Text(id.to_string())]);
-    Ok(first_id(conn, condition, "ASC")?.is_some())
+    Ok(first_matching(conn, query, &[id.to_string()])?.is_some())
 }
 
 /// The first of the messages `ids` (in rowid order) that matches `query`,
-/// each looked up as [`matches`] does, for a waiting request that heard of
-/// several new messages at once.
+/// each looked up in the indexes on its own, not by listing every match
+/// (for a waiting request that heard of several new messages at once).
 pub fn first_matching(
     conn: &Connection,
     query: &Query,
