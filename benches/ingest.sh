@@ -63,6 +63,8 @@ esac
 source "$repo/benches/support/servers.sh"
 
 peak_rss_mb() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$1/status"; }
+# User and system CPU time a process has used so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # Each server is started fresh for each scenario, so each starts empty and
 # its peak RSS belongs to that scenario. start_X sets port and pid.
@@ -100,11 +102,16 @@ start_maildev() {
 
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
-# rate_of SERVER MODE CONC -> "msgs/s peakMB"
+# rate_of SERVER MODE CONC -> "msgs/s peakMB cpu_us_per_msg". The CPU time
+# the server spent per message varies far less from run to run than the
+# rate does on a shared machine: the load generator's share of the two
+# cores does not enter it.
 rate_of() {
-  "start_$1" || { echo "- -"; return; }
-  local rate
+  "start_$1" || { echo "- - -"; return; }
+  local rate cpu0 cpu
+  cpu0=$(cpu_ticks "$pid")
   rate=$(MODE=$2 "$load" "$port" "$N" "$3" "$SIZE" 2>"$work/load.err" | tail -1)
+  cpu=$(( ($(cpu_ticks "$pid") - cpu0) * 1000000 / $(getconf CLK_TCK) / N ))
   local rss; rss=$(peak_rss_mb "$pid")
   if [ "$1" = letterbox ]; then
     # Runs in a command substitution: the count goes through a file.
@@ -112,34 +119,38 @@ rate_of() {
       python3 -c 'import json,sys; print(json.load(sys.stdin)["Messages"])' >"$work/stored"
   fi
   stop
-  echo "$rate $rss"
+  echo "$rate $rss $cpu"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0>0) printf "%.2fx", a/b; else print "n/a" }'; }
 
-# One cell: "rate (RSS MB)", or "-" for a server not in INGEST_PEERS.
-cell() { [ "$1" = - ] && echo - || echo "$1 ($2 MB)"; }
+# One cell: "rate (RSS MB, CPU µs per message)", or "-" for a server not
+# in INGEST_PEERS.
+cell() { [ "$1" = - ] && echo - || echo "$1 ($2 MB, $3 us)"; }
 
-printf '%-26s | %-18s | %-18s | %-18s | %-18s | %8s %8s | %s\n' \
-  scenario "letterbox (RSS)" "mailcrab (RSS)" "smtp-sink (RSS)" "maildev (RSS)" \
-  "vs crab" "vs sink" stored
+printf '%-26s | %-26s | %-26s | %-26s | %-26s | %8s %8s | %s\n' \
+  scenario "letterbox (RSS, CPU/msg)" "mailcrab (RSS, CPU/msg)" "smtp-sink (RSS, CPU/msg)" \
+  "maildev (RSS, CPU/msg)" "vs crab" "vs sink" stored
 for round in $(seq "$ROUNDS"); do
   for scenario in "reuse 10" "reuse 1" "connect 10"; do
     read -r mode conc <<<"$scenario"
-    read -r lb lb_rss <<<"$(rate_of letterbox "$mode" "$conc")"
-    declare -A rate=() rss=()
+    read -r lb lb_rss lb_cpu <<<"$(rate_of letterbox "$mode" "$conc")"
+    declare -A rate=() rss=() cpu=()
     for peer in mailcrab sink maildev; do
-      rate[$peer]=-; rss[$peer]=-
-      case ",$PEERS," in *,$peer,*) read -r "rate[$peer]" "rss[$peer]" <<<"$(rate_of "$peer" "$mode" "$conc")" ;; esac
+      rate[$peer]=-; rss[$peer]=-; cpu[$peer]=-
+      case ",$PEERS," in *,$peer,*)
+        read -r "rate[$peer]" "rss[$peer]" "cpu[$peer]" <<<"$(rate_of "$peer" "$mode" "$conc")" ;;
+      esac
     done
-    printf '%-26s | %-18s | %-18s | %-18s | %-18s | %8s %8s | %s\n' \
-      "$N x ${SIZE}B, $mode, $conc" "$(cell "$lb" "$lb_rss")" \
-      "$(cell "${rate[mailcrab]}" "${rss[mailcrab]}")" "$(cell "${rate[sink]}" "${rss[sink]}")" \
-      "$(cell "${rate[maildev]}" "${rss[maildev]}")" \
+    printf '%-26s | %-26s | %-26s | %-26s | %-26s | %8s %8s | %s\n' \
+      "$N x ${SIZE}B, $mode, $conc" "$(cell "$lb" "$lb_rss" "$lb_cpu")" \
+      "$(cell "${rate[mailcrab]}" "${rss[mailcrab]}" "${cpu[mailcrab]}")" \
+      "$(cell "${rate[sink]}" "${rss[sink]}" "${cpu[sink]}")" \
+      "$(cell "${rate[maildev]}" "${rss[maildev]}" "${cpu[maildev]}")" \
       "$(ratio "$lb" "${rate[mailcrab]}")" "$(ratio "$lb" "${rate[sink]}")" "$(cat "$work/stored")"
   done
   if [ "$ROUNDS" -gt 1 ]; then echo "(end of round $round)"; fi
 done
-echo "msgs/s; goals: >= 1.0x MailCrab in each scenario, Letterbox peak RSS <= 25 MB"
+echo "msgs/s (peak RSS, CPU time the server used per message); goals: >= 1.0x MailCrab in each scenario, Letterbox peak RSS <= 25 MB"
 echo "letterbox: ${LETTERBOX_ARGS:-defaults}"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"

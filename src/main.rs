@@ -10,6 +10,11 @@ use letterbox::config::{Cli, Command};
 use letterbox::server::{self, Settings, SmtpTlsOffer};
 use tracing_subscriber::EnvFilter;
 
+/// The static (musl) binary's allocator: see Cargo.toml.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
