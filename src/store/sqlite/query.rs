@@ -25,9 +25,23 @@ pub struct Condition {
     /// rowid and `read`. When it does not, the narrow `messages_rowid_read`
     /// index can answer it without touching the table's wide rows.
     pub reads_row: bool,
-    /// Built to test known rows (one, or a few): index filters look each
-    /// row up in the index instead of listing every match.
-    one_row: bool,
+    /// Which rows the condition will be tested on, and so how an index
+    /// filter reads the index.
+    rows: Rows,
+}
+
+/// The rows a condition is built to test.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum Rows {
+    /// Any: an index filter lists every match.
+    #[default]
+    All,
+    /// One, or a few far apart: each is looked up in the index.
+    One,
+    /// Only rows with rowids in `first..=last`, such as a burst of new
+    /// messages: an index filter lists the matches in that range, a seek
+    /// and a short walk however large the index is.
+    Range { first: i64, last: i64 },
 }
 
 /// Lists the full-text index's terms that start with a word, so that a
@@ -71,7 +85,20 @@ impl Condition {
     /// (that reads each term's whole match list too).
     pub fn for_one_row(query: &Query) -> Condition {
         Condition {
-            one_row: true,
+            rows: Rows::One,
+            ..Condition::default()
+        }
+        .with_terms(query, &mut |_| None)
+    }
+
+    /// For a query that `AND`s a condition picking rows whose rowids all
+    /// lie in `first..=last`: a burst of 1,000 new messages at a million
+    /// took 0.7–0.9 s as 1,000 lookups of each word, and one listing of
+    /// each word's matches in the range reads only that part of the index.
+    /// Words are not looked up in the vocabulary, as for one row.
+    pub fn for_row_range(query: &Query, first: i64, last: i64) -> Condition {
+        Condition {
+            rows: Rows::Range { first, last },
             ..Condition::default()
         }
         .with_terms(query, &mut |_| None)
@@ -140,33 +167,50 @@ impl Condition {
 
     /// A match in one of the FTS5 tables, whose rowids are the messages'.
     fn index_match(&mut self, table: &str, expression: String) {
-        let sql = if self.one_row {
-            format!("EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH ? AND rowid = m.rowid)")
-        } else {
-            format!("m.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
-        };
-        self.sql.push_str(&sql);
-        self.param(expression);
+        match self.rows {
+            Rows::All => {
+                let sql = format!("m.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)");
+                self.sql.push_str(&sql);
+                self.param(expression);
+            }
+            Rows::One => {
+                let sql = format!(
+                    "EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH ? AND rowid = m.rowid)"
+                );
+                self.sql.push_str(&sql);
+                self.param(expression);
+            }
+            Rows::Range { first, last } => {
+                let sql = format!(
+                    "m.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH ? \
+                     AND rowid BETWEEN ? AND ?)"
+                );
+                self.sql.push_str(&sql);
+                self.param(expression).param(first).param(last);
+            }
+        }
     }
 
     fn filter(&mut self, filter: &Filter, terms: &mut PrefixTerms) {
         match filter {
-            // One message: the word itself first, a cheap lookup that
+            // Known messages: the word itself first, a cheap lookup that
             // usually settles it; the prefix (whose whole match list FTS5
             // builds) only when the word alone is not there.
             Filter::Text {
                 text,
                 phrase: false,
-            } if self.one_row => match (fts_phrase(text, false), fts_phrase(text, true)) {
-                (Some(word), Some(prefix)) => {
-                    self.sql.push('(');
-                    self.fts(format!("{WORD_COLUMNS} : {word}"));
-                    self.sql.push_str(" OR ");
-                    self.fts(format!("{WORD_COLUMNS} : {prefix}"));
-                    self.sql.push(')');
+            } if self.rows != Rows::All => {
+                match (fts_phrase(text, false), fts_phrase(text, true)) {
+                    (Some(word), Some(prefix)) => {
+                        self.sql.push('(');
+                        self.fts(format!("{WORD_COLUMNS} : {word}"));
+                        self.sql.push_str(" OR ");
+                        self.fts(format!("{WORD_COLUMNS} : {prefix}"));
+                        self.sql.push(')');
+                    }
+                    _ => self.sql.push('0'),
                 }
-                _ => self.sql.push('0'),
-            },
+            }
             Filter::Text { .. } | Filter::Header { .. } | Filter::Html { .. } => {
                 match text_term(filter, terms) {
                     Some(TextTerm::Match(expression)) => self.fts(expression),
@@ -527,6 +571,37 @@ mod tests {
                 .starts_with("(m.rowid IN (SELECT rowid FROM messages_fts"),
             "{}",
             all.sql
+        );
+    }
+
+    #[test]
+    fn a_row_range_lists_each_index_filters_matches_in_the_range() {
+        let q = Query::parse("reset -to:bob@example").unwrap();
+        let range = Condition::for_row_range(&q, 7, 9);
+        let fts = "m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? \
+                   AND rowid BETWEEN ? AND ?)";
+        assert_eq!(
+            range.sql,
+            format!(
+                "(({fts} OR {fts})) AND NOT (m.rowid IN (SELECT rowid FROM messages_fields \
+                 WHERE messages_fields MATCH ? AND rowid BETWEEN ? AND ?))"
+            )
+        );
+        let w = WORD_COLUMNS;
+        let text = |t: &str| Value::Text(t.to_string());
+        assert_eq!(
+            range.params,
+            [
+                text(&format!(r#"{w} : "reset""#)),
+                Value::Integer(7),
+                Value::Integer(9),
+                text(&format!(r#"{w} : "reset"*"#)),
+                Value::Integer(7),
+                Value::Integer(9),
+                text(r#"{to_addrs} : "bob@example""#),
+                Value::Integer(7),
+                Value::Integer(9),
+            ]
         );
     }
 

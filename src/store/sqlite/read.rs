@@ -463,9 +463,31 @@ pub fn first_matching(
         return Ok(None);
     }
     let among = format!("m.id IN ({})", vec!["?"; ids.len()].join(", "));
-    let condition =
-        Condition::for_one_row(query).and(&among, ids.iter().map(|id| Value::Text(id.clone())));
-    first_id(conn, condition, "ASC")
+    let given = || ids.iter().map(|id| Value::Text(id.clone()));
+    let (first, last, found): (Option<i64>, Option<i64>, usize) = conn
+        .prepare_cached(&format!(
+            "SELECT min(rowid), max(rowid), count(*) FROM messages m WHERE {among}"
+        ))?
+        .query_row(params_from_iter(given()), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let condition = match (first, last) {
+        (Some(first), Some(last)) if close_together(first, last, found) => {
+            Condition::for_row_range(query, first, last)
+        }
+        (Some(_), Some(_)) => Condition::for_one_row(query),
+        _ => return Ok(None),
+    };
+    first_id(conn, condition.and(&among, given()), "ASC")
+}
+
+/// Whether `found` messages with rowids from `first` to `last` are better
+/// tested together, by the index's matches in that range, than one by one:
+/// when most of the range is theirs, as for messages that have just
+/// arrived. Messages far apart would have the range walk through the
+/// matches of many others.
+fn close_together(first: i64, last: i64, found: usize) -> bool {
+    found > 1 && last.saturating_sub(first) <= 4 * found as i64 + 64
 }
 
 /// The store's total and unread messages, from the per-inbox counts that
@@ -590,4 +612,21 @@ pub fn raw(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         zstd::stream::decode_all(&compressed[..]).map_err(|e| StoreError::Corrupt(e.to_string()))
     })
     .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_together;
+
+    #[test]
+    fn a_burst_is_tested_together_and_scattered_messages_one_by_one() {
+        // 1,000 messages that have just arrived, a few others among them.
+        assert!(close_together(1_000_001, 1_001_050, 1_000));
+        // Two of them, apart by what other clients sent meanwhile.
+        assert!(close_together(500, 560, 2));
+        // One message is looked up on its own.
+        assert!(!close_together(7, 7, 1));
+        // Two messages a million apart: the range holds a million others.
+        assert!(!close_together(1, 1_000_000, 2));
+    }
 }
