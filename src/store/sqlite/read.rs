@@ -464,19 +464,24 @@ pub fn first_matching(
     }
     let among = format!("m.id IN ({})", vec!["?"; ids.len()].join(", "));
     let given = || ids.iter().map(|id| Value::Text(id.clone()));
-    let (first, last, found): (Option<i64>, Option<i64>, usize) = conn
-        .prepare_cached(&format!(
-            "SELECT min(rowid), max(rowid), count(*) FROM messages m WHERE {among}"
-        ))?
-        .query_row(params_from_iter(given()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let condition = match (first, last) {
-        (Some(first), Some(last)) if close_together(first, last, found) => {
-            Condition::for_row_range(query, first, last)
-        }
-        (Some(_), Some(_)) => Condition::for_one_row(query),
-        _ => return Ok(None),
+    // One message needs no range: its rowid is looked up in the index.
+    let range = if ids.len() > 1 {
+        let (first, last, found): (Option<i64>, Option<i64>, usize) = conn
+            .prepare_cached(&format!(
+                "SELECT min(rowid), max(rowid), count(*) FROM messages m WHERE {among}"
+            ))?
+            .query_row(params_from_iter(given()), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        first
+            .zip(last)
+            .filter(|&(first, last)| close_together(first, last, found))
+    } else {
+        None
+    };
+    let condition = match range {
+        Some((first, last)) => Condition::for_row_range(query, first, last),
+        None => Condition::for_one_row(query),
     };
     first_id(conn, condition.and(&among, given()), "ASC")
 }
