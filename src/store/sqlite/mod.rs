@@ -5,6 +5,7 @@
 //! has queued up in one transaction ([`writer`]); reads use their own
 //! connections from a small pool ([`read`]) and never wait for the writer.
 
+mod allocator;
 mod change;
 mod index;
 mod query;
