@@ -320,9 +320,15 @@ async fn the_static_binary_runs_in_an_empty_root_as_the_image_user() {
     assert_eq!(owner.to_string(), IMAGE_USER.split(':').next().unwrap());
 
     let status = lb.terminate();
+    let stderr = lb.stderr();
     assert!(
         status.success(),
-        "exit status {status:?}; stderr:\n{}",
-        lb.stderr()
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
+    // SQLite allocates through mimalloc only if nothing initialised it
+    // before the store set its allocator (src/store/sqlite/allocator.rs).
+    assert!(
+        !stderr.contains("before its allocator could be set"),
+        "SQLite kept musl's allocator:\n{stderr}"
     );
 }
