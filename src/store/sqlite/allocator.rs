@@ -9,8 +9,9 @@
 //! keeps such blocks, so other builds leave SQLite's allocator alone.
 
 /// Has SQLite allocate through mimalloc in the static binary; elsewhere
-/// nothing. Must run before the first connection opens (SQLite takes its
-/// allocator when it initialises); later calls do nothing.
+/// nothing. Called where the store opens, before its first connection
+/// (SQLite takes its allocator when it initialises); later calls do
+/// nothing.
 pub fn use_process_allocator() {
     #[cfg(target_env = "musl")]
     mimalloc_methods::install();

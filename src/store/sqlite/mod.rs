@@ -114,6 +114,8 @@ impl SqliteStore {
                 source,
             })?;
         }
+        // Before the writer's connection, the first this process opens.
+        allocator::use_process_allocator();
         let (writer, unindexed) = writer::start(&path, retention, config.durability, events)?;
         if let Some(max_age) = retention.max_age {
             tokio::spawn(expiry_ticks(writer.downgrade(), max_age));

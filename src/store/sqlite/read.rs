@@ -33,7 +33,6 @@ impl Readers {
     }
 
     fn open(&self) -> Result<Connection, StoreError> {
-        super::allocator::use_process_allocator();
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY

@@ -124,7 +124,6 @@ fn index_after_crash(conn: &mut Connection) -> Result<(), rusqlite::Error> {
 /// happens at checkpoints. One fsync per commit cost 40 % of the
 /// single-session ingest rate.
 fn open(path: &Path, durability: Durability) -> Result<Connection, rusqlite::Error> {
-    super::allocator::use_process_allocator();
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match durability {
